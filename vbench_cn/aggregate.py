@@ -1,0 +1,510 @@
+"""Aggregate records into per-model scores: means, prompt-bootstrap CIs, categories, VBench Total.
+
+Per (model, dimension) the score is the mean over videos, or the frame/pair-weighted mean
+(``details["weight"]``) for specs with ``aggregate = "weighted"``, as VBench's single-process
+aggregate does. The 95 % interval resamples **prompts** (all samples of a prompt stay
+together), seeded per (model, dimension) so a result never depends on which other models
+are in the run. Errors and skips are counted, never averaged as zeros.
+
+Category scores (quality, semantic, fidelity, duration, language, total) are the
+spec-weighted means of normalised dimension scores; their CIs come from one joint
+bootstrap over the union of a model's prompts, so correlated dimensions are resampled
+together. For the dimensions that exist in VBench (``spec.vbench_name``) VBench's own rule
+is reproduced (``scripts/cal_final_score.py``, see docs ``vbench-reference.md`` §18):
+Quality = Σ w·n / Σ w over its quality dimensions, Semantic = plain mean of its semantic
+dimensions, Total = (4·Quality + Semantic) / 5, normalisation not clipped.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import zlib
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from vbench_cn import __version__
+from vbench_cn.specs import CATEGORIES, DimensionSpec
+from vbench_cn.stats import (
+    DEFAULT_CONFIDENCE,
+    DEFAULT_NUM_RESAMPLES,
+    cluster_bootstrap_mean,
+    percentile_interval,
+    prompt_counts,
+    ratio_replicates,
+)
+
+#: Category rows reported for every model, in display order ("total" = all categories).
+CATEGORY_ROWS: tuple[str, ...] = (*CATEGORIES, "total")
+#: VBench's Quality:Semantic weights in its Total (``scripts/constant.py``).
+VBENCH_QUALITY_WEIGHT = 4.0
+VBENCH_SEMANTIC_WEIGHT = 1.0
+
+DIMENSION_COLUMNS = [
+    "model", "dimension", "category", "version", "aggregate", "higher_is_better", "mean",
+    "ci_low", "ci_high", "normalized", "normalized_ci_low", "normalized_ci_high", "n_videos",
+    "n_prompts", "n_errors", "n_skipped", "n_stale", "n_unweighted",
+]
+CATEGORY_COLUMNS = ["model", "category", "score", "ci_low", "ci_high", "n_dimensions", "dimensions"]
+VBENCH_COLUMNS = [
+    "model", "quality", "quality_ci_low", "quality_ci_high", "semantic", "semantic_ci_low",
+    "semantic_ci_high", "total", "total_ci_low", "total_ci_high", "n_dimensions", "n_expected",
+    "complete",
+]
+SET_COLUMNS = [
+    "model", "dimension", "score", "higher_is_better", "status", "n_videos", "reference",
+    "ci_low", "ci_high", "details",
+]
+
+
+def _seed(base: int, *names: str) -> list[int]:
+    """A seed that depends only on ``base`` and the names (stable across runs and Pythons)."""
+    return [base, *(zlib.crc32(n.encode("utf-8")) for n in names)]
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _cluster(rec: Mapping[str, Any]) -> str:
+    """Resampling unit of a record: its prompt, or the video itself when the prompt is unknown."""
+    pid = rec.get("prompt_id")
+    return f"prompt:{pid}" if pid not in (None, "") else f"video:{rec.get('video')}"
+
+
+def category_scores(
+    normalized: Mapping[str, Any], specs: Mapping[str, DimensionSpec]
+) -> dict[str, Any]:
+    """Spec-weighted mean of normalised scores per category, plus ``total`` over all of them.
+
+    Works on floats or on equally shaped numpy arrays (bootstrap replicates). Dimensions
+    with weight 0 or missing from ``normalized`` do not count; a category with none is
+    absent from the result.
+
+    Args:
+        normalized: dimension id → normalised score(s).
+        specs: the specs of those dimensions.
+
+    Example:
+        >>> from vbench_cn.specs import parse_spec
+        >>> base = dict(version=1, scorer="x", description={"en": "", "zh": ""},
+        ...             name={"en": "a", "zh": "a"}, category="quality")
+        >>> sp = {i: parse_spec(dict(base, id=i, weight=w), f"{i}.toml", check_registries=False)
+        ...       for i, w in (("a", 1.0), ("b", 0.5))}
+        >>> round(category_scores({"a": 1.0, "b": 0.4}, sp)["quality"], 4)
+        0.8
+    """
+    sums: dict[str, list[Any]] = {}
+    for dim, value in normalized.items():
+        spec = specs.get(dim)
+        if spec is None or spec.weight <= 0 or spec.level != "video":
+            continue
+        for cat in (spec.category, "total"):
+            acc = sums.setdefault(cat, [0.0, 0.0])
+            acc[0] = acc[0] + spec.weight * value
+            acc[1] += spec.weight
+    return {cat: num / den for cat, (num, den) in sums.items()}
+
+
+def vbench_specs(specs: Mapping[str, DimensionSpec]) -> dict[str, list[DimensionSpec]]:
+    """VBench's dimensions among ``specs`` (those with ``vbench_name``), split by group."""
+    groups: dict[str, list[DimensionSpec]] = {"quality": [], "semantic": []}
+    for spec in sorted(specs.values(), key=lambda s: s.id):
+        if spec.vbench_name and spec.category in groups:
+            groups[spec.category].append(spec)
+    return groups
+
+
+def vbench_totals(normalized: Mapping[str, Any], specs: Mapping[str, DimensionSpec]) -> dict[str, Any]:
+    """VBench's Quality, Semantic and Total from normalised scores (floats or arrays).
+
+    Quality = Σ w_i·n_i / Σ w_i over VBench's quality dimensions (dynamic degree weighs 0.5
+    in its spec), Semantic = Σ n_i / N over its semantic dimensions, Total = (4·Q + S) / 5
+    (VBench ``scripts/cal_final_score.py``). Each part is NaN unless every VBench dimension
+    of its group is present, since VBench would count a missing one as 0.
+
+    Returns:
+        ``{"quality", "semantic", "total", "n_dimensions", "n_expected", "complete"}``.
+    """
+    groups = vbench_specs(specs)
+    expected = len(groups["quality"]) + len(groups["semantic"])
+    present = sum(1 for g in groups.values() for s in g if s.id in normalized)
+    out: dict[str, Any] = {"n_dimensions": present, "n_expected": expected}
+    q_specs, s_specs = groups["quality"], groups["semantic"]
+    if q_specs and all(s.id in normalized for s in q_specs):
+        out["quality"] = sum(s.weight * normalized[s.id] for s in q_specs) / sum(s.weight for s in q_specs)
+    else:
+        out["quality"] = float("nan")
+    if s_specs and all(s.id in normalized for s in s_specs):
+        out["semantic"] = sum(normalized[s.id] for s in s_specs) / len(s_specs)
+    else:
+        out["semantic"] = float("nan")
+    out["total"] = (VBENCH_QUALITY_WEIGHT * out["quality"] + VBENCH_SEMANTIC_WEIGHT * out["semantic"]) / (
+        VBENCH_QUALITY_WEIGHT + VBENCH_SEMANTIC_WEIGHT
+    )
+    out["complete"] = bool(expected > 0 and present == expected)
+    return out
+
+
+@dataclass
+class _Cell:
+    """Accumulator of one (model, dimension)."""
+
+    values: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    weights: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    n_videos: int = 0
+    n_errors: int = 0
+    n_skipped: int = 0
+    n_stale: int = 0
+    n_unweighted: int = 0
+
+
+@dataclass
+class AggregateResult:
+    """The aggregate of a run: one table per kind of row plus what produced it.
+
+    Attributes:
+        dimensions: one row per (model, video-level dimension), columns ``DIMENSION_COLUMNS``.
+        categories: one row per (model, category), columns ``CATEGORY_COLUMNS``.
+        vbench: one row per model with VBench's Quality/Semantic/Total (NaN when incomplete).
+        set_level: set-level records (e.g. FVD) as they are, columns ``SET_COLUMNS``.
+        models: per-model metadata (random weights, weights hashes, suite versions, ...).
+        specs: the specs used, ``[{"id", "version", "sha256"}]``.
+        unknown_dimensions: dimensions found in records but absent from the specs.
+    """
+
+    dimensions: pd.DataFrame
+    categories: pd.DataFrame
+    vbench: pd.DataFrame
+    set_level: pd.DataFrame
+    models: dict[str, dict[str, Any]]
+    specs: list[dict[str, Any]]
+    unknown_dimensions: list[str]
+    num_resamples: int
+    confidence: float
+    seed: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready nested dict (NaN → None): ``{"models": {name: {...}}, "specs": [...]}``."""
+        models: dict[str, Any] = {}
+        for name in sorted(self.models):
+            dims = {
+                row["dimension"]: _clean({k: row[k] for k in DIMENSION_COLUMNS if k not in ("model", "dimension")})
+                for row in self.dimensions[self.dimensions["model"] == name].to_dict("records")
+            }
+            cats = {
+                row["category"]: _clean({k: row[k] for k in CATEGORY_COLUMNS if k not in ("model", "category")})
+                for row in self.categories[self.categories["model"] == name].to_dict("records")
+            }
+            vb_rows = self.vbench[self.vbench["model"] == name].to_dict("records")
+            vb = _clean({k: v for k, v in vb_rows[0].items() if k != "model"}) if vb_rows else None
+            sets = {
+                row["dimension"]: _clean({k: row[k] for k in SET_COLUMNS if k not in ("model", "dimension")})
+                for row in self.set_level[self.set_level["model"] == name].to_dict("records")
+            }
+            for row in sets.values():
+                row["details"] = json.loads(row["details"]) if row.get("details") else {}
+            models[name] = {
+                "meta": self.models[name], "dimensions": dims, "categories": cats, "vbench": vb,
+                "set_level": sets,
+            }
+        return {
+            "suite_version": __version__,
+            "bootstrap": {"unit": "prompt", "num_resamples": self.num_resamples,
+                          "confidence": self.confidence, "seed": self.seed},
+            "specs": self.specs,
+            "unknown_dimensions": self.unknown_dimensions,
+            "models": models,
+        }
+
+    def to_json(self) -> str:
+        """The aggregate as JSON text (sorted keys, NaN written as null)."""
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=2, sort_keys=True, allow_nan=False) + "\n"
+
+    def to_long_frame(self) -> pd.DataFrame:
+        """All rows in one long table (``row`` = dimension | category | vbench | set)."""
+        parts = []
+        d = self.dimensions.assign(row="dimension", name=self.dimensions["dimension"], score=self.dimensions["mean"])
+        parts.append(d)
+        c = self.categories.assign(row="category", name=self.categories["category"])
+        parts.append(c)
+        for _, vb in self.vbench.iterrows():
+            for part in ("quality", "semantic", "total"):
+                parts.append(pd.DataFrame([{
+                    "model": vb["model"], "row": "vbench", "name": f"vbench_{part}", "score": vb[part],
+                    "ci_low": vb[f"{part}_ci_low"], "ci_high": vb[f"{part}_ci_high"],
+                    "n_dimensions": vb["n_dimensions"],
+                }]))
+        parts.append(self.set_level.assign(row="set", name=self.set_level["dimension"]))
+        frames = [p for p in parts if not p.empty]
+        if not frames:
+            return pd.DataFrame(columns=["model", "row", "name", "score"])
+        long = pd.concat(frames, ignore_index=True, sort=False)
+        first = ["model", "row", "name", "score", "ci_low", "ci_high", "normalized"]
+        cols = [c for c in first if c in long] + sorted(c for c in long if c not in first and c not in ("dimension", "category", "mean"))
+        return long[cols]
+
+    def to_csv(self) -> str:
+        """The long table as CSV text."""
+        buf = io.StringIO()
+        self.to_long_frame().to_csv(buf, index=False, lineterminator="\n")
+        return buf.getvalue()
+
+    def to_markdown(self) -> str:
+        """Human-readable Markdown: one table of dimensions, one of categories, VBench, set level."""
+        out = [f"# Aggregate (95 % CI: bootstrap over prompts, {self.num_resamples} resamples, seed {self.seed})", ""]
+        out += ["## Dimensions", "",
+                "| model | dimension | mean [95% CI] | normalised | videos | prompts | errors | skipped |",
+                "|---|---|---|---|---|---|---|---|"]
+        for row in self.dimensions.to_dict("records"):
+            out.append(
+                f"| {_md(row['model'])} | {_md(row['dimension'])} | {_fmt_ci(row['mean'], row['ci_low'], row['ci_high'])}"
+                f" | {_fmt(row['normalized'])} | {row['n_videos']} | {row['n_prompts']} | {row['n_errors']}"
+                f" | {row['n_skipped']} |"
+            )
+        out += ["", "## Categories (normalised, spec weights)", "",
+                "| model | category | score [95% CI] | dimensions |", "|---|---|---|---|"]
+        for row in self.categories.to_dict("records"):
+            out.append(f"| {_md(row['model'])} | {row['category']} | "
+                       f"{_fmt_ci(row['score'], row['ci_low'], row['ci_high'])} | {row['n_dimensions']} |")
+        if not self.vbench.empty:
+            out += ["", "## VBench rule (Total = (4·Quality + Semantic)/5)", "",
+                    "| model | Total | Quality | Semantic | dims |", "|---|---|---|---|---|"]
+            for row in self.vbench.to_dict("records"):
+                out.append(
+                    f"| {_md(row['model'])} | {_fmt_ci(row['total'], row['total_ci_low'], row['total_ci_high'])} | "
+                    f"{_fmt_ci(row['quality'], row['quality_ci_low'], row['quality_ci_high'])} | "
+                    f"{_fmt_ci(row['semantic'], row['semantic_ci_low'], row['semantic_ci_high'])} | "
+                    f"{row['n_dimensions']}/{row['n_expected']} |"
+                )
+        if not self.set_level.empty:
+            out += ["", "## Set-level scores (as computed, not normalised)", "",
+                    "| model | dimension | score [95% CI] | better | videos | reference |", "|---|---|---|---|---|---|"]
+            for row in self.set_level.to_dict("records"):
+                better = "higher" if row["higher_is_better"] else "lower"
+                out.append(
+                    f"| {_md(row['model'])} | {_md(row['dimension'])} | {_fmt_ci(row['score'], row['ci_low'], row['ci_high'])}"
+                    f" | {better} | {_fmt(row['n_videos'], 0)} | {_md(str(row['reference'] or '—'))} |"
+                )
+        if self.unknown_dimensions:
+            out += ["", f"Unknown dimensions (no spec, not aggregated): {', '.join(map(_md, self.unknown_dimensions))}"]
+        return "\n".join(out) + "\n"
+
+
+def _md(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _fmt(x: Any, digits: int = 4) -> str:
+    return f"{x:.{digits}f}" if _finite(x) else "—"
+
+
+def _fmt_ci(value: Any, lo: Any, hi: Any) -> str:
+    if not _finite(value):
+        return "—"
+    if _finite(lo) and _finite(hi):
+        return f"{value:.4f} [{lo:.4f}, {hi:.4f}]"
+    return f"{value:.4f}"
+
+
+def _clean(d: Mapping[str, Any]) -> dict[str, Any]:
+    """NaN → None and numpy scalars → Python, for JSON."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, np.generic):
+            v = v.item()
+        if isinstance(v, float) and not math.isfinite(v):
+            v = None
+        out[k] = v
+    return out
+
+
+def aggregate(
+    records: Iterable[Mapping[str, Any]],
+    specs: Mapping[str, DimensionSpec],
+    *,
+    num_resamples: int = DEFAULT_NUM_RESAMPLES,
+    confidence: float = DEFAULT_CONFIDENCE,
+    seed: int = 0,
+) -> AggregateResult:
+    """Aggregate a run's records per model and dimension.
+
+    Args:
+        records: records as read by :func:`vbench_cn.results.read_records`.
+        specs: dimension id → spec (normalisation, weights, level, aggregate rule).
+        num_resamples: bootstrap replicates for every interval.
+        confidence: two-sided level of every interval.
+        seed: base seed; each (model, dimension) derives its own from it.
+
+    Returns:
+        An :class:`AggregateResult` (use ``.dimensions`` for the per-dimension DataFrame).
+    """
+    cells: dict[tuple[str, str], _Cell] = defaultdict(_Cell)
+    set_rows: list[dict[str, Any]] = []
+    meta: dict[str, dict[str, Any]] = {}
+    unknown: set[str] = set()
+    for rec in records:
+        model, dim = str(rec.get("model")), str(rec.get("dimension"))
+        m = meta.setdefault(model, {"random_weights": False, "weights": set(), "suite_versions": set(),
+                                    "prompt_langs": set(), "samples": defaultdict(set)})
+        m["random_weights"] |= bool(rec.get("random_weights")) or rec.get("weights") == "random"
+        if rec.get("weights"):
+            m["weights"].add(str(rec["weights"]))
+        if rec.get("suite_version"):
+            m["suite_versions"].add(str(rec["suite_version"]))
+        if rec.get("prompt_lang"):
+            m["prompt_langs"].add(str(rec["prompt_lang"]))
+        spec = specs.get(dim)
+        level = rec.get("level") or (spec.level if spec else "video")
+        if level != "video" or (spec is not None and spec.level != "video"):
+            set_rows.append(_set_row(rec, spec))
+            continue
+        if spec is None:
+            unknown.add(dim)
+            continue
+        cell = cells[(model, dim)]
+        if int(rec.get("dimension_version") or 1) != spec.version:
+            cell.n_stale += 1
+            continue
+        status = rec.get("status", "ok")
+        if status == "skipped":
+            cell.n_skipped += 1
+            continue
+        score = rec.get("score")
+        if status != "ok" or not _finite(score):
+            cell.n_errors += 1
+            continue
+        weight = 1.0
+        if spec.aggregate == "weighted":
+            w = (rec.get("details") or {}).get("weight")
+            if _finite(w) and w > 0:
+                weight = float(w)
+            else:
+                cell.n_unweighted += 1
+        key = _cluster(rec)
+        cell.values[key].append(float(score))
+        cell.weights[key].append(weight)
+        cell.n_videos += 1
+        if rec.get("prompt_id") not in (None, "") and rec.get("sample") is not None:
+            m["samples"][str(rec["prompt_id"])].add(rec["sample"])
+
+    dim_rows: list[dict[str, Any]] = []
+    cat_rows: list[dict[str, Any]] = []
+    vb_rows: list[dict[str, Any]] = []
+    for model in sorted(meta):
+        model_cells = {dim: c for (mod, dim), c in cells.items() if mod == model}
+        point_norm: dict[str, float] = {}
+        for dim in sorted(model_cells):
+            cell, spec = model_cells[dim], specs[dim]
+            keys = sorted(cell.values)
+            est = cluster_bootstrap_mean(
+                [cell.values[k] for k in keys], [cell.weights[k] for k in keys],
+                num_resamples=num_resamples, confidence=confidence, seed=_seed(seed, model, dim),
+            )
+            norm = spec.normalize(est.value) if _finite(est.value) else float("nan")
+            n_lo, n_hi = (spec.normalize(est.ci_low), spec.normalize(est.ci_high)) if _finite(est.ci_low) else (
+                float("nan"), float("nan"))
+            if _finite(norm):
+                point_norm[dim] = norm
+            dim_rows.append({
+                "model": model, "dimension": dim, "category": spec.category, "version": spec.version,
+                "aggregate": spec.aggregate, "higher_is_better": spec.higher_is_better, "mean": est.value,
+                "ci_low": est.ci_low, "ci_high": est.ci_high, "normalized": norm,
+                "normalized_ci_low": min(n_lo, n_hi), "normalized_ci_high": max(n_lo, n_hi),
+                "n_videos": cell.n_videos, "n_prompts": len(keys), "n_errors": cell.n_errors,
+                "n_skipped": cell.n_skipped, "n_stale": cell.n_stale, "n_unweighted": cell.n_unweighted,
+            })
+        rep_norm = _joint_replicates(model_cells, specs, point_norm, num_resamples, _seed(seed, model, "joint"))
+        cats = category_scores(point_norm, specs)
+        cat_reps = category_scores(rep_norm, specs) if rep_norm else {}
+        for cat in CATEGORY_ROWS:
+            if cat not in cats:
+                continue
+            lo, hi = percentile_interval(cat_reps[cat], confidence=confidence)
+            members = sorted(d for d in point_norm if specs[d].weight > 0 and (cat == "total" or specs[d].category == cat))
+            cat_rows.append({"model": model, "category": cat, "score": cats[cat], "ci_low": lo, "ci_high": hi,
+                             "n_dimensions": len(members), "dimensions": ",".join(members)})
+        vb = vbench_totals(point_norm, specs)
+        if vb["n_expected"] > 0 and vb["n_dimensions"] > 0:
+            vb_reps = vbench_totals(rep_norm, specs) if rep_norm else {}
+            row = {"model": model}
+            for part in ("quality", "semantic", "total"):
+                row[part] = vb[part]
+                lo, hi = (percentile_interval(np.asarray(vb_reps[part]), confidence=confidence)
+                          if _finite(vb[part]) else (float("nan"), float("nan")))
+                row[f"{part}_ci_low"], row[f"{part}_ci_high"] = lo, hi
+            row.update(n_dimensions=vb["n_dimensions"], n_expected=vb["n_expected"], complete=vb["complete"])
+            vb_rows.append(row)
+
+    models_meta = {
+        name: {
+            "random_weights": m["random_weights"], "weights": sorted(m["weights"]),
+            "suite_versions": sorted(m["suite_versions"]), "prompt_langs": sorted(m["prompt_langs"]),
+            "samples_per_prompt": max((len(s) for s in m["samples"].values()), default=None),
+            "n_prompts": len(m["samples"]),
+        }
+        for name, m in meta.items()
+    }
+    set_rows.sort(key=lambda r: (r["model"], r["dimension"]))
+    return AggregateResult(
+        dimensions=pd.DataFrame(dim_rows, columns=DIMENSION_COLUMNS),
+        categories=pd.DataFrame(cat_rows, columns=CATEGORY_COLUMNS),
+        vbench=pd.DataFrame(vb_rows, columns=VBENCH_COLUMNS),
+        set_level=pd.DataFrame(set_rows, columns=SET_COLUMNS),
+        models=models_meta,
+        specs=[{"id": s.id, "version": s.version, "sha256": s.sha256} for s in sorted(specs.values(), key=lambda s: s.id)],
+        unknown_dimensions=sorted(unknown),
+        num_resamples=num_resamples, confidence=confidence, seed=seed,
+    )
+
+
+def _joint_replicates(
+    cells: Mapping[str, _Cell],
+    specs: Mapping[str, DimensionSpec],
+    point_norm: Mapping[str, float],
+    num_resamples: int,
+    seed: Sequence[int],
+) -> dict[str, np.ndarray]:
+    """Normalised bootstrap replicates of every dimension, resampling the model's prompts jointly."""
+    dims = [d for d in sorted(cells) if d in point_norm]
+    keys = sorted({k for d in dims for k in cells[d].values})
+    if not keys:
+        return {}
+    index = {k: i for i, k in enumerate(keys)}
+    counts = prompt_counts(len(keys), num_resamples=num_resamples, seed=seed)
+    reps: dict[str, np.ndarray] = {}
+    for dim in dims:
+        sum_wx = np.zeros(len(keys))
+        sum_w = np.zeros(len(keys))
+        for k, vals in cells[dim].values.items():
+            w = np.asarray(cells[dim].weights[k])
+            sum_wx[index[k]] = float(np.dot(w, vals))
+            sum_w[index[k]] = float(w.sum())
+        reps[dim] = specs[dim].normalize(ratio_replicates(counts, sum_wx, sum_w))
+    return reps
+
+
+def _set_row(rec: Mapping[str, Any], spec: DimensionSpec | None) -> dict[str, Any]:
+    """A set-level record as a display row (score, n videos, reference, CI from details)."""
+    details = dict(rec.get("details") or {})
+    ci = details.get("ci")
+    ci_low = details.get("ci_low", ci[0] if isinstance(ci, (list, tuple)) and len(ci) == 2 else None)
+    ci_high = details.get("ci_high", ci[1] if isinstance(ci, (list, tuple)) and len(ci) == 2 else None)
+    score = rec.get("score")
+    return {
+        "model": str(rec.get("model")), "dimension": str(rec.get("dimension")),
+        "score": float(score) if _finite(score) else float("nan"),
+        "higher_is_better": spec.higher_is_better if spec else bool(details.get("higher_is_better", False)),
+        "status": rec.get("status", "ok"),
+        "n_videos": details.get("n_videos", details.get("num_videos")),
+        "reference": details.get("reference", details.get("reference_id")),
+        "ci_low": float(ci_low) if _finite(ci_low) else float("nan"),
+        "ci_high": float(ci_high) if _finite(ci_high) else float("nan"),
+        "details": json.dumps(details, sort_keys=True, ensure_ascii=False, default=str),
+    }
