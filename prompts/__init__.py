@@ -1,0 +1,1 @@
+"""The bilingual prompt suite (shipped as ``vbench_cn._prompts``)."""

@@ -1,0 +1,38 @@
+"""Helpers shared by CLI modules: one-line usage errors, comma lists, consoles."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+
+stdout = Console(soft_wrap=True)
+stderr = Console(stderr=True, soft_wrap=True)
+
+
+def usage_error(message: str) -> NoReturn:
+    """Print ``error: message`` on one line to stderr and exit 2."""
+    print(f"error: {message}", file=sys.stderr)
+    raise typer.Exit(2)
+
+
+def split_list(values: Iterable[str] | None) -> list[str] | None:
+    """``["a,b", "c"]`` -> ``["a", "b", "c"]``; None stays None."""
+    if not values:
+        return None
+    out = [v.strip() for raw in values for v in raw.split(",") if v.strip()]
+    return out or None
+
+
+def parse_pairs(values: Iterable[str] | None, flag: str) -> dict[str, str]:
+    """``["a=1", "b=2"]`` -> ``{"a": "1", "b": "2"}``; a malformed pair is a usage error."""
+    out: dict[str, str] = {}
+    for raw in values or ():
+        if "=" not in raw:
+            usage_error(f"{flag} takes NAME=PATH, got {raw!r}")
+        key, value = raw.split("=", 1)
+        out[key.strip()] = value.strip()
+    return out

@@ -1,0 +1,181 @@
+"""Commands that score videos: ``evaluate``, ``demo``, ``dimensions``, ``merge``."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from vbench_cn.cli._common import parse_pairs, split_list, stderr, stdout, usage_error
+
+EVALUATE_EPILOG = """Examples:
+
+  vbench-cn evaluate videos/sora --model sora --dimensions quality --out runs/sora
+
+  vbench-cn evaluate videos/ --dimensions subject_consistency,temporal_flickering --random-weights
+
+  vbench-cn evaluate manifest.jsonl --dimensions semantic --lang zh --out runs/ckpt-42
+"""
+
+
+def evaluate(
+    videos: Annotated[list[Path], typer.Argument(help="Video files, folders (one sub-folder per model) or CSV/JSONL manifests.")],
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Model name for all videos (default: folder names).")] = None,
+    dimensions: Annotated[Optional[list[str]], typer.Option("--dimensions", "-d", help="Dimension ids, categories (quality, semantic, duration, fidelity, language) or 'all'; comma list or repeated.")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run directory; re-running into it resumes.")] = Path("runs/latest"),
+    random_weights: Annotated[bool, typer.Option("--random-weights", help="Randomly initialised backbones (tests, smoke runs); marked in every record.")] = False,
+    weights_dir: Annotated[Optional[str], typer.Option("--weights-dir", help="Folder with checkpoints (ours or VBench's cache layout).")] = None,
+    weights: Annotated[Optional[list[str]], typer.Option("--weights", help="NAME=PATH: use this file for one backbone (its sha256 is recorded).")] = None,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:1 ...")] = "auto",
+    lang: Annotated[str, typer.Option("--lang", help="Prompt language for videos named by prompt id only (zh or en).")] = "en",
+    prompt_suite: Annotated[Optional[str], typer.Option("--prompt-suite", help="VBench's VBench_full_info.json, to read videos named by VBench's prompts.")] = None,
+    dimensions_dir: Annotated[Optional[list[Path]], typer.Option("--dimensions-dir", help="Extra folder of dimension specs.")] = None,
+    reference: Annotated[Optional[str], typer.Option("--reference", help="Reference statistics for fidelity dimensions (name or .npz).")] = None,
+    chunk_frames: Annotated[int, typer.Option("--chunk-frames", help="Frames decoded at a time (bounds memory).")] = 64,
+    retry_errors: Annotated[bool, typer.Option("--retry-errors", help="Score again the videos recorded as errors.")] = False,
+    all_prompts: Annotated[bool, typer.Option("--all-prompts", help="Score every dimension on every video, ignoring the prompt tags.")] = False,
+    profile: Annotated[bool, typer.Option("--profile", help="Print where time went: decode, forward per backbone, idle.")] = False,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr.")] = True,
+) -> None:
+    """Score videos along dimensions and append the records to --out (resumable)."""
+    from vbench_cn.manifest import ManifestError, PromptIndex, discover
+    from vbench_cn.protocol import check_protocol
+    from vbench_cn.runner import Runner, RunOptions, print_profile, probe_all
+    from vbench_cn.specs import SpecError, load_specs, select_specs
+    from vbench_cn.distributed import dist_context
+    from vbench_cn.api import write_run_info
+
+    if lang not in ("en", "zh"):
+        usage_error(f"--lang must be en or zh, got {lang!r}")
+    try:
+        specs = select_specs(load_specs(dimensions_dir or ()), split_list(dimensions))
+    except (KeyError, SpecError) as exc:
+        usage_error(str(exc.args[0]) if exc.args else str(exc))
+    try:
+        index = PromptIndex.default(prompt_suite)
+        items = discover(videos, model=model, index=index, default_lang=lang)
+    except (ManifestError, OSError) as exc:
+        usage_error(str(exc))
+    if not items:
+        usage_error(f"no video files found in {', '.join(map(str, videos))}")
+    with dist_context() as (rank, world_size):
+        infos, errors = probe_all(items)
+        if rank == 0:
+            report = check_protocol(items, infos, specs)
+            for line in report.summary:
+                stderr.print(f"[bold]found[/bold] {line}", markup=True, highlight=False)
+            for path, err in errors.items():
+                stderr.print(f"[red]error[/red] {err}", markup=True, highlight=False)
+            for line in report.warnings:
+                stderr.print(f"[yellow]warning[/yellow] {line}", markup=True, highlight=False)
+        options = RunOptions(
+            out_dir=out, device=device, random_weights=random_weights, weights_dir=weights_dir,
+            weights_overrides=parse_pairs(weights, "--weights"), chunk_frames=chunk_frames,
+            retry_errors=retry_errors, all_prompts=all_prompts, rank=rank, world_size=world_size,
+            reference=reference, progress=progress and rank == 0, profile=profile,
+        )
+        write_run_info(out, specs, options, items)
+        runner = Runner(specs, options)
+        t0 = time.perf_counter()
+        written = runner.run(items, infos=infos)
+        elapsed = time.perf_counter() - t0
+        n_err = sum(1 for r in written if r["status"] == "error")
+        n_skip = sum(1 for r in written if r["status"] == "skipped")
+        stderr.print(f"rank {rank}: {len(written)} records written ({n_err} errors, {n_skip} not applicable) "
+                     f"in {elapsed:.1f} s → {out}", highlight=False)
+        if profile:
+            print_profile(runner.profile)
+            prof_path = Path(out) / f"profile-rank{rank}.json"
+            prof_path.write_text(json.dumps(runner.profile.summary(), indent=2), encoding="utf-8")
+    if world_size > 1 and rank == 0:
+        from vbench_cn.results import merge_shards
+
+        n = merge_shards([out], Path(out) / "merged.jsonl")
+        stderr.print(f"merged {n} records from {world_size} ranks → {Path(out) / 'merged.jsonl'}")
+
+
+dimensions_app = typer.Typer(help="Dimension specs: list and validate.", no_args_is_help=True)
+
+
+@dimensions_app.command("list")
+def dimensions_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    dimensions_dir: Annotated[Optional[list[Path]], typer.Option("--dimensions-dir")] = None,
+) -> None:
+    """List dimensions with English and Chinese names (维度列表)."""
+    from rich.table import Table
+
+    from vbench_cn.api import list_dimensions
+    from vbench_cn.specs import SpecError
+
+    try:
+        specs = list_dimensions(dimensions_dir or ())
+    except SpecError as exc:
+        usage_error(str(exc))
+    rows = [{"id": s.id, "en": s.label("en"), "zh": s.label("zh"), "category": s.category,
+             "backbone": s.backbone, "parity": s.parity, "version": s.version} for s in specs]
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = Table(title="vbench-cn dimensions / 评测维度")
+    for col in ("id", "en", "zh", "category", "backbone", "parity"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(*(str(r[c]) for c in ("id", "en", "zh", "category", "backbone", "parity")))
+    stdout.print(table)
+
+
+@dimensions_app.command("validate")
+def dimensions_validate(paths: Annotated[Optional[list[Path]], typer.Argument(help="Spec files or folders (default: built-in).")] = None) -> None:
+    """Check spec files: fields, scorer and its parameters, extractor, sampling, normalisation."""
+    from vbench_cn.specs import SpecError, load_spec, load_specs
+
+    try:
+        if not paths:
+            n = len(load_specs())
+        else:
+            n = 0
+            for p in paths:
+                files = sorted(p.glob("*.toml")) if p.is_dir() else [p]
+                for f in files:
+                    load_spec(f)
+                    n += 1
+    except SpecError as exc:
+        usage_error(str(exc))
+    typer.echo(f"{n} specs valid")
+
+
+def merge(
+    shards: Annotated[list[Path], typer.Argument(help="Record shards (.jsonl) or run directories.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Merged JSONL file.")] = Path("merged.jsonl"),
+) -> None:
+    """Join record shards from several processes or nodes into one file (duplicates dropped)."""
+    from vbench_cn.results import merge_shards
+
+    for s in shards:
+        if not s.exists():
+            usage_error(f"{s}: no such file or folder")
+    n = merge_shards(shards, out)
+    typer.echo(f"{n} records → {out}")
+
+
+def demo(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where the demo writes videos, records and site.")] = Path("vbench-cn-demo"),
+    site: Annotated[bool, typer.Option("--site/--no-site", help="Build the leaderboard site at the end.")] = True,
+) -> None:
+    """Generate synthetic videos of pretend models, score them and print a ranking (offline, < 1 min)."""
+    from vbench_cn.demo import run_demo
+
+    run_demo(out, build_site=site)
+
+
+def register(app: typer.Typer) -> None:
+    """Attach this module's commands to the main app."""
+    app.command(epilog=EVALUATE_EPILOG)(evaluate)
+    app.command()(demo)
+    app.command()(merge)
+    app.add_typer(dimensions_app, name="dimensions")

@@ -1,0 +1,112 @@
+"""``vbench-cn demo``: pretend models that differ in known ways, scored and ranked end to end.
+
+Offline and fast on 2 CPU cores: the videos are synthetic and the dimensions chosen are the
+ones that need no downloaded weights (pixel statistics, metadata, and the OCR whose real
+models ship inside the rapidocr wheel when it is installed).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from vbench_cn import synthetic
+
+#: How each pretend model makes a clip: (frames, fps, size) and a frame generator.
+PretendModel = tuple[str, str, Callable[[int], np.ndarray], float]
+
+
+def _steady(seed: int) -> np.ndarray:
+    return synthetic.translating_clip(24, 128, 128, pixels_per_frame=1, seed=seed)
+
+
+def _flickering(seed: int) -> np.ndarray:
+    clip = synthetic.translating_clip(24, 128, 128, pixels_per_frame=1, seed=seed).astype(np.int16)
+    jitter = np.random.default_rng(seed).integers(-40, 41, size=(24, 1, 1, 1))
+    return np.clip(clip + jitter, 0, 255).astype(np.uint8)
+
+
+def _short(seed: int) -> np.ndarray:
+    return synthetic.translating_clip(8, 64, 64, pixels_per_frame=1, seed=seed)
+
+
+PRETEND_MODELS: tuple[PretendModel, ...] = (
+    ("steady-cam", "steady, 3 s at 8 fps, 128 px", _steady, 8.0),
+    ("flicker-gen", "flickering brightness, 3 s at 8 fps, 128 px", _flickering, 8.0),
+    ("short-clip", "steady but 1 s long and 64 px", _short, 8.0),
+)
+
+DEMO_DIMENSIONS = ("temporal_flickering", "duration_seconds", "frame_rate", "resolution")
+DEMO_PROMPTS = ("tf-0001", "tf-0002", "tf-0003", "tf-0004")
+SAMPLES_PER_PROMPT = 2
+
+
+def make_demo_videos(folder: Path) -> list[Path]:
+    """Write the pretend models' videos, one sub-folder per model, named ``{prompt_id}-{i}.mp4``."""
+    paths = []
+    for model, _, make, fps in PRETEND_MODELS:
+        for p, prompt_id in enumerate(DEMO_PROMPTS):
+            for i in range(SAMPLES_PER_PROMPT):
+                path = folder / model / f"{prompt_id}-{i}.mp4"
+                if not path.exists():
+                    synthetic.write_video(path, make(100 * p + i), fps)
+                paths.append(path)
+    return paths
+
+
+def run_demo(out: Path, *, build_site: bool = True) -> None:
+    """Generate, score, rank, and (optionally) build the site; prints the ranking to stdout."""
+    from vbench_cn.cli._common import stderr, stdout
+    from vbench_cn.api import evaluate
+
+    t0 = time.perf_counter()
+    videos = out / "videos"
+    run_dir = out / "run"
+    make_demo_videos(videos)
+    stderr.print(f"demo: {len(PRETEND_MODELS)} pretend models → {videos}")
+    for name, what, _, _ in PRETEND_MODELS:
+        stderr.print(f"  {name}: {what}", highlight=False)
+    records = evaluate([videos], dimensions=list(DEMO_DIMENSIONS), out_dir=run_dir, progress=True)
+    table = _ranking(records)
+    stdout.print(table)
+    if build_site:
+        try:
+            from vbench_cn.site import build_site_from_run
+        except ImportError:
+            build_site_from_run = None  # type: ignore[assignment]
+        if build_site_from_run is not None:
+            site_dir = out / "site"
+            if site_dir.exists():
+                shutil.rmtree(site_dir)
+            build_site_from_run(run_dir, site_dir)
+            stderr.print(f"site: {site_dir / 'index.html'}")
+    stderr.print(f"demo finished in {time.perf_counter() - t0:.1f} s; records in {run_dir}")
+
+
+def _ranking(records: list[dict]) -> object:
+    """A rich table ranking the pretend models by their normalised mean over the demo dims."""
+    import pandas as pd
+    from rich.table import Table
+
+    from vbench_cn.specs import load_specs
+
+    specs = load_specs()
+    df = pd.DataFrame([r for r in records if r["status"] == "ok"])
+    means = df.pivot_table(index="model", columns="dimension", values="score", aggfunc="mean")
+    norm = means.apply(lambda col: col.map(specs[col.name].normalize))
+    weights = pd.Series({d: specs[d].weight for d in norm.columns})
+    total = (norm * weights).sum(axis=1) / weights.sum()
+    order = total.sort_values(ascending=False).index
+    table = Table(title="vbench-cn demo ranking / 演示排名 (normalised, higher is better)")
+    table.add_column("rank")
+    table.add_column("model")
+    for d in means.columns:
+        table.add_column(f"{specs[d].label('en')}\n{specs[d].label('zh')}")
+    table.add_column("score")
+    for rank, model in enumerate(order, 1):
+        table.add_row(str(rank), model, *(f"{means.loc[model, d]:.4g}" for d in means.columns), f"{total[model]:.3f}")
+    return table

@@ -1,0 +1,199 @@
+"""Records: one JSON line per (video, dimension), appended and flushed as soon as computed.
+
+A run directory holds ``records/*.jsonl`` (one shard per process: ``records-rank{r}.jsonl``)
+and ``run.json`` (what was asked). Re-running into the same directory skips every
+(video, dimension, dimension_version) already recorded, so a killed run resumes where it
+stopped; a torn last line (a kill mid-write) is ignored on read and rewritten.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, Literal, TypedDict
+
+from vbench_cn import __version__
+
+Status = Literal["ok", "error", "skipped"]
+
+
+class Record(TypedDict, total=False):
+    """One scored (video, dimension) pair, or one set-level score (``video`` is None).
+
+    Keys:
+        model: model name the video belongs to.
+        video: path of the video relative to the folder it was found in (None for set level).
+        prompt_id: suite prompt id (or a custom id), None when unknown.
+        prompt_lang: ``"zh"`` or ``"en"``, the language of the prompt the video was made from.
+        sample: sample index of this prompt (0 based).
+        dimension, dimension_version, spec_sha256: which spec scored it.
+        level: ``"video"`` or ``"set"``.
+        score: the value (None unless status is ok).
+        details: small dict of explanatory numbers; ``details["weight"]`` weighs the video.
+        status: ``ok``; ``error`` (``error`` holds the one-line cause); ``skipped`` (not
+            applicable; ``error`` holds the reason; never averaged as 0).
+        weights: ``"name@sha256[:12]"`` of the backbone weights, or ``"random"``.
+        random_weights: true when any backbone had random weights (refused by the leaderboard).
+        probe: the video's metadata (fps, frames, duration, size, codec) as found.
+        suite_version, seconds: package version and wall seconds spent on this record.
+    """
+
+    model: str
+    video: str | None
+    prompt_id: str | None
+    prompt_lang: str | None
+    sample: int | None
+    dimension: str
+    dimension_version: int
+    spec_sha256: str
+    level: str
+    score: float | None
+    details: dict[str, Any]
+    status: Status
+    error: str | None
+    weights: str | None
+    random_weights: bool
+    probe: dict[str, Any] | None
+    suite_version: str
+    seconds: float
+
+
+RecordKey = tuple[str, str | None, str, int]
+
+
+def record_key(rec: Record | dict[str, Any]) -> RecordKey:
+    """Identity of a record for resume and merge: (model, video, dimension, version)."""
+    return (rec["model"], rec.get("video"), rec["dimension"], int(rec.get("dimension_version", 1)))
+
+
+def make_record(**fields: Any) -> Record:
+    """A record with defaults filled in (status ok, suite version, level video)."""
+    rec: dict[str, Any] = {
+        "model": None, "video": None, "prompt_id": None, "prompt_lang": None, "sample": None,
+        "dimension": None, "dimension_version": 1, "spec_sha256": None, "level": "video",
+        "score": None, "details": {}, "status": "ok", "error": None, "weights": None,
+        "random_weights": False, "probe": None, "suite_version": __version__, "seconds": 0.0,
+    }
+    rec.update(fields)
+    score = rec["score"]
+    if score is not None and not math.isfinite(float(score)):
+        rec.update(score=None, status="error", error=rec.get("error") or f"non-finite score {score}")
+    return rec  # type: ignore[return-value]
+
+
+def records_dir(run_dir: str | os.PathLike[str]) -> Path:
+    """The folder of record shards of a run."""
+    return Path(run_dir) / "records"
+
+
+def shard_path(run_dir: str | os.PathLike[str], rank: int = 0) -> Path:
+    """The shard a process of the given rank appends to."""
+    return records_dir(run_dir) / f"records-rank{rank}.jsonl"
+
+
+def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
+    """Records of one JSONL file; a torn or corrupt line (killed writer) is skipped."""
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(obj, dict) and "dimension" in obj and "model" in obj:
+                yield obj
+
+
+def read_records(run_dir: str | os.PathLike[str]) -> list[Record]:
+    """Every record of a run (all shards), de-duplicated by :func:`record_key` (last wins)."""
+    paths: list[Path] = []
+    run_dir = Path(run_dir)
+    if run_dir.is_file():
+        paths = [run_dir]
+    else:
+        paths = sorted(records_dir(run_dir).glob("*.jsonl")) if records_dir(run_dir).is_dir() else []
+        paths += sorted(run_dir.glob("*.jsonl"))
+    merged: dict[RecordKey, Record] = {}
+    for path in paths:
+        for rec in iter_jsonl(path):
+            merged[record_key(rec)] = rec  # type: ignore[assignment]
+    return list(merged.values())
+
+
+class RecordWriter:
+    """Appends records to one shard, flushing and fsyncing each line, and knows what is done."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.done: set[RecordKey] = set()
+        for shard in sorted(self.path.parent.glob("*.jsonl")):
+            self.done.update(record_key(r) for r in iter_jsonl(shard))
+        self._repair_torn_tail()
+        self._fh = open(self.path, "a", encoding="utf-8")
+
+    def _repair_torn_tail(self) -> None:
+        """A kill mid-write leaves a last line without newline: cut it so appends stay valid."""
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return
+        with open(self.path, "rb+") as fh:
+            data = fh.read()
+            if data.endswith(b"\n"):
+                return
+            cut = data.rfind(b"\n") + 1
+            fh.truncate(cut)
+
+    def __contains__(self, key: RecordKey) -> bool:
+        return key in self.done
+
+    def write(self, rec: Record) -> None:
+        """Append one record and make it durable before returning."""
+        self._fh.write(json.dumps(rec, ensure_ascii=False, allow_nan=False, default=_json_default) + "\n")
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self.done.add(record_key(rec))
+
+    def write_many(self, recs: Iterable[Record]) -> None:
+        """Append several records."""
+        for rec in recs:
+            self.write(rec)
+
+    def close(self) -> None:
+        """Close the shard file."""
+        self._fh.close()
+
+    def __enter__(self) -> RecordWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _json_default(obj: Any) -> Any:
+    """Numpy and torch scalars/arrays to plain JSON values."""
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if hasattr(obj, "item"):
+        return obj.item()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def merge_shards(shards: Iterable[str | os.PathLike[str]], out: str | os.PathLike[str]) -> int:
+    """Join record shards (files or run dirs) into one JSONL file, de-duplicated; returns count."""
+    merged: dict[RecordKey, Record] = {}
+    for shard in shards:
+        for rec in read_records(shard):
+            merged[record_key(rec)] = rec
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(out.suffix + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for rec in sorted(merged.values(), key=lambda r: tuple(str(x) for x in record_key(r))):
+            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    os.replace(tmp, out)
+    return len(merged)

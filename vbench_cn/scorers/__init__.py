@@ -1,0 +1,129 @@
+"""Scorer registry: pure functions from features (and context) to a :class:`Score`.
+
+A scorer never decodes a video and never loads a model. It receives the output of its
+dimension's feature extractor for one video (or, for set-level dimensions, for one model's
+whole set) as its first positional argument, and its spec's ``params`` as keyword-only
+arguments. Keyword-only arguments with a reserved name are filled by the runner instead:
+
+* ``video``: the :class:`~vbench_cn.video.VideoInfo` of the video;
+* ``prompt``: the :class:`~vbench_cn.manifest.PromptInfo` (text, language, metadata) or None;
+* ``text_features``: the extractor's embedding of the spec's text field (semantic dims);
+* ``reference``: set-level dimensions only, the reference statistics.
+
+A scorer raises :class:`NotApplicable` when the video or prompt lacks what it needs: the
+record then says ``status: "skipped"`` with the reason, never a score of 0.
+
+Third-party scorers register through the ``vbench_cn.scorers`` entry-point group; the
+entry point's value is a module that applies :func:`scorer` when imported.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+RESERVED_ARGS = frozenset({"video", "prompt", "text_features", "reference"})
+
+#: Built-in scorer modules, imported lazily on first lookup.
+_BUILTIN_MODULES = (
+    "vbench_cn.scorers.quality",
+    "vbench_cn.scorers.metadata",
+    "vbench_cn.scorers.consistency",
+    "vbench_cn.scorers.motion",
+    "vbench_cn.scorers.semantic",
+    "vbench_cn.scorers.fidelity",
+    "vbench_cn.scorers.duration",
+    "vbench_cn.scorers.text",
+)
+
+
+class NotApplicable(Exception):
+    """This dimension does not apply to this video or prompt (the message says why)."""
+
+
+@dataclass(frozen=True)
+class Score:
+    """A dimension's score for one video (or one set) plus a few explanatory numbers.
+
+    ``details["weight"]``, when present, is the weight of this video in a weighted
+    aggregate (for example the number of frame pairs, as VBench's single-process
+    subject consistency uses).
+    """
+
+    value: float
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ScorerEntry:
+    """A registered scorer and what it asks of the runner."""
+
+    name: str
+    fn: Callable[..., Score]
+    params: tuple[str, ...]  # names the spec may set
+    context: tuple[str, ...]  # reserved names the runner fills
+
+
+_REGISTRY: dict[str, ScorerEntry] = {}
+_loaded = False
+
+
+def scorer(name: str) -> Callable[[Callable[..., Score]], Callable[..., Score]]:
+    """Register ``fn`` under ``name`` (``family.function``); returns ``fn`` unchanged."""
+
+    def register(fn: Callable[..., Score]) -> Callable[..., Score]:
+        sig = inspect.signature(fn)
+        kwonly = [p.name for p in sig.parameters.values() if p.kind is p.KEYWORD_ONLY]
+        entry = ScorerEntry(
+            name=name,
+            fn=fn,
+            params=tuple(k for k in kwonly if k not in RESERVED_ARGS),
+            context=tuple(k for k in kwonly if k in RESERVED_ARGS),
+        )
+        if name in _REGISTRY and _REGISTRY[name].fn is not fn:
+            raise ValueError(f"scorer {name!r} is registered twice")
+        _REGISTRY[name] = entry
+        return fn
+
+    return register
+
+
+def _load_all() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for module in _BUILTIN_MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:  # a real missing dependency, not an absent module
+                raise
+    for ep in entry_points(group="vbench_cn.scorers"):
+        try:
+            ep.load()
+        except Exception as exc:  # a broken plugin must not break the built-ins
+            log.error("scorer plugin %s failed to load: %s", ep.name, exc)
+
+
+def get_scorer(name: str) -> ScorerEntry:
+    """Look up a registered scorer; unknown names fail with a did-you-mean."""
+    _load_all()
+    if name not in _REGISTRY:
+        from vbench_cn._text import did_you_mean
+
+        raise KeyError(f"unknown scorer {name!r}{did_you_mean(name, _REGISTRY)}")
+    return _REGISTRY[name]
+
+
+def list_scorers() -> list[str]:
+    """Names of every registered scorer, sorted."""
+    _load_all()
+    return sorted(_REGISTRY)

@@ -1,0 +1,370 @@
+"""Video input: probe metadata, plan which frames to sample, decode them once in chunks.
+
+decord is the primary decoder (random access by index, cheap frame index); PyAV is the
+fallback for files decord cannot open. Frames come out as ``uint8`` tensors ``(N, H, W, 3)``
+in RGB order. Long videos are read in chunks so memory stays bounded by the chunk size.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+log = logging.getLogger(__name__)
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".gif", ".m4v")
+
+#: Frames per decode chunk: 64 frames of 1080p RGB are ~400 MB; callers may pass less.
+DEFAULT_CHUNK_FRAMES = 64
+
+
+class VideoError(Exception):
+    """A video cannot be read; the message names the file and the cause on one line."""
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the probe found in a video file, without decoding its frames."""
+
+    path: str
+    num_frames: int
+    fps: float
+    duration_seconds: float
+    width: int
+    height: int
+    codec: str | None
+    variable_frame_rate: bool
+    backend: Literal["decord", "pyav"]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (paths as strings, floats rounded for readability)."""
+        d = asdict(self)
+        d["fps"] = round(self.fps, 4)
+        d["duration_seconds"] = round(self.duration_seconds, 4)
+        return d
+
+
+# --------------------------------------------------------------------------- sampling
+
+
+SamplingKind = Literal["all", "none", "frames", "every_seconds", "fps", "stride_fps"]
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Which frames of a video a dimension needs.
+
+    Kinds:
+        ``all``: every frame.
+        ``none``: no frame (dimensions that read only the probe).
+        ``frames``: ``value`` frames, VBench's middle sampling (``vbench/utils.py``:
+            split into ``value`` equal intervals and take the middle of each).
+        ``every_seconds``: one frame every ``value`` seconds, by presentation timestamp.
+        ``fps``: resample to ``value`` frames per second, by presentation timestamp.
+        ``stride_fps``: every ``max(1, round(fps / value))``-th frame, VBench's dynamic-degree
+            rule (``vbench/dynamic_degree.py``), which uses the average fps.
+    """
+
+    kind: SamplingKind = "all"
+    value: float | None = None
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> Sampling:
+        """Build from a spec table such as ``{fps = "all"}`` or ``{frames = 16}``."""
+        if not spec or spec.get("fps") == "all" or spec.get("all") is True:
+            return cls("all")
+        if spec.get("none") is True:
+            return cls("none")
+        if len(spec) != 1:
+            raise ValueError(f"sampling takes exactly one key, got {sorted(spec)}")
+        (key, value), = spec.items()
+        if key not in ("frames", "every_seconds", "fps", "stride_fps"):
+            raise ValueError(
+                f"unknown sampling {key!r}; allowed: fps='all', frames, every_seconds, fps, stride_fps"
+            )
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+            raise ValueError(f"sampling {key} must be a positive number, got {value!r}")
+        if key == "frames" and int(value) != value:
+            raise ValueError(f"sampling frames must be a whole number, got {value!r}")
+        return cls(key, float(value))  # type: ignore[arg-type]
+
+    @property
+    def key(self) -> str:
+        """A short stable string, used to share decoded frames and features."""
+        return self.kind if self.value is None else f"{self.kind}={self.value:g}"
+
+    def indices(self, num_frames: int, timestamps: np.ndarray, fps: float) -> np.ndarray:
+        """Frame indices to read, sorted, for a video of ``num_frames`` frames.
+
+        Args:
+            num_frames: frames in the video.
+            timestamps: ``(num_frames,)`` presentation time of each frame in seconds.
+            fps: average frames per second (used by ``stride_fps`` only, as VBench does).
+        """
+        if num_frames <= 0:
+            return np.zeros(0, dtype=np.int64)
+        if self.kind == "all":
+            return np.arange(num_frames, dtype=np.int64)
+        if self.kind == "none":
+            return np.zeros(0, dtype=np.int64)
+        assert self.value is not None
+        if self.kind == "frames":
+            return middle_sample_indices(num_frames, int(self.value))
+        if self.kind == "stride_fps":
+            interval = max(1, round(fps / self.value)) if fps > 0 else 1
+            return np.arange(0, num_frames, interval, dtype=np.int64)
+        step = self.value if self.kind == "every_seconds" else 1.0 / self.value
+        return times_to_indices(timestamps, step)
+
+
+def middle_sample_indices(num_frames: int, count: int) -> np.ndarray:
+    """VBench's ``get_frame_indices(..., sample='middle')``: middle frame of ``count`` bins.
+
+    When the video has fewer frames than ``count`` the list is padded with the last index,
+    as ``vbench/utils.py`` does, so the result always has ``count`` entries (not unique).
+    """
+    edges = np.linspace(0, num_frames, count + 1).astype(np.int64)
+    idx = [int((a + b) // 2) for a, b in zip(edges[:-1], edges[1:])]
+    if len(idx) < count:  # pragma: no cover - linspace always yields count bins
+        idx += [idx[-1]] * (count - len(idx))
+    return np.minimum(np.asarray(idx, dtype=np.int64), num_frames - 1)
+
+
+def times_to_indices(timestamps: np.ndarray, step_seconds: float) -> np.ndarray:
+    """For each time ``0, step, 2·step, …`` within the video, the frame shown at that time.
+
+    Uses presentation timestamps, so variable-frame-rate videos are sampled by real time.
+    """
+    if len(timestamps) == 0:
+        return np.zeros(0, dtype=np.int64)
+    start = float(timestamps[0])
+    end = float(timestamps[-1])
+    count = int(math.floor((end - start) / step_seconds + 1e-9)) + 1
+    targets = start + step_seconds * np.arange(count)
+    idx = np.searchsorted(timestamps, targets + 1e-9, side="right") - 1
+    return np.unique(np.clip(idx, 0, len(timestamps) - 1)).astype(np.int64)
+
+
+# --------------------------------------------------------------------------- readers
+
+
+class VideoReader:
+    """Opens a video once, knows its timestamps, and reads chosen frames in chunks."""
+
+    def __init__(self, path: str | os.PathLike[str], *, backend: str = "auto") -> None:
+        self.path = os.fspath(path)
+        if not os.path.exists(self.path):
+            raise VideoError(f"{self.path}: file not found")
+        if os.path.getsize(self.path) == 0:
+            raise VideoError(f"{self.path}: empty file (0 bytes)")
+        errors: list[str] = []
+        self._impl: _DecordImpl | _PyAVImpl | None = None
+        if backend in ("auto", "decord"):
+            try:
+                self._impl = _DecordImpl(self.path)
+            except Exception as exc:  # decord raises its own DECORDError and RuntimeError
+                errors.append(f"decord: {_one_line(exc)}")
+        if self._impl is None and backend in ("auto", "pyav"):
+            try:
+                self._impl = _PyAVImpl(self.path)
+            except Exception as exc:  # av.error.* derive from various bases
+                errors.append(f"pyav: {_one_line(exc)}")
+        if self._impl is None:
+            raise VideoError(f"{self.path}: cannot decode ({'; '.join(errors)})")
+        if self._impl.num_frames == 0:
+            raise VideoError(f"{self.path}: no decodable frames")
+        self.timestamps = self._impl.timestamps
+        self.info = self._impl.info()
+
+    def read(
+        self, indices: Sequence[int] | np.ndarray, *, chunk_frames: int = DEFAULT_CHUNK_FRAMES
+    ) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
+        """Yield ``(indices_chunk, frames)`` with frames ``uint8 (n, H, W, 3)`` RGB.
+
+        ``indices`` may repeat (VBench pads short videos); each distinct frame is decoded once.
+        """
+        wanted = np.asarray(indices, dtype=np.int64)
+        if len(wanted) == 0:
+            return
+        if wanted.min() < 0 or wanted.max() >= self.info.num_frames:
+            raise VideoError(f"{self.path}: frame index out of range")
+        unique = np.unique(wanted)
+        try:
+            for idx_chunk, frames in self._impl.read(unique, max(1, chunk_frames)):  # type: ignore[union-attr]
+                yield idx_chunk, frames
+        except VideoError:
+            raise
+        except Exception as exc:
+            raise VideoError(f"{self.path}: decoding failed ({_one_line(exc)})") from exc
+
+    def read_all(self, indices: Sequence[int] | np.ndarray) -> torch.Tensor:
+        """Decode the given frames into one tensor, in the order (and repeats) given."""
+        wanted = np.asarray(indices, dtype=np.int64)
+        chunks = list(self.read(wanted))
+        got = np.concatenate([c[0] for c in chunks])
+        frames = torch.cat([c[1] for c in chunks])
+        pos = np.searchsorted(got, wanted)
+        return frames[torch.from_numpy(pos)]
+
+
+def probe(path: str | os.PathLike[str]) -> VideoInfo:
+    """Probe a video's metadata (fps, frames, duration, size, codec) without decoding it."""
+    return VideoReader(path).info
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    msg = text[0] if text else ""
+    return f"{type(exc).__name__}: {msg}"[:300]
+
+
+def _is_vfr(timestamps: np.ndarray) -> bool:
+    if len(timestamps) < 3:
+        return False
+    gaps = np.diff(timestamps)
+    med = float(np.median(gaps))
+    return med > 0 and float(np.max(np.abs(gaps - med))) > 0.25 * med
+
+
+class _DecordImpl:
+    def __init__(self, path: str) -> None:
+        import decord
+
+        decord.bridge.set_bridge("native")
+        self.path = path
+        self.vr = decord.VideoReader(path, num_threads=1)
+        self.num_frames = len(self.vr)
+        if self.num_frames:
+            ts = self.vr.get_frame_timestamp(np.arange(self.num_frames))
+            self.timestamps = np.asarray(ts[:, 0], dtype=np.float64)
+        else:
+            self.timestamps = np.zeros(0)
+        meta = _container_meta(path)
+        if meta is None:  # container headers unreadable by PyAV: decode one frame for the size
+            shape = self.vr[0].shape if self.num_frames else (0, 0, 3)
+            meta = (None, int(shape[1]), int(shape[0]))
+        self.codec, self.width, self.height = meta
+        self.fps = float(self.vr.get_avg_fps() or 0.0)
+
+    def info(self) -> VideoInfo:
+        return VideoInfo(
+            path=self.path,
+            num_frames=self.num_frames,
+            fps=self.fps,
+            duration_seconds=_duration(self.timestamps, self.fps, self.num_frames),
+            width=self.width,
+            height=self.height,
+            codec=self.codec,
+            variable_frame_rate=_is_vfr(self.timestamps),
+            backend="decord",
+        )
+
+    def read(self, unique: np.ndarray, chunk: int) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
+        for start in range(0, len(unique), chunk):
+            idx = unique[start : start + chunk]
+            batch = self.vr.get_batch(idx.tolist()).asnumpy()
+            yield idx, torch.from_numpy(np.ascontiguousarray(batch))
+
+
+class _PyAVImpl:
+    def __init__(self, path: str) -> None:
+        import av
+
+        self.path = path
+        with av.open(path) as container:
+            if not container.streams.video:
+                raise VideoError(f"{path}: no video stream")
+            stream = container.streams.video[0]
+            self.codec = stream.codec_context.name
+            self.width = int(stream.codec_context.width)
+            self.height = int(stream.codec_context.height)
+            rate = stream.average_rate or stream.guessed_rate
+            self.fps = float(rate) if rate else 0.0
+            tb = float(stream.time_base) if stream.time_base else 0.0
+            pts: list[float] = []
+            for packet in container.demux(stream):  # packets carry timestamps: no decoding needed
+                if packet.size == 0:
+                    continue
+                if packet.pts is not None and tb:
+                    pts.append(float(packet.pts * tb))
+                else:
+                    pts.append(len(pts) / (self.fps or 1.0))
+        ts = np.sort(np.asarray(pts, dtype=np.float64))
+        self.timestamps = ts - ts[0] if len(ts) else ts
+        self.num_frames = len(ts)
+        if self.fps == 0.0 and len(ts) > 1 and ts[-1] > ts[0]:
+            self.fps = (len(ts) - 1) / (ts[-1] - ts[0])
+
+    def info(self) -> VideoInfo:
+        return VideoInfo(
+            path=self.path,
+            num_frames=self.num_frames,
+            fps=self.fps,
+            duration_seconds=_duration(self.timestamps, self.fps, self.num_frames),
+            width=self.width,
+            height=self.height,
+            codec=self.codec,
+            variable_frame_rate=_is_vfr(self.timestamps),
+            backend="pyav",
+        )
+
+    def read(self, unique: np.ndarray, chunk: int) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
+        import av
+
+        wanted = set(unique.tolist())
+        last = int(unique[-1])
+        buf_idx: list[int] = []
+        buf: list[np.ndarray] = []
+        with av.open(self.path) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            for i, frame in enumerate(container.decode(stream)):
+                if i in wanted:
+                    buf_idx.append(i)
+                    buf.append(frame.to_ndarray(format="rgb24"))
+                    if len(buf) == chunk:
+                        yield np.asarray(buf_idx), torch.from_numpy(np.stack(buf))
+                        buf_idx, buf = [], []
+                if i >= last:
+                    break
+        if buf:
+            yield np.asarray(buf_idx), torch.from_numpy(np.stack(buf))
+
+
+def _duration(timestamps: np.ndarray, fps: float, num_frames: int) -> float:
+    """Duration in seconds: last timestamp plus one frame period (the shown time of the video)."""
+    if num_frames == 0:
+        return 0.0
+    if len(timestamps) > 1:
+        period = float(np.median(np.diff(timestamps)))
+        return float(timestamps[-1] - timestamps[0]) + period
+    return 1.0 / fps if fps > 0 else 0.0
+
+
+def _container_meta(path: str) -> tuple[str | None, int, int] | None:
+    """(codec, width, height) from the container headers, without decoding a frame."""
+    try:
+        import av
+
+        with av.open(path) as container:
+            if not container.streams.video:
+                return None
+            ctx = container.streams.video[0].codec_context
+            if not ctx.width or not ctx.height:
+                return None
+            return ctx.name, int(ctx.width), int(ctx.height)
+    except Exception as exc:  # informative only: decord already opened the file
+        log.debug("container probe failed for %s: %s", path, exc)
+        return None
+
+
+def is_video_file(path: str | os.PathLike[str]) -> bool:
+    """True if the file name has a video extension we read."""
+    return os.fspath(path).lower().endswith(VIDEO_EXTENSIONS)
