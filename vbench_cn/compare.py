@@ -1,0 +1,173 @@
+"""Compare two runs (e.g. two checkpoints) dimension by dimension, on the prompts both share.
+
+Per dimension: the difference of per-prompt means (B − A) averaged over shared prompts, a
+paired 95 % bootstrap CI over prompts, a paired sign-flip permutation p-value, and the Holm
+correction across dimensions (the family is every dimension compared). The verdict uses
+the Holm-adjusted p-value and the spec's ``higher_is_better``. Pairing by prompt removes
+prompt difficulty from the comparison, which is why it detects smaller changes than two
+separate intervals would.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pandas as pd
+
+from vbench_cn.specs import DimensionSpec
+from vbench_cn.stats import holm, paired_bootstrap_mean, paired_permutation_pvalue
+
+Verdict = Literal["better", "worse", "no detectable difference", "not comparable"]
+
+COMPARE_COLUMNS = [
+    "dimension", "higher_is_better", "n_prompts", "mean_a", "mean_b", "difference", "ci_low",
+    "ci_high", "p_value", "p_holm", "verdict", "only_a", "only_b",
+]
+
+
+@dataclass
+class CompareResult:
+    """Outcome of :func:`compare`.
+
+    Attributes:
+        table: one row per dimension, columns ``COMPARE_COLUMNS``; ``difference`` is B − A.
+        model_a, model_b: the model names found in each run.
+        alpha: family-wise error level used for the verdicts.
+        warnings: human-readable notes (mismatched prompt sets, models, versions).
+    """
+
+    table: pd.DataFrame
+    model_a: str
+    model_b: str
+    alpha: float
+    warnings: list[str]
+
+    def to_markdown(self) -> str:
+        """The comparison as a Markdown table, warnings first."""
+        lines = [f"# {self.model_b} (B) vs {self.model_a} (A): difference B − A, paired over prompts", ""]
+        lines += [f"> {w}" for w in self.warnings]
+        if self.warnings:
+            lines.append("")
+        lines += ["| dimension | prompts | A | B | B − A [95% CI] | p | p (Holm) | verdict for B |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for r in self.table.to_dict("records"):
+            diff = (f"{r['difference']:+.4f} [{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]"
+                    if _finite(r["difference"]) else "—")
+            lines.append(
+                f"| {r['dimension']} | {r['n_prompts']} | {_f(r['mean_a'])} | {_f(r['mean_b'])} | {diff} "
+                f"| {_f(r['p_value'], 3)} | {_f(r['p_holm'], 3)} | {r['verdict']} |"
+            )
+        return "\n".join(lines) + "\n"
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _f(x: Any, digits: int = 4) -> str:
+    return f"{x:.{digits}f}" if _finite(x) else "—"
+
+
+def per_prompt_means(
+    records: Iterable[Mapping[str, Any]], specs: Mapping[str, DimensionSpec]
+) -> tuple[dict[str, dict[str, float]], set[str]]:
+    """Per dimension, the (weighted) mean score of each prompt, from ok video-level records.
+
+    Returns:
+        ``({dimension: {prompt_key: mean}}, models seen)``. The prompt key is the prompt id
+        (or the video when the prompt is unknown), so the same prompt matches across runs.
+    """
+    sums: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0.0, 0.0]))
+    models: set[str] = set()
+    for rec in records:
+        spec = specs.get(str(rec.get("dimension")))
+        if spec is None or spec.level != "video" or (rec.get("level") or "video") != "video":
+            continue
+        if int(rec.get("dimension_version") or 1) != spec.version:
+            continue
+        score = rec.get("score")
+        if rec.get("status", "ok") != "ok" or not _finite(score):
+            continue
+        models.add(str(rec.get("model")))
+        w = (rec.get("details") or {}).get("weight") if spec.aggregate == "weighted" else 1.0
+        w = float(w) if _finite(w) and w > 0 else 1.0
+        pid = rec.get("prompt_id")
+        key = str(pid) if pid not in (None, "") else f"video:{rec.get('video')}"
+        acc = sums[spec.id][key]
+        acc[0] += w * float(score)
+        acc[1] += w
+    return {d: {k: s / w for k, (s, w) in p.items()} for d, p in sums.items()}, models
+
+
+def _verdict(diff: float, p_holm: float, alpha: float, higher_is_better: bool) -> Verdict:
+    if not (_finite(diff) and _finite(p_holm)):
+        return "not comparable"
+    if p_holm >= alpha or diff == 0:
+        return "no detectable difference"
+    improved = diff > 0 if higher_is_better else diff < 0
+    return "better" if improved else "worse"
+
+
+def compare(
+    records_a: Iterable[Mapping[str, Any]],
+    records_b: Iterable[Mapping[str, Any]],
+    specs: Mapping[str, DimensionSpec],
+    *,
+    alpha: float = 0.05,
+    num_resamples: int = 2000,
+    num_permutations: int = 9999,
+    seed: int = 0,
+) -> CompareResult:
+    """Paired comparison of run B against run A on their shared prompts.
+
+    Args:
+        records_a: records of the baseline run (one model).
+        records_b: records of the candidate run (one model).
+        specs: dimension specs (direction, aggregate rule, version).
+        alpha: family-wise error level for the Holm-corrected verdicts.
+        num_resamples: bootstrap replicates for the CI of the difference.
+        num_permutations: sign-flip patterns for the p-value (exact when ``2**n`` is fewer).
+        seed: base seed; each dimension derives its own.
+
+    Returns:
+        A :class:`CompareResult`; ``verdict`` says whether B is better/worse than A.
+    """
+    means_a, models_a = per_prompt_means(records_a, specs)
+    means_b, models_b = per_prompt_means(records_b, specs)
+    warnings: list[str] = []
+    for label, models in (("A", models_a), ("B", models_b)):
+        if len(models) > 1:
+            warnings.append(f"run {label} holds several models ({', '.join(sorted(models))}); their prompts are pooled")
+    rows: list[dict[str, Any]] = []
+    for dim in sorted(set(means_a) | set(means_b)):
+        pa, pb = means_a.get(dim, {}), means_b.get(dim, {})
+        shared = sorted(set(pa) & set(pb))
+        only_a, only_b = len(set(pa) - set(pb)), len(set(pb) - set(pa))
+        if only_a or only_b:
+            warnings.append(f"{dim}: prompt sets differ ({only_a} only in A, {only_b} only in B); "
+                            f"compared on the {len(shared)} shared prompts")
+        diffs = [pb[k] - pa[k] for k in shared]
+        dim_seed = [seed, zlib.crc32(dim.encode("utf-8"))]
+        est = paired_bootstrap_mean(diffs, num_resamples=num_resamples, seed=dim_seed)
+        p = paired_permutation_pvalue(diffs, num_resamples=num_permutations, seed=dim_seed[1]) if shared else float("nan")
+        rows.append({
+            "dimension": dim, "higher_is_better": specs[dim].higher_is_better, "n_prompts": len(shared),
+            "mean_a": sum(pa[k] for k in shared) / len(shared) if shared else float("nan"),
+            "mean_b": sum(pb[k] for k in shared) / len(shared) if shared else float("nan"),
+            "difference": est.value, "ci_low": est.ci_low, "ci_high": est.ci_high, "p_value": p,
+            "only_a": only_a, "only_b": only_b,
+        })
+    adjusted = holm([r["p_value"] for r in rows])
+    for row, p_adj in zip(rows, adjusted):
+        row["p_holm"] = p_adj
+        row["verdict"] = _verdict(row["difference"], p_adj, alpha, row["higher_is_better"])
+    return CompareResult(
+        table=pd.DataFrame(rows, columns=COMPARE_COLUMNS),
+        model_a=", ".join(sorted(models_a)) or "A", model_b=", ".join(sorted(models_b)) or "B",
+        alpha=alpha, warnings=warnings,
+    )

@@ -1,0 +1,383 @@
+"""Leaderboard submissions: one JSON file per model version, validated before it is shown.
+
+Two kinds, never mixed on the site:
+
+* ``computed``: the aggregate of a vbench-cn run (:func:`make_submission`), with the
+  weights hashes, suite version and spec hashes that produced it. Runs with random
+  weights are refused.
+* ``reported``: published numbers for models we cannot run, each with its citation
+  (``source.citation`` and ``source.tag``: P paper table, V primary file, R recomputed,
+  U unverified). ``benchmark = "vbench"`` rows hold VBench dimension scores (fractions,
+  not percentages) and the published Total/Quality/Semantic (percent); ``"other"`` rows
+  (e.g. Boximator's FVD/CLIPSIM) hold free-form ``metrics`` that are shown apart.
+
+Everything that reaches the HTML is validated here (no markup, no control characters,
+no path-like model names, finite numbers) and escaped again by the templates.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from vbench_cn._text import did_you_mean
+from vbench_cn.aggregate import CATEGORY_ROWS, AggregateResult
+from vbench_cn.specs import DimensionSpec
+
+SCHEMA_VERSION = 1
+KINDS = ("computed", "reported")
+BENCHMARKS = ("vbench-cn", "vbench", "other")
+SOURCE_TAGS = ("P", "V", "R", "U")
+REQUIRED = ("schema_version", "kind", "model", "organisation", "version", "date", "prompt_lang", "link")
+REQUIRED_COMPUTED = ("suite_version", "samples_per_prompt", "weights", "specs", "random_weights", "categories")
+REQUIRED_REPORTED = ("source", "benchmark")
+FIELDS = set(REQUIRED) | set(REQUIRED_COMPUTED) | set(REQUIRED_REPORTED) | {
+    "dimensions", "vbench", "set_level", "published", "metrics", "notes", "n_prompts", "run",
+}
+DIMENSION_FIELDS = {"score", "ci_low", "ci_high", "normalized", "normalized_ci_low", "normalized_ci_high",
+                    "n_videos", "n_prompts", "n_errors", "n_skipped", "n_stale", "n_unweighted", "category",
+                    "version", "aggregate", "higher_is_better"}
+_HTML_RE = re.compile(r"<\s*[A-Za-z!/?]|&#|javascript:", re.IGNORECASE)
+_DATE_RE = re.compile(r"^\d{4}-\d{2}(-\d{2})?$")
+_WEIGHTS_RE = re.compile(r"^[a-z0-9_.-]+@[0-9a-f]{8,64}$")
+_LANG_RE = re.compile(r"^(en|zh)(\+(en|zh))?$")
+
+
+class SubmissionError(ValueError):
+    """An invalid submission; the message is one line naming the file and the cause."""
+
+
+def slugify(text: str) -> str:
+    """A file-name-safe, lower-case ASCII slug (``"Kling 1.6 (pro)"`` → ``"kling-1.6-pro"``).
+
+    Example:
+        >>> slugify("Wan2.1 T2V/14B")
+        'wan2.1-t2v-14b'
+    """
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9.]+", "-", ascii_text.lower()).strip("-.")
+    return slug or "model"
+
+
+def check_model_name(name: Any, where: str = "model") -> str:
+    """Validate a model name for display and file names; return it or raise ``ValueError``."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"{where}: must be a non-empty string")
+    if len(name) > 100:
+        raise ValueError(f"{where}: longer than 100 characters")
+    if any(unicodedata.category(c).startswith("C") for c in name):
+        raise ValueError(f"{where}: contains control characters")
+    if "/" in name or "\\" in name or ".." in name or name.startswith((".", "~")):
+        raise ValueError(f"{where}: {name!r} looks like a path (no '/', '\\\\', '..' or leading '.'/'~')")
+    if _HTML_RE.search(name) or "<" in name or ">" in name:
+        raise ValueError(f"{where}: contains HTML")
+    return name
+
+
+def _walk(value: Any, where: str) -> None:
+    """Reject non-finite numbers, markup and control characters anywhere in the document."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{where}: {value} is not a finite number")
+    if isinstance(value, str):
+        if _HTML_RE.search(value):
+            raise ValueError(f"{where}: contains HTML or script ({value[:40]!r})")
+        if any(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in value):
+            raise ValueError(f"{where}: contains control characters")
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            _walk(k, f"{where} key")
+            _walk(v, f"{where}.{k}" if where else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _walk(v, f"{where}[{i}]")
+
+
+def _number(value: Any, where: str, *, lo: float | None = None, hi: float | None = None, integer: bool = False) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{where}: must be a number, got {type(value).__name__}")
+    if integer and (not float(value).is_integer() or value < 0):
+        raise ValueError(f"{where}: must be a non-negative integer, got {value}")
+    if lo is not None and value < lo or hi is not None and value > hi:
+        raise ValueError(f"{where}: {value} out of range [{lo}, {hi}]")
+
+
+def _plausible_range(spec: DimensionSpec) -> tuple[float, float]:
+    """Raw scores whose normalised value lies in [-1, 2]: wide enough for VBench's unclipped
+    normalisation, narrow enough to catch percentages typed where fractions belong."""
+    lo, hi = spec.normalization
+    return (lo - (hi - lo), hi + (hi - lo))
+
+
+def validate_submission(doc: Any, specs: Mapping[str, DimensionSpec]) -> dict[str, Any]:
+    """Check one submission document; return it, or raise ``ValueError`` with one cause.
+
+    Args:
+        doc: the parsed JSON.
+        specs: known dimensions (use :func:`vbench_cn.vbench_import.with_vbench_fallback`
+            so VBench's 16 dimensions are known before their spec files exist).
+    """
+    if not isinstance(doc, dict):
+        raise ValueError("top level must be a JSON object")
+    for key in REQUIRED:
+        if key not in doc:
+            raise ValueError(f"missing field {key!r}")
+    unknown = sorted(set(doc) - FIELDS)
+    if unknown:
+        raise ValueError(f"unknown field {unknown[0]!r}{did_you_mean(unknown[0], FIELDS)}")
+    _walk(doc, "")
+    if doc["schema_version"] != SCHEMA_VERSION:
+        raise ValueError(f"schema_version {doc['schema_version']!r} not supported (expected {SCHEMA_VERSION})")
+    if doc["kind"] not in KINDS:
+        raise ValueError(f"kind {doc['kind']!r} not one of {', '.join(KINDS)}")
+    check_model_name(doc["model"])
+    for key in ("organisation", "version"):
+        if not isinstance(doc[key], str) or not doc[key].strip() or len(doc[key]) > 200:
+            raise ValueError(f"{key}: must be a non-empty string of at most 200 characters")
+    if not isinstance(doc["date"], str) or not _DATE_RE.match(doc["date"]):
+        raise ValueError(f"date: {doc['date']!r} is not YYYY-MM-DD or YYYY-MM")
+    if not isinstance(doc["prompt_lang"], str) or not _LANG_RE.match(doc["prompt_lang"]):
+        raise ValueError(f"prompt_lang: {doc['prompt_lang']!r} not one of en, zh, en+zh")
+    link = doc["link"]
+    if link is not None and (not isinstance(link, str) or not re.match(r"^https?://[^\s\"'<>]+$", link)):
+        raise ValueError(f"link: {link!r} must be an http(s) URL or null")
+    if doc["kind"] == "computed":
+        for key in REQUIRED_COMPUTED:
+            if key not in doc:
+                raise ValueError(f"missing field {key!r} (required for computed submissions)")
+        if doc["random_weights"] is not False or any("random" in str(w) for w in doc["weights"]):
+            raise ValueError("run used random weights; the leaderboard accepts only real, hashed weights")
+        if not isinstance(doc["weights"], list) or not doc["weights"]:
+            raise ValueError("weights: must list the weights used, as name@sha256")
+        for w in doc["weights"]:
+            if not isinstance(w, str) or not _WEIGHTS_RE.match(w):
+                raise ValueError(f"weights: {w!r} is not name@sha256-prefix")
+        _number(doc["samples_per_prompt"], "samples_per_prompt", integer=True)
+        if not isinstance(doc["specs"], list) or not all(
+            isinstance(s, dict) and {"id", "version", "sha256"} <= set(s) for s in doc["specs"]
+        ):
+            raise ValueError("specs: must be a list of {id, version, sha256}")
+        if doc.get("benchmark", "vbench-cn") != "vbench-cn":
+            raise ValueError("benchmark: computed submissions are vbench-cn runs")
+    else:
+        for key in REQUIRED_REPORTED:
+            if key not in doc:
+                raise ValueError(f"missing field {key!r} (required for reported submissions)")
+        source = doc["source"]
+        if not isinstance(source, dict) or not isinstance(source.get("citation"), str) or not source["citation"].strip():
+            raise ValueError("source: must be an object with a non-empty citation")
+        if source.get("tag") not in SOURCE_TAGS:
+            raise ValueError(f"source.tag: {source.get('tag')!r} not one of {', '.join(SOURCE_TAGS)}")
+        if doc["benchmark"] not in BENCHMARKS[1:]:
+            raise ValueError(f"benchmark: {doc['benchmark']!r} not one of vbench, other (for reported rows)")
+        if doc.get("random_weights"):
+            raise ValueError("run used random weights; the leaderboard accepts only real, hashed weights")
+    _validate_dimensions(doc, specs)
+    for key, block in (("published", doc.get("published")), ("vbench", doc.get("vbench"))):
+        if block is None:
+            continue
+        if not isinstance(block, dict):
+            raise ValueError(f"{key}: must be an object")
+        scale = 100.0 if key == "published" else 1.5
+        for part in ("total", "quality", "semantic"):
+            _number(block.get(part), f"{key}.{part}", lo=-scale if key == "vbench" else 0.0, hi=scale)
+    cats = doc.get("categories") or {}
+    if not isinstance(cats, dict):
+        raise ValueError("categories: must be an object")
+    for cat, row in cats.items():
+        if cat not in CATEGORY_ROWS:
+            raise ValueError(f"categories.{cat}: unknown category{did_you_mean(cat, CATEGORY_ROWS)}")
+        if not isinstance(row, dict) or "score" not in row:
+            raise ValueError(f"categories.{cat}: must be an object with a score")
+        for k in ("score", "ci_low", "ci_high"):
+            _number(row.get(k), f"categories.{cat}.{k}", lo=-5.0, hi=5.0)
+    metrics = doc.get("metrics") or []
+    if not isinstance(metrics, list):
+        raise ValueError("metrics: must be a list")
+    for i, m in enumerate(metrics):
+        if not isinstance(m, dict) or not isinstance(m.get("name"), str) or "value" not in m:
+            raise ValueError(f"metrics[{i}]: must be an object with name and value")
+        _number(m["value"], f"metrics[{i}].value")
+    if doc["kind"] == "reported" and doc["benchmark"] == "other" and not metrics:
+        raise ValueError("metrics: a reported row of another benchmark must list its metrics")
+    return doc
+
+
+def _validate_dimensions(doc: Mapping[str, Any], specs: Mapping[str, DimensionSpec]) -> None:
+    dims = doc.get("dimensions") or {}
+    if not isinstance(dims, dict):
+        raise ValueError("dimensions: must be an object mapping dimension id to scores")
+    for dim, row in dims.items():
+        where = f"dimensions.{dim}"
+        spec = specs.get(dim)
+        if spec is None:
+            raise ValueError(f"{where}: unknown dimension{did_you_mean(dim, specs)}")
+        if not isinstance(row, dict) or "score" not in row:
+            raise ValueError(f"{where}: must be an object with a score")
+        extra = sorted(set(row) - DIMENSION_FIELDS)
+        if extra:
+            raise ValueError(f"{where}.{extra[0]}: unknown field{did_you_mean(extra[0], DIMENSION_FIELDS)}")
+        lo, hi = _plausible_range(spec)
+        for key in ("score", "ci_low", "ci_high"):
+            value = row.get(key)
+            _number(value, f"{where}.{key}")
+            if value is not None and not lo <= value <= hi:
+                raise ValueError(
+                    f"{where}.{key}: {value} out of range for {dim} (normalisation {spec.normalization[0]}.."
+                    f"{spec.normalization[1]}; VBench percentages must be divided by 100)"
+                )
+        if row.get("ci_low") is not None and row.get("ci_high") is not None and not (
+            row["ci_low"] <= row["score"] <= row["ci_high"]
+        ):
+            raise ValueError(f"{where}: score {row['score']} outside its CI [{row['ci_low']}, {row['ci_high']}]")
+        for key in ("n_videos", "n_prompts", "n_errors", "n_skipped"):
+            _number(row.get(key), f"{where}.{key}", integer=True)
+    sets = doc.get("set_level") or {}
+    if not isinstance(sets, dict):
+        raise ValueError("set_level: must be an object")
+    for dim, row in sets.items():
+        if dim not in specs:
+            raise ValueError(f"set_level.{dim}: unknown dimension{did_you_mean(dim, specs)}")
+        if not isinstance(row, dict):
+            raise ValueError(f"set_level.{dim}: must be an object")
+        _number(row.get("score"), f"set_level.{dim}.score")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed (JSON numbers must be finite)")
+
+
+def read_submission(path: str | os.PathLike[str], specs: Mapping[str, DimensionSpec]) -> dict[str, Any]:
+    """Read and validate one submission file.
+
+    Raises:
+        SubmissionError: ``"<path>: <cause>"`` on one line.
+    """
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"), parse_constant=_reject_constant)
+        return validate_submission(doc, specs)
+    except OSError as exc:
+        raise SubmissionError(f"{path}: cannot read ({exc.strerror})") from None
+    except json.JSONDecodeError as exc:
+        raise SubmissionError(f"{path}: invalid JSON ({exc.msg} at line {exc.lineno})") from None
+    except UnicodeDecodeError:
+        raise SubmissionError(f"{path}: not UTF-8 text") from None
+    except ValueError as exc:
+        raise SubmissionError(f"{path}: {exc}") from None
+
+
+def load_submissions(directory: str | os.PathLike[str], specs: Mapping[str, DimensionSpec]) -> list[dict[str, Any]]:
+    """Every ``*.json`` submission of a folder, validated, sorted by (kind, model, version).
+
+    Raises:
+        SubmissionError: the first invalid file, or two files for the same model version.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise SubmissionError(f"{directory}: submissions folder not found")
+    subs: list[dict[str, Any]] = []
+    seen: dict[tuple[str, str, str], Path] = {}
+    for path in sorted(directory.glob("*.json")):
+        doc = read_submission(path, specs)
+        key = (doc["kind"], doc["model"], doc["version"])
+        if key in seen:
+            raise SubmissionError(f"{path}: duplicate of {seen[key].name} (same kind, model and version)")
+        seen[key] = path
+        doc["_file"] = path.name
+        subs.append(doc)
+    return sorted(subs, key=lambda d: (d["kind"], d["model"].lower(), d["version"]))
+
+
+def make_submission(
+    result: AggregateResult,
+    *,
+    run_model: str | None = None,
+    model: str,
+    organisation: str,
+    version: str,
+    date: str,
+    link: str | None = None,
+    notes: str | None = None,
+    run: str | None = None,
+) -> dict[str, Any]:
+    """A ``computed`` submission from an aggregate (one model of it), validated.
+
+    Args:
+        result: :func:`vbench_cn.aggregate.aggregate` of the run.
+        run_model: which model of the run (needed only when the run holds several).
+        model, organisation, version, date, link, notes: leaderboard metadata.
+        run: where the run came from (shown as provenance).
+
+    Raises:
+        ValueError: several models and no ``run_model``, random weights, or an invalid field.
+    """
+    data = result.to_dict()
+    names = sorted(data["models"])
+    if run_model is None:
+        if len(names) != 1:
+            raise ValueError(f"run holds {len(names)} models ({', '.join(names)}); pass --run-model")
+        run_model = names[0]
+    if run_model not in data["models"]:
+        raise ValueError(f"model {run_model!r} not in run{did_you_mean(run_model, names)}")
+    entry = data["models"][run_model]
+    meta = entry["meta"]
+    if meta["random_weights"]:
+        raise ValueError("run used random weights; the leaderboard accepts only real, hashed weights")
+    langs = meta["prompt_langs"]
+    dims = {
+        d: {k: v for k, v in row.items() if k in DIMENSION_FIELDS and v is not None}
+        for d, row in entry["dimensions"].items() if row.get("mean") is not None
+    }
+    for d, row in entry["dimensions"].items():
+        if d in dims:
+            dims[d]["score"] = row["mean"]
+    doc: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION, "kind": "computed", "benchmark": "vbench-cn", "model": model,
+        "organisation": organisation, "version": version, "date": date,
+        "prompt_lang": "+".join(langs) if langs else "en", "link": link,
+        "suite_version": ",".join(meta["suite_versions"]) or data["suite_version"],
+        "samples_per_prompt": meta["samples_per_prompt"], "n_prompts": meta["n_prompts"],
+        "weights": meta["weights"], "random_weights": False,
+        "specs": [s for s in data["specs"] if s["id"] in entry["dimensions"] or s["id"] in entry["set_level"]],
+        "dimensions": dims,
+        "categories": {c: {k: v for k, v in row.items() if v is not None} for c, row in entry["categories"].items()},
+        "set_level": entry["set_level"],
+    }
+    if entry["vbench"] and entry["vbench"].get("complete"):
+        doc["vbench"] = {k: entry["vbench"][k] for k in ("total", "quality", "semantic")}
+    if notes:
+        doc["notes"] = notes
+    if run:
+        doc["run"] = run
+    return doc
+
+
+def write_submission(doc: Mapping[str, Any], directory: str | os.PathLike[str], specs: Mapping[str, DimensionSpec]) -> Path:
+    """Validate and write ``<directory>/<slug(model)>-<slug(version)>.json``; return the path."""
+    validate_submission(dict(doc), specs)
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{slugify(doc['model'])}--{slugify(doc['version'])}.json"
+    path.write_text(json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True, allow_nan=False) + "\n", encoding="utf-8")
+    return path
+
+
+def sort_key_total(doc: Mapping[str, Any]) -> tuple[float, str]:
+    """Default ranking: best total first (vbench-cn total, else VBench total), then name."""
+    total = (doc.get("categories") or {}).get("total", {}).get("score")
+    if total is None:
+        total = (doc.get("published") or doc.get("vbench") or {}).get("total")
+    return (-(total if isinstance(total, (int, float)) else -math.inf), doc["model"].lower())
+
+
+def models_of(subs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Model names of the submissions, in order."""
+    return [s["model"] for s in subs]
