@@ -304,10 +304,25 @@ def check_english(text: str, allowed: Sequence[str] = ()) -> str | None:
     return None
 
 
+def _suggest(value: str, choices: Sequence[str]) -> str:
+    """``"; did you mean A, B?"``: labels extending ``value`` first, else the closest one."""
+    extended = [c for c in choices if c.startswith(value + " ")][:3]
+    if extended:
+        return f"; did you mean {', '.join(extended)}?"
+    return did_you_mean(value, choices)
+
+
+def _check_label(where: str, key: str, value: Any, name: str, title: str) -> None:
+    """``value`` must be one of the label list ``name`` (e.g. ``coco80``), spelled exactly."""
+    if value is None:
+        raise _fail(where, key, f"missing; a {title} class name is required")
+    choices = labels(name)  # type: ignore[arg-type]
+    if not isinstance(value, str) or value not in choices:
+        raise _fail(where, key, f"{value!r} is not a {title} class{_suggest(str(value), choices)}")
+
+
 def _check_coco(where: str, key: str, value: Any) -> None:
-    coco = labels("coco80")
-    if not isinstance(value, str) or value not in coco:
-        raise _fail(where, key, f"{value!r} is not a COCO-80 class{did_you_mean(str(value), coco)}")
+    _check_label(where, key, value, "coco80", "COCO-80")
 
 
 def _check_meta(where: str, tags: Sequence[str], meta: Mapping[str, Any]) -> None:
@@ -358,14 +373,7 @@ def _check_meta(where: str, tags: Sequence[str], meta: Mapping[str, Any]) -> Non
                 f"{rel['relation']!r} is not one of {', '.join(RELATIONS)}",
             )
     if "human_action" in tags or "action" in meta:
-        action = meta.get("action")
-        k400 = labels("kinetics400")
-        if not isinstance(action, str) or action not in k400:
-            raise _fail(
-                where,
-                "meta.action",
-                f"{action!r} is not a Kinetics-400 class{did_you_mean(str(action), k400)}",
-            )
+        _check_label(where, "meta.action", meta.get("action"), "kinetics400", "Kinetics-400")
     if "scene" in tags or "scene" in meta:
         scene = meta.get("scene")
         places = labels("places365")
@@ -482,6 +490,10 @@ def validate_prompt(record: Any, where: str) -> Prompt:
             raise _fail(where, lang, "must be a non-empty string")
         if record[lang] != record[lang].strip():
             raise _fail(where, lang, "leading or trailing whitespace")
+    if "text" in meta and isinstance(meta["text"], str):
+        for lang in LANGS:
+            if meta["text"] not in record[lang]:
+                raise _fail(where, lang, f"must contain the sign text {meta['text']!r} verbatim")
     allowed = _allowed_latin(meta)
     cause = check_english(record["en"], allowed)
     if cause:
@@ -489,10 +501,6 @@ def validate_prompt(record: Any, where: str) -> Prompt:
     cause = check_chinese(record["zh"], allowed)
     if cause:
         raise _fail(where, "zh", cause)
-    if "text" in meta and isinstance(meta["text"], str):
-        for lang in LANGS:
-            if meta["text"] not in record[lang]:
-                raise _fail(where, lang, f"must contain the sign text {meta['text']!r} verbatim")
 
     _check_meta(where, tags, meta)
     return Prompt(
