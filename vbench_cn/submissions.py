@@ -307,6 +307,7 @@ def make_submission(
     link: str | None = None,
     notes: str | None = None,
     run: str | None = None,
+    allow_random_weights: bool = False,
 ) -> dict[str, Any]:
     """A ``computed`` submission from an aggregate (one model of it), validated.
 
@@ -315,6 +316,8 @@ def make_submission(
         run_model: which model of the run (needed only when the run holds several).
         model, organisation, version, date, link, notes: leaderboard metadata.
         run: where the run came from (shown as provenance).
+        allow_random_weights: keep a random-weights run (flagged ``random_weights: true``);
+            only for local demo sites, such a document never passes validation.
 
     Raises:
         ValueError: several models and no ``run_model``, random weights, or an invalid field.
@@ -329,7 +332,7 @@ def make_submission(
         raise ValueError(f"model {run_model!r} not in run{did_you_mean(run_model, names)}")
     entry = data["models"][run_model]
     meta = entry["meta"]
-    if meta["random_weights"]:
+    if meta["random_weights"] and not allow_random_weights:
         raise ValueError("run used random weights; the leaderboard accepts only real, hashed weights")
     langs = meta["prompt_langs"]
     dims = {
@@ -345,7 +348,7 @@ def make_submission(
         "prompt_lang": "+".join(langs) if langs else "en", "link": link,
         "suite_version": ",".join(meta["suite_versions"]) or data["suite_version"],
         "samples_per_prompt": meta["samples_per_prompt"], "n_prompts": meta["n_prompts"],
-        "weights": meta["weights"], "random_weights": False,
+        "weights": meta["weights"], "random_weights": bool(meta["random_weights"]),
         "specs": [s for s in data["specs"] if s["id"] in entry["dimensions"] or s["id"] in entry["set_level"]],
         "dimensions": dims,
         "categories": {c: {k: v for k, v in row.items() if v is not None} for c, row in entry["categories"].items()},
