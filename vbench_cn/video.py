@@ -166,6 +166,11 @@ class VideoReader:
             raise VideoError(f"{self.path}: empty file (0 bytes)")
         errors: list[str] = []
         self._impl: _DecordImpl | _PyAVImpl | None = None
+        # Container headers first (cheap, quiet): a file FFmpeg cannot open gets one clear
+        # error here instead of decord's native log spam.
+        header_error = _header_error(self.path)
+        if header_error is not None:
+            raise VideoError(f"{self.path}: not a readable video ({header_error})")
         if backend in ("auto", "decord"):
             try:
                 self._impl = _DecordImpl(self.path)
@@ -196,13 +201,26 @@ class VideoReader:
         if wanted.min() < 0 or wanted.max() >= self.info.num_frames:
             raise VideoError(f"{self.path}: frame index out of range")
         unique = np.unique(wanted)
+        done = 0
         try:
             for idx_chunk, frames in self._impl.read(unique, max(1, chunk_frames)):  # type: ignore[union-attr]
+                done += len(idx_chunk)
                 yield idx_chunk, frames
         except VideoError:
             raise
         except Exception as exc:
-            raise VideoError(f"{self.path}: decoding failed ({_one_line(exc)})") from exc
+            if not isinstance(self._impl, _DecordImpl):
+                raise VideoError(f"{self.path}: decoding failed ({_one_line(exc)})") from exc
+            # decord fails on some valid files (e.g. 1-pixel frames): PyAV reads the rest.
+            log.debug("decord failed on %s (%s); falling back to PyAV", self.path, _one_line(exc))
+            try:
+                self._impl = _PyAVImpl(self.path)
+                for idx_chunk, frames in self._impl.read(unique[done:], max(1, chunk_frames)):
+                    yield idx_chunk, frames
+            except VideoError:
+                raise
+            except Exception as exc2:
+                raise VideoError(f"{self.path}: decoding failed ({_one_line(exc2)})") from exc2
 
     def read_all(self, indices: Sequence[int] | np.ndarray) -> torch.Tensor:
         """Decode the given frames into one tensor, in the order (and repeats) given."""
@@ -346,6 +364,20 @@ def _duration(timestamps: np.ndarray, fps: float, num_frames: int) -> float:
         period = float(np.median(np.diff(timestamps)))
         return float(timestamps[-1] - timestamps[0]) + period
     return 1.0 / fps if fps > 0 else 0.0
+
+
+def _header_error(path: str) -> str | None:
+    """Why FFmpeg cannot open the container or finds no video stream; None when it can."""
+    try:
+        import av
+
+        with av.open(path) as container:
+            if not container.streams.video:
+                return "no video stream"
+    except Exception as exc:  # av.error.* (InvalidDataError, ...) and OSError
+        text = getattr(exc, "strerror", None) or str(exc)
+        return str(text).splitlines()[0][:200] if text else type(exc).__name__
+    return None
 
 
 def _container_meta(path: str) -> tuple[str | None, int, int] | None:

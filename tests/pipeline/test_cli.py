@@ -1,0 +1,61 @@
+"""CLI behaviour: usage errors exit 2 with one line; listing works in both languages."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from vbench_cn.cli import app
+
+runner = CliRunner()
+
+
+def test_dimensions_list_json_has_both_languages() -> None:
+    result = runner.invoke(app, ["dimensions", "list", "--json"])
+    assert result.exit_code == 0
+    rows = json.loads(result.stdout)
+    flicker = next(r for r in rows if r["id"] == "temporal_flickering")
+    assert flicker["zh"] == "时间闪烁" and flicker["category"] == "quality"
+
+
+def test_dimensions_list_table() -> None:
+    result = runner.invoke(app, ["dimensions", "list"])
+    assert result.exit_code == 0 and "时间闪烁" in result.stdout
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "vbench_cn", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_missing_folder_exits_2_with_one_line(tmp_path: Path) -> None:
+    proc = _cli("evaluate", str(tmp_path / "missing"), "--dimensions", "temporal_flickering")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "no such file or folder" in proc.stderr
+
+
+def test_unknown_dimension_suggests(tmp_path: Path, clips_dir: Path) -> None:
+    proc = _cli("evaluate", str(clips_dir), "--dimensions", "temporal_flickerin", "--out", str(tmp_path))
+    assert proc.returncode == 2 and "did you mean temporal_flickering" in proc.stderr
+
+
+def test_empty_folder_is_a_usage_error(tmp_path: Path) -> None:
+    proc = _cli("evaluate", str(tmp_path), "--dimensions", "temporal_flickering", "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2 and "no video files" in proc.stderr
+
+
+def test_merge_joins_shards_without_duplicates(tmp_path: Path) -> None:
+    from vbench_cn.results import make_record
+
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    r1 = make_record(model="m", video="m/x.mp4", dimension="d", score=0.5)
+    r2 = make_record(model="m", video="m/y.mp4", dimension="d", score=0.7)
+    a.write_text(json.dumps(r1) + "\n" + json.dumps(r2) + "\n", encoding="utf-8")
+    b.write_text(json.dumps(r2) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["merge", str(a), str(b), "--out", str(tmp_path / "m.jsonl")])
+    assert result.exit_code == 0
+    lines = (tmp_path / "m.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 2

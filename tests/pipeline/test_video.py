@@ -1,0 +1,124 @@
+"""Decoding, probing and frame sampling on synthetic videos with known answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vbench_cn import synthetic as s
+from vbench_cn.video import Sampling, VideoError, VideoReader, middle_sample_indices, times_to_indices
+
+
+def test_probe_reports_known_metadata(tmp_path: Path) -> None:
+    path = s.write_video(tmp_path / "a.mp4", s.static_clip(24, 48, 80), fps=12)
+    info = VideoReader(path).info
+    assert (info.num_frames, info.width, info.height) == (24, 80, 48)
+    assert info.fps == pytest.approx(12)
+    assert info.duration_seconds == pytest.approx(2.0, abs=1e-3)
+    assert info.codec == "h264" and not info.variable_frame_rate
+
+
+def test_lossless_static_clip_decodes_to_identical_frames(tmp_path: Path) -> None:
+    path = s.write_video(tmp_path / "a.mp4", s.static_clip(8, 32, 32))
+    frames = VideoReader(path).read_all(np.arange(8))
+    assert str(frames.dtype) == "torch.uint8" and tuple(frames.shape) == (8, 32, 32, 3)
+    assert bool((frames == frames[0]).all())
+
+
+def test_middle_sampling_matches_vbench_rule() -> None:
+    # vbench/utils.py get_frame_indices(sample="middle"): linspace(0, n, k+1) bins, middle of each.
+    assert middle_sample_indices(16, 4).tolist() == [2, 6, 10, 14]
+    assert middle_sample_indices(10, 3).tolist() == [1, 4, 8]
+    short = middle_sample_indices(3, 8)
+    assert len(short) == 8 and short.max() <= 2
+
+
+def test_stride_fps_follows_vbench_dynamic_degree_interval() -> None:
+    # interval = max(1, round(fps / 8)): 24 fps -> every 3rd frame; 8 fps -> every frame.
+    ts = np.arange(12) / 24
+    assert Sampling("stride_fps", 8).indices(12, ts, 24.0).tolist() == [0, 3, 6, 9]
+    assert Sampling("stride_fps", 8).indices(5, ts[:5], 8.0).tolist() == [0, 1, 2, 3, 4]
+
+
+def test_every_seconds_respects_variable_frame_rate(tmp_path: Path) -> None:
+    times = [0.0, 0.1, 0.2, 1.0, 1.1, 2.5, 2.6, 3.0]
+    path = s.write_video(tmp_path / "vfr.mp4", s.translating_clip(8, 32, 32), fps=8, timestamps_seconds=times)
+    reader = VideoReader(path)
+    assert reader.info.variable_frame_rate
+    np.testing.assert_allclose(reader.timestamps, times, atol=2e-3)
+    idx = Sampling("every_seconds", 1.0).indices(reader.info.num_frames, reader.timestamps, reader.info.fps)
+    # frames shown at t = 0, 1, 2, 3 s
+    assert idx.tolist() == [0, 3, 4, 7]
+    assert times_to_indices(np.array([0.0, 0.5, 1.0]), 0.5).tolist() == [0, 1, 2]
+
+
+def test_chunked_reading_is_bounded_and_complete(tmp_path: Path) -> None:
+    path = s.write_video(tmp_path / "a.mp4", s.translating_clip(20, 32, 32))
+    reader = VideoReader(path)
+    chunks = list(reader.read(np.arange(20), chunk_frames=6))
+    assert [len(c[0]) for c in chunks] == [6, 6, 6, 2]
+    whole = reader.read_all(np.arange(20))
+    assert bool((np.concatenate([c[0] for c in chunks]) == np.arange(20)).all())
+    assert bool((whole[7] == chunks[1][1][1]).all())
+
+
+@pytest.mark.parametrize("size", [(1, 1), (3, 5), (16, 4000), (7, 9)])
+def test_odd_sizes_decode(tmp_path: Path, size: tuple[int, int]) -> None:
+    h, w = size
+    path = s.write_video(tmp_path / f"{h}x{w}.mp4", s.static_clip(4, h, w))
+    frames = VideoReader(path).read_all(np.arange(4))
+    assert tuple(frames.shape) == (4, h, w, 3)
+
+
+def test_chinese_file_name(tmp_path: Path) -> None:
+    path = s.write_video(tmp_path / "一只熊猫在竹林里吃竹子-0.mp4", s.static_clip(4, 16, 16))
+    assert VideoReader(path).info.num_frames == 4
+
+
+def test_one_frame_video(tmp_path: Path) -> None:
+    path = s.write_video(tmp_path / "one.mp4", s.static_clip(1, 16, 16))
+    reader = VideoReader(path)
+    assert reader.info.num_frames == 1
+    assert Sampling("frames", 16).indices(1, reader.timestamps, reader.info.fps).tolist() == [0] * 16
+
+
+@pytest.mark.parametrize(
+    "content, cause",
+    [(b"", "empty file"), (b"this is not a video", "not a readable video"), (bytes(range(256)) * 40, "not a readable video")],
+)
+def test_broken_files_raise_one_line_errors(tmp_path: Path, content: bytes, cause: str) -> None:
+    path = tmp_path / "broken.mp4"
+    path.write_bytes(content)
+    with pytest.raises(VideoError) as err:
+        VideoReader(path)
+    message = str(err.value)
+    assert str(path) in message and cause in message and "\n" not in message
+
+
+def test_truncated_file_is_an_error(tmp_path: Path) -> None:
+    good = s.write_video(tmp_path / "good.mp4", s.static_clip(16, 32, 32))
+    data = good.read_bytes()
+    bad = tmp_path / "truncated.mp4"
+    bad.write_bytes(data[: len(data) // 2])
+    with pytest.raises(VideoError, match="truncated.mp4"):
+        reader = VideoReader(bad)
+        reader.read_all(np.arange(reader.info.num_frames))
+
+
+def test_pyav_fallback_reads_the_same_frames(tmp_path: Path) -> None:
+    path = s.write_video(tmp_path / "a.mp4", s.translating_clip(10, 32, 32))
+    a = VideoReader(path, backend="decord")
+    b = VideoReader(path, backend="pyav")
+    assert a.info.num_frames == b.info.num_frames == 10
+    assert b.info.backend == "pyav"
+    fa, fb = a.read_all(np.arange(10)), b.read_all(np.arange(10))
+    assert float((fa.float() - fb.float()).abs().mean()) < 1.0
+
+
+def test_sampling_spec_errors_name_the_problem() -> None:
+    with pytest.raises(ValueError, match="unknown sampling"):
+        Sampling.from_spec({"frame": 16})
+    with pytest.raises(ValueError, match="positive"):
+        Sampling.from_spec({"frames": 0})
