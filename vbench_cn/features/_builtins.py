@@ -7,3 +7,11 @@ from vbench_cn.features import add_builtin
 # One line per extractor. Modules register their classes with @register_extractor.
 add_builtin("frame_difference", "vbench_cn.features.pixels")
 add_builtin("video_metadata", "vbench_cn.features.pixels")
+add_builtin("owlv2_coco", "vbench_cn.features.detector")
+add_builtin("umt_l16_k400", "vbench_cn.features.umt")
+add_builtin("clip_places365", "vbench_cn.features.scene")
+add_builtin("viclip_l14", "vbench_cn.features.viclip")
+add_builtin("cnclip_vitb16", "vbench_cn.features.cnclip")
+add_builtin("cnclip_vitl14", "vbench_cn.features.cnclip")
+add_builtin("video_text", "vbench_cn.features.cnclip")
+add_builtin("style_clip", "vbench_cn.features.cnclip")
