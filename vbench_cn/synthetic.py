@@ -27,11 +27,13 @@ def write_video(path: str | os.PathLike[str], frames: np.ndarray, fps: float = 8
     path.parent.mkdir(parents=True, exist_ok=True)
     t, h, w, _ = frames.shape
     pix_fmt = "yuv420p" if (h % 2 == 0 and w % 2 == 0) else "yuv444p"
+    if codec == "libx264rgb":  # lossless RGB (with crf=0): decoded frames equal ``frames`` exactly
+        pix_fmt = "rgb24"
     rate = Fraction(fps).limit_denominator(1000)
     with av.open(str(path), mode="w") as container:
         stream = container.add_stream(codec, rate=rate)
         stream.width, stream.height, stream.pix_fmt = w, h, pix_fmt
-        if codec == "libx264":
+        if codec in ("libx264", "libx264rgb"):
             stream.options = {"crf": str(crf), "preset": "ultrafast", "tune": "zerolatency"}
         if timestamps_seconds is not None:
             stream.codec_context.time_base = Fraction(1, 1000)

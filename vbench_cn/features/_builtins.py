@@ -7,6 +7,7 @@ from vbench_cn.features import add_builtin
 # One line per extractor. Modules register their classes with @register_extractor.
 add_builtin("frame_difference", "vbench_cn.features.pixels")
 add_builtin("video_metadata", "vbench_cn.features.pixels")
+add_builtin("amt_s", "vbench_cn.features.amt")
 add_builtin("owlv2_coco", "vbench_cn.features.detector")
 add_builtin("umt_l16_k400", "vbench_cn.features.umt")
 add_builtin("clip_places365", "vbench_cn.features.scene")

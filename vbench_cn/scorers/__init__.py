@@ -41,6 +41,7 @@ _BUILTIN_MODULES = (
     "vbench_cn.scorers.fidelity",
     "vbench_cn.scorers.duration",
     "vbench_cn.scorers.text",
+    "vbench_cn.scorers.smoothness",
 )
 
 
