@@ -1,0 +1,668 @@
+"""Weights registry: one typed entry per checkpoint file, verified by sha256 before every load.
+
+Each :class:`Weights` entry names a file VBench (or vbench-cn) uses, where it comes from,
+its full sha256 when known, its licence and the architecture it fits (``build()``, random
+init). Files live in :func:`weights_home` (``$VBENCH_CN_HOME``, default
+``~/.cache/vbench_cn``), in a ``--weights-dir`` (our flat layout or VBench's cache layout)
+or at an explicit per-backbone override path.
+
+Why not ``torch.hub.load_state_dict_from_url``: it checks a hash only when downloading,
+never re-checks a cached file, and unpickles with ``weights_only=False``. Here the sha256
+of a file is computed before every load (the result is cached in a small JSON keyed on
+path, size and mtime), a pinned file with another digest is refused, and files are read
+with safetensors, ``torch.load(weights_only=True)`` or, for OpenAI's TorchScript CLIP
+archives, a restricted tensor reader that executes nothing (:mod:`vbench_cn._torchscript`).
+Where the upstream digest is unknown the entry's ``sha256`` is None: ``weights verify``
+reports it as "unpinned" and every record still carries the computed digest
+(``"name@<sha256[:12]>"``).
+
+Offline (``VBENCH_CN_OFFLINE=1``, ``HF_HUB_OFFLINE=1`` or no network) a missing file is one
+line: ``dino_vitb16: missing <path> (sha256 …); download <url> or pass --weights-dir``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import zipfile
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import torch
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from vbench_cn.features import ExtractorOptions
+
+log = logging.getLogger(__name__)
+
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+_SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+_HF_RE = re.compile(r"^hf://(?P<repo>[^/]+/[^/]+)/(?P<path>[^@]+?)(?:@(?P<rev>[^@/]+))?$")
+_CACHE_FILE = "sha256-cache.json"
+
+StateDict = dict[str, torch.Tensor]
+
+
+class WeightsError(Exception):
+    """A checkpoint cannot be used; the message is one line naming the entry and the file."""
+
+
+class WeightsMissing(WeightsError):
+    """The checkpoint is not on disk and may not (or could not) be downloaded."""
+
+
+@dataclass(frozen=True)
+class Weights:
+    """One checkpoint file and the architecture it fits.
+
+    Attributes:
+        name: registry key, lower_snake (``dino_vitb16``); used by extractors and records.
+        build: returns the real architecture with random init (no download).
+        source: ``https://…`` URL, or ``hf://<org>/<repo>/<path>@<revision>``.
+        filename: file name in our cache (``<home>/<filename>``).
+        sha256: full 64-hex digest of the file, or None where upstream publishes none.
+        size_bytes: file size when known, else None.
+        license: licence of the weights (SPDX id or a short phrase).
+        transforms: the input transform the weights expect, in words.
+        meta: ``num_params`` (tested against ``build()``), ``paper``, ``vbench_file``,
+            ``vbench_cache_path`` (path under VBench's cache dir), ``used_by``.
+        convert: maps what the file holds (after a safe load) onto ``build()``'s state dict.
+        archive_member: when ``source`` is a zip, the member to extract.
+        randomize: extra adjustment of a random-init model (``--random-weights``), e.g. to
+            keep a random head in a realistic output range.
+    """
+
+    name: str
+    build: Callable[[], nn.Module]
+    source: str
+    filename: str
+    sha256: str | None
+    size_bytes: int | None
+    license: str
+    transforms: str
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    convert: Callable[[Any], StateDict] | None = None
+    archive_member: str | None = None
+    randomize: Callable[[nn.Module, torch.Generator], None] | None = None
+
+    @property
+    def url(self) -> str:
+        """A browsable download address (hf:// sources expanded to their resolve URL)."""
+        m = _HF_RE.match(self.source)
+        if m:
+            return f"https://huggingface.co/{m['repo']}/resolve/{m['rev'] or 'main'}/{m['path']}"
+        return self.source
+
+
+_REGISTRY: dict[str, Weights] = {}
+
+
+def register_weights(weights: Weights) -> Weights:
+    """Add an entry; a second, different entry under the same name is an error."""
+    if not _NAME_RE.match(weights.name):
+        raise ValueError(f"weights name {weights.name!r} must be lower_snake")
+    if weights.sha256 is not None and not _SHA_RE.match(weights.sha256):
+        raise ValueError(f"{weights.name}: sha256 must be 64 lowercase hex digits or None")
+    old = _REGISTRY.get(weights.name)
+    if old is not None and old != weights:
+        raise ValueError(f"weights {weights.name!r} are registered twice")
+    _REGISTRY[weights.name] = weights
+    return weights
+
+
+def _load_plugins() -> None:
+    """Import the feature modules so that entries registered there are known."""
+    import importlib
+
+    from vbench_cn.features import _BUILTIN_MODULES
+
+    for module in sorted(set(_BUILTIN_MODULES.values())):
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:  # a backbone whose library is absent: its entries stay unknown
+            log.debug("weights: cannot import %s: %s", module, exc)
+
+
+def get_weights(name: str) -> Weights:
+    """The entry called ``name``; unknown names fail with a did-you-mean."""
+    if name not in _REGISTRY:
+        _load_plugins()
+    if name not in _REGISTRY:
+        from vbench_cn._text import did_you_mean
+
+        raise KeyError(f"unknown weights {name!r}{did_you_mean(name, _REGISTRY)}")
+    return _REGISTRY[name]
+
+
+def list_weights(include: str | None = None) -> list[Weights]:
+    """Every entry, sorted by name; ``include`` is an fnmatch pattern (``"clip*"``)."""
+    _load_plugins()
+    return [w for n, w in sorted(_REGISTRY.items()) if include is None or fnmatch.fnmatch(n, include)]
+
+
+# --------------------------------------------------------------------------- where files are
+
+
+def weights_home() -> Path:
+    """``$VBENCH_CN_HOME`` or ``~/.cache/vbench_cn``: where downloads go."""
+    env = os.environ.get("VBENCH_CN_HOME")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "vbench_cn"
+
+
+def offline() -> bool:
+    """True when the network must not be used (``VBENCH_CN_OFFLINE=1`` or ``HF_HUB_OFFLINE=1``)."""
+    return any(os.environ.get(k, "").strip().lower() in ("1", "true", "yes") for k in ("VBENCH_CN_OFFLINE",
+                                                                                        "HF_HUB_OFFLINE"))
+
+
+def destination(name: str) -> Path:
+    """Where :func:`download` puts the file of ``name``."""
+    return weights_home() / get_weights(name).filename
+
+
+def candidates(name: str, options: ExtractorOptions | None = None) -> list[Path]:
+    """Paths searched for ``name``, in order: override, weights dir (ours, VBench's), home."""
+    w = get_weights(name)
+    paths: list[Path] = []
+    if options is not None and name in options.weights_overrides:
+        return [Path(options.weights_overrides[name]).expanduser()]
+    if options is not None and options.weights_dir:
+        root = Path(options.weights_dir).expanduser()
+        paths.append(root / w.filename)
+        if w.meta.get("vbench_cache_path"):
+            paths.append(root / str(w.meta["vbench_cache_path"]))
+    paths.append(weights_home() / w.filename)
+    return paths
+
+
+def locate(name: str, options: ExtractorOptions | None = None) -> Path | None:
+    """The first existing file for ``name`` (see :func:`candidates`), or None.
+
+    An override path that does not exist is an error rather than a silent fallback.
+    """
+    paths = candidates(name, options)
+    if options is not None and name in options.weights_overrides:
+        if not paths[0].is_file():
+            raise WeightsError(f"{name}: override {paths[0]}: file not found")
+        return paths[0]
+    for path in paths:
+        if path.is_file():
+            return path
+    return None
+
+
+def _missing_message(w: Weights, dest: Path, cause: str | None = None) -> str:
+    digest = f"sha256 {w.sha256[:12]}…" if w.sha256 else "sha256 unpinned"
+    tail = f" ({cause})" if cause else ""
+    return f"{w.name}: missing {dest} ({digest}); download {w.url} or pass --weights-dir{tail}"
+
+
+# --------------------------------------------------------------------------- sha256
+
+
+def _cache_path() -> Path:
+    return weights_home() / _CACHE_FILE
+
+
+def _read_cache() -> dict[str, Any]:
+    try:
+        data = json.loads(_cache_path().read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_cache(data: dict[str, Any]) -> None:
+    path = _cache_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:  # a read-only home only costs re-hashing next time
+        log.debug("cannot write %s: %s", path, exc)
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """sha256 of a file, cached by (absolute path, size, mtime) in ``<home>/sha256-cache.json``."""
+    path = Path(path)
+    st = path.stat()
+    key = str(path.resolve())
+    cache = _read_cache()
+    hit = cache.get(key)
+    if isinstance(hit, dict) and hit.get("size") == st.st_size and hit.get("mtime_ns") == st.st_mtime_ns:
+        return str(hit["sha256"])
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    value = digest.hexdigest()
+    cache = _read_cache()
+    cache[key] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": value}
+    _write_cache(cache)
+    return value
+
+
+def check_file(name: str, path: Path, *, pinned: bool = True) -> str:
+    """Compute ``path``'s sha256 and, when ``pinned`` and the entry has a digest, require it.
+
+    Returns:
+        The file's full sha256.
+    """
+    w = get_weights(name)
+    got = file_sha256(path)
+    if pinned and w.sha256 is not None and got != w.sha256:
+        raise WeightsError(f"{name}: {path}: sha256 {got[:12]}… does not match the pinned {w.sha256[:12]}…; "
+                           f"delete it and run `vbench-cn weights download {name}`")
+    return got
+
+
+VerifyStatus = Literal["ok", "unpinned", "missing", "mismatch"]
+
+
+@dataclass(frozen=True)
+class Verification:
+    """Result of :func:`verify` for one entry."""
+
+    name: str
+    status: VerifyStatus
+    path: str | None
+    sha256: str | None
+    message: str = ""
+
+
+def verify(name: str, options: ExtractorOptions | None = None) -> Verification:
+    """Check the file of ``name`` on disk: ok, unpinned (no reference digest), missing or mismatch."""
+    w = get_weights(name)
+    try:
+        path = locate(name, options)
+    except WeightsError as exc:
+        return Verification(name, "missing", None, None, str(exc))
+    if path is None:
+        return Verification(name, "missing", None, None, _missing_message(w, weights_home() / w.filename))
+    got = file_sha256(path)
+    if w.sha256 is None:
+        return Verification(name, "unpinned", str(path), got, "no published sha256; computed digest shown")
+    if got != w.sha256:
+        return Verification(name, "mismatch", str(path), got, f"expected {w.sha256}")
+    return Verification(name, "ok", str(path), got)
+
+
+# --------------------------------------------------------------------------- download
+
+
+def download(name: str, *, force: bool = False, progress: bool = True) -> Path:
+    """Fetch the file of ``name`` into :func:`weights_home`, verify it, return its path.
+
+    A file already there that verifies is returned without touching the network. A
+    download whose sha256 differs from the pinned one is deleted and refused.
+    """
+    w = get_weights(name)
+    dest = weights_home() / w.filename
+    if dest.is_file() and not force:
+        check_file(name, dest)
+        return dest
+    if offline():
+        raise WeightsMissing(_missing_message(w, dest, "offline"))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=dest.parent, prefix=f".{w.name}-") as tmp:
+        try:
+            got = _fetch(w, Path(tmp), progress=progress)
+        except WeightsError:
+            raise
+        except Exception as exc:  # network, HTTP, hub errors: one line with where to get the file
+            raise WeightsMissing(_missing_message(w, dest, f"{type(exc).__name__}: {_first_line(exc)}")) from None
+        if w.archive_member:
+            got = _extract(w, got, Path(tmp))
+        sha = file_sha256(got)
+        if w.sha256 is not None and sha != w.sha256:
+            raise WeightsError(f"{name}: downloaded file has sha256 {sha[:12]}…, expected {w.sha256[:12]}…; "
+                               f"refused (corrupt or changed upstream: {w.url})")
+        os.replace(got, dest)
+    file_sha256(dest)  # cache the digest under the final path
+    return dest
+
+
+def _fetch(w: Weights, tmp: Path, *, progress: bool) -> Path:
+    m = _HF_RE.match(w.source)
+    if m:
+        from huggingface_hub import hf_hub_download
+
+        return Path(hf_hub_download(m["repo"], m["path"], revision=m["rev"], local_dir=str(tmp)))
+    from torch.hub import download_url_to_file
+
+    target = tmp / Path(w.source.split("?", 1)[0]).name
+    download_url_to_file(w.source, str(target), hash_prefix=None, progress=progress)
+    return target
+
+
+def _extract(w: Weights, archive: Path, tmp: Path) -> Path:
+    try:
+        with zipfile.ZipFile(archive) as zf, zf.open(str(w.archive_member)) as src:
+            out = tmp / Path(str(w.archive_member)).name
+            with open(out, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+    except (zipfile.BadZipFile, KeyError) as exc:
+        raise WeightsError(f"{w.name}: {w.url}: cannot extract {w.archive_member} ({_first_line(exc)})") from None
+    return out
+
+
+def ensure(name: str, options: ExtractorOptions | None = None) -> Path:
+    """The path of ``name``'s file: found locally, else downloaded (unless offline)."""
+    path = locate(name, options)
+    if path is not None:
+        return path
+    return download(name)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:200] if lines else ""
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def read_file(path: str | os.PathLike[str]) -> Any:
+    """Read a checkpoint without executing code from it.
+
+    ``.safetensors`` via safetensors; TorchScript archives via the restricted reader in
+    :mod:`vbench_cn._torchscript`; anything else with ``torch.load(weights_only=True)``.
+    """
+    path = os.fspath(path)
+    if path.endswith(".safetensors"):
+        from safetensors.torch import load_file
+
+        return load_file(path)
+    from vbench_cn._torchscript import is_torchscript_archive, read_torchscript_tensors
+
+    if is_torchscript_archive(path):
+        return read_torchscript_tensors(path)
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def load_state_dict(name: str, options: ExtractorOptions | None = None) -> tuple[StateDict, str]:
+    """Locate (or download), verify and safely read ``name``'s checkpoint.
+
+    Returns:
+        ``(state_dict, weights_id)``: the state dict after the entry's ``convert`` and
+        ``"name@<sha256[:12]>"`` of the file actually read. An override file is used
+        whatever its digest (it is recorded); files found elsewhere must match a pinned digest.
+    """
+    w = get_weights(name)
+    path = ensure(name, options)
+    is_override = options is not None and name in options.weights_overrides
+    sha = check_file(name, path, pinned=not is_override)
+    if is_override and w.sha256 is not None and sha != w.sha256:
+        log.warning("%s: override %s has sha256 %s…, not the pinned %s…", name, path, sha[:12], w.sha256[:12])
+    try:
+        raw = read_file(path)
+    except Exception as exc:
+        raise WeightsError(f"{name}: {path}: cannot read checkpoint ({type(exc).__name__}: {_first_line(exc)})") from None
+    state = w.convert(raw) if w.convert else raw
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise WeightsError(f"{name}: {path}: does not hold a flat state dict of tensors")
+    return state, f"{name}@{sha[:12]}"
+
+
+def randomize_(module: nn.Module, seed: int) -> nn.Module:
+    """Give every constant float tensor of ``module`` seeded noise, in place.
+
+    Norm weights (all ones), biases and cls tokens (all zeros) are constant after the usual
+    init; an implementation that dropped a bias or a norm would then match a reference by
+    accident (see shared/vbench-offline.md). Ones become ``1 + 0.1·N(0,1)``, other
+    constants ``c + 0.02·N(0,1)``; BatchNorm running variances stay positive.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        named = list(module.named_parameters()) + list(module.named_buffers())
+        for key, tensor in named:
+            if not tensor.is_floating_point() or tensor.numel() == 0:
+                continue
+            flat = tensor.detach().reshape(-1)
+            if tensor.numel() > 1 and not bool((flat == flat[0]).all()):
+                continue
+            noise = torch.randn(tensor.shape, generator=gen, dtype=torch.float32).to(tensor.dtype)
+            if key.endswith("running_var"):
+                tensor.copy_(1.0 + 0.1 * noise.abs())
+            elif tensor.numel() > 1 and float(flat[0]) == 1.0:
+                tensor.add_(0.1 * noise)
+            else:
+                tensor.add_(0.02 * noise)
+    return module
+
+
+def build_random(name: str, seed: int = 0) -> nn.Module:
+    """``build()`` under a seed derived from ``seed`` and ``name``, then :func:`randomize_`."""
+    w = get_weights(name)
+    seed = (seed * 1_000_003 + zlib.crc32(name.encode())) % (2**31)
+    devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        module = w.build()
+    randomize_(module, seed)
+    if w.randomize is not None:
+        w.randomize(module, torch.Generator().manual_seed(seed + 1))
+    return module
+
+
+def load_model(name: str, options: ExtractorOptions | None = None) -> tuple[nn.Module, str]:
+    """Build ``name``'s architecture with verified weights (or seeded random ones).
+
+    Returns:
+        ``(module.eval() on options.device, weights_id)``, weights_id being
+        ``"name@<sha256[:12]>"`` or ``"random"`` when ``options.random_weights``.
+    """
+    device = options.device if options is not None else torch.device("cpu")
+    if options is not None and options.random_weights:
+        return build_random(name, options.seed).eval().to(device), "random"
+    state, weights_id = load_state_dict(name, options)
+    module = get_weights(name).build()
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise WeightsError(f"{name}: checkpoint does not fit the architecture ({_first_line(exc)})") from None
+    return module.eval().to(device), weights_id
+
+
+# --------------------------------------------------------------------------- built-in entries
+# Builders import their libraries lazily so that listing the registry builds nothing.
+
+
+def _build_dino_vitb16() -> nn.Module:
+    from vbench_cn.features.dino import build_dino_vitb16
+
+    return build_dino_vitb16()
+
+
+def _build_clip(arch: str) -> Callable[[], nn.Module]:
+    def build() -> nn.Module:
+        from vbench_cn.features.clip import build_openai_clip
+
+        return build_openai_clip(arch)
+
+    return build
+
+
+def _convert_openai_clip(raw: Any) -> StateDict:
+    from vbench_cn.features.clip import convert_openai_clip
+
+    return convert_openai_clip(raw)
+
+
+def _build_laion_head() -> nn.Module:
+    from torch import nn
+
+    return nn.Linear(768, 1)
+
+
+def _randomize_laion_head(module: nn.Module, gen: torch.Generator) -> None:
+    # A random head outputs ~0; a bias near 5 puts head/10 in VBench's usual 0.4-0.6 range.
+    with torch.no_grad():
+        module.bias.fill_(5.0)  # type: ignore[union-attr]
+
+
+def _build_raft() -> nn.Module:
+    from vbench_cn.features.raft import build_raft_large
+
+    return build_raft_large()
+
+
+def _convert_raft(raw: Any) -> StateDict:
+    from vbench_cn.features.raft import convert_princeton_raft
+
+    return convert_princeton_raft(raw)
+
+
+def _randomize_raft(module: nn.Module, gen: torch.Generator) -> None:
+    from vbench_cn.features.raft import shrink_random_flow
+
+    shrink_random_flow(module)
+
+
+def _build_musiq() -> nn.Module:
+    from vbench_cn.features.musiq import build_musiq
+
+    return build_musiq()
+
+
+def _strip_module_prefix(raw: Any) -> StateDict:
+    if isinstance(raw, dict) and "params" in raw and isinstance(raw["params"], dict):
+        raw = raw["params"]
+    if not isinstance(raw, dict):
+        raise WeightsError("checkpoint is not a dict")
+    return {k.removeprefix("module."): v for k, v in raw.items()}
+
+
+register_weights(Weights(
+    name="dino_vitb16",
+    build=_build_dino_vitb16,
+    source="https://dl.fbaipublicfiles.com/dino/dino_vitbase16_pretrain/dino_vitbase16_pretrain.pth",
+    filename="dino_vitbase16_pretrain.pth",
+    sha256=None,  # not published; shared/vbench-reference.md §17
+    size_bytes=None,
+    license="Apache-2.0",
+    transforms="short side to 224 (bilinear, antialias=False, float 0-255), no crop, /255, ImageNet mean/std",
+    meta={
+        "num_params": 85798656,
+        "paper": "Caron et al., Emerging Properties in Self-Supervised Vision Transformers, ICCV 2021",
+        "vbench_file": "vbench/subject_consistency.py",
+        "vbench_cache_path": "dino_model/dino_vitbase16_pretrain.pth",
+        "used_by": ["subject_consistency"],
+    },
+    convert=_strip_module_prefix,
+))
+
+register_weights(Weights(
+    name="clip_vitb32",
+    build=_build_clip("ViT-B-32"),
+    source="https://openaipublic.azureedge.net/clip/models/"
+           "40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af/ViT-B-32.pt",
+    filename="ViT-B-32.pt",
+    sha256="40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af",  # in the URL; openai-clip checks it
+    size_bytes=None,
+    license="MIT",
+    transforms="short side to 224 (bicubic, antialias=False, float 0-255), center crop 224, /255, CLIP mean/std",
+    meta={
+        "num_params": 151277313,
+        "paper": "Radford et al., Learning Transferable Visual Models From Natural Language Supervision, ICML 2021",
+        "vbench_file": "vbench/background_consistency.py",
+        "vbench_cache_path": "clip_model/ViT-B-32.pt",
+        "used_by": ["background_consistency", "appearance_style"],
+        "format": "TorchScript archive (fp16); read with the restricted tensor reader",
+    },
+    convert=_convert_openai_clip,
+))
+
+register_weights(Weights(
+    name="clip_vitl14",
+    build=_build_clip("ViT-L-14"),
+    source="https://openaipublic.azureedge.net/clip/models/"
+           "b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836/ViT-L-14.pt",
+    filename="ViT-L-14.pt",
+    sha256="b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836",
+    size_bytes=None,
+    license="MIT",
+    transforms="short side to 224 (bicubic, antialias=False, float 0-255), center crop 224, /255, CLIP mean/std",
+    meta={
+        "num_params": 427616513,
+        "paper": "Radford et al., Learning Transferable Visual Models From Natural Language Supervision, ICML 2021",
+        "vbench_file": "vbench/aesthetic_quality.py",
+        "vbench_cache_path": "clip_model/ViT-L-14.pt",
+        "used_by": ["aesthetic_quality"],
+        "format": "TorchScript archive (fp16); read with the restricted tensor reader",
+    },
+    convert=_convert_openai_clip,
+))
+
+register_weights(Weights(
+    name="laion_aesthetic_head",
+    build=_build_laion_head,
+    source="https://raw.githubusercontent.com/LAION-AI/aesthetic-predictor/main/sa_0_4_vit_l_14_linear.pth",
+    filename="sa_0_4_vit_l_14_linear.pth",
+    sha256=None,  # not published; shared/vbench-reference.md §17
+    size_bytes=None,
+    license="MIT",
+    transforms="L2-normalised float32 CLIP ViT-L/14 image embedding (768)",
+    meta={
+        "num_params": 769,
+        "paper": "LAION aesthetic predictor v1 (github.com/LAION-AI/aesthetic-predictor)",
+        "vbench_file": "vbench/aesthetic_quality.py",
+        "vbench_cache_path": "aesthetic_model/emb_reader/sa_0_4_vit_l_14_linear.pth",
+        "used_by": ["aesthetic_quality"],
+    },
+    randomize=_randomize_laion_head,
+))
+
+register_weights(Weights(
+    name="raft_things",
+    build=_build_raft,
+    source="https://dl.dropboxusercontent.com/s/4j4z58wuv8o0mfz/models.zip",
+    filename="raft-things.pth",
+    sha256=None,  # not published; shared/vbench-reference.md §17
+    size_bytes=None,
+    license="BSD-3-Clause",
+    transforms="float 0-255 RGB frames (RAFT maps to [-1,1]), replicate-padded to a multiple of 8 (sintel mode)",
+    meta={
+        "num_params": 5257536,
+        "paper": "Teed & Deng, RAFT: Recurrent All-Pairs Field Transforms for Optical Flow, ECCV 2020",
+        "vbench_file": "vbench/dynamic_degree.py",
+        "vbench_cache_path": "raft_model/models/raft-things.pth",
+        "used_by": ["dynamic_degree"],
+        "format": "princeton-vl state dict, keys prefixed 'module.', mapped onto torchvision raft_large",
+    },
+    convert=_convert_raft,
+    archive_member="models/raft-things.pth",
+    randomize=_randomize_raft,
+))
+
+register_weights(Weights(
+    name="musiq_spaq",
+    build=_build_musiq,
+    source="https://github.com/chaofengc/IQA-PyTorch/releases/download/v0.1-weights/musiq_spaq_ckpt-358bb6af.pth",
+    filename="musiq_spaq_ckpt-358bb6af.pth",
+    sha256=None,  # only the file-name prefix 358bb6af is published (unverified as a sha256 prefix)
+    size_bytes=None,
+    license="Apache-2.0 (google-research/musiq); port by IQA-PyTorch",
+    transforms="/255 RGB; longer side to 512 if larger (bilinear, antialias=False); MUSIQ multi-scale patches inside",
+    meta={
+        "num_params": 27125825,
+        "paper": "Ke et al., MUSIQ: Multi-scale Image Quality Transformer, ICCV 2021",
+        "vbench_file": "vbench/imaging_quality.py",
+        "vbench_cache_path": "pyiqa_model/musiq_spaq_ckpt-358bb6af.pth",
+        "used_by": ["imaging_quality"],
+        "hash_prefix": "358bb6af",
+    },
+    convert=_strip_module_prefix,
+))
