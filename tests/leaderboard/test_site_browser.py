@@ -13,9 +13,6 @@ from pathlib import Path
 
 import pytest
 from _cdp import Browser, find_chromium
-from test_site_build import all_submissions, site_specs
-
-from vbench_cn.site import build_site
 
 pytestmark = pytest.mark.browser
 
@@ -26,14 +23,6 @@ if CHROMIUM is None:
 HEADERS_JS = "Array.from(document.querySelectorAll('#{t} thead th')).map(h => h.innerText.replace(/[↕▲▼]/g, '').trim())"
 MODELS_JS = "Array.from(document.querySelectorAll('#{t} tbody tr')).map(r => r.getAttribute('data-model'))"
 CELLS_JS = ("Array.from(document.querySelectorAll('#{t} tbody tr')).map(r => r.cells[{i}].getAttribute('data-value'))")
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory) -> tuple[Path, list[dict]]:
-    out = tmp_path_factory.mktemp("site")
-    subs = all_submissions()
-    build_site(subs, site_specs(), out)
-    return out, subs
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +37,8 @@ def _shots_dir(tmp_path: Path) -> Path:
     return folder
 
 
-def test_index_renders_sorts_and_switches_language(site, browser, tmp_path):
-    out, subs = site
+def test_index_renders_sorts_and_switches_language(built, browser, tmp_path):
+    out, subs = built
     browser.navigate((out / "index.html").as_uri())
     shown = set()
     for table in ("computed-table", "reported-table", "other-table"):
@@ -87,8 +76,8 @@ def test_index_renders_sorts_and_switches_language(site, browser, tmp_path):
     assert browser.console_errors() == []
 
 
-def test_lang_query_flag_and_subpages(site, browser, tmp_path):
-    out, subs = site
+def test_lang_query_flag_and_subpages(built, browser, tmp_path):
+    out, subs = built
     browser.navigate((out / "index.html").as_uri() + "?lang=zh")
     assert "模型" in browser.evaluate(HEADERS_JS.format(t="computed-table"))
     browser.evaluate("document.getElementById('lang-toggle').click()")  # back to English for the next pages

@@ -45,10 +45,9 @@ def tree_digest(root: Path) -> dict[str, str]:
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def test_pages_for_every_model_and_dimension(tmp_path):
-    subs = all_submissions()
-    index = build_site(subs, site_specs(), tmp_path)
-    html = index.read_text(encoding="utf-8")
+def test_pages_for_every_model_and_dimension(built):
+    tmp_path, subs = built
+    html = (tmp_path / "index.html").read_text(encoding="utf-8")
     for sub in subs:
         assert f'data-model="{sub["model"]}"' in html, sub["model"]
     models = sorted((tmp_path / "models").glob("*.html"))
@@ -71,11 +70,10 @@ def test_pages_for_every_model_and_dimension(tmp_path):
     assert bars.startswith("<?xml") and "<svg" in bars
 
 
-def test_build_is_byte_deterministic(tmp_path):
-    subs = all_submissions()
-    build_site(subs, site_specs(), tmp_path / "one")
+def test_build_is_byte_deterministic(built, tmp_path):
+    first, subs = built
     build_site(list(reversed(subs)), site_specs(), tmp_path / "two")
-    one, two = tree_digest(tmp_path / "one"), tree_digest(tmp_path / "two")
+    one, two = tree_digest(first), tree_digest(tmp_path / "two")
     assert one == two and len(one) > 40
 
 
@@ -83,16 +81,17 @@ def test_text_is_escaped_even_if_validation_were_bypassed(tmp_path):
     sub = computed_submission("Gamma", 0.05)
     sub["organisation"] = '<script>alert("x")</script>'
     sub["notes"] = '"><img src=x onerror=alert(1)>'
+    sub["link"] = "javascript:alert(1)"
     build_site([sub], site_specs(), tmp_path)
     pages = [p.read_text(encoding="utf-8") for p in tmp_path.rglob("*.html")]
     joined = "\n".join(pages)
-    assert "<script>alert" not in joined and "<img src=x" not in joined
+    assert "<script>alert" not in joined and "<img src=x" not in joined and "javascript:" not in joined
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in joined
     assert "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in joined
 
 
-def test_bilingual_headers_present(tmp_path):
-    build_site(all_submissions(), site_specs(), tmp_path)
+def test_bilingual_headers_present(built):
+    tmp_path, _ = built
     html = (tmp_path / "index.html").read_text(encoding="utf-8")
     assert '<span class="en" lang="en">Model</span><span class="zh" lang="zh-CN">模型</span>' in html
     assert 'static/site.js' in html and (tmp_path / "static" / "site.js").is_file()

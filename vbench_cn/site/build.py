@@ -62,6 +62,11 @@ def _env() -> jinja2.Environment:
     return env
 
 
+def _safe_link(link: Any) -> str | None:
+    """Only http(s) links reach an ``href`` (autoescaping does not stop ``javascript:``)."""
+    return link if isinstance(link, str) and link.startswith(("https://", "http://")) else None
+
+
 def _pct(x: Any) -> float | None:
     return 100.0 * x if _finite(x) else None
 
@@ -100,7 +105,7 @@ def _row(sub: Mapping[str, Any], slug: str, specs: Mapping[str, DimensionSpec]) 
     return {
         "slug": slug, "model": sub["model"], "organisation": sub["organisation"], "version": sub["version"],
         "date": sub["date"], "kind": sub["kind"], "benchmark": sub.get("benchmark", "vbench-cn"),
-        "link": sub.get("link"), "notes": sub.get("notes") or "", "file": sub.get("_file", ""),
+        "link": _safe_link(sub.get("link")), "notes": sub.get("notes") or "", "file": sub.get("_file", ""),
         "demo": bool(sub.get("random_weights")),
         "categories": {c: {"score": _pct(cats.get(c, {}).get("score")), "ci_low": _pct(cats.get(c, {}).get("ci_low")),
                            "ci_high": _pct(cats.get(c, {}).get("ci_high"))} for c in CATEGORY_ROWS},

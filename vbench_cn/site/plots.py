@@ -2,13 +2,16 @@
 
 Charts are rendered without pyplot (no global state, no display) and written so that the
 same data always gives the same bytes: the SVG hash salt is fixed and the date metadata
-is dropped. Labels are ASCII (dimension ids) so no CJK font is needed on the build machine.
+is dropped. Text is written as SVG ``<text>`` (``svg.fonttype = "none"``), so the browser draws Chinese
+model names with its own fonts and no CJK font is needed on the build machine; margins are
+fixed instead of ``bbox_inches="tight"``, which would draw every chart twice.
 """
 
 from __future__ import annotations
 
 import io
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -16,7 +19,7 @@ import matplotlib
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
 
-_RC = {"svg.hashsalt": "vbench-cn", "svg.fonttype": "path", "font.family": "DejaVu Sans", "font.size": 9}
+_RC = {"svg.hashsalt": "vbench-cn", "svg.fonttype": "none", "font.family": "DejaVu Sans", "font.size": 9}
 COMPUTED_COLOR = "#2563eb"
 REPORTED_COLOR = "#9ca3af"
 
@@ -24,7 +27,10 @@ REPORTED_COLOR = "#9ca3af"
 def _to_svg(fig: Figure) -> str:
     FigureCanvasSVG(fig)
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": "vbench-cn"}, bbox_inches="tight")
+    with warnings.catch_warnings():
+        # layout is measured with DejaVu, which lacks CJK glyphs; the browser draws them
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": "vbench-cn"})
     return buf.getvalue()
 
 
@@ -42,7 +48,8 @@ def radar_svg(labels: Sequence[str], values: Sequence[float], *, title: str = ""
     if len(labels) != len(values) or len(labels) < 3:
         raise ValueError("radar_svg needs at least 3 labels and one value per label")
     with matplotlib.rc_context(_RC):
-        fig = Figure(figsize=(6.0, 6.0))
+        fig = Figure(figsize=(6.5, 6.5))
+        fig.subplots_adjust(left=0.16, right=0.84, bottom=0.12, top=0.86)
         ax = fig.add_subplot(projection="polar")
         n = len(labels)
         angles = [2 * math.pi * i / n for i in range(n)] + [0.0]
@@ -74,7 +81,9 @@ class Bar:
 def bars_svg(bars: Sequence[Bar], *, title: str = "", xlabel: str = "score") -> str:
     """Horizontal bars with 95 % CI whiskers; reported values are grey and hatched."""
     with matplotlib.rc_context(_RC):
-        fig = Figure(figsize=(7.0, max(1.6, 0.32 * len(bars) + 0.9)))
+        height_in = max(1.8, 0.3 * len(bars) + 1.0)
+        fig = Figure(figsize=(8.0, height_in))
+        fig.subplots_adjust(left=0.34, right=0.97, bottom=0.55 / height_in, top=1 - 0.4 / height_in)
         ax = fig.add_subplot()
         ys = list(range(len(bars)))[::-1]
         for y, bar in zip(ys, bars):
@@ -84,7 +93,7 @@ def bars_svg(bars: Sequence[Bar], *, title: str = "", xlabel: str = "score") -> 
                 ax.errorbar(bar.value, y, xerr=[[bar.value - bar.ci_low], [bar.ci_high - bar.value]],
                             fmt="none", ecolor="#111827", capsize=3, linewidth=1)
         ax.set_yticks(ys)
-        ax.set_yticklabels([_ascii(b.label) for b in bars], fontsize=8)
+        ax.set_yticklabels([b.label for b in bars], fontsize=8)
         ax.set_xlabel(xlabel)
         if title:
             ax.set_title(title)
@@ -94,7 +103,3 @@ def bars_svg(bars: Sequence[Bar], *, title: str = "", xlabel: str = "score") -> 
             ax.spines[side].set_visible(False)
         return _to_svg(fig)
 
-
-def _ascii(text: str) -> str:
-    """Model names may be Chinese; DejaVu has no CJK glyphs, so keep what it can draw."""
-    return "".join(c if ord(c) < 0x2E80 else "?" for c in text)
