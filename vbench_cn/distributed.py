@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import heapq
-from collections.abc import Sequence
+import os
+from collections.abc import Iterator, Sequence
 
 
 def balance_by_cost(costs: Sequence[float], world_size: int) -> list[list[int]]:
@@ -25,11 +27,6 @@ def balance_by_cost(costs: Sequence[float], world_size: int) -> list[list[int]]:
         shards[rank].append(idx)
         heapq.heappush(heap, (load + float(costs[idx]), rank))
     return [sorted(s) for s in shards]
-
-
-import contextlib
-import os
-from collections.abc import Iterator
 
 
 @contextlib.contextmanager
@@ -55,3 +52,11 @@ def dist_context() -> Iterator[tuple[int, int]]:
     finally:
         if created:
             dist.destroy_process_group()
+
+
+def barrier() -> None:
+    """Wait for every rank (no-op without an initialised process group)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()

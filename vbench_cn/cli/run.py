@@ -46,7 +46,7 @@ def evaluate(
     from vbench_cn.protocol import check_protocol
     from vbench_cn.runner import Runner, RunOptions, print_profile, probe_all
     from vbench_cn.specs import SpecError, load_specs, select_specs
-    from vbench_cn.distributed import dist_context
+    from vbench_cn.distributed import barrier, dist_context
     from vbench_cn.api import write_run_info
 
     if lang not in ("en", "zh"):
@@ -82,6 +82,10 @@ def evaluate(
         runner = Runner(specs, options)
         t0 = time.perf_counter()
         written = runner.run(items, infos=infos)
+        if world_size > 1:
+            barrier()
+            if rank == 0:  # set-level metrics over every rank's features
+                written += runner.score_sets(items)
         elapsed = time.perf_counter() - t0
         n_err = sum(1 for r in written if r["status"] == "error")
         n_skip = sum(1 for r in written if r["status"] == "skipped")

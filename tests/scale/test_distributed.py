@@ -1,0 +1,133 @@
+"""Scale-out: deterministic balanced sharding, two gloo ranks == one process, OOM back-off."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from vbench_cn import synthetic as s
+from vbench_cn.distributed import balance_by_cost
+from vbench_cn.features import ExtractorOptions, FeatureExtractor
+from vbench_cn.results import read_records
+from vbench_cn.runner import Profile, _Batcher, _Group
+
+
+def test_sharding_is_deterministic_and_balanced_by_cost() -> None:
+    costs = [60.0, 2.0, 2.0, 30.0, 30.0, 4.0, 4.0, 4.0, 1.0, 1.0, 1.0, 1.0]
+    shards = balance_by_cost(costs, 3)
+    assert shards == balance_by_cost(costs, 3)
+    assert sorted(i for sh in shards for i in sh) == list(range(len(costs)))
+    loads = [sum(costs[i] for i in sh) for sh in shards]
+    assert max(loads) <= 60.0  # the longest video alone bounds the best makespan here
+    by_count = [sum(costs[i] for i in range(r, len(costs), 3)) for r in range(3)]
+    assert max(loads) < max(by_count)  # better than round-robin by count
+
+
+def test_more_ranks_than_videos_leaves_some_empty() -> None:
+    assert balance_by_cost([1.0, 1.0], 4) == [[0], [1], [], []]
+
+
+def _videos(root: Path) -> Path:
+    folder = root / "videos"
+    for i in range(6):
+        s.write_video(folder / f"clip{i}-0.mp4", s.translating_clip(8 + 4 * i, 32, 32, seed=i))
+    return folder
+
+
+def _cmd(folder: Path, out: Path) -> list[str]:
+    return ["-m", "vbench_cn", "evaluate", str(folder), "--model", "m", "--dimensions",
+            "temporal_flickering,duration_seconds", "--out", str(out), "--no-progress"]
+
+
+def test_two_gloo_ranks_give_exactly_the_records_of_one_process(tmp_path: Path) -> None:
+    folder = _videos(tmp_path)
+    subprocess.run([sys.executable, *_cmd(folder, tmp_path / "one")], check=True, capture_output=True, timeout=300)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+                           "--master-port", "29517", *_cmd(folder, tmp_path / "two")],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    shards = sorted((tmp_path / "two" / "records").glob("*.jsonl"))
+    assert [p.name for p in shards] == ["records-rank0.jsonl", "records-rank1.jsonl"]
+    assert all(p.stat().st_size > 0 for p in shards)  # both ranks did work
+
+    def key(recs: list[dict]) -> dict:
+        return {(r["video"], r["dimension"]): (r["status"], r["score"]) for r in recs}
+
+    assert key(read_records(tmp_path / "two")) == key(read_records(tmp_path / "one"))
+    merged = (tmp_path / "two" / "merged.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(merged) == 12
+
+
+class _Doubler(FeatureExtractor):
+    """A toy extractor whose forward fails with CUDA OOM above a batch size."""
+
+    name = "toy_doubler"
+    batch_size = 8
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(ExtractorOptions())
+        self.limit = limit
+        self.seen: list[int] = []
+
+    def prepare(self, frames, *, position, info):  # type: ignore[no-untyped-def]
+        return frames
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        self.seen.append(batch.shape[0])
+        if batch.shape[0] > self.limit:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (injected)")
+        return batch * 2
+
+
+def test_out_of_memory_halves_the_batch_and_loses_nothing() -> None:
+    ext = _Doubler(limit=2)
+    profile = Profile()
+    batcher = _Batcher(ext, 8, profile)
+    groups = [_Group(extractor=ext, indices=torch.arange(3).numpy(), specs=[]) for _ in range(3)]
+    for i, g in enumerate(groups):
+        batcher.add(g, torch.full((3, 1), float(i)))
+    batcher.flush()
+    assert batcher.batch_size == 2 and profile.oom_retries == 2
+    assert ext.seen[:3] == [8, 4, 2]
+    for i, g in enumerate(groups):
+        assert g.pending == 0
+        assert torch.equal(torch.cat(g.outputs), torch.full((3, 1), 2.0 * i))
+
+
+def test_a_failing_video_does_not_fail_its_batch_neighbours() -> None:
+    class Picky(_Doubler):
+        def forward(self, batch: torch.Tensor) -> torch.Tensor:
+            if bool((batch < 0).any()):
+                raise ValueError("negative input")
+            return batch * 2
+
+    ext = Picky(limit=100)
+    batcher = _Batcher(ext, 100, Profile())
+    good, bad = (_Group(extractor=ext, indices=torch.arange(2).numpy(), specs=[]) for _ in range(2))
+    batcher.add(good, torch.ones(2, 1))
+    batcher.add(bad, -torch.ones(2, 1))
+    batcher.flush()
+    assert good.error is None and torch.equal(torch.cat(good.outputs), torch.full((2, 1), 2.0))
+    assert bad.error is not None and "negative input" in bad.error
+
+
+def test_profile_reports_where_time_goes(tmp_path: Path) -> None:
+    from vbench_cn.manifest import discover
+    from vbench_cn.runner import Runner, RunOptions
+    from vbench_cn.specs import load_specs, select_specs
+
+    folder = _videos(tmp_path)
+    items = discover([folder], model="m")
+    runner = Runner(select_specs(load_specs(), ["temporal_flickering"]),
+                    RunOptions(out_dir=tmp_path / "run", progress=False))
+    runner.run(items)
+    summary = runner.profile.summary()
+    assert summary["videos"] >= 1 and summary["wall_s"] > 0
+    row = summary["extractors"][0]
+    assert row["extractor"] == "frame_difference" and row["frames"] > 0 and row["forward_share"] is not None
+    assert summary["decode_s"] > 0 and "wait_for_decode_s" in summary
