@@ -47,19 +47,52 @@ VBENCH_QUALITY_WEIGHT = 4.0
 VBENCH_SEMANTIC_WEIGHT = 1.0
 
 DIMENSION_COLUMNS = [
-    "model", "dimension", "category", "version", "aggregate", "higher_is_better", "mean",
-    "ci_low", "ci_high", "normalized", "normalized_ci_low", "normalized_ci_high", "n_videos",
-    "n_prompts", "n_errors", "n_skipped", "n_stale", "n_unweighted",
+    "model",
+    "dimension",
+    "category",
+    "version",
+    "aggregate",
+    "higher_is_better",
+    "mean",
+    "ci_low",
+    "ci_high",
+    "normalized",
+    "normalized_ci_low",
+    "normalized_ci_high",
+    "n_videos",
+    "n_prompts",
+    "n_errors",
+    "n_skipped",
+    "n_stale",
+    "n_unweighted",
 ]
 CATEGORY_COLUMNS = ["model", "category", "score", "ci_low", "ci_high", "n_dimensions", "dimensions"]
 VBENCH_COLUMNS = [
-    "model", "quality", "quality_ci_low", "quality_ci_high", "semantic", "semantic_ci_low",
-    "semantic_ci_high", "total", "total_ci_low", "total_ci_high", "n_dimensions", "n_expected",
+    "model",
+    "quality",
+    "quality_ci_low",
+    "quality_ci_high",
+    "semantic",
+    "semantic_ci_low",
+    "semantic_ci_high",
+    "total",
+    "total_ci_low",
+    "total_ci_high",
+    "n_dimensions",
+    "n_expected",
     "complete",
 ]
 SET_COLUMNS = [
-    "model", "dimension", "score", "higher_is_better", "status", "n_videos", "reference",
-    "ci_low", "ci_high", "details",
+    "model",
+    "dimension",
+    "score",
+    "higher_is_better",
+    "status",
+    "n_videos",
+    "reference",
+    "ci_low",
+    "ci_high",
+    "details",
 ]
 
 
@@ -121,7 +154,9 @@ def vbench_specs(specs: Mapping[str, DimensionSpec]) -> dict[str, list[Dimension
     return groups
 
 
-def vbench_totals(normalized: Mapping[str, Any], specs: Mapping[str, DimensionSpec]) -> dict[str, Any]:
+def vbench_totals(
+    normalized: Mapping[str, Any], specs: Mapping[str, DimensionSpec]
+) -> dict[str, Any]:
     """VBench's Quality, Semantic and Total from normalised scores (floats or arrays).
 
     Quality = Σ w_i·n_i / Σ w_i over VBench's quality dimensions (dynamic degree weighs 0.5
@@ -138,16 +173,18 @@ def vbench_totals(normalized: Mapping[str, Any], specs: Mapping[str, DimensionSp
     out: dict[str, Any] = {"n_dimensions": present, "n_expected": expected}
     q_specs, s_specs = groups["quality"], groups["semantic"]
     if q_specs and all(s.id in normalized for s in q_specs):
-        out["quality"] = sum(s.weight * normalized[s.id] for s in q_specs) / sum(s.weight for s in q_specs)
+        out["quality"] = sum(s.weight * normalized[s.id] for s in q_specs) / sum(
+            s.weight for s in q_specs
+        )
     else:
         out["quality"] = float("nan")
     if s_specs and all(s.id in normalized for s in s_specs):
         out["semantic"] = sum(normalized[s.id] for s in s_specs) / len(s_specs)
     else:
         out["semantic"] = float("nan")
-    out["total"] = (VBENCH_QUALITY_WEIGHT * out["quality"] + VBENCH_SEMANTIC_WEIGHT * out["semantic"]) / (
-        VBENCH_QUALITY_WEIGHT + VBENCH_SEMANTIC_WEIGHT
-    )
+    out["total"] = (
+        VBENCH_QUALITY_WEIGHT * out["quality"] + VBENCH_SEMANTIC_WEIGHT * out["semantic"]
+    ) / (VBENCH_QUALITY_WEIGHT + VBENCH_SEMANTIC_WEIGHT)
     out["complete"] = bool(expected > 0 and present == expected)
     return out
 
@@ -195,29 +232,42 @@ class AggregateResult:
         models: dict[str, Any] = {}
         for name in sorted(self.models):
             dims = {
-                row["dimension"]: _clean({k: row[k] for k in DIMENSION_COLUMNS if k not in ("model", "dimension")})
+                row["dimension"]: _clean(
+                    {k: row[k] for k in DIMENSION_COLUMNS if k not in ("model", "dimension")}
+                )
                 for row in self.dimensions[self.dimensions["model"] == name].to_dict("records")
             }
             cats = {
-                row["category"]: _clean({k: row[k] for k in CATEGORY_COLUMNS if k not in ("model", "category")})
+                row["category"]: _clean(
+                    {k: row[k] for k in CATEGORY_COLUMNS if k not in ("model", "category")}
+                )
                 for row in self.categories[self.categories["model"] == name].to_dict("records")
             }
             vb_rows = self.vbench[self.vbench["model"] == name].to_dict("records")
             vb = _clean({k: v for k, v in vb_rows[0].items() if k != "model"}) if vb_rows else None
             sets = {
-                row["dimension"]: _clean({k: row[k] for k in SET_COLUMNS if k not in ("model", "dimension")})
+                row["dimension"]: _clean(
+                    {k: row[k] for k in SET_COLUMNS if k not in ("model", "dimension")}
+                )
                 for row in self.set_level[self.set_level["model"] == name].to_dict("records")
             }
             for row in sets.values():
                 row["details"] = json.loads(row["details"]) if row.get("details") else {}
             models[name] = {
-                "meta": self.models[name], "dimensions": dims, "categories": cats, "vbench": vb,
+                "meta": self.models[name],
+                "dimensions": dims,
+                "categories": cats,
+                "vbench": vb,
                 "set_level": sets,
             }
         return {
             "suite_version": __version__,
-            "bootstrap": {"unit": "prompt", "num_resamples": self.num_resamples,
-                          "confidence": self.confidence, "seed": self.seed},
+            "bootstrap": {
+                "unit": "prompt",
+                "num_resamples": self.num_resamples,
+                "confidence": self.confidence,
+                "seed": self.seed,
+            },
             "specs": self.specs,
             "unknown_dimensions": self.unknown_dimensions,
             "models": models,
@@ -225,29 +275,48 @@ class AggregateResult:
 
     def to_json(self) -> str:
         """The aggregate as JSON text (sorted keys, NaN written as null)."""
-        return json.dumps(self.to_dict(), ensure_ascii=False, indent=2, sort_keys=True, allow_nan=False) + "\n"
+        return (
+            json.dumps(
+                self.to_dict(), ensure_ascii=False, indent=2, sort_keys=True, allow_nan=False
+            )
+            + "\n"
+        )
 
     def to_long_frame(self) -> pd.DataFrame:
         """All rows in one long table (``row`` = dimension | category | vbench | set)."""
         parts = []
-        d = self.dimensions.assign(row="dimension", name=self.dimensions["dimension"], score=self.dimensions["mean"])
+        d = self.dimensions.assign(
+            row="dimension", name=self.dimensions["dimension"], score=self.dimensions["mean"]
+        )
         parts.append(d)
         c = self.categories.assign(row="category", name=self.categories["category"])
         parts.append(c)
         for _, vb in self.vbench.iterrows():
             for part in ("quality", "semantic", "total"):
-                parts.append(pd.DataFrame([{
-                    "model": vb["model"], "row": "vbench", "name": f"vbench_{part}", "score": vb[part],
-                    "ci_low": vb[f"{part}_ci_low"], "ci_high": vb[f"{part}_ci_high"],
-                    "n_dimensions": vb["n_dimensions"],
-                }]))
+                parts.append(
+                    pd.DataFrame(
+                        [
+                            {
+                                "model": vb["model"],
+                                "row": "vbench",
+                                "name": f"vbench_{part}",
+                                "score": vb[part],
+                                "ci_low": vb[f"{part}_ci_low"],
+                                "ci_high": vb[f"{part}_ci_high"],
+                                "n_dimensions": vb["n_dimensions"],
+                            }
+                        ]
+                    )
+                )
         parts.append(self.set_level.assign(row="set", name=self.set_level["dimension"]))
         frames = [p for p in parts if not p.empty]
         if not frames:
             return pd.DataFrame(columns=["model", "row", "name", "score"])
         long = pd.concat(frames, ignore_index=True, sort=False)
         first = ["model", "row", "name", "score", "ci_low", "ci_high", "normalized"]
-        cols = [c for c in first if c in long] + sorted(c for c in long if c not in first and c not in ("dimension", "category", "mean"))
+        cols = [c for c in first if c in long] + sorted(
+            c for c in long if c not in first and c not in ("dimension", "category", "mean")
+        )
         return long[cols]
 
     def to_csv(self) -> str:
@@ -258,24 +327,42 @@ class AggregateResult:
 
     def to_markdown(self) -> str:
         """Human-readable Markdown: one table of dimensions, one of categories, VBench, set level."""
-        out = [f"# Aggregate (95 % CI: bootstrap over prompts, {self.num_resamples} resamples, seed {self.seed})", ""]
-        out += ["## Dimensions", "",
-                "| model | dimension | mean [95% CI] | normalised | videos | prompts | errors | skipped |",
-                "|---|---|---|---|---|---|---|---|"]
+        out = [
+            f"# Aggregate (95 % CI: bootstrap over prompts, {self.num_resamples} resamples, seed {self.seed})",
+            "",
+        ]
+        out += [
+            "## Dimensions",
+            "",
+            "| model | dimension | mean [95% CI] | normalised | videos | prompts | errors | skipped |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for row in self.dimensions.to_dict("records"):
             out.append(
                 f"| {_md(row['model'])} | {_md(row['dimension'])} | {_fmt_ci(row['mean'], row['ci_low'], row['ci_high'])}"
                 f" | {_fmt(row['normalized'])} | {row['n_videos']} | {row['n_prompts']} | {row['n_errors']}"
                 f" | {row['n_skipped']} |"
             )
-        out += ["", "## Categories (normalised, spec weights)", "",
-                "| model | category | score [95% CI] | dimensions |", "|---|---|---|---|"]
+        out += [
+            "",
+            "## Categories (normalised, spec weights)",
+            "",
+            "| model | category | score [95% CI] | dimensions |",
+            "|---|---|---|---|",
+        ]
         for row in self.categories.to_dict("records"):
-            out.append(f"| {_md(row['model'])} | {row['category']} | "
-                       f"{_fmt_ci(row['score'], row['ci_low'], row['ci_high'])} | {row['n_dimensions']} |")
+            out.append(
+                f"| {_md(row['model'])} | {row['category']} | "
+                f"{_fmt_ci(row['score'], row['ci_low'], row['ci_high'])} | {row['n_dimensions']} |"
+            )
         if not self.vbench.empty:
-            out += ["", "## VBench rule (Total = (4·Quality + Semantic)/5)", "",
-                    "| model | Total | Quality | Semantic | dims |", "|---|---|---|---|---|"]
+            out += [
+                "",
+                "## VBench rule (Total = (4·Quality + Semantic)/5)",
+                "",
+                "| model | Total | Quality | Semantic | dims |",
+                "|---|---|---|---|---|",
+            ]
             for row in self.vbench.to_dict("records"):
                 out.append(
                     f"| {_md(row['model'])} | {_fmt_ci(row['total'], row['total_ci_low'], row['total_ci_high'])} | "
@@ -284,8 +371,13 @@ class AggregateResult:
                     f"{row['n_dimensions']}/{row['n_expected']} |"
                 )
         if not self.set_level.empty:
-            out += ["", "## Set-level scores (as computed, not normalised)", "",
-                    "| model | dimension | score [95% CI] | better | videos | reference |", "|---|---|---|---|---|---|"]
+            out += [
+                "",
+                "## Set-level scores (as computed, not normalised)",
+                "",
+                "| model | dimension | score [95% CI] | better | videos | reference |",
+                "|---|---|---|---|---|---|",
+            ]
             for row in self.set_level.to_dict("records"):
                 better = "higher" if row["higher_is_better"] else "lower"
                 out.append(
@@ -293,7 +385,10 @@ class AggregateResult:
                     f" | {better} | {_fmt(row['n_videos'], 0)} | {_md(str(row['reference'] or '—'))} |"
                 )
         if self.unknown_dimensions:
-            out += ["", f"Unknown dimensions (no spec, not aggregated): {', '.join(map(_md, self.unknown_dimensions))}"]
+            out += [
+                "",
+                f"Unknown dimensions (no spec, not aggregated): {', '.join(map(_md, self.unknown_dimensions))}",
+            ]
         return "\n".join(out) + "\n"
 
 
@@ -351,8 +446,16 @@ def aggregate(
     unknown: set[str] = set()
     for rec in records:
         model, dim = str(rec.get("model")), str(rec.get("dimension"))
-        m = meta.setdefault(model, {"random_weights": False, "weights": set(), "suite_versions": set(),
-                                    "prompt_langs": set(), "samples": defaultdict(set)})
+        m = meta.setdefault(
+            model,
+            {
+                "random_weights": False,
+                "weights": set(),
+                "suite_versions": set(),
+                "prompt_langs": set(),
+                "samples": defaultdict(set),
+            },
+        )
         m["random_weights"] |= bool(rec.get("random_weights")) or rec.get("weights") == "random"
         if rec.get("weights"):
             m["weights"].add(str(rec["weights"]))
@@ -404,48 +507,92 @@ def aggregate(
             cell, spec = model_cells[dim], specs[dim]
             keys = sorted(cell.values)
             est = cluster_bootstrap_mean(
-                [cell.values[k] for k in keys], [cell.weights[k] for k in keys],
-                num_resamples=num_resamples, confidence=confidence, seed=_seed(seed, model, dim),
+                [cell.values[k] for k in keys],
+                [cell.weights[k] for k in keys],
+                num_resamples=num_resamples,
+                confidence=confidence,
+                seed=_seed(seed, model, dim),
             )
             norm = spec.normalize(est.value) if _finite(est.value) else float("nan")
-            n_lo, n_hi = (spec.normalize(est.ci_low), spec.normalize(est.ci_high)) if _finite(est.ci_low) else (
-                float("nan"), float("nan"))
+            n_lo, n_hi = (
+                (spec.normalize(est.ci_low), spec.normalize(est.ci_high))
+                if _finite(est.ci_low)
+                else (float("nan"), float("nan"))
+            )
             if _finite(norm):
                 point_norm[dim] = norm
-            dim_rows.append({
-                "model": model, "dimension": dim, "category": spec.category, "version": spec.version,
-                "aggregate": spec.aggregate, "higher_is_better": spec.higher_is_better, "mean": est.value,
-                "ci_low": est.ci_low, "ci_high": est.ci_high, "normalized": norm,
-                "normalized_ci_low": min(n_lo, n_hi), "normalized_ci_high": max(n_lo, n_hi),
-                "n_videos": cell.n_videos, "n_prompts": len(keys), "n_errors": cell.n_errors,
-                "n_skipped": cell.n_skipped, "n_stale": cell.n_stale, "n_unweighted": cell.n_unweighted,
-            })
-        rep_norm = _joint_replicates(model_cells, specs, point_norm, num_resamples, _seed(seed, model, "joint"))
+            dim_rows.append(
+                {
+                    "model": model,
+                    "dimension": dim,
+                    "category": spec.category,
+                    "version": spec.version,
+                    "aggregate": spec.aggregate,
+                    "higher_is_better": spec.higher_is_better,
+                    "mean": est.value,
+                    "ci_low": est.ci_low,
+                    "ci_high": est.ci_high,
+                    "normalized": norm,
+                    "normalized_ci_low": min(n_lo, n_hi),
+                    "normalized_ci_high": max(n_lo, n_hi),
+                    "n_videos": cell.n_videos,
+                    "n_prompts": len(keys),
+                    "n_errors": cell.n_errors,
+                    "n_skipped": cell.n_skipped,
+                    "n_stale": cell.n_stale,
+                    "n_unweighted": cell.n_unweighted,
+                }
+            )
+        rep_norm = _joint_replicates(
+            model_cells, specs, point_norm, num_resamples, _seed(seed, model, "joint")
+        )
         cats = category_scores(point_norm, specs)
         cat_reps = category_scores(rep_norm, specs) if rep_norm else {}
         for cat in CATEGORY_ROWS:
             if cat not in cats:
                 continue
             lo, hi = percentile_interval(cat_reps[cat], confidence=confidence)
-            members = sorted(d for d in point_norm if specs[d].weight > 0 and (cat == "total" or specs[d].category == cat))
-            cat_rows.append({"model": model, "category": cat, "score": cats[cat], "ci_low": lo, "ci_high": hi,
-                             "n_dimensions": len(members), "dimensions": ",".join(members)})
+            members = sorted(
+                d
+                for d in point_norm
+                if specs[d].weight > 0 and (cat == "total" or specs[d].category == cat)
+            )
+            cat_rows.append(
+                {
+                    "model": model,
+                    "category": cat,
+                    "score": cats[cat],
+                    "ci_low": lo,
+                    "ci_high": hi,
+                    "n_dimensions": len(members),
+                    "dimensions": ",".join(members),
+                }
+            )
         vb = vbench_totals(point_norm, specs)
         if vb["n_expected"] > 0 and vb["n_dimensions"] > 0:
             vb_reps = vbench_totals(rep_norm, specs) if rep_norm else {}
             row = {"model": model}
             for part in ("quality", "semantic", "total"):
                 row[part] = vb[part]
-                lo, hi = (percentile_interval(np.asarray(vb_reps[part]), confidence=confidence)
-                          if _finite(vb[part]) else (float("nan"), float("nan")))
+                lo, hi = (
+                    percentile_interval(np.asarray(vb_reps[part]), confidence=confidence)
+                    if _finite(vb[part])
+                    else (float("nan"), float("nan"))
+                )
                 row[f"{part}_ci_low"], row[f"{part}_ci_high"] = lo, hi
-            row.update(n_dimensions=vb["n_dimensions"], n_expected=vb["n_expected"], complete=vb["complete"])
+            row.update(
+                n_dimensions=vb["n_dimensions"],
+                n_expected=vb["n_expected"],
+                complete=vb["complete"],
+            )
             vb_rows.append(row)
 
     models_meta = {
         name: {
-            "random_weights": m["random_weights"], "weights": sorted(m["weights"]),
-            "suite_versions": sorted(m["suite_versions"]), "prompt_langs": sorted(m["prompt_langs"]),
+            "random_weights": m["random_weights"],
+            "weights": sorted(m["weights"]),
+            "suite_versions": sorted(m["suite_versions"]),
+            "prompt_langs": sorted(m["prompt_langs"]),
             "samples_per_prompt": max((len(s) for s in m["samples"].values()), default=None),
             "n_prompts": len(m["samples"]),
         }
@@ -458,9 +605,14 @@ def aggregate(
         vbench=pd.DataFrame(vb_rows, columns=VBENCH_COLUMNS),
         set_level=pd.DataFrame(set_rows, columns=SET_COLUMNS),
         models=models_meta,
-        specs=[{"id": s.id, "version": s.version, "sha256": s.sha256} for s in sorted(specs.values(), key=lambda s: s.id)],
+        specs=[
+            {"id": s.id, "version": s.version, "sha256": s.sha256}
+            for s in sorted(specs.values(), key=lambda s: s.id)
+        ],
         unknown_dimensions=sorted(unknown),
-        num_resamples=num_resamples, confidence=confidence, seed=seed,
+        num_resamples=num_resamples,
+        confidence=confidence,
+        seed=seed,
     )
 
 
@@ -494,13 +646,20 @@ def _set_row(rec: Mapping[str, Any], spec: DimensionSpec | None) -> dict[str, An
     """A set-level record as a display row (score, n videos, reference, CI from details)."""
     details = dict(rec.get("details") or {})
     ci = details.get("ci")
-    ci_low = details.get("ci_low", ci[0] if isinstance(ci, (list, tuple)) and len(ci) == 2 else None)
-    ci_high = details.get("ci_high", ci[1] if isinstance(ci, (list, tuple)) and len(ci) == 2 else None)
+    ci_low = details.get(
+        "ci_low", ci[0] if isinstance(ci, (list, tuple)) and len(ci) == 2 else None
+    )
+    ci_high = details.get(
+        "ci_high", ci[1] if isinstance(ci, (list, tuple)) and len(ci) == 2 else None
+    )
     score = rec.get("score")
     return {
-        "model": str(rec.get("model")), "dimension": str(rec.get("dimension")),
+        "model": str(rec.get("model")),
+        "dimension": str(rec.get("dimension")),
         "score": float(score) if _finite(score) else float("nan"),
-        "higher_is_better": spec.higher_is_better if spec else bool(details.get("higher_is_better", False)),
+        "higher_is_better": spec.higher_is_better
+        if spec
+        else bool(details.get("higher_is_better", False)),
         "status": rec.get("status", "ok"),
         "n_videos": details.get("n_videos", details.get("num_videos")),
         "reference": details.get("reference", details.get("reference_id")),

@@ -25,8 +25,19 @@ from vbench_cn.stats import holm, paired_bootstrap_mean, paired_permutation_pval
 Verdict = Literal["better", "worse", "no detectable difference", "not comparable"]
 
 COMPARE_COLUMNS = [
-    "dimension", "higher_is_better", "n_prompts", "mean_a", "mean_b", "difference", "ci_low",
-    "ci_high", "p_value", "p_holm", "verdict", "only_a", "only_b",
+    "dimension",
+    "higher_is_better",
+    "n_prompts",
+    "mean_a",
+    "mean_b",
+    "difference",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "p_holm",
+    "verdict",
+    "only_a",
+    "only_b",
 ]
 
 
@@ -49,15 +60,23 @@ class CompareResult:
 
     def to_markdown(self) -> str:
         """The comparison as a Markdown table, warnings first."""
-        lines = [f"# {self.model_b} (B) vs {self.model_a} (A): difference B − A, paired over prompts", ""]
+        lines = [
+            f"# {self.model_b} (B) vs {self.model_a} (A): difference B − A, paired over prompts",
+            "",
+        ]
         lines += [f"> {w}" for w in self.warnings]
         if self.warnings:
             lines.append("")
-        lines += ["| dimension | prompts | A | B | B − A [95% CI] | p | p (Holm) | verdict for B |",
-                  "|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "| dimension | prompts | A | B | B − A [95% CI] | p | p (Holm) | verdict for B |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for r in self.table.to_dict("records"):
-            diff = (f"{r['difference']:+.4f} [{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]"
-                    if _finite(r["difference"]) else "—")
+            diff = (
+                f"{r['difference']:+.4f} [{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]"
+                if _finite(r["difference"])
+                else "—"
+            )
             lines.append(
                 f"| {r['dimension']} | {r['n_prompts']} | {_f(r['mean_a'])} | {_f(r['mean_b'])} | {diff} "
                 f"| {_f(r['p_value'], 3)} | {_f(r['p_holm'], 3)} | {r['verdict']} |"
@@ -142,32 +161,50 @@ def compare(
     warnings: list[str] = []
     for label, models in (("A", models_a), ("B", models_b)):
         if len(models) > 1:
-            warnings.append(f"run {label} holds several models ({', '.join(sorted(models))}); their prompts are pooled")
+            warnings.append(
+                f"run {label} holds several models ({', '.join(sorted(models))}); their prompts are pooled"
+            )
     rows: list[dict[str, Any]] = []
     for dim in sorted(set(means_a) | set(means_b)):
         pa, pb = means_a.get(dim, {}), means_b.get(dim, {})
         shared = sorted(set(pa) & set(pb))
         only_a, only_b = len(set(pa) - set(pb)), len(set(pb) - set(pa))
         if only_a or only_b:
-            warnings.append(f"{dim}: prompt sets differ ({only_a} only in A, {only_b} only in B); "
-                            f"compared on the {len(shared)} shared prompts")
+            warnings.append(
+                f"{dim}: prompt sets differ ({only_a} only in A, {only_b} only in B); "
+                f"compared on the {len(shared)} shared prompts"
+            )
         diffs = [pb[k] - pa[k] for k in shared]
         dim_seed = [seed, zlib.crc32(dim.encode("utf-8"))]
         est = paired_bootstrap_mean(diffs, num_resamples=num_resamples, seed=dim_seed)
-        p = paired_permutation_pvalue(diffs, num_resamples=num_permutations, seed=dim_seed[1]) if shared else float("nan")
-        rows.append({
-            "dimension": dim, "higher_is_better": specs[dim].higher_is_better, "n_prompts": len(shared),
-            "mean_a": sum(pa[k] for k in shared) / len(shared) if shared else float("nan"),
-            "mean_b": sum(pb[k] for k in shared) / len(shared) if shared else float("nan"),
-            "difference": est.value, "ci_low": est.ci_low, "ci_high": est.ci_high, "p_value": p,
-            "only_a": only_a, "only_b": only_b,
-        })
+        p = (
+            paired_permutation_pvalue(diffs, num_resamples=num_permutations, seed=dim_seed[1])
+            if shared
+            else float("nan")
+        )
+        rows.append(
+            {
+                "dimension": dim,
+                "higher_is_better": specs[dim].higher_is_better,
+                "n_prompts": len(shared),
+                "mean_a": sum(pa[k] for k in shared) / len(shared) if shared else float("nan"),
+                "mean_b": sum(pb[k] for k in shared) / len(shared) if shared else float("nan"),
+                "difference": est.value,
+                "ci_low": est.ci_low,
+                "ci_high": est.ci_high,
+                "p_value": p,
+                "only_a": only_a,
+                "only_b": only_b,
+            }
+        )
     adjusted = holm([r["p_value"] for r in rows])
-    for row, p_adj in zip(rows, adjusted):
+    for row, p_adj in zip(rows, adjusted, strict=True):
         row["p_holm"] = p_adj
         row["verdict"] = _verdict(row["difference"], p_adj, alpha, row["higher_is_better"])
     return CompareResult(
         table=pd.DataFrame(rows, columns=COMPARE_COLUMNS),
-        model_a=", ".join(sorted(models_a)) or "A", model_b=", ".join(sorted(models_b)) or "B",
-        alpha=alpha, warnings=warnings,
+        model_a=", ".join(sorted(models_a)) or "A",
+        model_b=", ".join(sorted(models_b)) or "B",
+        alpha=alpha,
+        warnings=warnings,
     )

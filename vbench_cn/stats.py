@@ -112,7 +112,9 @@ def cluster_bootstrap_mean(
         return Estimate(float("nan"), float("nan"), float("nan"))
     if weights is None:
         weights = [[1.0] * len(g) for g in groups]
-    sum_wx = np.array([float(np.dot(w, g)) for g, w in zip(groups, weights)], dtype=float)
+    sum_wx = np.array(
+        [float(np.dot(w, g)) for g, w in zip(groups, weights, strict=True)], dtype=float
+    )
     sum_w = np.array([float(np.sum(w)) for w in weights], dtype=float)
     total_w = sum_w.sum()
     value = float(sum_wx.sum() / total_w) if total_w > 0 else float("nan")
@@ -132,12 +134,17 @@ def paired_bootstrap_mean(
 
     Args:
         differences: ``mean_B(prompt) - mean_A(prompt)`` for each shared prompt.
+        num_resamples: bootstrap replicates.
+        confidence: two-sided level.
+        seed: RNG seed.
     """
     d = np.asarray(differences, dtype=float)
     if d.size == 0:
         return Estimate(float("nan"), float("nan"), float("nan"))
     counts = prompt_counts(d.size, num_resamples=num_resamples, seed=seed)
-    lo, hi = percentile_interval(ratio_replicates(counts, d, np.ones_like(d)), confidence=confidence)
+    lo, hi = percentile_interval(
+        ratio_replicates(counts, d, np.ones_like(d)), confidence=confidence
+    )
     return Estimate(float(d.mean()), lo, hi)
 
 

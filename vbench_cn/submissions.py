@@ -22,7 +22,7 @@ import math
 import os
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,15 +34,58 @@ SCHEMA_VERSION = 1
 KINDS = ("computed", "reported")
 BENCHMARKS = ("vbench-cn", "vbench", "other")
 SOURCE_TAGS = ("P", "V", "R", "U")
-REQUIRED = ("schema_version", "kind", "model", "organisation", "version", "date", "prompt_lang", "link")
-REQUIRED_COMPUTED = ("suite_version", "samples_per_prompt", "weights", "specs", "random_weights", "categories")
+REQUIRED = (
+    "schema_version",
+    "kind",
+    "model",
+    "organisation",
+    "version",
+    "date",
+    "prompt_lang",
+    "link",
+)
+REQUIRED_COMPUTED = (
+    "suite_version",
+    "samples_per_prompt",
+    "weights",
+    "specs",
+    "random_weights",
+    "categories",
+)
 REQUIRED_REPORTED = ("source", "benchmark")
-FIELDS = set(REQUIRED) | set(REQUIRED_COMPUTED) | set(REQUIRED_REPORTED) | {
-    "dimensions", "vbench", "set_level", "published", "metrics", "notes", "n_prompts", "run",
+FIELDS = (
+    set(REQUIRED)
+    | set(REQUIRED_COMPUTED)
+    | set(REQUIRED_REPORTED)
+    | {
+        "dimensions",
+        "vbench",
+        "set_level",
+        "published",
+        "metrics",
+        "notes",
+        "n_prompts",
+        "run",
+    }
+)
+DIMENSION_FIELDS = {
+    "score",
+    "ci_low",
+    "ci_high",
+    "normalized",
+    "normalized_ci_low",
+    "normalized_ci_high",
+    "n_videos",
+    "n_prompts",
+    "n_errors",
+    "n_skipped",
+    "n_stale",
+    "n_unweighted",
+    "category",
+    "version",
+    "aggregate",
+    "higher_is_better",
 }
-DIMENSION_FIELDS = {"score", "ci_low", "ci_high", "normalized", "normalized_ci_low", "normalized_ci_high",
-                    "n_videos", "n_prompts", "n_errors", "n_skipped", "n_stale", "n_unweighted", "category",
-                    "version", "aggregate", "higher_is_better"}
 _HTML_RE = re.compile(r"<\s*[A-Za-z!/?]|&#|javascript:", re.IGNORECASE)
 _DATE_RE = re.compile(r"^\d{4}-\d{2}(-\d{2})?$")
 _WEIGHTS_RE = re.compile(r"^[a-z0-9_.-]+@[0-9a-f]{8,64}$")
@@ -74,7 +117,9 @@ def check_model_name(name: Any, where: str = "model") -> str:
     if any(unicodedata.category(c).startswith("C") for c in name):
         raise ValueError(f"{where}: contains control characters")
     if "/" in name or "\\" in name or ".." in name or name.startswith((".", "~")):
-        raise ValueError(f"{where}: {name!r} looks like a path (no '/', '\\\\', '..' or leading '.'/'~')")
+        raise ValueError(
+            f"{where}: {name!r} looks like a path (no '/', '\\\\', '..' or leading '.'/'~')"
+        )
     if _HTML_RE.search(name) or "<" in name or ">" in name:
         raise ValueError(f"{where}: contains HTML")
     return name
@@ -98,7 +143,14 @@ def _walk(value: Any, where: str) -> None:
             _walk(v, f"{where}[{i}]")
 
 
-def _number(value: Any, where: str, *, lo: float | None = None, hi: float | None = None, integer: bool = False) -> None:
+def _number(
+    value: Any,
+    where: str,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    integer: bool = False,
+) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -110,8 +162,11 @@ def _number(value: Any, where: str, *, lo: float | None = None, hi: float | None
 
 
 def _plausible_range(spec: DimensionSpec) -> tuple[float, float]:
-    """Raw scores whose normalised value lies in [-1, 2]: wide enough for VBench's unclipped
-    normalisation, narrow enough to catch percentages typed where fractions belong."""
+    """Raw scores whose normalised value lies in [-1, 2].
+
+    Wide enough for VBench's unclipped normalisation, narrow enough to catch percentages
+    typed where fractions belong.
+    """
     lo, hi = spec.normalization
     return (lo - (hi - lo), hi + (hi - lo))
 
@@ -134,7 +189,9 @@ def validate_submission(doc: Any, specs: Mapping[str, DimensionSpec]) -> dict[st
         raise ValueError(f"unknown field {unknown[0]!r}{did_you_mean(unknown[0], FIELDS)}")
     _walk(doc, "")
     if doc["schema_version"] != SCHEMA_VERSION:
-        raise ValueError(f"schema_version {doc['schema_version']!r} not supported (expected {SCHEMA_VERSION})")
+        raise ValueError(
+            f"schema_version {doc['schema_version']!r} not supported (expected {SCHEMA_VERSION})"
+        )
     if doc["kind"] not in KINDS:
         raise ValueError(f"kind {doc['kind']!r} not one of {', '.join(KINDS)}")
     check_model_name(doc["model"])
@@ -146,14 +203,18 @@ def validate_submission(doc: Any, specs: Mapping[str, DimensionSpec]) -> dict[st
     if not isinstance(doc["prompt_lang"], str) or not _LANG_RE.match(doc["prompt_lang"]):
         raise ValueError(f"prompt_lang: {doc['prompt_lang']!r} not one of en, zh, en+zh")
     link = doc["link"]
-    if link is not None and (not isinstance(link, str) or not re.match(r"^https?://[^\s\"'<>]+$", link)):
+    if link is not None and (
+        not isinstance(link, str) or not re.match(r"^https?://[^\s\"'<>]+$", link)
+    ):
         raise ValueError(f"link: {link!r} must be an http(s) URL or null")
     if doc["kind"] == "computed":
         for key in REQUIRED_COMPUTED:
             if key not in doc:
                 raise ValueError(f"missing field {key!r} (required for computed submissions)")
         if doc["random_weights"] is not False or any("random" in str(w) for w in doc["weights"]):
-            raise ValueError("run used random weights; the leaderboard accepts only real, hashed weights")
+            raise ValueError(
+                "run used random weights; the leaderboard accepts only real, hashed weights"
+            )
         if not isinstance(doc["weights"], list) or not doc["weights"]:
             raise ValueError("weights: must list the weights used, as name@sha256")
         for w in doc["weights"]:
@@ -171,14 +232,24 @@ def validate_submission(doc: Any, specs: Mapping[str, DimensionSpec]) -> dict[st
             if key not in doc:
                 raise ValueError(f"missing field {key!r} (required for reported submissions)")
         source = doc["source"]
-        if not isinstance(source, dict) or not isinstance(source.get("citation"), str) or not source["citation"].strip():
+        if (
+            not isinstance(source, dict)
+            or not isinstance(source.get("citation"), str)
+            or not source["citation"].strip()
+        ):
             raise ValueError("source: must be an object with a non-empty citation")
         if source.get("tag") not in SOURCE_TAGS:
-            raise ValueError(f"source.tag: {source.get('tag')!r} not one of {', '.join(SOURCE_TAGS)}")
+            raise ValueError(
+                f"source.tag: {source.get('tag')!r} not one of {', '.join(SOURCE_TAGS)}"
+            )
         if doc["benchmark"] not in BENCHMARKS[1:]:
-            raise ValueError(f"benchmark: {doc['benchmark']!r} not one of vbench, other (for reported rows)")
+            raise ValueError(
+                f"benchmark: {doc['benchmark']!r} not one of vbench, other (for reported rows)"
+            )
         if doc.get("random_weights"):
-            raise ValueError("run used random weights; the leaderboard accepts only real, hashed weights")
+            raise ValueError(
+                "run used random weights; the leaderboard accepts only real, hashed weights"
+            )
     _validate_dimensions(doc, specs)
     for key, block in (("published", doc.get("published")), ("vbench", doc.get("vbench"))):
         if block is None:
@@ -187,13 +258,17 @@ def validate_submission(doc: Any, specs: Mapping[str, DimensionSpec]) -> dict[st
             raise ValueError(f"{key}: must be an object")
         scale = 100.0 if key == "published" else 1.5
         for part in ("total", "quality", "semantic"):
-            _number(block.get(part), f"{key}.{part}", lo=-scale if key == "vbench" else 0.0, hi=scale)
+            _number(
+                block.get(part), f"{key}.{part}", lo=-scale if key == "vbench" else 0.0, hi=scale
+            )
     cats = doc.get("categories") or {}
     if not isinstance(cats, dict):
         raise ValueError("categories: must be an object")
     for cat, row in cats.items():
         if cat not in CATEGORY_ROWS:
-            raise ValueError(f"categories.{cat}: unknown category{did_you_mean(cat, CATEGORY_ROWS)}")
+            raise ValueError(
+                f"categories.{cat}: unknown category{did_you_mean(cat, CATEGORY_ROWS)}"
+            )
         if not isinstance(row, dict) or "score" not in row:
             raise ValueError(f"categories.{cat}: must be an object with a score")
         for k in ("score", "ci_low", "ci_high"):
@@ -223,7 +298,9 @@ def _validate_dimensions(doc: Mapping[str, Any], specs: Mapping[str, DimensionSp
             raise ValueError(f"{where}: must be an object with a score")
         extra = sorted(set(row) - DIMENSION_FIELDS)
         if extra:
-            raise ValueError(f"{where}.{extra[0]}: unknown field{did_you_mean(extra[0], DIMENSION_FIELDS)}")
+            raise ValueError(
+                f"{where}.{extra[0]}: unknown field{did_you_mean(extra[0], DIMENSION_FIELDS)}"
+            )
         lo, hi = _plausible_range(spec)
         for key in ("score", "ci_low", "ci_high"):
             value = row.get(key)
@@ -233,10 +310,14 @@ def _validate_dimensions(doc: Mapping[str, Any], specs: Mapping[str, DimensionSp
                     f"{where}.{key}: {value} out of range for {dim} (normalisation {spec.normalization[0]}.."
                     f"{spec.normalization[1]}; VBench percentages must be divided by 100)"
                 )
-        if row.get("ci_low") is not None and row.get("ci_high") is not None and not (
-            row["ci_low"] <= row["score"] <= row["ci_high"]
+        if (
+            row.get("ci_low") is not None
+            and row.get("ci_high") is not None
+            and not (row["ci_low"] <= row["score"] <= row["ci_high"])
         ):
-            raise ValueError(f"{where}: score {row['score']} outside its CI [{row['ci_low']}, {row['ci_high']}]")
+            raise ValueError(
+                f"{where}: score {row['score']} outside its CI [{row['ci_low']}, {row['ci_high']}]"
+            )
         for key in ("n_videos", "n_prompts", "n_errors", "n_skipped"):
             _number(row.get(key), f"{where}.{key}", integer=True)
     sets = doc.get("set_level") or {}
@@ -254,7 +335,9 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed (JSON numbers must be finite)")
 
 
-def read_submission(path: str | os.PathLike[str], specs: Mapping[str, DimensionSpec]) -> dict[str, Any]:
+def read_submission(
+    path: str | os.PathLike[str], specs: Mapping[str, DimensionSpec]
+) -> dict[str, Any]:
     """Read and validate one submission file.
 
     Raises:
@@ -274,7 +357,9 @@ def read_submission(path: str | os.PathLike[str], specs: Mapping[str, DimensionS
         raise SubmissionError(f"{path}: {exc}") from None
 
 
-def load_submissions(directory: str | os.PathLike[str], specs: Mapping[str, DimensionSpec]) -> list[dict[str, Any]]:
+def load_submissions(
+    directory: str | os.PathLike[str], specs: Mapping[str, DimensionSpec]
+) -> list[dict[str, Any]]:
     """Every ``*.json`` submission of a folder, validated, sorted by (kind, model, version).
 
     Raises:
@@ -289,7 +374,9 @@ def load_submissions(directory: str | os.PathLike[str], specs: Mapping[str, Dime
         doc = read_submission(path, specs)
         key = (doc["kind"], doc["model"], doc["version"])
         if key in seen:
-            raise SubmissionError(f"{path}: duplicate of {seen[key].name} (same kind, model and version)")
+            raise SubmissionError(
+                f"{path}: duplicate of {seen[key].name} (same kind, model and version)"
+            )
         seen[key] = path
         doc["_file"] = path.name
         subs.append(doc)
@@ -314,7 +401,12 @@ def make_submission(
     Args:
         result: :func:`vbench_cn.aggregate.aggregate` of the run.
         run_model: which model of the run (needed only when the run holds several).
-        model, organisation, version, date, link, notes: leaderboard metadata.
+        model: display name on the leaderboard.
+        organisation: who made the model.
+        version: model version or checkpoint.
+        date: ``YYYY-MM-DD`` (or ``YYYY-MM``) of the result.
+        link: http(s) link to the model or paper, or None.
+        notes: free text shown on the model page.
         run: where the run came from (shown as provenance).
         allow_random_weights: keep a random-weights run (flagged ``random_weights: true``);
             only for local demo sites, such a document never passes validation.
@@ -326,32 +418,52 @@ def make_submission(
     names = sorted(data["models"])
     if run_model is None:
         if len(names) != 1:
-            raise ValueError(f"run holds {len(names)} models ({', '.join(names)}); pass --run-model")
+            raise ValueError(
+                f"run holds {len(names)} models ({', '.join(names)}); pass --run-model"
+            )
         run_model = names[0]
     if run_model not in data["models"]:
         raise ValueError(f"model {run_model!r} not in run{did_you_mean(run_model, names)}")
     entry = data["models"][run_model]
     meta = entry["meta"]
     if meta["random_weights"] and not allow_random_weights:
-        raise ValueError("run used random weights; the leaderboard accepts only real, hashed weights")
+        raise ValueError(
+            "run used random weights; the leaderboard accepts only real, hashed weights"
+        )
     langs = meta["prompt_langs"]
     dims = {
         d: {k: v for k, v in row.items() if k in DIMENSION_FIELDS and v is not None}
-        for d, row in entry["dimensions"].items() if row.get("mean") is not None
+        for d, row in entry["dimensions"].items()
+        if row.get("mean") is not None
     }
     for d, row in entry["dimensions"].items():
         if d in dims:
             dims[d]["score"] = row["mean"]
     doc: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION, "kind": "computed", "benchmark": "vbench-cn", "model": model,
-        "organisation": organisation, "version": version, "date": date,
-        "prompt_lang": "+".join(langs) if langs else "en", "link": link,
+        "schema_version": SCHEMA_VERSION,
+        "kind": "computed",
+        "benchmark": "vbench-cn",
+        "model": model,
+        "organisation": organisation,
+        "version": version,
+        "date": date,
+        "prompt_lang": "+".join(langs) if langs else "en",
+        "link": link,
         "suite_version": ",".join(meta["suite_versions"]) or data["suite_version"],
-        "samples_per_prompt": meta["samples_per_prompt"], "n_prompts": meta["n_prompts"],
-        "weights": meta["weights"], "random_weights": bool(meta["random_weights"]),
-        "specs": [s for s in data["specs"] if s["id"] in entry["dimensions"] or s["id"] in entry["set_level"]],
+        "samples_per_prompt": meta["samples_per_prompt"],
+        "n_prompts": meta["n_prompts"],
+        "weights": meta["weights"],
+        "random_weights": bool(meta["random_weights"]),
+        "specs": [
+            s
+            for s in data["specs"]
+            if s["id"] in entry["dimensions"] or s["id"] in entry["set_level"]
+        ],
         "dimensions": dims,
-        "categories": {c: {k: v for k, v in row.items() if v is not None} for c, row in entry["categories"].items()},
+        "categories": {
+            c: {k: v for k, v in row.items() if v is not None}
+            for c, row in entry["categories"].items()
+        },
         "set_level": entry["set_level"],
     }
     if entry["vbench"] and entry["vbench"].get("complete"):
@@ -363,24 +475,16 @@ def make_submission(
     return doc
 
 
-def write_submission(doc: Mapping[str, Any], directory: str | os.PathLike[str], specs: Mapping[str, DimensionSpec]) -> Path:
+def write_submission(
+    doc: Mapping[str, Any], directory: str | os.PathLike[str], specs: Mapping[str, DimensionSpec]
+) -> Path:
     """Validate and write ``<directory>/<slug(model)>-<slug(version)>.json``; return the path."""
     validate_submission(dict(doc), specs)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{slugify(doc['model'])}--{slugify(doc['version'])}.json"
-    path.write_text(json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True, allow_nan=False) + "\n", encoding="utf-8")
+    path.write_text(
+        json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True, allow_nan=False) + "\n",
+        encoding="utf-8",
+    )
     return path
-
-
-def sort_key_total(doc: Mapping[str, Any]) -> tuple[float, str]:
-    """Default ranking: best total first (vbench-cn total, else VBench total), then name."""
-    total = (doc.get("categories") or {}).get("total", {}).get("score")
-    if total is None:
-        total = (doc.get("published") or doc.get("vbench") or {}).get("total")
-    return (-(total if isinstance(total, (int, float)) else -math.inf), doc["model"].lower())
-
-
-def models_of(subs: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Model names of the submissions, in order."""
-    return [s["model"] for s in subs]

@@ -44,54 +44,182 @@ class VBenchDimension:
 
 #: VBench's 16 dimensions: (Min, Max, weight, group) from ``scripts/constant.py``.
 VBENCH_DIMENSIONS: tuple[VBenchDimension, ...] = (
-    VBenchDimension("subject_consistency", "subject consistency", "主体一致性", "quality", 0.1462, 1.0, 1.0,
-                    "Whether the main subject looks the same across frames (DINO features).",
-                    "主体在各帧之间外观是否保持一致（DINO 特征）。"),
-    VBenchDimension("background_consistency", "background consistency", "背景一致性", "quality", 0.2615, 1.0, 1.0,
-                    "Whether the background scene stays consistent across frames (CLIP features).",
-                    "背景场景在各帧之间是否保持一致（CLIP 特征）。"),
-    VBenchDimension("temporal_flickering", "temporal flickering", "时间闪烁", "quality", 0.6293, 1.0, 1.0,
-                    "Absence of frame-to-frame flicker in static scenes (higher = less flicker).",
-                    "静态场景中帧间闪烁的程度（越高闪烁越少）。"),
-    VBenchDimension("motion_smoothness", "motion smoothness", "运动平滑度", "quality", 0.706, 0.9975, 1.0,
-                    "How well motion follows physical smoothness, judged by frame interpolation.",
-                    "运动是否平滑自然，用插帧模型判断。"),
-    VBenchDimension("dynamic_degree", "dynamic degree", "动态程度", "quality", 0.0, 1.0, 0.5,
-                    "Share of videos with large enough motion (optical flow).",
-                    "运动幅度足够大的视频所占比例（光流）。"),
-    VBenchDimension("aesthetic_quality", "aesthetic quality", "美学质量", "quality", 0.0, 1.0, 1.0,
-                    "Artistic and photographic beauty of frames (LAION aesthetic predictor).",
-                    "画面的艺术与摄影美感（LAION 美学评分器）。"),
-    VBenchDimension("imaging_quality", "imaging quality", "成像质量", "quality", 0.0, 1.0, 1.0,
-                    "Low-level distortions such as noise, blur and over-exposure (MUSIQ).",
-                    "噪声、模糊、过曝等底层失真（MUSIQ）。"),
-    VBenchDimension("object_class", "object class", "物体类别", "semantic", 0.0, 1.0, 1.0,
-                    "Whether the object named in the prompt is generated (detector).",
-                    "是否生成了提示词中的物体（检测器）。"),
-    VBenchDimension("multiple_objects", "multiple objects", "多物体", "semantic", 0.0, 1.0, 1.0,
-                    "Whether all objects named in the prompt appear together.",
-                    "提示词中的多个物体是否同时出现。"),
-    VBenchDimension("human_action", "human action", "人体动作", "semantic", 0.0, 1.0, 1.0,
-                    "Whether the human action in the prompt is performed (action classifier).",
-                    "是否完成了提示词中的人体动作（动作分类器）。"),
-    VBenchDimension("color", "color", "颜色", "semantic", 0.0, 1.0, 1.0,
-                    "Whether objects have the colour the prompt asks for.",
-                    "物体颜色是否符合提示词。"),
-    VBenchDimension("spatial_relationship", "spatial relationship", "空间关系", "semantic", 0.0, 1.0, 1.0,
-                    "Whether objects are arranged as the prompt says.",
-                    "物体之间的空间位置是否符合提示词。"),
-    VBenchDimension("scene", "scene", "场景", "semantic", 0.0, 0.8222, 1.0,
-                    "Whether the scene in the prompt is shown (caption match).",
-                    "是否呈现了提示词中的场景（描述匹配）。"),
-    VBenchDimension("appearance_style", "appearance style", "外观风格", "semantic", 0.0009, 0.2855, 1.0,
-                    "Agreement of the frames with the requested visual style (CLIP).",
-                    "画面与所要求的视觉风格是否一致（CLIP）。"),
-    VBenchDimension("temporal_style", "temporal style", "时间风格", "semantic", 0.0, 0.364, 1.0,
-                    "Agreement with the requested camera motion or temporal style (ViCLIP).",
-                    "与所要求的镜头运动或时间风格是否一致（ViCLIP）。"),
-    VBenchDimension("overall_consistency", "overall consistency", "整体一致性", "semantic", 0.0, 0.364, 1.0,
-                    "Overall video-text agreement (ViCLIP).",
-                    "视频与文本的整体一致性（ViCLIP）。"),
+    VBenchDimension(
+        "subject_consistency",
+        "subject consistency",
+        "主体一致性",
+        "quality",
+        0.1462,
+        1.0,
+        1.0,
+        "Whether the main subject looks the same across frames (DINO features).",
+        "主体在各帧之间外观是否保持一致（DINO 特征）。",
+    ),
+    VBenchDimension(
+        "background_consistency",
+        "background consistency",
+        "背景一致性",
+        "quality",
+        0.2615,
+        1.0,
+        1.0,
+        "Whether the background scene stays consistent across frames (CLIP features).",
+        "背景场景在各帧之间是否保持一致（CLIP 特征）。",
+    ),
+    VBenchDimension(
+        "temporal_flickering",
+        "temporal flickering",
+        "时间闪烁",
+        "quality",
+        0.6293,
+        1.0,
+        1.0,
+        "Absence of frame-to-frame flicker in static scenes (higher = less flicker).",
+        "静态场景中帧间闪烁的程度（越高闪烁越少）。",
+    ),
+    VBenchDimension(
+        "motion_smoothness",
+        "motion smoothness",
+        "运动平滑度",
+        "quality",
+        0.706,
+        0.9975,
+        1.0,
+        "How well motion follows physical smoothness, judged by frame interpolation.",
+        "运动是否平滑自然，用插帧模型判断。",
+    ),
+    VBenchDimension(
+        "dynamic_degree",
+        "dynamic degree",
+        "动态程度",
+        "quality",
+        0.0,
+        1.0,
+        0.5,
+        "Share of videos with large enough motion (optical flow).",
+        "运动幅度足够大的视频所占比例（光流）。",
+    ),
+    VBenchDimension(
+        "aesthetic_quality",
+        "aesthetic quality",
+        "美学质量",
+        "quality",
+        0.0,
+        1.0,
+        1.0,
+        "Artistic and photographic beauty of frames (LAION aesthetic predictor).",
+        "画面的艺术与摄影美感（LAION 美学评分器）。",
+    ),
+    VBenchDimension(
+        "imaging_quality",
+        "imaging quality",
+        "成像质量",
+        "quality",
+        0.0,
+        1.0,
+        1.0,
+        "Low-level distortions such as noise, blur and over-exposure (MUSIQ).",
+        "噪声、模糊、过曝等底层失真（MUSIQ）。",
+    ),
+    VBenchDimension(
+        "object_class",
+        "object class",
+        "物体类别",
+        "semantic",
+        0.0,
+        1.0,
+        1.0,
+        "Whether the object named in the prompt is generated (detector).",
+        "是否生成了提示词中的物体（检测器）。",
+    ),
+    VBenchDimension(
+        "multiple_objects",
+        "multiple objects",
+        "多物体",
+        "semantic",
+        0.0,
+        1.0,
+        1.0,
+        "Whether all objects named in the prompt appear together.",
+        "提示词中的多个物体是否同时出现。",
+    ),
+    VBenchDimension(
+        "human_action",
+        "human action",
+        "人体动作",
+        "semantic",
+        0.0,
+        1.0,
+        1.0,
+        "Whether the human action in the prompt is performed (action classifier).",
+        "是否完成了提示词中的人体动作（动作分类器）。",
+    ),
+    VBenchDimension(
+        "color",
+        "color",
+        "颜色",
+        "semantic",
+        0.0,
+        1.0,
+        1.0,
+        "Whether objects have the colour the prompt asks for.",
+        "物体颜色是否符合提示词。",
+    ),
+    VBenchDimension(
+        "spatial_relationship",
+        "spatial relationship",
+        "空间关系",
+        "semantic",
+        0.0,
+        1.0,
+        1.0,
+        "Whether objects are arranged as the prompt says.",
+        "物体之间的空间位置是否符合提示词。",
+    ),
+    VBenchDimension(
+        "scene",
+        "scene",
+        "场景",
+        "semantic",
+        0.0,
+        0.8222,
+        1.0,
+        "Whether the scene in the prompt is shown (caption match).",
+        "是否呈现了提示词中的场景（描述匹配）。",
+    ),
+    VBenchDimension(
+        "appearance_style",
+        "appearance style",
+        "外观风格",
+        "semantic",
+        0.0009,
+        0.2855,
+        1.0,
+        "Agreement of the frames with the requested visual style (CLIP).",
+        "画面与所要求的视觉风格是否一致（CLIP）。",
+    ),
+    VBenchDimension(
+        "temporal_style",
+        "temporal style",
+        "时间风格",
+        "semantic",
+        0.0,
+        0.364,
+        1.0,
+        "Agreement with the requested camera motion or temporal style (ViCLIP).",
+        "与所要求的镜头运动或时间风格是否一致（ViCLIP）。",
+    ),
+    VBenchDimension(
+        "overall_consistency",
+        "overall consistency",
+        "整体一致性",
+        "semantic",
+        0.0,
+        0.364,
+        1.0,
+        "Overall video-text agreement (ViCLIP).",
+        "视频与文本的整体一致性（ViCLIP）。",
+    ),
 )
 VBENCH_IDS: tuple[str, ...] = tuple(d.id for d in VBENCH_DIMENSIONS)
 #: VBench reports imaging quality per video as a 0–100 MOS and divides only the aggregate by 100.
@@ -107,11 +235,18 @@ def fallback_spec(dim: VBenchDimension) -> DimensionSpec:
     """A stand-in spec for one VBench dimension, built from the constant table."""
     return parse_spec(
         {
-            "id": dim.id, "version": 1, "name": {"en": dim.display.capitalize(), "zh": dim.zh},
-            "category": dim.group, "description": {"en": dim.description_en, "zh": dim.description_zh},
-            "scorer": "vbench.reference", "normalization": {"min": dim.min, "max": dim.max},
-            "weight": dim.weight, "higher_is_better": True, "parity": "vbench", "vbench_name": dim.display,
-            "source": "VBench scripts/constant.py (45e79ec); stand-in until dimensions/%s.toml exists" % dim.id,
+            "id": dim.id,
+            "version": 1,
+            "name": {"en": dim.display.capitalize(), "zh": dim.zh},
+            "category": dim.group,
+            "description": {"en": dim.description_en, "zh": dim.description_zh},
+            "scorer": "vbench.reference",
+            "normalization": {"min": dim.min, "max": dim.max},
+            "weight": dim.weight,
+            "higher_is_better": True,
+            "parity": "vbench",
+            "vbench_name": dim.display,
+            "source": f"VBench scripts/constant.py (45e79ec); stand-in until dimensions/{dim.id}.toml exists",
         },
         f"<vbench-constants>/{dim.id}.toml",
         check_registries=False,
@@ -165,7 +300,9 @@ def parse_eval_results(
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise VBenchImportError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(data, dict) or not data:
-        raise VBenchImportError(f"{path}: expected an object mapping dimension -> [aggregate, [per-video results]]")
+        raise VBenchImportError(
+            f"{path}: expected an object mapping dimension -> [aggregate, [per-video results]]"
+        )
     records: list[Record] = []
     aggregates: dict[str, float] = {}
     for key in sorted(data):
@@ -178,21 +315,39 @@ def parse_eval_results(
         if agg is not None:
             aggregates[dim] = agg
         for i, item in enumerate(entry[1]):
-            if not isinstance(item, dict) or "video_path" not in item or "video_results" not in item:
-                raise VBenchImportError(f"{path}: {key}[1][{i}]: expected an object with video_path and video_results")
+            if (
+                not isinstance(item, dict)
+                or "video_path" not in item
+                or "video_results" not in item
+            ):
+                raise VBenchImportError(
+                    f"{path}: {key}[1][{i}]: expected an object with video_path and video_results"
+                )
             video = str(item["video_path"])
             stem = Path(video.replace("\\", "/")).stem
             match = _SAMPLE_RE.match(stem)
             prompt, sample = (match["prompt"], int(match["sample"])) if match else (stem, 0)
             score = _video_score(item["video_results"])
             fields: dict[str, Any] = dict(
-                model=model, video=video, prompt_id=prompt, prompt_lang="en", sample=sample, dimension=dim,
-                dimension_version=spec.version if spec else 1, spec_sha256=spec.sha256 if spec else None,
-                level="video", details={"source": "vbench eval_results"}, weights=None, random_weights=False,
+                model=model,
+                video=video,
+                prompt_id=prompt,
+                prompt_lang="en",
+                sample=sample,
+                dimension=dim,
+                dimension_version=spec.version if spec else 1,
+                spec_sha256=spec.sha256 if spec else None,
+                level="video",
+                details={"source": "vbench eval_results"},
+                weights=None,
+                random_weights=False,
                 suite_version=__version__,
             )
             if score is None:
-                fields.update(status="error", error=f"video_results is not a number ({type(item['video_results']).__name__})")
+                fields.update(
+                    status="error",
+                    error=f"video_results is not a number ({type(item['video_results']).__name__})",
+                )
             else:
                 fields["score"] = score / 100.0 if dim in _PERCENT_PER_VIDEO else score
             records.append(make_record(**fields))
@@ -220,7 +375,14 @@ def import_eval_results(
     with open(shard, "w", encoding="utf-8") as fh:
         for rec in records:
             fh.write(json.dumps(rec, ensure_ascii=False, allow_nan=False) + "\n")
-    run = {"source": "vbench", "eval_results": str(path), "model": model, "suite_version": __version__,
-           "vbench_aggregates": aggregates}
-    (out_dir / "run.json").write_text(json.dumps(run, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    run = {
+        "source": "vbench",
+        "eval_results": str(path),
+        "model": model,
+        "suite_version": __version__,
+        "vbench_aggregates": aggregates,
+    }
+    (out_dir / "run.json").write_text(
+        json.dumps(run, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
     return out_dir, records, aggregates

@@ -41,7 +41,9 @@ class CDPError(RuntimeError):
 class Browser:
     """A headless Chromium driven through the DevTools pipe; use as a context manager."""
 
-    def __init__(self, binary: str, user_data_dir: Path, *, width: int = 1400, height: int = 1000) -> None:
+    def __init__(
+        self, binary: str, user_data_dir: Path, *, width: int = 1400, height: int = 1000
+    ) -> None:
         cmd_r, cmd_w = os.pipe()
         evt_r, evt_w = os.pipe()
         # Move the child's ends above the low fds so they cannot clash with 3 and 4 (bash handles fds > 9).
@@ -50,15 +52,32 @@ class Browser:
         os.close(cmd_r)
         os.close(evt_w)
         args = [
-            binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--no-first-run", "--no-default-browser-check",
-            "--disable-extensions", "--disable-sync", "--mute-audio", f"--user-data-dir={user_data_dir}",
-            f"--window-size={width},{height}", "--remote-debugging-pipe", "about:blank",
+            binary,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "--disable-extensions",
+            "--disable-sync",
+            "--mute-audio",
+            f"--user-data-dir={user_data_dir}",
+            f"--window-size={width},{height}",
+            "--remote-debugging-pipe",
+            "about:blank",
         ]
         quoted = " ".join("'" + a.replace("'", "'\\''") + "'" for a in args)
         self.proc = subprocess.Popen(
-            ["/bin/bash", "-c", f"exec 3<&{child_in} 4>&{child_out} {child_in}<&- {child_out}>&-; exec {quoted}"],
-            pass_fds=(child_in, child_out), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            [
+                "/bin/bash",
+                "-c",
+                f"exec 3<&{child_in} 4>&{child_out} {child_in}<&- {child_out}>&-; exec {quoted}",
+            ],
+            pass_fds=(child_in, child_out),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         os.close(child_in)
         os.close(child_out)
@@ -67,7 +86,7 @@ class Browser:
         self._next_id = 0
         self._responses: dict[int, dict[str, Any]] = {}
         self._cond = threading.Condition()
-        self.events: "queue.Queue[dict[str, Any]]" = queue.Queue()
+        self.events: queue.Queue[dict[str, Any]] = queue.Queue()
         self.all_events: list[dict[str, Any]] = []
         self._reader = threading.Thread(target=self._read_loop, daemon=True)
         self._reader.start()
@@ -93,8 +112,14 @@ class Browser:
                     self.all_events.append(msg)
                     self.events.put(msg)
 
-    def send(self, method: str, params: dict[str, Any] | None = None, *, session: bool = True,
-             timeout_s: float = 30.0) -> dict[str, Any]:
+    def send(
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        *,
+        session: bool = True,
+        timeout_s: float = 30.0,
+    ) -> dict[str, Any]:
         """Send one command and wait for its result."""
         self._next_id += 1
         msg: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
@@ -130,7 +155,11 @@ class Browser:
     def open_page(self) -> None:
         """Create a tab, attach to it and enable the domains the checks need."""
         target = self.send("Target.createTarget", {"url": "about:blank"}, session=False)
-        attached = self.send("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}, session=False)
+        attached = self.send(
+            "Target.attachToTarget",
+            {"targetId": target["targetId"], "flatten": True},
+            session=False,
+        )
         self.session_id = attached["sessionId"]
         for domain in ("Page", "Runtime", "Log"):
             self.send(f"{domain}.enable")
@@ -144,9 +173,14 @@ class Browser:
 
     def evaluate(self, expression: str) -> Any:
         """Evaluate JavaScript in the page and return its JSON value."""
-        result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True})
+        result = self.send(
+            "Runtime.evaluate",
+            {"expression": expression, "returnByValue": True, "awaitPromise": True},
+        )
         if "exceptionDetails" in result:
-            raise CDPError(f"JS error: {result['exceptionDetails'].get('text')} in {expression[:60]!r}")
+            raise CDPError(
+                f"JS error: {result['exceptionDetails'].get('text')} in {expression[:60]!r}"
+            )
         return result["result"].get("value")
 
     def screenshot(self, path: Path) -> Path:
@@ -163,7 +197,11 @@ class Browser:
             if method == "Runtime.exceptionThrown":
                 errors.append(str(params.get("exceptionDetails", {}).get("text")))
             elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-                errors.append(" ".join(str(a.get("value", a.get("description"))) for a in params.get("args", [])))
+                errors.append(
+                    " ".join(
+                        str(a.get("value", a.get("description"))) for a in params.get("args", [])
+                    )
+                )
             elif method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
                 entry = params["entry"]
                 errors.append(f"{entry.get('text')} ({entry.get('url', '')})")

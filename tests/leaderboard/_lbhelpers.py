@@ -47,8 +47,11 @@ def shipped_specs() -> dict[str, DimensionSpec]:
 def spec(spec_id: str, **fields: Any) -> DimensionSpec:
     """A spec with defaults (quality, weight 1, normalisation 0..1), fields overriding."""
     data: dict[str, Any] = {
-        "id": spec_id, "version": 1, "name": {"en": spec_id.replace("_", " ").title(), "zh": f"维度{spec_id}"},
-        "category": "quality", "description": {"en": f"about {spec_id}", "zh": f"关于 {spec_id}"},
+        "id": spec_id,
+        "version": 1,
+        "name": {"en": spec_id.replace("_", " ").title(), "zh": f"维度{spec_id}"},
+        "category": "quality",
+        "description": {"en": f"about {spec_id}", "zh": f"关于 {spec_id}"},
         "scorer": "test.none",
     }
     data.update(fields)
@@ -62,17 +65,31 @@ def specs(*items: DimensionSpec) -> dict[str, DimensionSpec]:
 
 def section18_specs() -> dict[str, DimensionSpec]:
     """The 16 VBench dimensions as specs, built from :data:`SECTION_18`."""
-    return specs(*(
-        spec(i, category=g, normalization={"min": lo, "max": hi}, weight=w, vbench_name=i.replace("_", " "),
-             parity="vbench")
-        for i, lo, hi, w, g in SECTION_18
-    ))
+    return specs(
+        *(
+            spec(
+                i,
+                category=g,
+                normalization={"min": lo, "max": hi},
+                weight=w,
+                vbench_name=i.replace("_", " "),
+                parity="vbench",
+            )
+            for i, lo, hi, w, g in SECTION_18
+        )
+    )
 
 
-def rec(model: str, dim: str, prompt: str | None, sample: int, score: float | None, **fields: Any) -> dict[str, Any]:
+def rec(
+    model: str, dim: str, prompt: str | None, sample: int, score: float | None, **fields: Any
+) -> dict[str, Any]:
     """One video-level record."""
     fields.setdefault("video", f"{model}/{prompt}-{sample}.mp4")
-    return dict(make_record(model=model, prompt_id=prompt, sample=sample, dimension=dim, score=score, **fields))
+    return dict(
+        make_record(
+            model=model, prompt_id=prompt, sample=sample, dimension=dim, score=score, **fields
+        )
+    )
 
 
 def write_run(run_dir: Path, records: list[dict[str, Any]]) -> Path:

@@ -9,8 +9,10 @@ import pytest
 
 @pytest.fixture(scope="session")
 def built(tmp_path_factory) -> tuple[Path, list[dict]]:
-    """One full site build (shipped submissions + two computed rows), shared by the tests that
-    only read it: the charts make a build take seconds."""
+    """One full site build (shipped submissions + two computed rows).
+
+    Shared by the tests that only read it: the charts make a build take seconds.
+    """
     from test_site_build import all_submissions, site_specs
 
     from vbench_cn.site import build_site

@@ -14,7 +14,9 @@ from vbench_cn.stats import cluster_bootstrap_mean, holm, paired_permutation_pva
 
 
 def _row(result, model, dim):
-    rows = result.dimensions[(result.dimensions["model"] == model) & (result.dimensions["dimension"] == dim)]
+    rows = result.dimensions[
+        (result.dimensions["model"] == model) & (result.dimensions["dimension"] == dim)
+    ]
     assert len(rows) == 1, rows
     return rows.iloc[0]
 
@@ -22,7 +24,8 @@ def _row(result, model, dim):
 def test_mean_errors_skips_and_normalisation_by_hand():
     sp = specs(spec("a", normalization={"min": 0.5, "max": 1.0}))
     records = [
-        rec("m", "a", "p1", 0, 0.6), rec("m", "a", "p1", 1, 0.8),
+        rec("m", "a", "p1", 0, 0.6),
+        rec("m", "a", "p1", 1, 0.8),
         rec("m", "a", "p2", 0, 1.0),
         rec("m", "a", "p3", 0, None, status="error", error="decode failed"),
         rec("m", "a", "p4", 0, None, status="skipped", error="not applicable"),
@@ -32,7 +35,13 @@ def test_mean_errors_skips_and_normalisation_by_hand():
     row = _row(result, "m", "a")
     assert row["mean"] == pytest.approx((0.6 + 0.8 + 1.0) / 3)  # errors/skips are not zeros
     assert row["normalized"] == pytest.approx(((0.6 + 0.8 + 1.0) / 3 - 0.5) / 0.5)
-    assert (row["n_videos"], row["n_prompts"], row["n_errors"], row["n_skipped"], row["n_stale"]) == (3, 2, 1, 1, 1)
+    assert (
+        row["n_videos"],
+        row["n_prompts"],
+        row["n_errors"],
+        row["n_skipped"],
+        row["n_stale"],
+    ) == (3, 2, 1, 1, 1)
     assert row["ci_low"] <= row["mean"] <= row["ci_high"]
 
 
@@ -54,10 +63,15 @@ def test_lower_is_better_normalisation_is_flipped():
 
 def test_category_and_total_scores_use_spec_weights():
     sp = specs(
-        spec("q1", weight=1.0), spec("q2", weight=0.5),
+        spec("q1", weight=1.0),
+        spec("q2", weight=0.5),
         spec("s1", category="semantic", weight=2.0),
     )
-    records = [rec("m", "q1", "p", 0, 0.9), rec("m", "q2", "p", 0, 0.3), rec("m", "s1", "p", 0, 0.6)]
+    records = [
+        rec("m", "q1", "p", 0, 0.9),
+        rec("m", "q2", "p", 0, 0.3),
+        rec("m", "s1", "p", 0, 0.6),
+    ]
     cats = aggregate(records, sp, num_resamples=100).categories.set_index("category")["score"]
     assert cats["quality"] == pytest.approx((1.0 * 0.9 + 0.5 * 0.3) / 1.5)
     assert cats["semantic"] == pytest.approx(0.6)
@@ -68,7 +82,9 @@ def test_category_and_total_scores_use_spec_weights():
 def test_vbench_rule_reproduced_and_not_clipped():
     sp = section18_specs()
     raw = {i: 0.5 for i in sp}
-    raw["appearance_style"] = 0.30  # above its max 0.2855: normalised > 1, kept (VBench does not clip)
+    raw["appearance_style"] = (
+        0.30  # above its max 0.2855: normalised > 1, kept (VBench does not clip)
+    )
     norm = {i: sp[i].normalize(v) for i, v in raw.items()}
     out = vbench_totals(norm, sp)
     quality_ids = [i for i in sp if sp[i].category == "quality"]
@@ -82,12 +98,18 @@ def test_vbench_rule_reproduced_and_not_clipped():
     assert out["complete"]
     del norm["scene"]
     partial = vbench_totals(norm, sp)
-    assert math.isnan(partial["semantic"]) and math.isnan(partial["total"]) and not partial["complete"]
+    assert (
+        math.isnan(partial["semantic"]) and math.isnan(partial["total"]) and not partial["complete"]
+    )
 
 
 def test_vbench_rows_through_aggregate_match_function():
     sp = section18_specs()
-    records = [rec("m", i, f"p{k}", 0, 0.4 + 0.01 * k + 0.001 * j) for j, i in enumerate(sp) for k in range(6)]
+    records = [
+        rec("m", i, f"p{k}", 0, 0.4 + 0.01 * k + 0.001 * j)
+        for j, i in enumerate(sp)
+        for k in range(6)
+    ]
     result = aggregate(records, sp, num_resamples=300)
     vb = result.vbench.iloc[0]
     norm = {r["dimension"]: r["normalized"] for r in result.dimensions.to_dict("records")}
@@ -98,25 +120,42 @@ def test_vbench_rows_through_aggregate_match_function():
 
 def test_set_level_records_shown_as_they_are():
     sp = specs(spec("fvd", level="set", higher_is_better=False, category="fidelity"))
-    record = rec("m", "fvd", None, 0, 412.5, level="set", video=None,
-                 details={"n_videos": 80, "reference": "ucf101-train", "ci": [380.0, 450.0]})
+    record = rec(
+        "m",
+        "fvd",
+        None,
+        0,
+        412.5,
+        level="set",
+        video=None,
+        details={"n_videos": 80, "reference": "ucf101-train", "ci": [380.0, 450.0]},
+    )
     result = aggregate([record], sp, num_resamples=100)
     row = result.set_level.iloc[0]
     assert (row["score"], row["n_videos"], row["reference"], row["ci_low"], row["ci_high"]) == (
-        412.5, 80, "ucf101-train", 380.0, 450.0)
+        412.5,
+        80,
+        "ucf101-train",
+        380.0,
+        450.0,
+    )
     assert not bool(row["higher_is_better"])
     assert result.dimensions.empty  # a set-level score is never averaged into a video mean
 
 
 def test_json_echoes_specs_and_outputs_are_deterministic():
     sp = specs(spec("a"), spec("b", category="semantic"))
-    records = [rec("m", d, f"p{k}", s, 0.1 * k + 0.01 * s) for d in sp for k in range(5) for s in range(2)]
+    records = [
+        rec("m", d, f"p{k}", s, 0.1 * k + 0.01 * s) for d in sp for k in range(5) for s in range(2)
+    ]
     first = aggregate(records, sp, num_resamples=300, seed=7)
     second = aggregate(list(reversed(records)), sp, num_resamples=300, seed=7)
     assert first.to_json() == second.to_json()
     assert first.to_csv() == second.to_csv()
     doc = json.loads(first.to_json())
-    assert doc["specs"] == [{"id": s.id, "version": s.version, "sha256": s.sha256} for s in sp.values()]
+    assert doc["specs"] == [
+        {"id": s.id, "version": s.version, "sha256": s.sha256} for s in sp.values()
+    ]
     assert doc["bootstrap"]["unit"] == "prompt"
     assert "| m | a |" in first.to_markdown()
     other_seed = aggregate(records, sp, num_resamples=300, seed=8)
@@ -139,7 +178,9 @@ def test_ci_coverage_on_simulated_prompts():
     true_mean, n_prompts, n_samples, hits, n_sims = 0.6, 40, 3, 0, 200
     for sim in range(n_sims):
         prompt_effect = rng.normal(0.0, 0.08, size=n_prompts)
-        groups = [list(true_mean + e + rng.normal(0.0, 0.05, size=n_samples)) for e in prompt_effect]
+        groups = [
+            list(true_mean + e + rng.normal(0.0, 0.05, size=n_samples)) for e in prompt_effect
+        ]
         est = cluster_bootstrap_mean(groups, num_resamples=1000, seed=sim)
         hits += est.ci_low <= true_mean <= est.ci_high
     assert 0.90 <= hits / n_sims <= 0.99, hits / n_sims
@@ -149,7 +190,9 @@ def test_holm_by_hand():
     # sorted 0.01, 0.03, 0.04 → ×3, ×2, ×1 = 0.03, 0.06, 0.04 → running max 0.03, 0.06, 0.06
     assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
     assert holm([0.5, float("nan"), 0.01])[1] != holm([0.5, float("nan"), 0.01])[1]  # NaN stays NaN
-    assert holm([0.5, float("nan"), 0.01])[2] == pytest.approx(0.02)  # m counts only finite p-values
+    assert holm([0.5, float("nan"), 0.01])[2] == pytest.approx(
+        0.02
+    )  # m counts only finite p-values
     assert holm([0.9, 0.8]) == pytest.approx([1.0, 1.0])  # 0.8·2 capped at 1; running max keeps 1
 
 

@@ -9,10 +9,16 @@ from typer.testing import CliRunner
 
 from vbench_cn.compare import compare
 
-SPECS = specs(spec("up"), spec("down", higher_is_better=False, category="semantic"), spec("flat", category="fidelity"))
+SPECS = specs(
+    spec("up"),
+    spec("down", higher_is_better=False, category="semantic"),
+    spec("flat", category="fidelity"),
+)
 
 
-def _runs(shift: dict[str, float], *, n_prompts: int = 40, seed: int = 0, prompts_b: range | None = None):
+def _runs(
+    shift: dict[str, float], *, n_prompts: int = 40, seed: int = 0, prompts_b: range | None = None
+):
     rng = np.random.default_rng(seed)
     a, b = [], []
     difficulty = {d: rng.normal(0.5, 0.15, size=n_prompts + 20) for d in SPECS}
@@ -22,7 +28,15 @@ def _runs(shift: dict[str, float], *, n_prompts: int = 40, seed: int = 0, prompt
                 a.append(rec("ckpt-a", dim, f"p{p}", s, difficulty[dim][p] + rng.normal(0, 0.02)))
         for p in prompts_b if prompts_b is not None else range(n_prompts):
             for s in range(2):
-                b.append(rec("ckpt-b", dim, f"p{p}", s, difficulty[dim][p] + shift.get(dim, 0.0) + rng.normal(0, 0.02)))
+                b.append(
+                    rec(
+                        "ckpt-b",
+                        dim,
+                        f"p{p}",
+                        s,
+                        difficulty[dim][p] + shift.get(dim, 0.0) + rng.normal(0, 0.02),
+                    )
+                )
     return a, b
 
 
@@ -76,9 +90,16 @@ def test_compare_cli(tmp_path, monkeypatch):
         (dims / f"{sid}.toml").write_text(
             f'id = "{sid}"\nversion = 1\nname = {{ en = "{sid}", zh = "{sid}" }}\ncategory = "quality"\n'
             f'description = {{ en = "x", zh = "x" }}\nscorer = "quality.temporal_flickering"\n{extra}',
-            encoding="utf-8")
+            encoding="utf-8",
+        )
     # Only our specs: the built-in folder is being filled by others and is not under test here.
-    monkeypatch.setattr(board, "load_specs", lambda extra=(): {p.stem: load_spec(p) for d in extra for p in d.glob("*.toml")})
-    result = CliRunner().invoke(app, ["compare", str(run_a), str(run_b), "--dimensions-dir", str(dims), "--format", "csv"])
+    monkeypatch.setattr(
+        board,
+        "load_specs",
+        lambda extra=(): {p.stem: load_spec(p) for d in extra for p in d.glob("*.toml")},
+    )
+    result = CliRunner().invoke(
+        app, ["compare", str(run_a), str(run_b), "--dimensions-dir", str(dims), "--format", "csv"]
+    )
     assert result.exit_code == 0, result.output
     assert "up,True,40" in result.stdout and "better" in result.stdout

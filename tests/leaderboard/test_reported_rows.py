@@ -17,19 +17,28 @@ TOLERANCE_PERCENT = 0.01
 
 def _full_rows(specs) -> list[dict]:
     subs = load_submissions(REPO / "leaderboard" / "submissions", with_vbench_fallback(specs))
-    rows = [s for s in subs if s["kind"] == "reported" and s.get("published")
-            and {d for d, _, _, _, _ in SECTION_18} <= set(s.get("dimensions") or {})]
+    rows = [
+        s
+        for s in subs
+        if s["kind"] == "reported"
+        and s.get("published")
+        and {d for d, _, _, _, _ in SECTION_18} <= set(s.get("dimensions") or {})
+    ]
     assert len(rows) >= 9, [s["model"] for s in rows]
     return rows
 
 
 def _check(rows, specs) -> None:
     for row in rows:
-        norm = {d: specs[d].normalize(v["score"]) for d, v in row["dimensions"].items() if d in specs}
+        norm = {
+            d: specs[d].normalize(v["score"]) for d, v in row["dimensions"].items() if d in specs
+        }
         got = vbench_totals(norm, specs)
         assert got["complete"], row["model"]
         for part in ("total", "quality", "semantic"):
-            assert 100 * got[part] == pytest.approx(row["published"][part], abs=TOLERANCE_PERCENT), (row["model"], part)
+            assert 100 * got[part] == pytest.approx(
+                row["published"][part], abs=TOLERANCE_PERCENT
+            ), (row["model"], part)
 
 
 def test_reported_rows_recomputed_with_section18_specs():
@@ -44,8 +53,10 @@ def test_reported_rows_recomputed_with_shipped_specs():
     vbench_ids = {s.id for s in shipped.values() if s.vbench_name}
     missing = sorted({d.id for d in VBENCH_DIMENSIONS} - vbench_ids)
     if missing:
-        pytest.skip(f"{len(missing)} of the 16 VBench dimension specs are not in dimensions/ yet "
-                    f"(with vbench_name): {', '.join(missing)}")
+        pytest.skip(
+            f"{len(missing)} of the 16 VBench dimension specs are not in dimensions/ yet "
+            f"(with vbench_name): {', '.join(missing)}"
+        )
     _check(_full_rows(shipped), shipped)
 
 

@@ -18,11 +18,16 @@ pytestmark = pytest.mark.browser
 
 CHROMIUM = find_chromium()
 if CHROMIUM is None:
-    pytest.skip("no chromium binary found (apt-get install chromium, or set $CHROMIUM)", allow_module_level=True)
+    pytest.skip(
+        "no chromium binary found (apt-get install chromium, or set $CHROMIUM)",
+        allow_module_level=True,
+    )
 
 HEADERS_JS = "Array.from(document.querySelectorAll('#{t} thead th')).map(h => h.innerText.replace(/[↕▲▼]/g, '').trim())"
-MODELS_JS = "Array.from(document.querySelectorAll('#{t} tbody tr')).map(r => r.getAttribute('data-model'))"
-CELLS_JS = ("Array.from(document.querySelectorAll('#{t} tbody tr')).map(r => r.cells[{i}].getAttribute('data-value'))")
+MODELS_JS = (
+    "Array.from(document.querySelectorAll('#{t} tbody tr')).map(r => r.getAttribute('data-model'))"
+)
+CELLS_JS = "Array.from(document.querySelectorAll('#{t} tbody tr')).map(r => r.cells[{i}].getAttribute('data-value'))"
 
 
 @pytest.fixture(scope="module")
@@ -80,17 +85,26 @@ def test_lang_query_flag_and_subpages(built, browser, tmp_path):
     out, subs = built
     browser.navigate((out / "index.html").as_uri() + "?lang=zh")
     assert "模型" in browser.evaluate(HEADERS_JS.format(t="computed-table"))
-    browser.evaluate("document.getElementById('lang-toggle').click()")  # back to English for the next pages
+    browser.evaluate(
+        "document.getElementById('lang-toggle').click()"
+    )  # back to English for the next pages
     model_pages = sorted((out / "models").glob("*.html"))
-    for page in (model_pages[0], model_pages[-1], out / "dimensions" / "index.html",
-                 out / "dimensions" / "subject-consistency.html"):
+    for page in (
+        model_pages[0],
+        model_pages[-1],
+        out / "dimensions" / "index.html",
+        out / "dimensions" / "subject-consistency.html",
+    ):
         browser.navigate(page.as_uri())
         images = browser.evaluate(
-            "Array.from(document.images).map(i => [i.getAttribute('src'), i.complete && i.naturalWidth > 0])")
+            "Array.from(document.images).map(i => [i.getAttribute('src'), i.complete && i.naturalWidth > 0])"
+        )
         assert all(ok for _, ok in images), images  # every chart loaded from disk
     browser.navigate((out / "dimensions" / "subject-consistency.html").as_uri())
-    browser.send("Emulation.setDeviceMetricsOverride",
-                 {"width": 1200, "height": 1600, "deviceScaleFactor": 1, "mobile": False})
+    browser.send(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 1200, "height": 1600, "deviceScaleFactor": 1, "mobile": False},
+    )
     browser.screenshot(_shots_dir(tmp_path) / "dimension.png")
     browser.send("Emulation.clearDeviceMetricsOverride")
     assert browser.console_errors() == []

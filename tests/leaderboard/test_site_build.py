@@ -20,29 +20,56 @@ REPO = Path(__file__).resolve().parents[2]
 def site_specs():
     sp = section18_specs()
     sp["fvd"] = spec("fvd", level="set", higher_is_better=False, category="fidelity")
-    sp["duration_seconds"] = spec("duration_seconds", category="duration", normalization={"min": 0, "max": 60})
+    sp["duration_seconds"] = spec(
+        "duration_seconds", category="duration", normalization={"min": 0, "max": 60}
+    )
     return with_vbench_fallback(sp)
 
 
 def computed_submission(model: str, offset: float) -> dict:
     sp = site_specs()
-    records = [rec(model, d, f"p{k}", s, 0.5 + offset + 0.01 * k, weights="dino_vitb16@0123456789ab")
-               for d in ("subject_consistency", "aesthetic_quality", "color") for k in range(5) for s in range(2)]
+    records = [
+        rec(model, d, f"p{k}", s, 0.5 + offset + 0.01 * k, weights="dino_vitb16@0123456789ab")
+        for d in ("subject_consistency", "aesthetic_quality", "color")
+        for k in range(5)
+        for s in range(2)
+    ]
     records += [rec(model, "duration_seconds", f"p{k}", 0, 4.0 + offset) for k in range(5)]
-    records.append(rec(model, "fvd", None, 0, 300.0 - 100 * offset, level="set", video=None,
-                       details={"n_videos": 10, "reference": "ref-a", "ci_low": 280.0, "ci_high": 330.0}))
-    return make_submission(aggregate(records, sp, num_resamples=200), model=model, organisation="Lab",
-                           version="v1", date="2026-01-01", link="https://example.org")
+    records.append(
+        rec(
+            model,
+            "fvd",
+            None,
+            0,
+            300.0 - 100 * offset,
+            level="set",
+            video=None,
+            details={"n_videos": 10, "reference": "ref-a", "ci_low": 280.0, "ci_high": 330.0},
+        )
+    )
+    return make_submission(
+        aggregate(records, sp, num_resamples=200),
+        model=model,
+        organisation="Lab",
+        version="v1",
+        date="2026-01-01",
+        link="https://example.org",
+    )
 
 
 def all_submissions() -> list[dict]:
     return load_submissions(REPO / "leaderboard" / "submissions", site_specs()) + [
-        computed_submission("Alpha", 0.1), computed_submission("Beta 测试", 0.0)]
+        computed_submission("Alpha", 0.1),
+        computed_submission("Beta 测试", 0.0),
+    ]
 
 
 def tree_digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_pages_for_every_model_and_dimension(built):
@@ -54,7 +81,9 @@ def test_pages_for_every_model_and_dimension(built):
     assert len(models) == len(subs)
     for dim in ("subject-consistency", "fvd", "duration-seconds", "aesthetic-quality"):
         assert (tmp_path / "dimensions" / f"{dim}.html").is_file(), dim
-    assert (tmp_path / "dimensions" / "index.html").read_text(encoding="utf-8").count('<tr id="dim-') == len(site_specs())
+    assert (tmp_path / "dimensions" / "index.html").read_text(encoding="utf-8").count(
+        '<tr id="dim-'
+    ) == len(site_specs())
     # computed and reported rows live in different tables
     computed_table = html.split('id="computed-table"')[1].split("</table>")[0]
     reported_table = html.split('id="reported-table"')[1].split("</table>")[0]
@@ -85,7 +114,9 @@ def test_text_is_escaped_even_if_validation_were_bypassed(tmp_path):
     build_site([sub], site_specs(), tmp_path)
     pages = [p.read_text(encoding="utf-8") for p in tmp_path.rglob("*.html")]
     joined = "\n".join(pages)
-    assert "<script>alert" not in joined and "<img src=x" not in joined and "javascript:" not in joined
+    assert (
+        "<script>alert" not in joined and "<img src=x" not in joined and "javascript:" not in joined
+    )
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in joined
     assert "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in joined
 
@@ -93,13 +124,26 @@ def test_text_is_escaped_even_if_validation_were_bypassed(tmp_path):
 def test_bilingual_headers_present(built):
     tmp_path, _ = built
     html = (tmp_path / "index.html").read_text(encoding="utf-8")
-    assert '<span class="en" lang="en">Model</span><span class="zh" lang="zh-CN">模型</span>' in html
-    assert 'static/site.js' in html and (tmp_path / "static" / "site.js").is_file()
+    assert (
+        '<span class="en" lang="en">Model</span><span class="zh" lang="zh-CN">模型</span>' in html
+    )
+    assert "static/site.js" in html and (tmp_path / "static" / "site.js").is_file()
 
 
 def test_build_site_from_run_flags_random_weights(tmp_path):
-    records = [rec(m, "subject_consistency", f"p{k}", 0, 0.9 - 0.1 * i, weights="random", random_weights=True)
-               for i, m in enumerate(("demo-a", "demo-b")) for k in range(4)]
+    records = [
+        rec(
+            m,
+            "subject_consistency",
+            f"p{k}",
+            0,
+            0.9 - 0.1 * i,
+            weights="random",
+            random_weights=True,
+        )
+        for i, m in enumerate(("demo-a", "demo-b"))
+        for k in range(4)
+    ]
     run = write_run(tmp_path / "run", records)
     index = build_site_from_run(run, tmp_path / "site", specs=site_specs())
     html = index.read_text(encoding="utf-8")

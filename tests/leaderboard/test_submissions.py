@@ -26,10 +26,20 @@ SPECS = specs(spec("a", normalization={"min": 0.0, "max": 1.0}), spec("b", categ
 
 
 def _computed() -> dict:
-    records = [rec("m", d, f"p{k}", s, 0.5 + 0.01 * k, weights="dino_vitb16@0123456789ab")
-               for d in SPECS for k in range(4) for s in range(2)]
-    doc = make_submission(aggregate(records, SPECS, num_resamples=200), model="My Model", organisation="Lab",
-                          version="ckpt-1", date="2026-01-02", link="https://example.org/model")
+    records = [
+        rec("m", d, f"p{k}", s, 0.5 + 0.01 * k, weights="dino_vitb16@0123456789ab")
+        for d in SPECS
+        for k in range(4)
+        for s in range(2)
+    ]
+    doc = make_submission(
+        aggregate(records, SPECS, num_resamples=200),
+        model="My Model",
+        organisation="Lab",
+        version="ckpt-1",
+        date="2026-01-02",
+        link="https://example.org/model",
+    )
     return validate_submission(doc, SPECS)
 
 
@@ -57,19 +67,31 @@ def test_computed_submission_roundtrip(tmp_path):
         (lambda d: d.pop("organisation"), "missing field 'organisation'"),
         (lambda d: d.pop("weights"), "missing field 'weights'"),
         (lambda d: d.update(model="<script>alert(1)</script>"), "model: contains HTML"),
-        (lambda d: d.update(notes="nice <img src=x onerror=alert(1)>"), "notes: contains HTML or script"),
+        (
+            lambda d: d.update(notes="nice <img src=x onerror=alert(1)>"),
+            "notes: contains HTML or script",
+        ),
         (lambda d: d.update(model="../../etc/passwd"), "looks like a path"),
         (lambda d: d.update(model="team/model"), "looks like a path"),
         (lambda d: d.update(model="bad\x07name"), "model: contains control characters"),
-        (lambda d: d["dimensions"].update(ghost={"score": 0.5}), "dimensions.ghost: unknown dimension"),
-        (lambda d: d["dimensions"]["a"].update(score=96.2, ci_low=95.0, ci_high=97.0), "out of range for a"),
+        (
+            lambda d: d["dimensions"].update(ghost={"score": 0.5}),
+            "dimensions.ghost: unknown dimension",
+        ),
+        (
+            lambda d: d["dimensions"]["a"].update(score=96.2, ci_low=95.0, ci_high=97.0),
+            "out of range for a",
+        ),
         (lambda d: d.update(random_weights=True), "random weights"),
         (lambda d: d.update(weights=["random"]), "random weights"),
         (lambda d: d.update(link="javascript:alert(1)"), "contains HTML or script"),
         (lambda d: d.update(link="ftp://x"), "must be an http(s) URL"),
         (lambda d: d.update(date="yesterday"), "date: 'yesterday' is not YYYY-MM-DD"),
         (lambda d: d.update(kind="guessed"), "kind 'guessed' not one of"),
-        (lambda d: d.update(organization="Lab"), "unknown field 'organization'; did you mean organisation?"),
+        (
+            lambda d: d.update(organization="Lab"),
+            "unknown field 'organization'; did you mean organisation?",
+        ),
     ],
 )
 def test_broken_or_hostile_submission_fails_with_one_line(tmp_path, mutate, message):
@@ -89,7 +111,9 @@ def test_non_finite_numbers_rejected(tmp_path, token):
     path = _write(tmp_path, json.dumps(doc).replace('"__TOKEN__"', token))
     with pytest.raises(SubmissionError) as info:
         read_submission(path, SPECS)
-    assert str(info.value).startswith(f"{path}: ") and ("finite" in str(info.value)), str(info.value)
+    assert str(info.value).startswith(f"{path}: ") and ("finite" in str(info.value)), str(
+        info.value
+    )
 
 
 def test_invalid_json_and_missing_file_are_one_line(tmp_path):
@@ -102,20 +126,39 @@ def test_invalid_json_and_missing_file_are_one_line(tmp_path):
 def test_random_weights_run_is_refused():
     records = [rec("m", "a", "p", 0, 0.5, weights="random", random_weights=True)]
     with pytest.raises(ValueError, match="random weights"):
-        make_submission(aggregate(records, SPECS, num_resamples=100), model="M", organisation="O",
-                        version="1", date="2026-01-01")
+        make_submission(
+            aggregate(records, SPECS, num_resamples=100),
+            model="M",
+            organisation="O",
+            version="1",
+            date="2026-01-01",
+        )
 
 
 def test_submit_cli_refuses_random_weights_and_writes_real_ones(tmp_path, monkeypatch):
     from vbench_cn.cli import app, board
 
     monkeypatch.setattr(board, "_specs", lambda extra: SPECS)
-    bad = write_run(tmp_path / "bad", [rec("m", "a", "p", 0, 0.5, weights="random", random_weights=True)])
-    args = ["leaderboard", "submit", str(bad), "--model", "M", "--org", "O", "--submissions", str(tmp_path / "subs")]
+    bad = write_run(
+        tmp_path / "bad", [rec("m", "a", "p", 0, 0.5, weights="random", random_weights=True)]
+    )
+    args = [
+        "leaderboard",
+        "submit",
+        str(bad),
+        "--model",
+        "M",
+        "--org",
+        "O",
+        "--submissions",
+        str(tmp_path / "subs"),
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2 and "random weights" in result.output
-    good = write_run(tmp_path / "good", [rec("m", "a", f"p{k}", 0, 0.5, weights="clip_vitb32@abcdef012345")
-                                         for k in range(3)])
+    good = write_run(
+        tmp_path / "good",
+        [rec("m", "a", f"p{k}", 0, 0.5, weights="clip_vitb32@abcdef012345") for k in range(3)],
+    )
     args[2] = str(good)
     result = CliRunner().invoke(app, [*args, "--date", "2026-02-03"])
     assert result.exit_code == 0, result.output
@@ -133,16 +176,32 @@ def test_duplicate_model_versions_rejected(tmp_path):
 
 # ---- the shipped submissions ------------------------------------------------------------
 
+
 def _shipped() -> list[dict]:
-    return load_submissions(REPO / "leaderboard" / "submissions", with_vbench_fallback(shipped_specs()))
+    return load_submissions(
+        REPO / "leaderboard" / "submissions", with_vbench_fallback(shipped_specs())
+    )
 
 
 def test_shipped_submissions_are_valid_and_cover_the_required_models():
     subs = _shipped()
     names = {s["model"] for s in subs}
-    for required in ("Sora", "Kling", "Gen-3", "Luma (Dream Machine)", "Vidu", "HunyuanVideo", "Pika-1.0",
-                     "ModelScope", "LaVie", "Wan2.1-T2V-14B", "MiniMax-Video-01 (Hailuo)", "CogVideoX-5B",
-                     "Open-Sora 2.0", "Boximator (PixelDance)"):
+    for required in (
+        "Sora",
+        "Kling",
+        "Gen-3",
+        "Luma (Dream Machine)",
+        "Vidu",
+        "HunyuanVideo",
+        "Pika-1.0",
+        "ModelScope",
+        "LaVie",
+        "Wan2.1-T2V-14B",
+        "MiniMax-Video-01 (Hailuo)",
+        "CogVideoX-5B",
+        "Open-Sora 2.0",
+        "Boximator (PixelDance)",
+    ):
         assert required in names, required
     for sub in subs:
         if sub["kind"] == "reported":
@@ -150,5 +209,7 @@ def test_shipped_submissions_are_valid_and_cover_the_required_models():
     full = [s for s in subs if len(s.get("dimensions") or {}) == 16]
     assert len(full) >= 9
     boximator = [s for s in subs if s["model"].startswith("Boximator")]
-    assert boximator and all(s["benchmark"] == "other" and not s.get("dimensions") for s in boximator)
+    assert boximator and all(
+        s["benchmark"] == "other" and not s.get("dimensions") for s in boximator
+    )
     assert {m["name"] for m in boximator[0]["metrics"]} >= {"FVD", "CLIPSIM"}

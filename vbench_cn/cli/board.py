@@ -40,7 +40,9 @@ class AggFormat(str, Enum):
 
 DimsDirOpt = Annotated[
     list[Path] | None,
-    typer.Option("--dimensions-dir", help="Extra folder of dimension specs (repeatable).", show_default=False),
+    typer.Option(
+        "--dimensions-dir", help="Extra folder of dimension specs (repeatable).", show_default=False
+    ),
 ]
 
 
@@ -85,20 +87,29 @@ AGGREGATE_EPILOG = """Examples:
 
 
 def aggregate_cmd(
-    run_dir: Annotated[Path, typer.Argument(help="Run directory (records/*.jsonl) or one JSONL file.")],
+    run_dir: Annotated[
+        Path, typer.Argument(help="Run directory (records/*.jsonl) or one JSONL file.")
+    ],
     fmt: Annotated[AggFormat, typer.Option("--format", help="md, csv or json.")] = AggFormat.md,
     out: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
-    resamples: Annotated[int, typer.Option("--resamples", min=100, help="Bootstrap replicates.")] = 2000,
+    resamples: Annotated[
+        int, typer.Option("--resamples", min=100, help="Bootstrap replicates.")
+    ] = 2000,
     seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
     dimensions_dir: DimsDirOpt = None,
 ) -> None:
     """Per model and dimension: mean, 95 % CI over prompts, normalised and category scores (汇总)."""
     from vbench_cn.aggregate import aggregate
 
-    result = aggregate(_records(run_dir), _specs(dimensions_dir), num_resamples=resamples, seed=seed)
+    result = aggregate(
+        _records(run_dir), _specs(dimensions_dir), num_resamples=resamples, seed=seed
+    )
     text = {"md": result.to_markdown, "csv": result.to_csv, "json": result.to_json}[fmt.value]()
     if result.unknown_dimensions:
-        print(f"note: no spec for {', '.join(result.unknown_dimensions)}; not aggregated", file=sys.stderr)
+        print(
+            f"note: no spec for {', '.join(result.unknown_dimensions)}; not aggregated",
+            file=sys.stderr,
+        )
     _emit(text, out)
 
 
@@ -115,7 +126,9 @@ def compare_cmd(
     run_b: Annotated[Path, typer.Argument(help="Candidate run (B); differences are B − A.")],
     fmt: Annotated[AggFormat, typer.Option("--format", help="md, csv or json.")] = AggFormat.md,
     out: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
-    alpha: Annotated[float, typer.Option("--alpha", min=0.0001, max=0.5, help="Family-wise error level (Holm).")] = 0.05,
+    alpha: Annotated[
+        float, typer.Option("--alpha", min=0.0001, max=0.5, help="Family-wise error level (Holm).")
+    ] = 0.05,
     seed: Annotated[int, typer.Option("--seed", help="Resampling seed.")] = 0,
     dimensions_dir: DimsDirOpt = None,
 ) -> None:
@@ -132,8 +145,20 @@ def compare_cmd(
         text = result.table.to_csv(index=False, lineterminator="\n")
     else:
         rows = json.loads(result.table.to_json(orient="records"))
-        text = json.dumps({"model_a": result.model_a, "model_b": result.model_b, "alpha": alpha,
-                           "warnings": result.warnings, "dimensions": rows}, ensure_ascii=False, indent=2) + "\n"
+        text = (
+            json.dumps(
+                {
+                    "model_a": result.model_a,
+                    "model_b": result.model_b,
+                    "alpha": alpha,
+                    "warnings": result.warnings,
+                    "dimensions": rows,
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+            + "\n"
+        )
     _emit(text, out)
 
 
@@ -157,11 +182,16 @@ def import_vbench_cmd(
 
     try:
         check_model_name(model, "--model")
-        run, records, aggregates = import_eval_results(eval_results, out, model=model, specs=_specs(dimensions_dir))
+        run, records, aggregates = import_eval_results(
+            eval_results, out, model=model, specs=_specs(dimensions_dir)
+        )
     except (VBenchImportError, ValueError) as exc:
         usage_error(str(exc))
     n_err = sum(1 for r in records if r["status"] != "ok")
-    print(f"wrote {len(records)} records ({n_err} errors) for {len(aggregates)} dimensions to {run}", file=sys.stderr)
+    print(
+        f"wrote {len(records)} records ({n_err} errors) for {len(aggregates)} dimensions to {run}",
+        file=sys.stderr,
+    )
 
 
 BUILD_EPILOG = """Examples:
@@ -174,8 +204,12 @@ BUILD_EPILOG = """Examples:
 
 @leaderboard_app.command("build", epilog=BUILD_EPILOG)
 def build_cmd(
-    out: Annotated[Path, typer.Option("--out", help="Output folder of the static site.")] = Path("site"),
-    submissions: Annotated[Path, typer.Option("--submissions", help="Folder of submission JSON files.")] = DEFAULT_SUBMISSIONS,
+    out: Annotated[Path, typer.Option("--out", help="Output folder of the static site.")] = Path(
+        "site"
+    ),
+    submissions: Annotated[
+        Path, typer.Option("--submissions", help="Folder of submission JSON files.")
+    ] = DEFAULT_SUBMISSIONS,
     dimensions_dir: DimsDirOpt = None,
 ) -> None:
     """Build the static bilingual site from the submissions (生成静态网站)."""
@@ -203,11 +237,21 @@ def submit_cmd(
     model: Annotated[str, typer.Option("--model", help="Display name of the model.")],
     org: Annotated[str, typer.Option("--org", help="Organisation.")],
     version: Annotated[str, typer.Option("--version", help="Model version or checkpoint.")] = "1",
-    date: Annotated[str | None, typer.Option("--date", help="YYYY-MM-DD (default: today, UTC).")] = None,
-    link: Annotated[str | None, typer.Option("--link", help="http(s) link to the model or paper.")] = None,
-    run_model: Annotated[str | None, typer.Option("--run-model", help="Which model of the run, if several.")] = None,
-    notes: Annotated[str | None, typer.Option("--notes", help="Free text shown on the model page.")] = None,
-    submissions: Annotated[Path, typer.Option("--submissions", help="Folder to write into.")] = DEFAULT_SUBMISSIONS,
+    date: Annotated[
+        str | None, typer.Option("--date", help="YYYY-MM-DD (default: today, UTC).")
+    ] = None,
+    link: Annotated[
+        str | None, typer.Option("--link", help="http(s) link to the model or paper.")
+    ] = None,
+    run_model: Annotated[
+        str | None, typer.Option("--run-model", help="Which model of the run, if several.")
+    ] = None,
+    notes: Annotated[
+        str | None, typer.Option("--notes", help="Free text shown on the model page.")
+    ] = None,
+    submissions: Annotated[
+        Path, typer.Option("--submissions", help="Folder to write into.")
+    ] = DEFAULT_SUBMISSIONS,
     dimensions_dir: DimsDirOpt = None,
 ) -> None:
     """Write a computed submission from a run; runs with random weights are refused (提交)."""
@@ -218,8 +262,17 @@ def submit_cmd(
     result = aggregate(_records(run_dir), specs)
     date = date or _dt.datetime.now(_dt.timezone.utc).date().isoformat()
     try:
-        doc = make_submission(result, run_model=run_model, model=model, organisation=org, version=version,
-                              date=date, link=link, notes=notes, run=run_dir.name)
+        doc = make_submission(
+            result,
+            run_model=run_model,
+            model=model,
+            organisation=org,
+            version=version,
+            date=date,
+            link=link,
+            notes=notes,
+            run=run_dir.name,
+        )
         path = write_submission(doc, submissions, specs)
     except ValueError as exc:
         usage_error(f"{run_dir}: {exc}")
@@ -228,7 +281,9 @@ def submit_cmd(
 
 @leaderboard_app.command("validate")
 def validate_cmd(
-    submissions: Annotated[Path, typer.Option("--submissions", help="Folder of submission JSON files.")] = DEFAULT_SUBMISSIONS,
+    submissions: Annotated[
+        Path, typer.Option("--submissions", help="Folder of submission JSON files.")
+    ] = DEFAULT_SUBMISSIONS,
     dimensions_dir: DimsDirOpt = None,
 ) -> None:
     """Check every submission file against the schema (校验提交文件)."""
@@ -239,7 +294,9 @@ def validate_cmd(
     except SubmissionError as exc:
         usage_error(str(exc))
     kinds = {k: sum(1 for s in subs if s["kind"] == k) for k in ("computed", "reported")}
-    print(f"{len(subs)} valid submissions ({kinds['computed']} computed, {kinds['reported']} reported)")
+    print(
+        f"{len(subs)} valid submissions ({kinds['computed']} computed, {kinds['reported']} reported)"
+    )
 
 
 def register(app: typer.Typer) -> None:

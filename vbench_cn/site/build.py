@@ -29,12 +29,16 @@ from vbench_cn import __version__
 from vbench_cn.aggregate import CATEGORY_ROWS, vbench_totals
 from vbench_cn.site.plots import Bar, bars_svg, radar_svg
 from vbench_cn.specs import DimensionSpec
-from vbench_cn.submissions import slugify, sort_key_total
+from vbench_cn.submissions import slugify
 
 _HERE = Path(__file__).resolve().parent
 CATEGORY_LABELS: dict[str, tuple[str, str]] = {
-    "quality": ("Quality", "质量"), "semantic": ("Semantic", "语义"), "fidelity": ("Fidelity", "保真度"),
-    "duration": ("Duration", "时长"), "language": ("Language", "语言"), "total": ("Total", "总分"),
+    "quality": ("Quality", "质量"),
+    "semantic": ("Semantic", "语义"),
+    "fidelity": ("Fidelity", "保真度"),
+    "duration": ("Duration", "时长"),
+    "language": ("Language", "语言"),
+    "total": ("Total", "总分"),
 }
 TAG_LABELS: dict[str, tuple[str, str]] = {
     "P": ("paper table, read through a copy", "论文表格（转引）"),
@@ -85,7 +89,9 @@ def _unique_slugs(subs: Sequence[Mapping[str, Any]]) -> list[str]:
     return slugs
 
 
-def _normalized_dims(sub: Mapping[str, Any], specs: Mapping[str, DimensionSpec]) -> dict[str, float]:
+def _normalized_dims(
+    sub: Mapping[str, Any], specs: Mapping[str, DimensionSpec]
+) -> dict[str, float]:
     out: dict[str, float] = {}
     for dim, row in sorted((sub.get("dimensions") or {}).items()):
         spec = specs.get(dim)
@@ -103,26 +109,56 @@ def _row(sub: Mapping[str, Any], slug: str, specs: Mapping[str, DimensionSpec]) 
     vb = sub.get("vbench") or {}
     source = sub.get("source") or {}
     return {
-        "slug": slug, "model": sub["model"], "organisation": sub["organisation"], "version": sub["version"],
-        "date": sub["date"], "kind": sub["kind"], "benchmark": sub.get("benchmark", "vbench-cn"),
-        "link": _safe_link(sub.get("link")), "notes": sub.get("notes") or "", "file": sub.get("_file", ""),
+        "slug": slug,
+        "model": sub["model"],
+        "organisation": sub["organisation"],
+        "version": sub["version"],
+        "date": sub["date"],
+        "kind": sub["kind"],
+        "benchmark": sub.get("benchmark", "vbench-cn"),
+        "link": _safe_link(sub.get("link")),
+        "notes": sub.get("notes") or "",
+        "file": sub.get("_file", ""),
         "demo": bool(sub.get("random_weights")),
-        "categories": {c: {"score": _pct(cats.get(c, {}).get("score")), "ci_low": _pct(cats.get(c, {}).get("ci_low")),
-                           "ci_high": _pct(cats.get(c, {}).get("ci_high"))} for c in CATEGORY_ROWS},
+        "categories": {
+            c: {
+                "score": _pct(cats.get(c, {}).get("score")),
+                "ci_low": _pct(cats.get(c, {}).get("ci_low")),
+                "ci_high": _pct(cats.get(c, {}).get("ci_high")),
+            }
+            for c in CATEGORY_ROWS
+        },
         "vbench": {p: _pct(vb.get(p)) for p in ("total", "quality", "semantic")},
         "published": {p: published.get(p) for p in ("total", "quality", "semantic")},
-        "recomputed": {p: _pct(recomputed[p]) if recomputed["complete"] else None for p in ("total", "quality", "semantic")},
+        "recomputed": {
+            p: _pct(recomputed[p]) if recomputed["complete"] else None
+            for p in ("total", "quality", "semantic")
+        },
         "n_dims": len(sub.get("dimensions") or {}),
-        "n_prompts": sub.get("n_prompts"), "samples_per_prompt": sub.get("samples_per_prompt"),
-        "prompt_lang": sub["prompt_lang"], "suite_version": sub.get("suite_version"),
-        "weights": list(sub.get("weights") or []), "specs": list(sub.get("specs") or []),
-        "source": {"citation": source.get("citation", ""), "tag": source.get("tag", ""),
-                   "tag_label": TAG_LABELS.get(source.get("tag", ""), ("", ""))},
+        "n_prompts": sub.get("n_prompts"),
+        "samples_per_prompt": sub.get("samples_per_prompt"),
+        "prompt_lang": sub["prompt_lang"],
+        "suite_version": sub.get("suite_version"),
+        "weights": list(sub.get("weights") or []),
+        "specs": list(sub.get("specs") or []),
+        "source": {
+            "citation": source.get("citation", ""),
+            "tag": source.get("tag", ""),
+            "tag_label": TAG_LABELS.get(source.get("tag", ""), ("", "")),
+        },
         "metrics": list(sub.get("metrics") or []),
         "dimensions": [
-            {"id": d, "spec": specs.get(d), "score": r.get("score"), "ci_low": r.get("ci_low"),
-             "ci_high": r.get("ci_high"), "normalized": norm.get(d), "n_videos": r.get("n_videos"),
-             "n_errors": r.get("n_errors"), "n_skipped": r.get("n_skipped")}
+            {
+                "id": d,
+                "spec": specs.get(d),
+                "score": r.get("score"),
+                "ci_low": r.get("ci_low"),
+                "ci_high": r.get("ci_high"),
+                "normalized": norm.get(d),
+                "n_videos": r.get("n_videos"),
+                "n_errors": r.get("n_errors"),
+                "n_skipped": r.get("n_skipped"),
+            }
             for d, r in sorted((sub.get("dimensions") or {}).items())
         ],
         "set_level": [{"id": d, **r} for d, r in sorted((sub.get("set_level") or {}).items())],
@@ -143,6 +179,7 @@ def build_site(
             :func:`vbench_cn.submissions.make_submission`).
         specs: dimension specs (with the VBench stand-ins, so reported rows have labels).
         out_dir: output folder; files the build owns are overwritten.
+        title: the site's title (browser tab).
 
     Returns:
         The path of ``index.html``.
@@ -154,19 +191,34 @@ def build_site(
         (out / sub).mkdir(parents=True, exist_ok=True)
     subs = sorted(submissions, key=lambda d: (d["kind"], d["model"].lower(), d["version"]))
     slugs = _unique_slugs(subs)
-    rows = [_row(s, slug, specs) for s, slug in zip(subs, slugs)]
-    computed = sorted((r for r, s in zip(rows, subs) if s["kind"] == "computed"),
-                      key=lambda r: (-(r["categories"]["total"]["score"] or -1e9), r["model"].lower()))
-    reported = sorted((r for r in rows if r["kind"] == "reported" and r["benchmark"] == "vbench"),
-                      key=lambda r: (-(r["published"]["total"] or -1e9), r["model"].lower()))
-    other = sorted((r for r in rows if r["kind"] == "reported" and r["benchmark"] != "vbench"),
-                   key=lambda r: r["model"].lower())
-    used_dims = sorted({d["id"] for r in rows for d in r["dimensions"]} | {d["id"] for r in rows for d in r["set_level"]})
+    rows = [_row(s, slug, specs) for s, slug in zip(subs, slugs, strict=True)]
+    computed = sorted(
+        (r for r, s in zip(rows, subs, strict=True) if s["kind"] == "computed"),
+        key=lambda r: (-(r["categories"]["total"]["score"] or -1e9), r["model"].lower()),
+    )
+    reported = sorted(
+        (r for r in rows if r["kind"] == "reported" and r["benchmark"] == "vbench"),
+        key=lambda r: (-(r["published"]["total"] or -1e9), r["model"].lower()),
+    )
+    other = sorted(
+        (r for r in rows if r["kind"] == "reported" and r["benchmark"] != "vbench"),
+        key=lambda r: r["model"].lower(),
+    )
+    used_dims = sorted(
+        {d["id"] for r in rows for d in r["dimensions"]}
+        | {d["id"] for r in rows for d in r["set_level"]}
+    )
     dim_specs = [specs[d] for d in sorted(specs)]
     env = _env()
     dim_pages = {d: f"{slugify(d)}.html" for d in sorted(set(used_dims) | set(specs))}
-    common = {"title": title, "suite_version": __version__, "categories": CATEGORY_LABELS,
-              "category_order": list(CATEGORY_ROWS), "tag_labels": TAG_LABELS, "dim_pages": dim_pages}
+    common = {
+        "title": title,
+        "suite_version": __version__,
+        "categories": CATEGORY_LABELS,
+        "category_order": list(CATEGORY_ROWS),
+        "tag_labels": TAG_LABELS,
+        "dim_pages": dim_pages,
+    }
 
     def render(template: str, path: Path, root: str, **ctx: Any) -> None:
         html = env.get_template(template).render(root=root, **common, **ctx)
@@ -174,8 +226,17 @@ def build_site(
 
     for name in ("style.css", "site.js"):
         shutil.copyfile(_HERE / "static" / name, out / "static" / name)
-    render("index.html", out / "index.html", "", computed=computed, reported=reported, other=other,
-           n_models=len(rows), used_dims=used_dims, specs=specs)
+    render(
+        "index.html",
+        out / "index.html",
+        "",
+        computed=computed,
+        reported=reported,
+        other=other,
+        n_models=len(rows),
+        used_dims=used_dims,
+        specs=specs,
+    )
     for row in rows:
         radar = None
         norm = [(d["id"], d["normalized"]) for d in row["dimensions"] if _finite(d["normalized"])]
@@ -183,7 +244,9 @@ def build_site(
             radar = f"radar-{row['slug']}.svg"
             (out / "plots" / radar).write_text(
                 radar_svg([d for d, _ in norm], [v for _, v in norm], title="normalised scores"),
-                encoding="utf-8", newline="\n")
+                encoding="utf-8",
+                newline="\n",
+            )
         render("model.html", out / "models" / f"{row['slug']}.html", "../", row=row, radar=radar)
     for dim in used_dims:
         spec = specs.get(dim)
@@ -191,21 +254,59 @@ def build_site(
         for row in rows:
             for d in row["dimensions"] + row["set_level"]:
                 if d["id"] == dim and _finite(d.get("score")):
-                    entries.append({"row": row, **{k: d.get(k) for k in ("score", "ci_low", "ci_high", "n_videos")}})
+                    entries.append(
+                        {
+                            "row": row,
+                            **{k: d.get(k) for k in ("score", "ci_low", "ci_high", "n_videos")},
+                        }
+                    )
         better = spec.higher_is_better if spec else True
-        entries.sort(key=lambda e: (-e["score"] if better else e["score"], e["row"]["model"].lower(), e["row"]["slug"]))
+        entries.sort(
+            key=lambda e: (
+                -e["score"] if better else e["score"],
+                e["row"]["model"].lower(),
+                e["row"]["slug"],
+            )
+        )
         chart = None
         if entries:
             chart = f"bars-{slugify(dim)}.svg"
-            bars = [Bar(f"{e['row']['model']}{' (reported)' if e['row']['kind'] == 'reported' else ''}", float(e["score"]),
-                        e["ci_low"] if _finite(e["ci_low"]) else None, e["ci_high"] if _finite(e["ci_high"]) else None,
-                        e["row"]["kind"] == "reported") for e in entries]
+            bars = [
+                Bar(
+                    f"{e['row']['model']}{' (reported)' if e['row']['kind'] == 'reported' else ''}",
+                    float(e["score"]),
+                    e["ci_low"] if _finite(e["ci_low"]) else None,
+                    e["ci_high"] if _finite(e["ci_high"]) else None,
+                    e["row"]["kind"] == "reported",
+                )
+                for e in entries
+            ]
             (out / "plots" / chart).write_text(
-                bars_svg(bars, title=dim, xlabel="score (higher is better)" if better else "score (lower is better)"),
-                encoding="utf-8", newline="\n")
-        render("dimension.html", out / "dimensions" / dim_pages[dim], "../", dim=dim, spec=spec,
-               entries=entries, chart=chart, better=better)
-    render("dimensions.html", out / "dimensions" / "index.html", "../", dim_specs=dim_specs, used_dims=used_dims)
+                bars_svg(
+                    bars,
+                    title=dim,
+                    xlabel="score (higher is better)" if better else "score (lower is better)",
+                ),
+                encoding="utf-8",
+                newline="\n",
+            )
+        render(
+            "dimension.html",
+            out / "dimensions" / dim_pages[dim],
+            "../",
+            dim=dim,
+            spec=spec,
+            entries=entries,
+            chart=chart,
+            better=better,
+        )
+    render(
+        "dimensions.html",
+        out / "dimensions" / "index.html",
+        "../",
+        dim_specs=dim_specs,
+        used_dims=used_dims,
+    )
     return out / "index.html"
 
 
@@ -236,7 +337,16 @@ def build_site_from_run(
     result = aggregate(records, specs)
     subs = []
     for name in sorted(result.models):
-        subs.append(make_submission(result, run_model=name, model=name, organisation=organisation,
-                                    version=Path(run_dir).name or "run", date=date, run=Path(run_dir).name,
-                                    allow_random_weights=True))
+        subs.append(
+            make_submission(
+                result,
+                run_model=name,
+                model=name,
+                organisation=organisation,
+                version=Path(run_dir).name or "run",
+                date=date,
+                run=Path(run_dir).name,
+                allow_random_weights=True,
+            )
+        )
     return build_site(subs, specs, out_dir)

@@ -19,7 +19,12 @@ import matplotlib
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
 
-_RC = {"svg.hashsalt": "vbench-cn", "svg.fonttype": "none", "font.family": "DejaVu Sans", "font.size": 9}
+_RC = {
+    "svg.hashsalt": "vbench-cn",
+    "svg.fonttype": "none",
+    "font.family": "DejaVu Sans",
+    "font.size": 9,
+}
 COMPUTED_COLOR = "#2563eb"
 REPORTED_COLOR = "#9ca3af"
 
@@ -86,12 +91,25 @@ def bars_svg(bars: Sequence[Bar], *, title: str = "", xlabel: str = "score") -> 
         fig.subplots_adjust(left=0.34, right=0.97, bottom=0.55 / height_in, top=1 - 0.4 / height_in)
         ax = fig.add_subplot()
         ys = list(range(len(bars)))[::-1]
-        for y, bar in zip(ys, bars):
-            ax.barh(y, bar.value, color=REPORTED_COLOR if bar.reported else COMPUTED_COLOR,
-                    hatch="//" if bar.reported else None, edgecolor="white", height=0.7)
+        for y, bar in zip(ys, bars, strict=True):
+            ax.barh(
+                y,
+                bar.value,
+                color=REPORTED_COLOR if bar.reported else COMPUTED_COLOR,
+                hatch="//" if bar.reported else None,
+                edgecolor="white",
+                height=0.7,
+            )
             if bar.ci_low is not None and bar.ci_high is not None:
-                ax.errorbar(bar.value, y, xerr=[[bar.value - bar.ci_low], [bar.ci_high - bar.value]],
-                            fmt="none", ecolor="#111827", capsize=3, linewidth=1)
+                ax.errorbar(
+                    bar.value,
+                    y,
+                    xerr=[[bar.value - bar.ci_low], [bar.ci_high - bar.value]],
+                    fmt="none",
+                    ecolor="#111827",
+                    capsize=3,
+                    linewidth=1,
+                )
         ax.set_yticks(ys)
         ax.set_yticklabels([b.label for b in bars], fontsize=8)
         ax.set_xlabel(xlabel)
@@ -102,4 +120,3 @@ def bars_svg(bars: Sequence[Bar], *, title: str = "", xlabel: str = "score") -> 
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
         return _to_svg(fig)
-
