@@ -1,0 +1,115 @@
+"""Live parity run: VBench's own code (in .venv-parity) and vbench-cn on the same videos and weights.
+
+    python tests/parity/run_live.py                       # compare, print the table
+    python tests/parity/run_live.py --freeze              # ... and rewrite the JSON fixture
+    python tests/parity/run_live.py --dimensions motion_smoothness --keep /tmp/parity
+
+Steps: encode the harness videos; save seeded random checkpoints in VBench's cache layout
+and in ours; run ``reference_runner.py`` with ``.venv-parity/bin/python`` (threads 1); run
+``vbench-cn evaluate --weights NAME=PATH`` (``OMP_NUM_THREADS=1``, TF32 irrelevant on CPU);
+compare per-video scores with ``tolerances.toml``. Exit status 1 when a dimension is out of
+tolerance. Build the parity venv first as ``shared/vbench-offline.md`` says (the commands
+are in ``tests/parity/README.md``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness  # noqa: E402
+
+DEFAULT_DIMENSIONS = tuple(harness.BACKBONES)
+
+
+def parity_python() -> Path:
+    """``$VBENCH_CN_PARITY_PYTHON`` or ``<repo>/.venv-parity/bin/python``."""
+    env = os.environ.get("VBENCH_CN_PARITY_PYTHON")
+    return Path(env) if env else harness.REPO / ".venv-parity" / "bin" / "python"
+
+
+def run_reference(videos: Path, cache: Path, dims: list[str], out: Path, threads: int = 1) -> tuple[dict, list[str]]:
+    """Run VBench in the parity venv; returns its JSON and the command used."""
+    cmd = [str(parity_python()), str(harness.HERE / "reference_runner.py"), "--videos", str(videos),
+           "--cache", str(cache), "--dimensions", ",".join(dims), "--out", str(out), "--threads", str(threads)]
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"reference runner failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    return json.loads(out.read_text()), cmd
+
+
+def run_ours(videos: Path, overrides: dict[str, str], dims: list[str], out: Path) -> tuple[dict, list[str]]:
+    """Run ``vbench-cn evaluate`` in a subprocess with one thread; returns scores and the command."""
+    from vbench_cn.results import read_records
+
+    cmd = [sys.executable, "-m", "vbench_cn", "evaluate", str(videos), "--dimensions", ",".join(dims),
+           "--out", str(out), "--device", "cpu", "--model", "parity"]
+    for name, path in overrides.items():
+        cmd += ["--weights", f"{name}={path}"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"vbench-cn evaluate failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    return harness.records_to_scores(read_records(out)), cmd
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dimensions", default=",".join(DEFAULT_DIMENSIONS))
+    p.add_argument("--freeze", action="store_true", help="write tests/parity/fixtures/vbench-<v>-seed<S>.json")
+    p.add_argument("--keep", type=Path, help="work in this folder and keep it")
+    args = p.parse_args(argv)
+    dims = [d for d in args.dimensions.split(",") if d]
+    if not parity_python().exists():
+        print(f"no parity venv at {parity_python()}; see tests/parity/README.md", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="vbench-cn-parity-") as tmp:
+        work = args.keep or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        digests = harness.write_videos(work / "videos")
+        cache, overrides = harness.write_checkpoints(args.seed, work / "weights", dims)
+        t0 = time.perf_counter()
+        ref, ref_cmd = run_reference(work / "videos", cache, dims, work / "reference.json")
+        t1 = time.perf_counter()
+        ours, our_cmd = run_ours(work / "videos", overrides, dims, work / "ours")
+        t2 = time.perf_counter()
+        rows = harness.compare(ours, ref["scores"], harness.load_tolerances())
+        print(harness.format_table(rows))
+        print(f"\nVBench {ref['vbench_version']} {t1 - t0:.1f} s, vbench-cn {t2 - t1:.1f} s (1 thread each)")
+        if args.freeze:
+            fixture = {
+                "vbench_version": ref["vbench_version"],
+                "torch_version": ref["torch_version"],
+                "seed": args.seed,
+                "threads": ref["threads"],
+                "command": "python tests/parity/run_live.py --freeze " + shlex.join(
+                    ["--seed", str(args.seed), "--dimensions", ",".join(dims)]),
+                "reference_command": "VBENCH_CACHE_DIR=<weights>/vbench_cache " + shlex.join(
+                    [".venv-parity/bin/python", "tests/parity/reference_runner.py", "--videos", "<videos>",
+                     "--cache", "<weights>/vbench_cache", "--dimensions", ",".join(dims), "--out", "<ref.json>",
+                     "--threads", "1"]),
+                "videos": {c.name: {"codec": c.codec, "fps": c.fps, "decoded_sha256": digests[c.name]}
+                           for c in harness.CASES},
+                "scores": ref["scores"],
+                "aggregates": ref["aggregates"],
+                "vbench_cn_at_freeze": ours,
+            }
+            path = harness.fixture_path(args.seed)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(fixture, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+            print(f"wrote {path.relative_to(harness.REPO)}")
+    return 0 if all(r.ok for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
