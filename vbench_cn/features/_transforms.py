@@ -1,0 +1,104 @@
+"""VBench's frame transforms, on float 0-255 tensors as VBench applies them.
+
+VBench's ``load_video`` returns float32 frames in 0..255 (not uint8), so every resize runs
+on floats and is never rounded, and CLIP's bicubic output may overshoot 0..255 without a
+clamp (shared/vbench-offline.md). ``antialias=False`` is pinned, as in VBench since commit
+``ee896a9`` (2024-11-29). Sources: ``vbench/utils.py`` (``clip_transform``,
+``dino_transform``), ``vbench/imaging_quality.py`` (``transform``, mode ``longer``).
+"""
+
+from __future__ import annotations
+
+import torch
+from torchvision.transforms import InterpolationMode
+from torchvision.transforms import functional as TF
+
+#: OpenAI CLIP normalisation (vbench/utils.py clip_transform).
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+#: ImageNet normalisation (vbench/utils.py dino_transform).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def to_float_nchw(frames: torch.Tensor) -> torch.Tensor:
+    """``(n, H, W, 3)`` uint8 RGB -> ``(n, 3, H, W)`` float32 on the 0-255 scale."""
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"frames must be (n, H, W, 3), got {tuple(frames.shape)}")
+    return frames.permute(0, 3, 1, 2).to(torch.float32).contiguous()
+
+
+def normalize(x: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
+    """Channel-wise ``(x - mean) / std`` of ``(n, 3, H, W)``."""
+    m = torch.tensor(mean, dtype=x.dtype).view(1, -1, 1, 1)
+    s = torch.tensor(std, dtype=x.dtype).view(1, -1, 1, 1)
+    return (x - m) / s
+
+
+def resize_short_side(x: torch.Tensor, size: int, interpolation: InterpolationMode) -> torch.Tensor:
+    """torchvision ``Resize(size)``: short side to ``size``, long side ``int(size·long/short)``."""
+    return TF.resize(x, [size], interpolation=interpolation, antialias=False)
+
+
+def clip_transform(frames: torch.Tensor, size: int = 224) -> torch.Tensor:
+    """VBench ``clip_transform(224)``: short side bicubic, center crop, /255, CLIP mean/std.
+
+    Args:
+        frames: ``(n, H, W, 3)`` uint8 RGB.
+
+    Returns:
+        ``(n, 3, size, size)`` float32.
+    """
+    x = resize_short_side(to_float_nchw(frames), size, InterpolationMode.BICUBIC)
+    x = TF.center_crop(x, [size, size])
+    return normalize(x / 255.0, CLIP_MEAN, CLIP_STD)
+
+
+def dino_transform(frames: torch.Tensor, size: int = 224) -> torch.Tensor:
+    """VBench ``dino_transform(224)``: short side bilinear, no crop, /255, ImageNet mean/std.
+
+    Args:
+        frames: ``(n, H, W, 3)`` uint8 RGB.
+
+    Returns:
+        ``(n, 3, h, w)`` float32 with ``min(h, w) == size`` and the aspect ratio kept.
+    """
+    x = resize_short_side(to_float_nchw(frames), size, InterpolationMode.BILINEAR)
+    return normalize(x / 255.0, IMAGENET_MEAN, IMAGENET_STD)
+
+
+def musiq_longer_transform(frames: torch.Tensor, max_side: int = 512) -> torch.Tensor:
+    """VBench imaging-quality mode ``longer``: if max(H, W) > 512 resize, then /255.
+
+    The target is ``(int(512/max·H), int(512/max·W))`` (bilinear, ``antialias=False``).
+
+    Args:
+        frames: ``(n, H, W, 3)`` uint8 RGB.
+
+    Returns:
+        ``(n, 3, h, w)`` float32 in 0..1.
+    """
+    x = to_float_nchw(frames)
+    h, w = x.shape[-2:]
+    if max(h, w) > max_side:
+        scale = max_side / max(h, w)
+        x = TF.resize(x, [int(scale * h), int(scale * w)], interpolation=InterpolationMode.BILINEAR,
+                      antialias=False)
+    return x / 255.0
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int = 8) -> torch.Tensor:
+    """RAFT's ``InputPadder`` in ``sintel`` mode: replicate-pad both sides to a multiple.
+
+    Padding per axis is ``p = (-size) % multiple``, split ``p // 2`` before and
+    ``p - p // 2`` after (``vbench/third_party/RAFT/core/utils_core/utils.py``).
+
+    Args:
+        x: ``(n, C, H, W)`` float.
+    """
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph == 0 and pw == 0:
+        return x
+    pad = [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2]
+    return torch.nn.functional.pad(x, pad, mode="replicate")

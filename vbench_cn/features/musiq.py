@@ -1,0 +1,56 @@
+"""MUSIQ (SPAQ) per-frame image quality (imaging quality).
+
+Architecture: pyiqa's ``pyiqa.archs.musiq_arch.MUSIQ`` with ``num_class=1`` and no
+pretrained download, the class VBench instantiates (``vbench/imaging_quality.py``).
+In eval mode MUSIQ maps its 0-1 input to [-1, 1] and builds multi-scale patches itself
+(longer side 224 and 384 plus the native resolution), so its score depends on resolution.
+
+Preprocessing: VBench's default mode ``longer`` (since 2024-04-21): frames whose longer
+side exceeds 512 are resized so that it is 512 (bilinear, ``antialias=False``), then /255.
+Output: MOS per frame on MUSIQ's 0-100 scale.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from vbench_cn.features import ExtractorOptions, FeatureExtractor, register_extractor
+from vbench_cn.features._transforms import musiq_longer_transform
+from vbench_cn.video import VideoInfo
+
+
+def build_musiq() -> nn.Module:
+    """pyiqa MUSIQ with ``num_class=1`` and random init (``pretrained=False``: no download)."""
+    from pyiqa.archs.musiq_arch import MUSIQ
+
+    return MUSIQ(num_class=1, pretrained=False)
+
+
+@register_extractor("musiq_spaq")
+class MusiqSpaq(FeatureExtractor):
+    """Per-frame MUSIQ-SPAQ mean opinion score (0-100): ``(T,)``."""
+
+    name = "musiq_spaq"
+    batch_size = 8
+    weights: ClassVar[tuple[str, ...]] = ("musiq_spaq",)
+    amp_ok = False  # VBench runs MUSIQ in float32
+
+    def __init__(self, options: ExtractorOptions) -> None:
+        super().__init__(options)
+        from vbench_cn.weights import load_model
+
+        self.model, self.weights_id = load_model("musiq_spaq", options)
+
+    def prepare(self, frames: torch.Tensor, *, position: int, info: VideoInfo) -> torch.Tensor | None:
+        if frames.shape[0] == 0:
+            return None
+        return musiq_longer_transform(frames)
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.model(batch).reshape(-1)
+
+    def finalize(self, outputs: torch.Tensor, *, info: VideoInfo) -> torch.Tensor:
+        return outputs.float().reshape(-1)
