@@ -42,6 +42,8 @@ from vbench_cn.stats import (
 
 #: Category rows reported for every model, in display order ("total" = all categories).
 CATEGORY_ROWS: tuple[str, ...] = (*CATEGORIES, "total")
+#: The duration dimension that gates the duration category (see :func:`category_scores`).
+DURATION_LENGTH_DIMENSION = "duration_seconds"
 #: VBench's Quality:Semantic weights in its Total (``scripts/constant.py``).
 VBENCH_QUALITY_WEIGHT = 4.0
 VBENCH_SEMANTIC_WEIGHT = 1.0
@@ -120,6 +122,13 @@ def category_scores(
     with weight 0 or missing from ``normalized`` do not count; a category with none is
     absent from the result.
 
+    The duration category is the exception: when its length dimension
+    (``duration_seconds``) and at least one other duration dimension are present, it is
+    the gated score of :func:`vbench_cn.scorers.duration.duration_category_score`
+    (length factor x weighted mean of the others), so a long video that falls apart and
+    a short one that cannot fail over time both score low. ``total`` stays the
+    spec-weighted mean over every dimension.
+
     Args:
         normalized: dimension id → normalised score(s).
         specs: the specs of those dimensions.
@@ -142,7 +151,24 @@ def category_scores(
             acc = sums.setdefault(cat, [0.0, 0.0])
             acc[0] = acc[0] + spec.weight * value
             acc[1] += spec.weight
-    return {cat: num / den for cat, (num, den) in sums.items()}
+    out = {cat: num / den for cat, (num, den) in sums.items()}
+    duration = {
+        d: v
+        for d, v in normalized.items()
+        if d in specs
+        and specs[d].category == "duration"
+        and specs[d].weight > 0
+        and specs[d].level == "video"
+    }
+    if DURATION_LENGTH_DIMENSION in duration and len(duration) > 1:
+        from vbench_cn.scorers.duration import duration_category_score
+
+        out["duration"] = duration_category_score(
+            duration,
+            {d: specs[d].weight for d in duration},
+            length_dimension=DURATION_LENGTH_DIMENSION,
+        )
+    return out
 
 
 def vbench_specs(specs: Mapping[str, DimensionSpec]) -> dict[str, list[DimensionSpec]]:

@@ -205,3 +205,21 @@ def test_sign_flip_pvalue_exact_small_case():
 def test_category_scores_ignore_unknown_and_zero_weight():
     sp = specs(spec("a"), spec("z", weight=0.0))
     assert category_scores({"a": 0.4, "z": 1.0, "ghost": 1.0}, sp) == {"quality": 0.4, "total": 0.4}
+
+
+def test_duration_category_is_gated_by_length():
+    sp = specs(
+        spec("duration_seconds", category="duration", normalization={"min": 0.0, "max": 60.0}),
+        spec("sustained_quality", category="duration", weight=2.0),
+        spec("frame_rate", category="duration"),
+    )
+    norm = {"duration_seconds": 0.5, "sustained_quality": 0.9, "frame_rate": 0.6}
+    cats = category_scores(norm, sp)
+    assert cats["duration"] == pytest.approx(
+        0.5 * (2 * 0.9 + 0.6) / 3
+    )  # L x weighted mean of the rest
+    assert cats["total"] == pytest.approx((0.5 + 2 * 0.9 + 0.6) / 4)  # total stays linear
+    only_length = category_scores({"duration_seconds": 0.5}, sp)
+    assert only_length["duration"] == pytest.approx(0.5)  # nothing to gate: plain mean
+    reps = category_scores({k: np.full(3, v) for k, v in norm.items()}, sp)
+    assert np.allclose(reps["duration"], cats["duration"])  # works on bootstrap replicates
