@@ -42,6 +42,7 @@ _BUILTIN_MODULES = (
     "vbench_cn.scorers.duration",
     "vbench_cn.scorers.text",
     "vbench_cn.scorers.smoothness",
+    "vbench_cn.scorers.perceptual",
 )
 
 
