@@ -1,0 +1,787 @@
+"""The runner: plan, decode each video once, batch backbones across videos, score, record.
+
+For each video the selected dimensions are grouped by feature key (extractor, sampling):
+dimensions that share a key share the decoded frames and the extractor's outputs. The
+union of the frames every group needs is decoded once, chunk by chunk; each chunk is
+prepared per group and queued in a per-extractor batcher that mixes videos, so a forward
+pass sees full batches. When all of a video's outputs are back its scorers run and its
+records are written (flushed) at once: a killed run loses at most the videos in flight.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vbench_cn import __version__
+from vbench_cn.features import ExtractorOptions, FeatureExtractor, build_extractor
+from vbench_cn.manifest import VideoItem
+from vbench_cn.results import Record, RecordWriter, make_record, record_key, shard_path
+from vbench_cn.scorers import NotApplicable, Score, get_scorer
+from vbench_cn.specs import DimensionSpec
+from vbench_cn.video import DEFAULT_CHUNK_FRAMES, VideoError, VideoInfo, VideoReader
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunOptions:
+    """Everything a run needs besides the videos and the specs."""
+
+    out_dir: Path
+    device: str = "auto"
+    random_weights: bool = False
+    weights_dir: str | None = None
+    weights_overrides: dict[str, str] = field(default_factory=dict)
+    chunk_frames: int = DEFAULT_CHUNK_FRAMES
+    max_pending_videos: int = 8
+    retry_errors: bool = False
+    all_prompts: bool = False
+    rank: int = 0
+    world_size: int = 1
+    reference: str | None = None
+    progress: bool = True
+    profile: bool = False
+    amp: bool = True
+    batch_sizes: dict[str, int] = field(default_factory=dict)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA (this rank's GPU under torchrun) when present, else CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)) % torch.cuda.device_count())
+        return torch.device("cpu")
+    return torch.device(name)
+
+
+# --------------------------------------------------------------------------- profiling
+
+
+@dataclass
+class Profile:
+    """Where the time went: decode, CPU preparation, forward passes per extractor, scoring."""
+
+    decode_seconds: float = 0.0
+    prepare_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    forward_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    items: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    frames: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    batches: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    score_seconds: float = 0.0
+    probe_seconds: float = 0.0
+    wait_seconds: float = 0.0  # main thread idle, waiting for decoded frames
+    wall_seconds: float = 0.0
+    videos: int = 0
+    oom_retries: int = 0
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per extractor: frames/s, items/s, share of wall time in forward passes."""
+        out = []
+        for name in sorted(set(self.forward_seconds) | set(self.prepare_seconds)):
+            fwd = self.forward_seconds.get(name, 0.0)
+            out.append({
+                "extractor": name,
+                "frames": self.frames.get(name, 0),
+                "items": self.items.get(name, 0),
+                "batches": self.batches.get(name, 0),
+                "forward_s": round(fwd, 3),
+                "prepare_s": round(self.prepare_seconds.get(name, 0.0), 3),
+                "frames_per_s": round(self.frames.get(name, 0) / fwd, 2) if fwd > 0 else None,
+                "forward_share": round(fwd / self.wall_seconds, 4) if self.wall_seconds > 0 else None,
+            })
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        """Totals plus per-extractor rows, JSON-ready."""
+        fwd = sum(self.forward_seconds.values())
+        prep = sum(self.prepare_seconds.values())
+        busy = fwd + prep + self.score_seconds + self.wait_seconds
+        return {
+            "wall_s": round(self.wall_seconds, 3),
+            "videos": self.videos,
+            "videos_per_s": round(self.videos / self.wall_seconds, 3) if self.wall_seconds else None,
+            "decode_s": round(self.decode_seconds, 3),  # in the background decode thread
+            "wait_for_decode_s": round(self.wait_seconds, 3),
+            "probe_s": round(self.probe_seconds, 3),
+            "prepare_s": round(prep, 3),
+            "forward_s": round(fwd, 3),
+            "score_s": round(self.score_seconds, 3),
+            "other_s": round(max(0.0, self.wall_seconds - busy), 3),
+            "forward_share": round(fwd / self.wall_seconds, 4) if self.wall_seconds else None,
+            "oom_retries": self.oom_retries,
+            "extractors": self.rows(),
+        }
+
+
+# --------------------------------------------------------------------------- per-video state
+
+
+@dataclass
+class _Group:
+    """One (extractor, sampling) of one video and the dimensions that read it."""
+
+    extractor: FeatureExtractor
+    indices: np.ndarray
+    specs: list[DimensionSpec]
+    outputs: list[torch.Tensor | None] = field(default_factory=list)
+    pending: int = 0
+    cursor: int = 0  # next position in indices
+    carry: torch.Tensor | None = None
+    error: str | None = None
+    frames_prepared: int = 0
+
+
+@dataclass
+class _Job:
+    item: VideoItem
+    info: VideoInfo | None
+    groups: list[_Group]
+    started: float
+    decoded: bool = False
+    error: str | None = None
+
+
+class _Batcher:
+    """Queues prepared items of one extractor from many videos and runs full batches."""
+
+    def __init__(self, extractor: FeatureExtractor, batch_size: int, profile: Profile) -> None:
+        self.extractor = extractor
+        self.batch_size = max(1, batch_size)
+        self.profile = profile
+        self.queue: list[tuple[_Group, int, torch.Tensor]] = []
+        self.queued_items = 0
+
+    def add(self, group: _Group, tensor: torch.Tensor) -> None:
+        slot = len(group.outputs)
+        group.outputs.append(None)
+        group.pending += 1
+        self.queue.append((group, slot, tensor))
+        self.queued_items += tensor.shape[0]
+        if self.queued_items >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        """Run everything queued, grouped by item shape, in batches of ``batch_size``."""
+        if not self.queue:
+            return
+        queue, self.queue, self.queued_items = self.queue, [], 0
+        by_shape: dict[tuple[int, ...], list[tuple[_Group, int, torch.Tensor]]] = defaultdict(list)
+        for entry in queue:
+            by_shape[tuple(entry[2].shape[1:])].append(entry)
+        for entries in by_shape.values():
+            try:
+                outs = self._forward_all(torch.cat([e[2] for e in entries]))
+            except Exception as exc:  # isolate the failing video: retry entry by entry
+                if len(entries) == 1:
+                    self._fail(entries[0][0], exc)
+                    continue
+                for entry in entries:
+                    try:
+                        self._store([entry], self._forward_all(entry[2]))
+                    except Exception as exc2:
+                        self._fail(entry[0], exc2)
+                continue
+            self._store(entries, outs)
+
+    def _store(self, entries: list[tuple[_Group, int, torch.Tensor]], outs: torch.Tensor) -> None:
+        start = 0
+        for group, slot, tensor in entries:
+            n = tensor.shape[0]
+            group.outputs[slot] = outs[start : start + n]
+            group.pending -= 1
+            start += n
+
+    def _fail(self, group: _Group, exc: Exception) -> None:
+        log.debug("forward failed", exc_info=exc)
+        group.error = f"{self.extractor.name} failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
+        for i, out in enumerate(group.outputs):
+            if out is None:
+                group.outputs[i] = torch.zeros(0)
+        group.pending = 0
+
+    def _forward_all(self, items: torch.Tensor) -> torch.Tensor:
+        """Forward in chunks of the current batch size; on CUDA OOM halve it and retry."""
+        name = self.extractor.name
+        outs: list[torch.Tensor] = []
+        start = 0
+        while start < items.shape[0]:
+            chunk = items[start : start + self.batch_size]
+            t0 = time.perf_counter()
+            try:
+                with torch.inference_mode(), _autocast(self.extractor):
+                    out = self.extractor.forward(self.extractor.to_device(chunk))
+                out = out.detach().float().cpu() if isinstance(out, torch.Tensor) else out
+            except torch.cuda.OutOfMemoryError:
+                if self.batch_size == 1:
+                    raise
+                self.batch_size = max(1, self.batch_size // 2)
+                self.profile.oom_retries += 1
+                log.warning("%s: CUDA out of memory; batch size halved to %d", name, self.batch_size)
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
+                continue
+            self.profile.forward_seconds[name] += time.perf_counter() - t0
+            self.profile.items[name] += chunk.shape[0]
+            self.profile.batches[name] += 1
+            outs.append(out)
+            start += chunk.shape[0]
+        return torch.cat(outs) if outs else torch.zeros(0)
+
+
+class _Prefetcher:
+    """Decodes upcoming videos in a background thread into a bounded queue.
+
+    Events, in order per video: ``("open", plan_entry, VideoReader | VideoError)``, then
+    ``("chunk", indices, frames)`` for each decoded chunk of the frames the video's
+    dimensions need (the union of their samplings), then ``("end", error | None)``. The
+    queue holds a few chunks at most, so memory stays bounded while decoding overlaps the
+    forward passes (decord and PyAV release the GIL while they decode).
+    """
+
+    _DONE = ("done",)
+
+    def __init__(self, plan: Sequence[tuple[VideoItem, list[DimensionSpec], list[DimensionSpec]]],
+                 chunk_frames: int, profile: Profile, max_chunks: int = 4) -> None:
+        import queue
+        import threading
+
+        self.plan = list(plan)
+        self.chunk_frames = chunk_frames
+        self.profile = profile
+        self.queue: queue.Queue[tuple[Any, ...]] = queue.Queue(maxsize=max_chunks)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._produce, name="vbench-cn-decode", daemon=True)
+        self.thread.start()
+
+    def _put(self, event: tuple[Any, ...]) -> bool:
+        import queue
+
+        while not self.stop.is_set():
+            try:
+                self.queue.put(event, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _produce(self) -> None:
+        try:
+            for entry in self.plan:
+                item, todo, todo_set = entry
+                t0 = time.perf_counter()
+                try:
+                    reader: VideoReader | VideoError = VideoReader(item.path)
+                except VideoError as exc:
+                    reader = exc
+                self.profile.probe_seconds += time.perf_counter() - t0
+                if not self._put(("open", entry, reader)):
+                    return
+                if isinstance(reader, VideoError):
+                    if not self._put(("end", None)):
+                        return
+                    continue
+                error = self._read(reader, todo + todo_set)
+                if not self._put(("end", error)):
+                    return
+        except BaseException as exc:  # never leave the consumer waiting forever
+            log.error("decode thread failed: %s", exc)
+            self._put(("end", f"decode thread failed: {type(exc).__name__}: {exc}"))
+        finally:
+            self._put(self._DONE)
+
+    def _read(self, reader: VideoReader, specs: Sequence[DimensionSpec]) -> str | None:
+        info = reader.info
+        wanted = [s.sampling.indices(info.num_frames, reader.timestamps, info.fps) for s in specs]
+        needed = np.unique(np.concatenate(wanted)) if wanted else np.zeros(0, np.int64)
+        if len(needed) == 0:
+            return None
+        t0 = time.perf_counter()
+        try:
+            for idx_chunk, frames in reader.read(needed, chunk_frames=self.chunk_frames):
+                self.profile.decode_seconds += time.perf_counter() - t0
+                if not self._put(("chunk", idx_chunk, frames)):
+                    return None
+                t0 = time.perf_counter()
+        except VideoError as exc:
+            return str(exc)
+        self.profile.decode_seconds += time.perf_counter() - t0
+        return None
+
+    def __iter__(self) -> Any:
+        while True:
+            t0 = time.perf_counter()
+            event = self.queue.get()
+            self.profile.wait_seconds += time.perf_counter() - t0
+            if event is self._DONE:
+                return
+            yield event
+
+    def close(self) -> None:
+        """Stop the producer (on errors or early exit) and wait for it."""
+        self.stop.set()
+        self.thread.join(timeout=5)
+
+
+def _autocast(extractor: FeatureExtractor) -> Any:
+    if extractor.device.type == "cuda" and extractor.options.amp and getattr(extractor, "amp_ok", True):
+        return torch.autocast("cuda", dtype=torch.float16)
+    return torch.autocast("cpu", enabled=False)
+
+
+# --------------------------------------------------------------------------- runner
+
+
+class Runner:
+    """Scores videos along the given dimension specs into a run directory."""
+
+    def __init__(self, specs: Sequence[DimensionSpec], options: RunOptions) -> None:
+        if not specs:
+            raise ValueError("no dimension selected")
+        self.specs = list(specs)
+        self.options = options
+        self.device = resolve_device(options.device)
+        self.profile = Profile()
+        self._extractors: dict[str, FeatureExtractor] = {}
+        self._batchers: dict[str, _Batcher] = {}
+        self._text_cache: dict[tuple[str, str, str], torch.Tensor] = {}
+        self.decode_calls = 0  # how many times a video was opened for decoding (tests)
+
+    # -- extractors
+
+    def extractor(self, name: str) -> FeatureExtractor:
+        """Build (once) and return the extractor ``name``."""
+        if name not in self._extractors:
+            opts = ExtractorOptions(
+                device=self.device,
+                random_weights=self.options.random_weights,
+                weights_dir=self.options.weights_dir,
+                weights_overrides=dict(self.options.weights_overrides),
+                amp=self.options.amp,
+            )
+            ext = build_extractor(name, opts)
+            self._extractors[name] = ext
+            bs = self.options.batch_sizes.get(name, ext.batch_size)
+            self._batchers[name] = _Batcher(ext, bs, self.profile)
+        return self._extractors[name]
+
+    def backbone_for(self, spec: DimensionSpec, item: VideoItem) -> str:
+        """The extractor serving ``spec`` on this video.
+
+        A language router (an extractor with ``routes = {"en": ..., "zh": ...}``, e.g.
+        ``video_text``) names the extractor for the prompt's language, so a Chinese prompt is
+        scored by a model that reads Chinese and dimensions routed to the same extractor
+        share its features (vbench_cn/features/cnclip.py).
+        """
+        name = spec.backbone or "none"
+        if spec.backbone is None:
+            return name
+        try:
+            route = getattr(self.extractor(name), "route", None)
+        except Exception:  # the build error is reported when the group is formed
+            return name
+        return route(item.prompt.lang if item.prompt is not None else None) if route is not None else name
+
+    # -- planning
+
+    def applies(self, spec: DimensionSpec, item: VideoItem) -> bool:
+        """Whether ``spec`` is scored on this video: suite prompts follow the spec's tag."""
+        if spec.prompts == "any" or self.options.all_prompts:
+            return True
+        if item.prompt is None or not item.prompt.known:
+            return True  # custom prompt: the scorer decides (NotApplicable when metadata lacks)
+        return spec.prompts in item.prompt.tags
+
+    def shard(self, items: Sequence[VideoItem], infos: dict[str, VideoInfo | None]) -> list[VideoItem]:
+        """This rank's videos: greedy balance by duration (longest first), deterministic."""
+        if self.options.world_size <= 1:
+            return list(items)
+        from vbench_cn.distributed import balance_by_cost
+
+        costs = [max(1e-3, (infos.get(it.path).duration_seconds if infos.get(it.path) else 1.0)) for it in items]
+        return [items[i] for i in balance_by_cost(costs, self.options.world_size)[self.options.rank]]
+
+    # -- main loop
+
+    def run(self, items: Sequence[VideoItem], *, infos: dict[str, VideoInfo | None] | None = None,
+            on_video_done: Callable[[VideoItem], None] | None = None) -> list[Record]:
+        """Score ``items``; returns the records written by this call (resumed ones excluded).
+
+        With several ranks, each scores its shard of the videos; set-level dimensions are
+        then scored by :meth:`score_sets` on rank 0 once every rank is done (the caller
+        places the barrier), from the per-video features all ranks saved in the run folder.
+        """
+        t_start = time.perf_counter()
+        infos = infos or {}
+        all_items = list(items)
+        items = self.shard(items, infos)
+        writer = RecordWriter(shard_path(self.options.out_dir, self.options.rank))
+        if self.options.retry_errors:
+            writer.done = {k for k in writer.done if k not in self._error_keys()}
+        written: list[Record] = []
+        jobs: list[_Job] = []
+        video_specs = [s for s in self.specs if s.level == "video"]
+        set_specs = [s for s in self.specs if s.level == "set"]
+        progress = _progress(len(items), enabled=self.options.progress)
+        plan: list[tuple[VideoItem, list[DimensionSpec], list[DimensionSpec]]] = []
+        for item in items:
+            todo = [s for s in video_specs if self.applies(s, item)
+                    and (item.model, item.rel_path, s.id, s.version) not in writer]
+            todo_set = [s for s in set_specs if self.applies(s, item) and not self._set_feature_path(s, item).exists()
+                        and (item.model, None, s.id, s.version) not in writer]
+            if todo or todo_set:
+                plan.append((item, todo, todo_set))
+            else:
+                progress.advance()
+        prefetcher = _Prefetcher(plan, self.options.chunk_frames, self.profile)
+        try:
+            job: _Job | None = None
+            for event in prefetcher:
+                kind = event[0]
+                if kind == "open":
+                    _, (item, todo, todo_set), opened = event
+                    job = self._start_job(item, todo, todo_set, opened)
+                    jobs.append(job)
+                    if job.error is None:
+                        self.decode_calls += 1
+                elif kind == "chunk":
+                    _, idx_chunk, frames = event
+                    assert job is not None
+                    for group in job.groups:
+                        if group.extractor is not None:
+                            self._feed(group, idx_chunk, frames, job.info)  # type: ignore[arg-type]
+                else:  # "end"
+                    assert job is not None
+                    if event[1] is not None and job.error is None:
+                        job.error = event[1]
+                    for group in job.groups:  # the last carry never forms a new item
+                        group.carry = None
+                    job.decoded = True
+                    if len(jobs) >= self.options.max_pending_videos:
+                        self._flush_all()
+                    jobs = self._finish_ready(jobs, writer, written, progress, on_video_done)
+            self._flush_all()
+            jobs = self._finish_ready(jobs, writer, written, progress, on_video_done)
+            assert not jobs, "every job must finish once all batches are flushed"
+            if set_specs and self.options.world_size <= 1:
+                written += self._score_sets(set_specs, all_items, writer)
+        finally:
+            prefetcher.close()
+            progress.close()
+            writer.close()
+        self.profile.wall_seconds += time.perf_counter() - t_start
+        return written
+
+    def score_sets(self, items: Sequence[VideoItem]) -> list[Record]:
+        """Score the set-level dimensions over every rank's saved features (rank 0, after a barrier)."""
+        set_specs = [s for s in self.specs if s.level == "set"]
+        if not set_specs:
+            return []
+        with RecordWriter(shard_path(self.options.out_dir, self.options.rank)) as writer:
+            return self._score_sets(set_specs, items, writer)
+
+    def _error_keys(self) -> set[tuple[Any, ...]]:
+        from vbench_cn.results import read_records
+
+        return {record_key(r) for r in read_records(self.options.out_dir) if r.get("status") == "error"}
+
+    def _start_job(self, item: VideoItem, todo: list[DimensionSpec], todo_set: list[DimensionSpec],
+                   opened: VideoReader | VideoError) -> _Job:
+        job = _Job(item=item, info=None, groups=[], started=time.perf_counter())
+        if isinstance(opened, VideoError):
+            job.error = str(opened)
+            job.groups = [_Group(extractor=None, indices=np.zeros(0, np.int64), specs=todo)]  # type: ignore[arg-type]
+            return job
+        job.info = opened.info
+        by_key: dict[tuple[str, str], list[DimensionSpec]] = defaultdict(list)
+        for spec in todo + todo_set:
+            by_key[(self.backbone_for(spec, item), spec.sampling.key)].append(spec)
+        for (backbone, _), specs in by_key.items():
+            try:
+                ext = self.extractor(backbone)
+            except Exception as exc:  # a model that cannot be built fails its dims, not the run
+                job.groups.append(_Group(extractor=None, indices=np.zeros(0, np.int64), specs=specs,  # type: ignore[arg-type]
+                                         error=f"{backbone}: {exc}"))
+                continue
+            idx = specs[0].sampling.indices(opened.info.num_frames, opened.timestamps, opened.info.fps)
+            job.groups.append(_Group(extractor=ext, indices=idx, specs=specs))
+        return job
+
+    def _feed(self, group: _Group, idx_chunk: np.ndarray, frames: torch.Tensor, info: VideoInfo) -> None:
+        if group.error is not None:
+            return
+        end = int(np.searchsorted(group.indices, idx_chunk[-1], side="right"))
+        if end <= group.cursor:
+            return
+        wanted = group.indices[group.cursor : end]
+        sel = frames[torch.from_numpy(np.searchsorted(idx_chunk, wanted))]
+        position = group.cursor
+        if group.carry is not None:
+            sel = torch.cat([group.carry, sel])
+            position -= group.carry.shape[0]
+        group.cursor = end
+        ext = group.extractor
+        t0 = time.perf_counter()
+        try:
+            items = ext.prepare(sel, position=position, info=info)
+        except Exception as exc:
+            group.error = f"{ext.name} preprocessing failed: {type(exc).__name__}: {exc}"[:300]
+            return
+        finally:
+            self.profile.prepare_seconds[ext.name] += time.perf_counter() - t0
+        self.profile.frames[ext.name] += int(sel.shape[0] - (0 if group.carry is None else group.carry.shape[0]))
+        group.carry = sel[-ext.overlap :] if ext.overlap > 0 else None
+        if items is not None and items.shape[0] > 0:
+            self._batchers[ext.name].add(group, items)
+
+    def _flush_all(self) -> None:
+        for batcher in self._batchers.values():
+            batcher.flush()
+
+    def _finish_ready(self, jobs: list[_Job], writer: RecordWriter, written: list[Record], progress: Any,
+                      on_video_done: Callable[[VideoItem], None] | None) -> list[_Job]:
+        remaining = []
+        for job in jobs:
+            if not job.decoded or any(g.pending for g in job.groups):
+                remaining.append(job)
+                continue
+            t0 = time.perf_counter()
+            recs = self._score_job(job)
+            self.profile.score_seconds += time.perf_counter() - t0
+            for rec in recs:
+                writer.write(rec)
+            written.extend(recs)
+            self.profile.videos += 1
+            progress.advance()
+            if on_video_done:
+                on_video_done(job.item)
+        return remaining
+
+    # -- scoring
+
+    def _base(self, item: VideoItem, spec: DimensionSpec, info: VideoInfo | None, ext: FeatureExtractor | None) -> dict[str, Any]:
+        return dict(
+            model=item.model, video=item.rel_path, prompt_id=item.prompt_id,
+            prompt_lang=item.prompt.lang if item.prompt else None, sample=item.sample,
+            dimension=spec.id, dimension_version=spec.version, spec_sha256=spec.sha256, level="video",
+            weights=ext.weights_id if ext else None, random_weights=self.options.random_weights,
+            probe=info.to_dict() if info else None, suite_version=__version__,
+        )
+
+    def _score_job(self, job: _Job) -> list[Record]:
+        item, info = job.item, job.info
+        elapsed = time.perf_counter() - job.started
+        records: list[Record] = []
+        for group in job.groups:
+            specs = [s for s in group.specs if s.level == "video"]
+            if not specs and all(s.level == "set" for s in group.specs) and job.error is None and group.error is None:
+                self._save_set_features(group, item, info)
+                continue
+            error = job.error or group.error
+            feats: Any = None
+            if error is None:
+                try:
+                    outs = [o for o in group.outputs if o is not None and o.numel() > 0]
+                    stacked = torch.cat(outs) if outs else torch.zeros(0)
+                    feats = group.extractor.finalize(stacked, info=info)
+                except Exception as exc:
+                    error = f"{group.extractor.name} failed: {type(exc).__name__}: {exc}"[:300]
+            for spec in specs:
+                base = self._base(item, spec, info, group.extractor)
+                if error is not None:
+                    records.append(make_record(**base, status="error", error=error, seconds=elapsed / max(1, len(specs))))
+                    continue
+                records.append(self._apply_scorer(spec, feats, item, info, group.extractor, base, elapsed / len(specs)))
+            if any(s.level == "set" for s in group.specs) and error is None:
+                self._save_set_features(group, item, info, feats=feats)
+        return records
+
+    def _apply_scorer(self, spec: DimensionSpec, feats: Any, item: VideoItem, info: VideoInfo | None,
+                      ext: FeatureExtractor, base: dict[str, Any], seconds: float) -> Record:
+        entry = get_scorer(spec.scorer)
+        kwargs: dict[str, Any] = dict(spec.params)
+        try:
+            if "video" in entry.context:
+                kwargs["video"] = info
+            if "prompt" in entry.context:
+                kwargs["prompt"] = item.prompt
+            if "text_features" in entry.context:
+                kwargs["text_features"] = self._text_features(spec, item, ext)
+            score: Score = entry.fn(feats, **kwargs)
+        except NotApplicable as exc:
+            return make_record(**base, status="skipped", error=str(exc), seconds=seconds)
+        except Exception as exc:
+            log.debug("scorer failed", exc_info=exc)
+            return make_record(**base, status="error", error=f"{spec.scorer}: {type(exc).__name__}: {exc}"[:300],
+                               seconds=seconds)
+        return make_record(**base, score=float(score.value), details=dict(score.details), seconds=seconds)
+
+    def _text_features(self, spec: DimensionSpec, item: VideoItem, ext: FeatureExtractor) -> torch.Tensor:
+        text = prompt_text_field(spec.text or "prompt", item)
+        lang = item.prompt.lang if item.prompt else "en"
+        key = (ext.name, lang, text)
+        if key not in self._text_cache:
+            with torch.inference_mode():
+                self._text_cache[key] = ext.encode_text([text], lang=lang).float().cpu()
+        return self._text_cache[key]
+
+    # -- set-level dimensions (fidelity)
+
+    def _set_feature_path(self, spec: DimensionSpec, item: VideoItem) -> Path:
+        digest = hashlib.sha1(f"{item.model}/{item.rel_path}".encode()).hexdigest()[:16]
+        return Path(self.options.out_dir) / "features" / spec.id / _safe(item.model) / f"{digest}.safetensors"
+
+    def _save_set_features(self, group: _Group, item: VideoItem, info: VideoInfo | None, feats: Any = None) -> None:
+        from safetensors.torch import save_file
+
+        if feats is None:
+            outs = [o for o in group.outputs if o is not None and o.numel() > 0]
+            stacked = torch.cat(outs) if outs else torch.zeros(0)
+            feats = group.extractor.finalize(stacked, info=info)
+        for spec in group.specs:
+            if spec.level != "set" or not isinstance(feats, torch.Tensor) or feats.numel() == 0:
+                continue
+            path = self._set_feature_path(spec, item)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            save_file({"features": feats.contiguous().float()}, str(tmp))
+            os.replace(tmp, path)
+
+    def _score_sets(self, specs: Sequence[DimensionSpec], items: Sequence[VideoItem], writer: RecordWriter) -> list[Record]:
+        from safetensors.torch import load_file
+
+        records: list[Record] = []
+        models = sorted({it.model for it in items})
+        for spec in specs:
+            entry = get_scorer(spec.scorer)
+            for model in models:
+                if (model, None, spec.id, spec.version) in writer:
+                    continue
+                folder = Path(self.options.out_dir) / "features" / spec.id / _safe(model)
+                feats = [load_file(str(p))["features"] for p in sorted(folder.glob("*.safetensors"))]
+                ext = self._extractors.get(spec.backbone or "")
+                base = dict(model=model, video=None, prompt_id=None, prompt_lang=None, sample=None,
+                            dimension=spec.id, dimension_version=spec.version, spec_sha256=spec.sha256,
+                            level="set", weights=ext.weights_id if ext else None,
+                            random_weights=self.options.random_weights, probe=None, suite_version=__version__)
+                t0 = time.perf_counter()
+                try:
+                    kwargs: dict[str, Any] = dict(spec.params)
+                    if "reference" in entry.context:
+                        kwargs["reference"] = load_reference_for(spec, self.options.reference)
+                    score = entry.fn(feats, **kwargs)
+                    rec = make_record(**base, score=float(score.value), details=dict(score.details),
+                                      seconds=time.perf_counter() - t0)
+                except NotApplicable as exc:
+                    rec = make_record(**base, status="skipped", error=str(exc))
+                except Exception as exc:
+                    rec = make_record(**base, status="error", error=f"{spec.scorer}: {type(exc).__name__}: {exc}"[:300])
+                writer.write(rec)
+                records.append(rec)
+        return records
+
+
+def load_reference_for(spec: DimensionSpec, name: str | None) -> Any:
+    """Reference statistics for a set-level dimension (``--reference NAME``)."""
+    if not name:
+        raise NotApplicable("no reference set given (use --reference NAME)")
+    from vbench_cn.reference import load_reference
+
+    return load_reference(name, spec)
+
+
+def prompt_text_field(field_name: str, item: VideoItem) -> str:
+    """The text a semantic dimension embeds: ``prompt`` or ``meta.<key>`` (bilingual dicts by lang)."""
+    if item.prompt is None:
+        raise NotApplicable("no prompt known for this video")
+    if field_name == "prompt":
+        if not item.prompt.text:
+            raise NotApplicable("empty prompt")
+        return item.prompt.text
+    key = field_name.removeprefix("meta.")
+    value = item.prompt.meta.get(key)
+    if isinstance(value, dict):
+        value = value.get(item.prompt.lang) or value.get("en")
+    if not value:
+        raise NotApplicable(f"prompt has no {key!r} metadata")
+    return str(value)
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "_"
+
+
+class _NullProgress:
+    def advance(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class _RichProgress:
+    def __init__(self, total: int) -> None:
+        from rich.console import Console
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                   TimeRemainingColumn)
+
+        self._p = Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(),
+                           TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"),
+                           TimeRemainingColumn(), console=Console(stderr=True), transient=False)
+        self._start = time.perf_counter()
+        self._done = 0
+        self._task = self._p.add_task("videos", total=total, rate="")
+        self._p.start()
+
+    def advance(self) -> None:
+        self._done += 1
+        rate = self._done / max(1e-9, time.perf_counter() - self._start)
+        self._p.update(self._task, advance=1, rate=f"{rate:.2f} videos/s")
+
+    def close(self) -> None:
+        self._p.stop()
+
+
+def _progress(total: int, *, enabled: bool) -> Any:
+    return _RichProgress(total) if enabled and total > 0 else _NullProgress()
+
+
+def probe_all(items: Iterable[VideoItem]) -> tuple[dict[str, VideoInfo | None], dict[str, str]]:
+    """Probe every video: infos by path, and one-line errors for those that cannot be read."""
+    infos: dict[str, VideoInfo | None] = {}
+    errors: dict[str, str] = {}
+    for item in items:
+        try:
+            infos[item.path] = VideoReader(item.path).info
+        except VideoError as exc:
+            infos[item.path] = None
+            errors[item.path] = str(exc)
+    return infos, errors
+
+
+def print_profile(profile: Profile, file: Any = sys.stderr) -> None:
+    """A short table of where the time went, on stderr."""
+    from rich.console import Console
+    from rich.table import Table
+
+    s = profile.summary()
+    table = Table(title=f"profile: {s['wall_s']} s wall, {s['videos']} videos, decode {s['decode_s']} s, "
+                        f"(background), waiting for frames {s['wait_for_decode_s']} s, score {s['score_s']} s, "
+                        f"other {s['other_s']} s")
+    for col in ("extractor", "frames", "batches", "forward_s", "prepare_s", "frames_per_s", "forward_share"):
+        table.add_column(col)
+    for row in s["extractors"]:
+        table.add_row(*(str(row[c]) for c in ("extractor", "frames", "batches", "forward_s", "prepare_s",
+                                              "frames_per_s", "forward_share")))
+    Console(file=file).print(table)
