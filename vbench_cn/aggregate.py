@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -107,10 +108,23 @@ def _finite(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def _cluster(rec: Mapping[str, Any]) -> str:
-    """Resampling unit of a record: its prompt, or the video itself when the prompt is unknown."""
+def prompt_key(rec: Mapping[str, Any]) -> str:
+    """The prompt a record belongs to: the resampling unit, and what pairs two runs.
+
+    The record's ``prompt_id`` when set; otherwise the video's file name without its
+    extension and its ``-{sample}`` suffix (VBench's ``{prompt}-{i}.mp4`` naming), so the
+    samples of one prompt stay together and the same prompt matches across models.
+
+    Example:
+        >>> prompt_key({"prompt_id": None, "video": "ckpt-2/a cat sleeping-3.mp4"})
+        'a cat sleeping'
+    """
     pid = rec.get("prompt_id")
-    return f"prompt:{pid}" if pid not in (None, "") else f"video:{rec.get('video')}"
+    if pid not in (None, ""):
+        return str(pid)
+    name = str(rec.get("video") or "").replace("\\", "/").rsplit("/", 1)[-1]
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    return re.sub(r"-\d+$", "", stem) or name
 
 
 def category_scores(
@@ -516,12 +530,12 @@ def aggregate(
                 weight = float(w)
             else:
                 cell.n_unweighted += 1
-        key = _cluster(rec)
+        key = prompt_key(rec)
         cell.values[key].append(float(score))
         cell.weights[key].append(weight)
         cell.n_videos += 1
-        if rec.get("prompt_id") not in (None, "") and rec.get("sample") is not None:
-            m["samples"][str(rec["prompt_id"])].add(rec["sample"])
+        if rec.get("sample") is not None:
+            m["samples"][key].add(rec["sample"])
 
     dim_rows: list[dict[str, Any]] = []
     cat_rows: list[dict[str, Any]] = []

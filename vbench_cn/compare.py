@@ -13,12 +13,14 @@ from __future__ import annotations
 import math
 import zlib
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import pandas as pd
 
+from vbench_cn._text import did_you_mean
+from vbench_cn.aggregate import prompt_key
 from vbench_cn.specs import DimensionSpec
 from vbench_cn.stats import holm, paired_bootstrap_mean, paired_permutation_pvalue
 
@@ -92,18 +94,41 @@ def _f(x: Any, digits: int = 4) -> str:
     return f"{x:.{digits}f}" if _finite(x) else "—"
 
 
+def _pick_model(records: Sequence[Mapping[str, Any]], model: str | None, label: str) -> str:
+    """The one model of a run to compare: ``model`` if given, else the run's only model."""
+    models = sorted({str(r.get("model")) for r in records})
+    if model is not None:
+        if model not in models:
+            raise ValueError(f"run {label} has no model {model!r}{did_you_mean(model, models)}")
+        return model
+    if len(models) != 1:
+        raise ValueError(
+            f"run {label} holds {len(models)} models ({', '.join(models)}); choose one"
+        )
+    return models[0]
+
+
 def per_prompt_means(
-    records: Iterable[Mapping[str, Any]], specs: Mapping[str, DimensionSpec]
-) -> tuple[dict[str, dict[str, float]], set[str]]:
+    records: Iterable[Mapping[str, Any]],
+    specs: Mapping[str, DimensionSpec],
+    *,
+    model: str | None = None,
+) -> dict[str, dict[str, float]]:
     """Per dimension, the (weighted) mean score of each prompt, from ok video-level records.
 
+    Args:
+        records: records of one run.
+        specs: dimension specs (version, level, aggregate rule).
+        model: keep only this model's records (None: all).
+
     Returns:
-        ``({dimension: {prompt_key: mean}}, models seen)``. The prompt key is the prompt id
-        (or the video when the prompt is unknown), so the same prompt matches across runs.
+        ``{dimension: {prompt_key: mean}}``; the key is
+        :func:`vbench_cn.aggregate.prompt_key`, so the same prompt matches across runs.
     """
     sums: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0.0, 0.0]))
-    models: set[str] = set()
     for rec in records:
+        if model is not None and str(rec.get("model")) != model:
+            continue
         spec = specs.get(str(rec.get("dimension")))
         if spec is None or spec.level != "video" or (rec.get("level") or "video") != "video":
             continue
@@ -112,15 +137,12 @@ def per_prompt_means(
         score = rec.get("score")
         if rec.get("status", "ok") != "ok" or not _finite(score):
             continue
-        models.add(str(rec.get("model")))
         w = (rec.get("details") or {}).get("weight") if spec.aggregate == "weighted" else 1.0
         w = float(w) if _finite(w) and w > 0 else 1.0
-        pid = rec.get("prompt_id")
-        key = str(pid) if pid not in (None, "") else f"video:{rec.get('video')}"
-        acc = sums[spec.id][key]
+        acc = sums[spec.id][prompt_key(rec)]
         acc[0] += w * float(score)
         acc[1] += w
-    return {d: {k: s / w for k, (s, w) in p.items()} for d, p in sums.items()}, models
+    return {d: {k: s / w for k, (s, w) in p.items()} for d, p in sums.items()}
 
 
 def _verdict(diff: float, p_holm: float, alpha: float, higher_is_better: bool) -> Verdict:
@@ -137,6 +159,8 @@ def compare(
     records_b: Iterable[Mapping[str, Any]],
     specs: Mapping[str, DimensionSpec],
     *,
+    model_a: str | None = None,
+    model_b: str | None = None,
     alpha: float = 0.05,
     num_resamples: int = 2000,
     num_permutations: int = 9999,
@@ -148,6 +172,8 @@ def compare(
         records_a: records of the baseline run (one model).
         records_b: records of the candidate run (one model).
         specs: dimension specs (direction, aggregate rule, version).
+        model_a: which model of run A (needed only when it holds several).
+        model_b: which model of run B (needed only when it holds several).
         alpha: family-wise error level for the Holm-corrected verdicts.
         num_resamples: bootstrap replicates for the CI of the difference.
         num_permutations: sign-flip patterns for the p-value (exact when ``2**n`` is fewer).
@@ -155,15 +181,16 @@ def compare(
 
     Returns:
         A :class:`CompareResult`; ``verdict`` says whether B is better/worse than A.
+
+    Raises:
+        ValueError: a run holds several models and none was chosen, or the chosen one is absent.
     """
-    means_a, models_a = per_prompt_means(records_a, specs)
-    means_b, models_b = per_prompt_means(records_b, specs)
+    records_a, records_b = list(records_a), list(records_b)
+    name_a = _pick_model(records_a, model_a, "A")
+    name_b = _pick_model(records_b, model_b, "B")
+    means_a = per_prompt_means(records_a, specs, model=name_a)
+    means_b = per_prompt_means(records_b, specs, model=name_b)
     warnings: list[str] = []
-    for label, models in (("A", models_a), ("B", models_b)):
-        if len(models) > 1:
-            warnings.append(
-                f"run {label} holds several models ({', '.join(sorted(models))}); their prompts are pooled"
-            )
     rows: list[dict[str, Any]] = []
     for dim in sorted(set(means_a) | set(means_b)):
         pa, pb = means_a.get(dim, {}), means_b.get(dim, {})
@@ -203,8 +230,8 @@ def compare(
         row["verdict"] = _verdict(row["difference"], p_adj, alpha, row["higher_is_better"])
     return CompareResult(
         table=pd.DataFrame(rows, columns=COMPARE_COLUMNS),
-        model_a=", ".join(sorted(models_a)) or "A",
-        model_b=", ".join(sorted(models_b)) or "B",
+        model_a=name_a,
+        model_b=name_b,
         alpha=alpha,
         warnings=warnings,
     )

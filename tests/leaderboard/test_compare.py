@@ -103,3 +103,32 @@ def test_compare_cli(tmp_path, monkeypatch):
     )
     assert result.exit_code == 0, result.output
     assert "up,True,40" in result.stdout and "better" in result.stdout
+
+
+def test_runs_with_several_models_need_a_choice_and_pair_by_file_name():
+    # Two models in one run, no prompt ids: prompts come from VBench-style file names.
+    records = []
+    for model, shift in (("steady", 0.0), ("flicker", -0.1)):
+        for p in range(12):
+            for s in range(2):
+                records.append(
+                    rec(
+                        model,
+                        "up",
+                        None,
+                        s,
+                        0.8 + shift + 0.01 * p,
+                        video=f"{model}/a prompt number {p}-{s}.mp4",
+                    )
+                )
+    with pytest.raises(ValueError, match="run A holds 2 models .*choose one"):
+        compare(records, records, SPECS)
+    with pytest.raises(ValueError, match="no model 'steddy'; did you mean steady"):
+        compare(records, records, SPECS, model_a="steddy", model_b="flicker")
+    result = compare(
+        records, records, SPECS, model_a="steady", model_b="flicker", num_permutations=500
+    )
+    row = result.table.set_index("dimension").loc["up"]
+    assert row["n_prompts"] == 12 and row["verdict"] == "worse"
+    assert row["difference"] == pytest.approx(-0.1)
+    assert result.warnings == []

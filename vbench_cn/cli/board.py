@@ -118,6 +118,8 @@ COMPARE_EPILOG = """Examples:
   vbench-cn compare runs/ckpt-1000 runs/ckpt-2000
 
   vbench-cn compare runs/a runs/b --format csv --out diff.csv
+
+  vbench-cn compare runs/demo runs/demo --model-a steady-cam --model-b flicker-gen
 """
 
 
@@ -130,13 +132,30 @@ def compare_cmd(
         float, typer.Option("--alpha", min=0.0001, max=0.5, help="Family-wise error level (Holm).")
     ] = 0.05,
     seed: Annotated[int, typer.Option("--seed", help="Resampling seed.")] = 0,
+    model_a: Annotated[
+        str | None, typer.Option("--model-a", help="Model of run A, if it holds several.")
+    ] = None,
+    model_b: Annotated[
+        str | None, typer.Option("--model-b", help="Model of run B, if it holds several.")
+    ] = None,
     dimensions_dir: DimsDirOpt = None,
 ) -> None:
     """Paired comparison of two runs on their shared prompts, Holm-corrected (对比两次评测)."""
     from vbench_cn.compare import compare
 
     specs = _specs(dimensions_dir)
-    result = compare(_records(run_a), _records(run_b), specs, alpha=alpha, seed=seed)
+    try:
+        result = compare(
+            _records(run_a),
+            _records(run_b),
+            specs,
+            model_a=model_a,
+            model_b=model_b,
+            alpha=alpha,
+            seed=seed,
+        )
+    except ValueError as exc:
+        usage_error(f"{exc} (--model-a / --model-b)")
     for warning in result.warnings:
         print(f"note: {warning}", file=sys.stderr)
     if fmt is AggFormat.md:
