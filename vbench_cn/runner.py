@@ -679,7 +679,9 @@ class Runner:
                 try:
                     kwargs: dict[str, Any] = dict(spec.params)
                     if "reference" in entry.context:
-                        kwargs["reference"] = load_reference_for(spec, self.options.reference)
+                        # The run's detector id, so that statistics of other weights are refused.
+                        run_weights = base["weights"] or ("random" if self.options.random_weights else None)
+                        kwargs["reference"] = load_reference_for(spec, self.options.reference, weights_id=run_weights)
                     score = entry.fn(feats, **kwargs)
                     rec = make_record(**base, score=float(score.value), details=dict(score.details),
                                       seconds=time.perf_counter() - t0)
@@ -692,13 +694,17 @@ class Runner:
         return records
 
 
-def load_reference_for(spec: DimensionSpec, name: str | None) -> Any:
-    """Reference statistics for a set-level dimension (``--reference NAME``)."""
+def load_reference_for(spec: DimensionSpec, name: str | None, *, weights_id: str | None = None) -> Any:
+    """Reference statistics for a set-level dimension (``--reference NAME``).
+
+    ``weights_id`` is the run's detector (``"random"`` under ``--random-weights``); a
+    reference built with other weights is refused by :func:`vbench_cn.reference.load_reference`.
+    """
     if not name:
         raise NotApplicable("no reference set given (use --reference NAME)")
     from vbench_cn.reference import load_reference
 
-    return load_reference(name, spec)
+    return load_reference(name, spec, weights_id=weights_id)
 
 
 def prompt_text_field(field_name: str, item: VideoItem) -> str:

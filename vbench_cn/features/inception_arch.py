@@ -1,0 +1,85 @@
+"""The FID Inception-v3 (TensorFlow ``inception-2015-12-05`` graph) returning 2048-d pool features.
+
+Heusel et al., "GANs Trained by a Two Time-Scale Update Rule Converge to a Local Nash
+Equilibrium", NeurIPS 2017 (FID), use the pool_3 activations of the 2015 TensorFlow
+Inception-v3 graph. Its PyTorch port, ``pytorch-fid`` (Seitzer, 2020), differs from
+torchvision's Inception-v3 in four blocks (average pools that exclude padding, a max pool in
+the last block) and has 1008 classes. We take those block classes from ``pytorch-fid``
+(a dependency) and assemble the network ourselves so that building it never downloads
+anything; the checkpoint ``pt_inception-2015-12-05-6726825d.pth`` uses torchvision's key
+names and loads strictly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import nn
+
+#: Input side the network is used at; frames are resized to 299x299 (see the extractor).
+INCEPTION_SIZE = 299
+INCEPTION_FEATURES = 2048
+
+
+class FIDInceptionV3(nn.Module):
+    """Inception-v3 of the FID graph; ``forward`` maps ``(B, 3, 299, 299)`` in [-1, 1] to ``(B, 2048)``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        import torchvision
+        from pytorch_fid.inception import (
+            FIDInceptionA,
+            FIDInceptionC,
+            FIDInceptionE_1,
+            FIDInceptionE_2,
+        )
+
+        net = torchvision.models.inception_v3(weights=None, num_classes=1008, aux_logits=False,
+                                              init_weights=False, transform_input=False)
+        net.Mixed_5b = FIDInceptionA(192, pool_features=32)
+        net.Mixed_5c = FIDInceptionA(256, pool_features=64)
+        net.Mixed_5d = FIDInceptionA(288, pool_features=64)
+        net.Mixed_6b = FIDInceptionC(768, channels_7x7=128)
+        net.Mixed_6c = FIDInceptionC(768, channels_7x7=160)
+        net.Mixed_6d = FIDInceptionC(768, channels_7x7=160)
+        net.Mixed_6e = FIDInceptionC(768, channels_7x7=192)
+        net.Mixed_7b = FIDInceptionE_1(1280)
+        net.Mixed_7c = FIDInceptionE_2(2048)
+        # Keep the checkpoint's module names at the top level (``Conv2d_1a_3x3.conv.weight``).
+        for name in ("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "maxpool1", "Conv2d_3b_1x1",
+                     "Conv2d_4a_3x3", "maxpool2", "Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a",
+                     "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c",
+                     "avgpool", "fc"):
+            setattr(self, name, getattr(net, name))
+        self._trunk = ("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "maxpool1", "Conv2d_3b_1x1",
+                       "Conv2d_4a_3x3", "maxpool2", "Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a",
+                       "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c",
+                       "avgpool")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for name in self._trunk:
+            x = getattr(self, name)(x)
+        return x.flatten(1)
+
+
+def build_fid_inception() -> FIDInceptionV3:
+    """The FID Inception-v3 with random weights.
+
+    Convolutions get He-normal weights (fan-in, ReLU gain; He et al., ICCV 2015) so that
+    activations keep their scale through the 94 layers with identity batch norms; the
+    checkpoint replaces all of them when real weights are loaded.
+    """
+    net = FIDInceptionV3()
+    for m in net.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
+        elif isinstance(m, nn.Linear):
+            nn.init.trunc_normal_(m.weight, std=0.02)
+            nn.init.zeros_(m.bias)
+    return net.eval()
+
+
+def convert_inception_state_dict(sd: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``pt_inception-2015-12-05`` tensors already use our names; drop a DataParallel prefix if any."""
+    return {k.removeprefix("module."): v for k, v in sd.items()}
