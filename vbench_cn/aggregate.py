@@ -95,6 +95,7 @@ SET_COLUMNS = [
     "reference",
     "ci_low",
     "ci_high",
+    "normalized",
     "details",
 ]
 
@@ -134,7 +135,8 @@ def category_scores(
 
     Works on floats or on equally shaped numpy arrays (bootstrap replicates). Dimensions
     with weight 0 or missing from ``normalized`` do not count; a category with none is
-    absent from the result.
+    absent from the result. Set-level dimensions (FVD, ...) count like the others, with
+    their normalised value: the fidelity category consists of them.
 
     The duration category is the exception: when its length dimension
     (``duration_seconds``) and at least one other duration dimension are present, it is
@@ -159,7 +161,7 @@ def category_scores(
     sums: dict[str, list[Any]] = {}
     for dim, value in normalized.items():
         spec = specs.get(dim)
-        if spec is None or spec.weight <= 0 or spec.level != "video":
+        if spec is None or spec.weight <= 0:
             continue
         for cat in (spec.category, "total"):
             acc = sums.setdefault(cat, [0.0, 0.0])
@@ -586,17 +588,32 @@ def aggregate(
         rep_norm = _joint_replicates(
             model_cells, specs, point_norm, num_resamples, _seed(seed, model, "joint")
         )
-        cats = category_scores(point_norm, specs)
-        cat_reps = category_scores(rep_norm, specs) if rep_norm else {}
+        # Set-level scores enter the categories with their normalised value; their own
+        # uncertainty is not resampled over prompts, so they are fixed in the replicates.
+        set_norm = {
+            r["dimension"]: r["normalized"]
+            for r in set_rows
+            if r["model"] == model and r["dimension"] in specs and _finite(r["normalized"])
+        }
+        all_norm = {**point_norm, **set_norm}
+        cats = category_scores(all_norm, specs)
+        if rep_norm or set_norm:
+            fixed = {d: np.full(num_resamples, v) for d, v in set_norm.items()}
+            cat_reps = category_scores({**rep_norm, **fixed}, specs)
+        else:
+            cat_reps = {}
         for cat in CATEGORY_ROWS:
             if cat not in cats:
                 continue
-            lo, hi = percentile_interval(cat_reps[cat], confidence=confidence)
             members = sorted(
                 d
-                for d in point_norm
+                for d in all_norm
                 if specs[d].weight > 0 and (cat == "total" or specs[d].category == cat)
             )
+            if all(d in set_norm for d in members):
+                lo, hi = _set_category_interval(members, set_rows, model, specs)
+            else:
+                lo, hi = percentile_interval(cat_reps[cat], confidence=confidence)
             cat_rows.append(
                 {
                     "model": model,
@@ -682,6 +699,29 @@ def _joint_replicates(
     return reps
 
 
+def _set_category_interval(
+    members: Sequence[str],
+    set_rows: Sequence[Mapping[str, Any]],
+    model: str,
+    specs: Mapping[str, DimensionSpec],
+) -> tuple[float, float]:
+    """CI of a category made only of set-level scores.
+
+    The scorer's own CI, normalised, when the category has exactly one member that reports
+    one; otherwise unknown (NaN): set-level scores are not resampled over prompts here.
+    """
+    nan = (float("nan"), float("nan"))
+    if len(members) != 1:
+        return nan
+    for row in set_rows:
+        if row["model"] == model and row["dimension"] == members[0]:
+            if _finite(row["ci_low"]) and _finite(row["ci_high"]):
+                spec = specs[members[0]]
+                a, b = spec.normalize(row["ci_low"]), spec.normalize(row["ci_high"])
+                return (min(a, b), max(a, b))
+    return nan
+
+
 def _set_row(rec: Mapping[str, Any], spec: DimensionSpec | None) -> dict[str, Any]:
     """A set-level record as a display row (score, n videos, reference, CI from details)."""
     details = dict(rec.get("details") or {})
@@ -705,5 +745,11 @@ def _set_row(rec: Mapping[str, Any], spec: DimensionSpec | None) -> dict[str, An
         "reference": details.get("reference", details.get("reference_id")),
         "ci_low": float(ci_low) if _finite(ci_low) else float("nan"),
         "ci_high": float(ci_high) if _finite(ci_high) else float("nan"),
+        "normalized": spec.normalize(float(score))
+        if spec is not None
+        and _finite(score)
+        and rec.get("status", "ok") == "ok"
+        and int(rec.get("dimension_version") or 1) == spec.version
+        else float("nan"),
         "details": json.dumps(details, sort_keys=True, ensure_ascii=False, default=str),
     }

@@ -223,3 +223,40 @@ def test_duration_category_is_gated_by_length():
     assert only_length["duration"] == pytest.approx(0.5)  # nothing to gate: plain mean
     reps = category_scores({k: np.full(3, v) for k, v in norm.items()}, sp)
     assert np.allclose(reps["duration"], cats["duration"])  # works on bootstrap replicates
+
+
+def test_set_level_scores_form_the_fidelity_category():
+    sp = specs(
+        spec(
+            "fvd",
+            level="set",
+            higher_is_better=False,
+            category="fidelity",
+            normalization={"min": 0.0, "max": 2000.0},
+        ),
+        spec("q", normalization={"min": 0.0, "max": 1.0}),
+    )
+    records = [rec("m", "q", f"p{k}", 0, 0.5 + 0.1 * (k % 3)) for k in range(9)]
+    records.append(
+        rec(
+            "m",
+            "fvd",
+            None,
+            0,
+            500.0,
+            level="set",
+            video=None,
+            details={"ci_low": 400.0, "ci_high": 600.0},
+        )
+    )
+    result = aggregate(records, sp, num_resamples=300)
+    cats = result.categories.set_index("category")
+    assert cats.loc["fidelity", "score"] == pytest.approx(1 - 500 / 2000)
+    # its only member reports a CI: normalised and flipped (lower is better)
+    assert (cats.loc["fidelity", "ci_low"], cats.loc["fidelity", "ci_high"]) == pytest.approx(
+        (0.7, 0.8)
+    )
+    assert cats.loc["total", "score"] == pytest.approx((0.75 + 0.6) / 2)
+    assert cats.loc["total", "ci_low"] < cats.loc["total", "score"] < cats.loc["total", "ci_high"]
+    assert cats.loc["total", "dimensions"] == "fvd,q"
+    assert result.set_level.iloc[0]["normalized"] == pytest.approx(0.75)
