@@ -37,7 +37,8 @@ def build_openai_clip(arch: str) -> nn.Module:
     level = root.level
     root.setLevel(logging.ERROR)  # open_clip warns "initialized randomly" on the root logger
     try:
-        return open_clip.create_model(_OPEN_CLIP_NAMES[arch], pretrained=None, device="cpu")
+        # the default device, so that `with torch.device("meta")` counts parameters without memory
+        return open_clip.create_model(_OPEN_CLIP_NAMES[arch], pretrained=None, device=torch.get_default_device())
     finally:
         root.setLevel(level)
 
