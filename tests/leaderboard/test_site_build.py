@@ -19,7 +19,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 def site_specs():
     sp = section18_specs()
-    sp["fvd"] = spec("fvd", level="set", higher_is_better=False, category="fidelity")
+    sp["fvd"] = spec(
+        "fvd",
+        level="set",
+        higher_is_better=False,
+        category="fidelity",
+        normalization={"min": 0.0, "max": 2000.0},
+    )
     sp["duration_seconds"] = spec(
         "duration_seconds", category="duration", normalization={"min": 0, "max": 60}
     )
