@@ -96,6 +96,11 @@ def _frames(detections: Sequence[Sequence[Detection]] | None) -> Sequence[Sequen
     return detections
 
 
+def _kept(detections: Sequence[Sequence[Detection]] | None, min_score: float) -> list[list[Detection]]:
+    """Every frame's boxes scoring at least ``min_score`` (frames without boxes stay, empty)."""
+    return [[d for d in frame if d.score >= min_score] for frame in _frames(detections)]
+
+
 def _labels(frame: Iterable[Detection]) -> set[str]:
     return {d.label for d in frame}
 
@@ -124,7 +129,7 @@ def _frame_success(detections: Sequence[Sequence[Detection]], names: Sequence[st
 
 
 @scorer("semantic.object_class")
-def object_class(detections: Sequence[Sequence[Detection]], *, prompt: Any = None) -> Score:
+def object_class(detections: Sequence[Sequence[Detection]], *, prompt: Any = None, min_score: float = 0.0) -> Score:
     """Fraction of frames in which the prompt's object is detected (VBench object class).
 
     ``vbench/object_class.py``: a frame succeeds when the target COCO name is among the
@@ -134,6 +139,7 @@ def object_class(detections: Sequence[Sequence[Detection]], *, prompt: Any = Non
     Args:
         detections: one list of :class:`Detection` per sampled frame.
         prompt: the prompt; ``meta.object`` is a COCO-80 name.
+        min_score: boxes scoring less are ignored (VBench's GRiT keeps boxes >= 0.5).
 
     Example:
         >>> from types import SimpleNamespace as P
@@ -142,11 +148,12 @@ def object_class(detections: Sequence[Sequence[Detection]], *, prompt: Any = Non
         0.5
     """
     target = str(_meta(prompt, "object")).strip()
-    return _frame_success(_frames(detections), [target])
+    return _frame_success(_kept(detections, min_score), [target])
 
 
 @scorer("semantic.multiple_objects")
-def multiple_objects(detections: Sequence[Sequence[Detection]], *, prompt: Any = None) -> Score:
+def multiple_objects(detections: Sequence[Sequence[Detection]], *, prompt: Any = None,
+                     min_score: float = 0.0) -> Score:
     """Fraction of frames in which every object of the prompt is detected.
 
     ``vbench/multiple_objects.py``: the aux string ``"A and B"`` is split on ``" and "``;
@@ -155,6 +162,7 @@ def multiple_objects(detections: Sequence[Sequence[Detection]], *, prompt: Any =
     Args:
         detections: one list of :class:`Detection` per sampled frame.
         prompt: ``meta.objects`` (two COCO names) or VBench's ``meta.object = "A and B"``.
+        min_score: boxes scoring less are ignored.
 
     Example:
         >>> from types import SimpleNamespace as P
@@ -162,11 +170,11 @@ def multiple_objects(detections: Sequence[Sequence[Detection]], *, prompt: Any =
         >>> multiple_objects([[d]], prompt=P(meta={"objects": ["dog", "cat"]})).value
         0.0
     """
-    return _frame_success(_frames(detections), _objects(prompt))
+    return _frame_success(_kept(detections, min_score), _objects(prompt))
 
 
 @scorer("semantic.color")
-def color(detections: Sequence[Sequence[Detection]], *, prompt: Any = None) -> Score:
+def color(detections: Sequence[Sequence[Detection]], *, prompt: Any = None, min_score: float = 0.0) -> Score:
     """Among frames where the object is detected, the fraction where it has the asked colour.
 
     A substitute for ``vbench/color.py`` that reads pixels instead of dense captions: a
@@ -178,6 +186,7 @@ def color(detections: Sequence[Sequence[Detection]], *, prompt: Any = None) -> S
     Args:
         detections: one list of :class:`Detection` (with ``color``) per sampled frame.
         prompt: ``meta.color`` and ``meta.object``.
+        min_score: boxes scoring less are ignored.
 
     Example:
         >>> from types import SimpleNamespace as P
@@ -187,7 +196,7 @@ def color(detections: Sequence[Sequence[Detection]], *, prompt: Any = None) -> S
     """
     target = str(_meta(prompt, "color")).strip().lower()
     obj = str(_meta(prompt, "object")).strip()
-    frames = _frames(detections)
+    frames = _kept(detections, min_score)
     object_frames = color_frames = 0
     for frame in frames:
         boxes = [d for d in frame if d.label == obj]
@@ -300,7 +309,7 @@ def pair_score(relation: str, box_a: Sequence[float], box_b: Sequence[float], *,
 @scorer("semantic.spatial_relationship")
 def spatial_relationship(detections: Sequence[Sequence[Detection]], *, prompt: Any = None,
                          direction: Literal["signed", "vbench"] = "signed",
-                         iou_threshold: float = 0.1) -> Score:
+                         iou_threshold: float = 0.1, min_score: float = 0.0) -> Score:
     """Mean over frames of the best pair score for "a *relation* b".
 
     ``vbench/spatial_relationship.py``: frame score = max over box pairs of
@@ -315,6 +324,7 @@ def spatial_relationship(detections: Sequence[Sequence[Detection]], *, prompt: A
         prompt: ``meta.relation = {"a", "b", "relation"}`` (ours or VBench's phrasing).
         direction: ``"signed"`` (correct) or ``"vbench"`` (VBench-compatible).
         iou_threshold: IoU above which the score decays as ``threshold / IoU``.
+        min_score: boxes scoring less are ignored.
 
     Example:
         >>> from types import SimpleNamespace as P
@@ -329,7 +339,7 @@ def spatial_relationship(detections: Sequence[Sequence[Detection]], *, prompt: A
     a, b, relation = str(rel["a"]).strip(), str(rel["b"]).strip(), normalize_relation(rel["relation"])
     if direction not in ("signed", "vbench"):
         raise ValueError(f"direction must be 'signed' or 'vbench', got {direction!r}")
-    frames = _frames(detections)
+    frames = _kept(detections, min_score)
     scores: list[float] = []
     for frame in frames:
         best = 0.0
@@ -372,14 +382,19 @@ def human_action(predictions: ClassProbabilities, *, prompt: Any = None, top_k: 
         >>> human_action(pr, prompt=P(meta={"action": "tai chi"})).value
         1.0
     """
-    target = str(_meta(prompt, "action")).strip().lower()
+    target = _action_key(str(_meta(prompt, "action")))
     probs = predictions.probs.reshape(-1).float()
     k = min(top_k, probs.numel())
     values, indices = torch.topk(probs, k)
     kept = [str(predictions.labels[int(i)]).lower() for v, i in zip(values.tolist(), indices.tolist())
             if round(v, 4) >= threshold]
-    return Score(float(target in kept), {"kept": kept[:top_k], "top1": str(predictions.labels[int(indices[0])]),
+    return Score(float(target in {_action_key(c) for c in kept}), {"kept": kept[:top_k], "top1": str(predictions.labels[int(indices[0])]),
                                          "top1_prob": round(float(values[0]), 4)})
+
+
+def _action_key(label: str) -> str:
+    """Kinetics names compare lower-case, without parentheses (``(in game)`` vs ``in game``)."""
+    return " ".join(label.lower().replace("(", " ").replace(")", " ").split())
 
 
 @scorer("semantic.scene")

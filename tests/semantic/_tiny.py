@@ -1,0 +1,80 @@
+"""Reduced configurations of the semantic backbones' real classes, for fast CPU tests.
+
+Each builder keeps what the pipeline depends on (input size and frame count, vocabularies,
+number of classes) and shrinks width and depth. :func:`tiny_registry` swaps them into the
+weights registry for the duration of a ``with`` block.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Iterator
+
+import pytest
+from torch import nn
+
+
+def tiny_viclip() -> nn.Module:
+    from vbench_cn.features.viclip_arch import ViCLIP, ViCLIPConfig
+
+    return ViCLIP(ViCLIPConfig(vision_width=32, vision_layers=1, vision_heads=2, embed_dim=32, text_width=32,
+                               text_layers=1, text_heads=2))
+
+
+def tiny_umt() -> nn.Module:
+    from vbench_cn.features.umt_arch import UMTClassifier, UMTConfig
+
+    return UMTClassifier(UMTConfig(dim=32, depth=1, heads=2))
+
+
+def tiny_owlv2() -> nn.Module:
+    from transformers import Owlv2Config
+
+    from vbench_cn.features.detector import build_owlv2
+
+    small = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2)
+    cfg = Owlv2Config(text_config={**small, "max_position_embeddings": 16},
+                      vision_config={**small, "image_size": 96, "patch_size": 16}, projection_dim=32)
+    return build_owlv2(cfg)
+
+
+def tiny_cnclip() -> nn.Module:
+    from vbench_cn.features.cnclip import build_cnclip
+
+    return build_cnclip("ViT-B-16", embed_dim=32, vision_layers=1, vision_width=64, text_hidden_size=32,
+                        text_num_hidden_layers=1, text_num_attention_heads=2, text_intermediate_size=64)
+
+
+def tiny_openai_clip() -> nn.Module:
+    import open_clip
+
+    return open_clip.model.CLIP(
+        embed_dim=32,
+        vision_cfg={"image_size": 224, "layers": 1, "width": 64, "patch_size": 32, "head_width": 32},
+        text_cfg={"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
+        quick_gelu=True,
+    )
+
+
+TINY = {
+    "viclip_l14": tiny_viclip,
+    "umt_l16_k400": tiny_umt,
+    "owlv2_b16": tiny_owlv2,
+    "cnclip_vitb16": tiny_cnclip,
+    "cnclip_vitl14": tiny_cnclip,
+    "clip_vitb32": tiny_openai_clip,
+}
+
+
+@contextlib.contextmanager
+def tiny_registry() -> Iterator[None]:
+    """Within the block, every semantic backbone's registry entry builds its reduced config."""
+    from vbench_cn import weights
+
+    for name in TINY:
+        weights.get_weights(name)  # import the modules that register them
+    with pytest.MonkeyPatch.context() as mp:
+        for name, build in TINY.items():
+            mp.setitem(weights._REGISTRY, name, dataclasses.replace(weights._REGISTRY[name], build=build))
+        yield
