@@ -50,7 +50,6 @@ VIDEOMAE_WEIGHTS = register_weights(Weights(
         "reference_impl": "cd-fvd 0.1.1 cdfvd/third_party/VideoMAEv2 (vit_giant_patch14_224, SSv2 fine-tuned)",
         "used_by": ["fvd_videomae"],
         "format": "torch.save dict {'model': state dict} (read with weights_only=True)",
-        "heavy": True,
     },
     convert=_convert,
 ))
