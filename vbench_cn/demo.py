@@ -40,9 +40,40 @@ PRETEND_MODELS: tuple[PretendModel, ...] = (
     ("short-clip", "steady but 1 s long and 64 px", _short, 8.0),
 )
 
-DEMO_DIMENSIONS = ("temporal_flickering", "duration_seconds", "frame_rate", "resolution")
+#: Pretend models that draw the sign a text_rendering prompt asks for: (name, what, garbles).
+#: Their videos are scored by real OCR (PP-OCRv4 from the rapidocr wheel).
+TEXT_MODELS: tuple[tuple[str, str, bool], ...] = (
+    ("sign-writer", "writes the sign text correctly, 3 s at 8 fps, 384x240", False),
+    ("sign-garbler", "writes pseudo-characters that change every frame, 3 s at 8 fps, 384x240", True),
+)
+
+DEMO_DIMENSIONS = ("temporal_flickering", "duration_seconds", "frame_rate", "resolution",
+                   "text_rendering", "text_stability")
+#: Static-scene prompts (tagged temporal_flickering, so the text dimensions skip them).
 DEMO_PROMPTS = ("tf-0001", "tf-0002", "tf-0003", "tf-0004")
+#: text_rendering prompts: tx-0001 asks for a sign reading 北京烤鸭, tx-0047 for a neon OPEN.
+TEXT_PROMPTS = ("tx-0001", "tx-0047")
 SAMPLES_PER_PROMPT = 2
+
+
+def _sign(text: str, seed: int, *, garbles: bool) -> np.ndarray:
+    from vbench_cn.synthetic_text import sign_clip
+
+    return sign_clip(text, num_frames=24, height=240, width=384, text_height_px=36, seed=seed,
+                     pseudo_glyphs=garbles, morph_glyphs=garbles)
+
+
+def text_prompts() -> list[tuple[str, str]]:
+    """(prompt id, expected text) of :data:`TEXT_PROMPTS` that can be drawn here.
+
+    Chinese needs a CJK font (fonts-noto-cjk); without one only the English sign is drawn.
+    """
+    from vbench_cn.prompts import by_id
+    from vbench_cn.synthetic_text import find_cjk_font, needs_cjk
+
+    prompts = by_id()
+    texts = [(pid, str(prompts[pid].meta["text"])) for pid in TEXT_PROMPTS]
+    return [(pid, t) for pid, t in texts if not needs_cjk(t) or find_cjk_font() is not None]
 
 
 def make_demo_videos(folder: Path) -> list[Path]:
@@ -55,6 +86,12 @@ def make_demo_videos(folder: Path) -> list[Path]:
                 if not path.exists():
                     synthetic.write_video(path, make(100 * p + i), fps)
                 paths.append(path)
+    for model, _, garbles in TEXT_MODELS:  # one sample per prompt: OCR is the slow part
+        for p, (prompt_id, text) in enumerate(text_prompts()):
+            path = folder / model / f"{prompt_id}-0.mp4"
+            if not path.exists():
+                synthetic.write_video(path, _sign(text, p, garbles=garbles), 8.0, crf=18)
+            paths.append(path)
     return paths
 
 
@@ -67,9 +104,14 @@ def run_demo(out: Path, *, build_site: bool = True) -> None:
     videos = out / "videos"
     run_dir = out / "run"
     make_demo_videos(videos)
-    stderr.print(f"demo: {len(PRETEND_MODELS)} pretend models → {videos}")
+    stderr.print(f"demo: {len(PRETEND_MODELS) + len(TEXT_MODELS)} pretend models → {videos}")
     for name, what, _, _ in PRETEND_MODELS:
         stderr.print(f"  {name}: {what}", highlight=False)
+    signs = ", ".join(f"{pid} {text}" for pid, text in text_prompts())
+    for name, what, _ in TEXT_MODELS:
+        stderr.print(f"  {name}: {what} ({signs})", highlight=False)
+    if len(text_prompts()) < len(TEXT_PROMPTS):
+        stderr.print("  (no CJK font found: the Chinese sign is left out; apt-get install -y fonts-noto-cjk)")
     records = evaluate([videos], dimensions=list(DEMO_DIMENSIONS), out_dir=run_dir, progress=True)
     table = _ranking(records)
     stdout.print(table)
@@ -99,14 +141,16 @@ def _ranking(records: list[dict]) -> object:
     means = df.pivot_table(index="model", columns="dimension", values="score", aggfunc="mean")
     norm = means.apply(lambda col: col.map(specs[col.name].normalize))
     weights = pd.Series({d: specs[d].weight for d in norm.columns})
-    total = (norm * weights).sum(axis=1) / weights.sum()
+    # Each model over the dimensions that apply to its prompts (the text dims to sign prompts only).
+    total = (norm * weights).sum(axis=1) / norm.notna().mul(weights, axis=1).sum(axis=1)
     order = total.sort_values(ascending=False).index
-    table = Table(title="vbench-cn demo ranking / 演示排名 (normalised, higher is better)")
+    table = Table(title="vbench-cn demo ranking / 演示排名 (normalised, higher is better; – = not applicable)")
     table.add_column("rank")
-    table.add_column("model")
+    table.add_column("model", no_wrap=True, min_width=max(len(str(m)) for m in order))  # names stay whole
     for d in means.columns:
         table.add_column(f"{specs[d].label('en')}\n{specs[d].label('zh')}")
     table.add_column("score")
     for rank, model in enumerate(order, 1):
-        table.add_row(str(rank), model, *(f"{means.loc[model, d]:.4g}" for d in means.columns), f"{total[model]:.3f}")
+        cells = ("–" if pd.isna(means.loc[model, d]) else f"{means.loc[model, d]:.3g}" for d in means.columns)
+        table.add_row(str(rank), model, *cells, f"{total[model]:.3f}")
     return table

@@ -177,6 +177,7 @@ def render_sign(
     seed: int = 0,
     offset_xy: tuple[int, int] = (0, 0),
     pseudo_glyphs: bool = False,
+    glyph_seed: int | None = None,
     font_path: str | os.PathLike[str] | None = None,
     board_color: tuple[int, int, int] = (150, 30, 30),
     text_color: tuple[int, int, int] = (250, 220, 120),
@@ -188,7 +189,7 @@ def render_sign(
         height: frame height in pixels.
         width: frame width in pixels.
         text_height_px: font size in pixels.
-        seed: picks the background (and, with ``pseudo_glyphs``, the fused characters).
+        seed: picks the background (and, unless ``glyph_seed`` is given, the fused characters).
         offset_xy: shift of the board from the centre, in pixels (camera drift).
         pseudo_glyphs: draw each character as the left half of itself fused with the right
             half of another character: glyph-like shapes that are no character, the way
@@ -216,7 +217,7 @@ def render_sign(
     draw.rectangle([cx - board_w // 2, cy - board_h // 2, cx + board_w // 2, cy + board_h // 2], fill=board_color)
     if not chars:
         return np.asarray(frame.convert("RGB"))
-    rng = np.random.default_rng(seed + 7919)
+    rng = np.random.default_rng((seed if glyph_seed is None else glyph_seed) + 7919)
     cell_h = int(text_height_px * 1.4)
     x = cx - text_w // 2
     layer = Image.new("RGBA", frame.size, (0, 0, 0, 0))
@@ -245,6 +246,7 @@ def sign_clip(
     drift_px_per_frame: float = 1.0,
     seed: int = 0,
     pseudo_glyphs: bool = False,
+    morph_glyphs: bool = False,
     font_path: str | os.PathLike[str] | None = None,
 ) -> np.ndarray:
     """A clip of a sign drifting slowly across the frame (a gentle camera pan).
@@ -256,9 +258,10 @@ def sign_clip(
         width: frame width in pixels.
         text_height_px: font size in pixels.
         drift_px_per_frame: horizontal shift of the board per frame, in pixels.
-        seed: background (same for every frame) and pseudo-glyph choice (new per frame
-            when ``pseudo_glyphs``, so the fused strokes change over time).
+        seed: background (same for every frame) and pseudo-glyph choice.
         pseudo_glyphs: see :func:`render_sign`.
+        morph_glyphs: with ``pseudo_glyphs``, fuse other characters in every frame, so
+            the strokes change over time (otherwise the same wrong glyphs throughout).
         font_path: see :func:`render_sign`.
 
     Returns:
@@ -270,7 +273,8 @@ def sign_clip(
     for t, text in enumerate(per_frame):
         offset = (int(round(start + drift_px_per_frame * t)), 0)
         frames.append(render_sign(text, height=height, width=width, text_height_px=text_height_px, seed=seed,
-                                  offset_xy=offset, pseudo_glyphs=pseudo_glyphs, font_path=font_path))
+                                  offset_xy=offset, pseudo_glyphs=pseudo_glyphs, font_path=font_path,
+                                  glyph_seed=seed * 1009 + t if morph_glyphs else None))
     return np.stack(frames)
 
 
