@@ -218,7 +218,6 @@ def test_chunked_equals_unchunked_with_the_real_architecture(motion_clips: Path,
 
 
 def test_end_to_end_with_random_weights(motion_clips: Path, tmp_path: Path) -> None:
-    pytest.importorskip("vbench_cn.weights", reason="weights registry (issue 4 part A) not merged yet")
     from typer.testing import CliRunner
 
     from vbench_cn.cli import app
