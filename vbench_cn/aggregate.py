@@ -539,6 +539,7 @@ def aggregate(
         if rec.get("sample") is not None:
             m["samples"][key].add(rec["sample"])
 
+    set_rows.sort(key=lambda r: (r["model"], r["dimension"]))
     dim_rows: list[dict[str, Any]] = []
     cat_rows: list[dict[str, Any]] = []
     vb_rows: list[dict[str, Any]] = []
@@ -655,7 +656,6 @@ def aggregate(
         }
         for name, m in meta.items()
     }
-    set_rows.sort(key=lambda r: (r["model"], r["dimension"]))
     return AggregateResult(
         dimensions=pd.DataFrame(dim_rows, columns=DIMENSION_COLUMNS),
         categories=pd.DataFrame(cat_rows, columns=CATEGORY_COLUMNS),

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -106,8 +109,17 @@ def test_pages_for_every_model_and_dimension(built):
 
 
 def test_build_is_byte_deterministic(built, tmp_path):
-    first, subs = built
-    build_site(list(reversed(subs)), site_specs(), tmp_path / "two")
+    """Rebuilt in another process, with another hash seed and the input reversed: same bytes."""
+    first, _ = built
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1]);"
+        "from test_site_build import all_submissions, site_specs;"
+        "from vbench_cn.site import build_site;"
+        "build_site(list(reversed(all_submissions())), site_specs(), sys.argv[2])"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    here = str(Path(__file__).resolve().parent)
+    subprocess.run([sys.executable, "-c", script, here, str(tmp_path / "two")], check=True, env=env)
     one, two = tree_digest(first), tree_digest(tmp_path / "two")
     assert one == two and len(one) > 40
 
