@@ -206,3 +206,22 @@ def test_text_similarity_frames_and_video() -> None:
         text_similarity(frames, text_features=None)
     with pytest.raises(ValueError, match="different models"):
         text_similarity(frames, text_features=torch.ones(1, 3))
+
+
+def test_min_score_drops_weak_boxes_in_every_detection_scorer() -> None:
+    weak_dog = Detection("dog", 0.2, LEFT, color="red")
+    strong_cat = Detection("cat", 0.9, RIGHT, color="red")
+    frames = [[weak_dog, strong_cat]]
+    assert object_class(frames, prompt=P(object="dog")).value == 1.0
+    assert object_class(frames, prompt=P(object="dog"), min_score=0.3).value == 0.0
+    assert multiple_objects(frames, prompt=P(objects=["dog", "cat"]), min_score=0.3).value == 0.0
+    rel = P(relation={"a": "dog", "b": "cat", "relation": "left of"})
+    assert spatial_relationship(frames, prompt=rel).value == 1.0
+    assert spatial_relationship(frames, prompt=rel, min_score=0.3).value == 0.0
+    with pytest.raises(NotApplicable):
+        color(frames, prompt=P(object="dog", color="red"), min_score=0.3)
+
+
+def test_human_action_label_spelling_is_normalised() -> None:
+    pr = ClassProbabilities(torch.tensor([0.95]), ["passing american football (in game)"])
+    assert human_action(pr, prompt=P(action="passing American football (in game)")).value == 1.0
