@@ -271,18 +271,10 @@ class _DecordImpl:
         self.codec, self.width, self.height = meta
         self.fps = float(self.vr.get_avg_fps() or 0.0)
 
+    backend = "decord"
+
     def info(self) -> VideoInfo:
-        return VideoInfo(
-            path=self.path,
-            num_frames=self.num_frames,
-            fps=self.fps,
-            duration_seconds=_duration(self.timestamps, self.fps, self.num_frames),
-            width=self.width,
-            height=self.height,
-            codec=self.codec,
-            variable_frame_rate=_is_vfr(self.timestamps),
-            backend="decord",
-        )
+        return _info(self)
 
     def read(self, unique: np.ndarray, chunk: int) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
         for start in range(0, len(unique), chunk):
@@ -320,18 +312,10 @@ class _PyAVImpl:
         if self.fps == 0.0 and len(ts) > 1 and ts[-1] > ts[0]:
             self.fps = (len(ts) - 1) / (ts[-1] - ts[0])
 
+    backend = "pyav"
+
     def info(self) -> VideoInfo:
-        return VideoInfo(
-            path=self.path,
-            num_frames=self.num_frames,
-            fps=self.fps,
-            duration_seconds=_duration(self.timestamps, self.fps, self.num_frames),
-            width=self.width,
-            height=self.height,
-            codec=self.codec,
-            variable_frame_rate=_is_vfr(self.timestamps),
-            backend="pyav",
-        )
+        return _info(self)
 
     def read(self, unique: np.ndarray, chunk: int) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
         import av
@@ -354,6 +338,21 @@ class _PyAVImpl:
                     break
         if buf:
             yield np.asarray(buf_idx), torch.from_numpy(np.stack(buf))
+
+
+def _info(impl: _DecordImpl | _PyAVImpl) -> VideoInfo:
+    """The :class:`VideoInfo` of an opened decoder."""
+    return VideoInfo(
+        path=impl.path,
+        num_frames=impl.num_frames,
+        fps=impl.fps,
+        duration_seconds=_duration(impl.timestamps, impl.fps, impl.num_frames),
+        width=impl.width,
+        height=impl.height,
+        codec=impl.codec,
+        variable_frame_rate=_is_vfr(impl.timestamps),
+        backend=impl.backend,  # type: ignore[arg-type]
+    )
 
 
 def _duration(timestamps: np.ndarray, fps: float, num_frames: int) -> float:
