@@ -629,11 +629,12 @@ class Runner:
 
     def _text_features(self, spec: DimensionSpec, item: VideoItem, ext: FeatureExtractor) -> torch.Tensor:
         text = prompt_text_field(spec.text or "prompt", item)
+        texts = [text] if isinstance(text, str) else text  # a list field: one row per element
         lang = item.prompt.lang if item.prompt else "en"
-        key = (ext.name, lang, text)
+        key = (ext.name, lang, "\x1f".join(texts))
         if key not in self._text_cache:
             with torch.inference_mode():
-                self._text_cache[key] = ext.encode_text([text], lang=lang).float().cpu()
+                self._text_cache[key] = ext.encode_text(texts, lang=lang).float().cpu()
         return self._text_cache[key]
 
     # -- set-level dimensions (fidelity)
@@ -707,8 +708,12 @@ def load_reference_for(spec: DimensionSpec, name: str | None, *, weights_id: str
     return load_reference(name, spec, weights_id=weights_id)
 
 
-def prompt_text_field(field_name: str, item: VideoItem) -> str:
-    """The text a semantic dimension embeds: ``prompt`` or ``meta.<key>`` (bilingual dicts by lang)."""
+def prompt_text_field(field_name: str, item: VideoItem) -> str | list[str]:
+    """The text a semantic dimension embeds: ``prompt`` or ``meta.<key>`` (bilingual dicts by lang).
+
+    A list in the metadata (``meta.events``: ordered ``[{"en", "zh"}]``) gives one text per
+    element, in order; the scorer's ``text_features`` then has one row per element.
+    """
     if item.prompt is None:
         raise NotApplicable("no prompt known for this video")
     if field_name == "prompt":
@@ -717,11 +722,22 @@ def prompt_text_field(field_name: str, item: VideoItem) -> str:
         return item.prompt.text
     key = field_name.removeprefix("meta.")
     value = item.prompt.meta.get(key)
-    if isinstance(value, dict):
-        value = value.get(item.prompt.lang) or value.get("en")
+    if isinstance(value, (list, tuple)):
+        texts = [_in_lang(v, item.prompt.lang) for v in value]
+        if not texts or not all(texts):
+            raise NotApplicable(f"prompt has no {key!r} metadata")
+        return texts
+    value = _in_lang(value, item.prompt.lang)
     if not value:
         raise NotApplicable(f"prompt has no {key!r} metadata")
-    return str(value)
+    return value
+
+
+def _in_lang(value: Any, lang: str) -> str:
+    """A metadata text in ``lang``: bilingual dicts by language (English fallback), else ``str``."""
+    if isinstance(value, dict):
+        value = value.get(lang) or value.get("en")
+    return str(value) if value else ""
 
 
 def _safe(name: str) -> str:

@@ -1,8 +1,8 @@
 """Long synthetic videos with known answers, at thumbnail size (32x32, 4 fps).
 
 Every clip shares one "scene": a detailed static background (``smooth_texture`` with a
-4-pixel grain, so blur is visible) and a bright 6x6 square on a seeded random walk that
-never retraces a path, so a healthy clip moves all the time, never loops and never cuts.
+4-pixel grain, so blur is visible) and a bright 6x6 square travelling an outward spiral,
+so a healthy clip moves all the time and never loops, ping-pongs or cuts.
 The variants break exactly one property each, at a known time.
 """
 
@@ -17,29 +17,29 @@ FPS = 4.0
 SQUARE = 6
 
 
-def _walk(num_frames: int, seed: int) -> np.ndarray:
-    """``(T, 2)`` integer top-left positions: a random walk with momentum, kept on screen."""
+def _walk(num_frames: int, seed: int, *, speed: float = 0.75, pitch: float = 3.0) -> np.ndarray:
+    """``(T, 2)`` integer top-left positions along an outward Archimedean spiral.
+
+    ``r = 2 + pitch * theta / (2 pi)`` travelled at ``speed`` pixels per frame from a seeded
+    start angle and direction: the square never turns back, and successive turns lie
+    ``pitch`` pixels apart, so no stretch of the path is ever passed again, forward or
+    backward (a random walk in a 32x32 world soon retraces itself). 60 s at 4 fps reach a
+    radius of about 12, inside the frame.
+    """
     rng = np.random.default_rng(seed)
-    pos = np.array([SIDE // 2 - SQUARE // 2] * 2, dtype=np.int64)
-    vel = np.array([1, 0], dtype=np.int64)
-    out = np.zeros((num_frames, 2), dtype=np.int64)
-    for t in range(num_frames):
-        if rng.random() < 0.3:
-            vel = rng.choice([-1, 0, 1], size=2)
-            if not vel.any():
-                vel[rng.integers(2)] = 1
-        nxt = pos + vel
-        for k in range(2):
-            if nxt[k] < 0 or nxt[k] > SIDE - SQUARE:
-                vel[k] = -vel[k]
-                nxt[k] = pos[k] + vel[k]
-        pos = nxt
-        out[t] = pos
-    return out
+    theta = np.linspace(0.0, 40.0, 40001)
+    radius = 2.0 + pitch * theta / (2 * np.pi)
+    arc = np.concatenate([[0.0], np.cumsum(radius[1:] * np.diff(theta))])  # ds = r dtheta (+ dr, small)
+    t_theta = np.interp(speed * np.arange(num_frames), arc, theta)
+    r = 2.0 + pitch * t_theta / (2 * np.pi)
+    angle = rng.uniform(0, 2 * np.pi) + rng.choice([-1.0, 1.0]) * t_theta
+    centre = SIDE / 2 - SQUARE / 2
+    pos = np.stack([centre + r * np.sin(angle), centre + r * np.cos(angle)], axis=1)
+    return np.clip(np.round(pos), 0, SIDE - SQUARE).astype(np.int64)
 
 
 def scene(num_frames: int, seed: int = 0) -> np.ndarray:
-    """``(T, 32, 32, 3)`` uint8: textured background, square on a random walk."""
+    """``(T, 32, 32, 3)`` uint8: textured background, square on a spiral."""
     background = smooth_texture(SIDE, SIDE, seed, scale=4)
     frames = np.repeat(background[None], num_frames, axis=0)
     for t, (y, x) in enumerate(_walk(num_frames, seed + 1)):

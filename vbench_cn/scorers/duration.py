@@ -44,6 +44,7 @@ def _duration(video: VideoInfo | None, num_samples: int) -> float:
 def _as_tensor(features: Any, name: str) -> torch.Tensor:
     if features is None:
         raise NotApplicable(f"no {name} extracted")
+    features = getattr(features, "embeddings", features)  # TaggedEmbeddings (language routers)
     x = torch.as_tensor(features).to(torch.float64)
     if x.numel() == 0:
         raise NotApplicable(f"no {name} extracted")
@@ -587,7 +588,9 @@ def event_order(
     says how well an in-order story fits at all.
 
     Args:
-        embeddings: ``(T, D)`` per-frame image embeddings.
+        embeddings: ``(T, D)`` per-frame image embeddings, or ``TaggedEmbeddings`` of a
+            language-routed backbone (``style_clip``: OpenAI CLIP for English prompts,
+            Chinese-CLIP for Chinese ones, whose text tower reads Chinese).
         window_seconds: window length.
         video: the probe (for the duration).
         text_features: ``(n, D)`` event text embeddings, in the prompt's order, ``n >= 2``.
@@ -619,6 +622,7 @@ def event_order(
     total, seg_starts = monotone_alignment(z)
     starts = window_starts(times, ids)
     return Score(share, {
+        "model": getattr(embeddings, "model", None),
         "events": n,
         "windows": int(win.shape[0]),
         "kendall_tau": round(tau, 4),
