@@ -225,3 +225,16 @@ def test_min_score_drops_weak_boxes_in_every_detection_scorer() -> None:
 def test_human_action_label_spelling_is_normalised() -> None:
     pr = ClassProbabilities(torch.tensor([0.95]), ["passing american football (in game)"])
     assert human_action(pr, prompt=P(action="passing American football (in game)")).value == 1.0
+
+
+def test_vbench_prompts_without_metadata_use_vbench_text_rules() -> None:
+    # VBench's prompt-info has no action for human_action and no object for color: its code reads
+    # the label from the prompt ("A person is X") and the object from "a <colour> <object>".
+    pr = ClassProbabilities(torch.tensor([0.95, 0.1]), ["riding a bike", "archery"])
+    assert human_action(pr, prompt=P(text="A person is riding a bike")).value == 1.0
+    with pytest.raises(NotApplicable, match="action"):
+        human_action(pr, prompt=P(lang="zh", text="一个人在骑自行车"))
+    red_car = [[box("car", *LEFT, color="red")]]
+    assert color(red_car, prompt=P(text="a red car", color="red")).value == 1.0
+    with pytest.raises(NotApplicable, match="object"):
+        color(red_car, prompt=P(lang="zh", text="一辆红色的汽车", color="red"))

@@ -101,6 +101,27 @@ def _kept(detections: Sequence[Sequence[Detection]] | None, min_score: float) ->
     return [[d for d in frame if d.score >= min_score] for frame in _frames(detections)]
 
 
+def _color_object(prompt: Any, color_word: str) -> str:
+    """``meta.object``, else VBench's rule on an English prompt (``vbench/color.py``): the text with
+    ``"a "``, ``"an "`` and the colour word deleted, stripped ("a red car" -> "car")."""
+    if prompt is not None and (prompt.meta or {}).get("object"):
+        return str(prompt.meta["object"]).strip()
+    if prompt is not None and getattr(prompt, "lang", "en") == "en" and getattr(prompt, "text", ""):
+        return prompt.text.replace("a ", "").replace("an ", "").replace(color_word, "").strip()
+    raise NotApplicable("prompt has no 'object' metadata")
+
+
+def _action_label(prompt: Any) -> str:
+    """``meta.action``, else VBench's rule on an English prompt (``vbench/human_action.py`` reads it
+    from the file name): lower-case, the text after ``"person is "``."""
+    if prompt is not None and (prompt.meta or {}).get("action"):
+        return str(prompt.meta["action"])
+    text = str(getattr(prompt, "text", "") or "").lower() if prompt is not None else ""
+    if getattr(prompt, "lang", "en") == "en" and "person is " in text:
+        return text.split("person is ")[-1].split("_")[0].strip().rstrip(".")
+    raise NotApplicable("prompt has no 'action' metadata")
+
+
 def _labels(frame: Iterable[Detection]) -> set[str]:
     return {d.label for d in frame}
 
@@ -195,7 +216,7 @@ def color(detections: Sequence[Sequence[Detection]], *, prompt: Any = None, min_
         1.0
     """
     target = str(_meta(prompt, "color")).strip().lower()
-    obj = str(_meta(prompt, "object")).strip()
+    obj = _color_object(prompt, target)
     frames = _kept(detections, min_score)
     object_frames = color_frames = 0
     for frame in frames:
@@ -234,7 +255,7 @@ def color_captions(detections: Sequence[Sequence[Detection]], *, prompt: Any = N
         1.0
     """
     target = str(_meta(prompt, "color")).strip().lower()
-    obj = str(_meta(prompt, "object")).strip()
+    obj = _color_object(prompt, target)
     frames = _frames(detections)
     object_frames = color_frames = 0
     for frame in frames:
@@ -382,7 +403,7 @@ def human_action(predictions: ClassProbabilities, *, prompt: Any = None, top_k: 
         >>> human_action(pr, prompt=P(meta={"action": "tai chi"})).value
         1.0
     """
-    target = _action_key(str(_meta(prompt, "action")))
+    target = _action_key(_action_label(prompt))
     probs = predictions.probs.reshape(-1).float()
     k = min(top_k, probs.numel())
     values, indices = torch.topk(probs, k)
