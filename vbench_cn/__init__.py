@@ -23,5 +23,8 @@ __all__ = ["__version__", *_LAZY]
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        module = importlib.import_module(_LAZY[name])
+        # aggregate/compare are modules made callable (vbench_cn/_callable_module.py), so the
+        # name works the same before and after the submodule is imported.
+        return module if module.__name__.endswith("." + name) else getattr(module, name)
     raise AttributeError(f"module 'vbench_cn' has no attribute {name!r}")

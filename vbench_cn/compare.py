@@ -235,3 +235,8 @@ def compare(
         alpha=alpha,
         warnings=warnings,
     )
+
+
+from vbench_cn._callable_module import make_callable  # noqa: E402
+
+make_callable(__name__)  # vbench_cn.compare(...) calls compare() above

@@ -59,3 +59,16 @@ def test_merge_joins_shards_without_duplicates(tmp_path: Path) -> None:
     assert result.exit_code == 0
     lines = (tmp_path / "m.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(lines) == 2
+
+
+def test_library_api_names_are_callable(tmp_path: Path, clips_dir: Path) -> None:
+    import vbench_cn
+    from vbench_cn.specs import load_specs
+
+    records = vbench_cn.evaluate([clips_dir], model="m", dimensions=["duration_seconds"], out_dir=tmp_path,
+                                 progress=False)
+    import vbench_cn.aggregate  # noqa: F401  (the submodule import must not shadow the function)
+
+    result = vbench_cn.aggregate(records, load_specs())
+    assert "duration_seconds" in result.to_markdown()
+    assert [s.id for s in vbench_cn.list_dimensions()] and callable(vbench_cn.compare)
