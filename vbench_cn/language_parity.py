@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -162,3 +163,20 @@ def language_parity(records: Iterable[Mapping[str, Any]], specs: Mapping[str, An
             "zh_scored_by": ",".join(used["zh"]), "en_scored_by": ",".join(used["en"]),
         })
     return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def language_parity_of_run(run_dir: str | Path, *, dimensions_dirs: Iterable[str | Path] = (),
+                           **options: Any) -> pd.DataFrame:
+    """:func:`language_parity` of every record in a run directory, with the built-in specs.
+
+    The hook for a CLI command (``vbench-cn aggregate RUN --language-parity``) or the API.
+
+    Args:
+        run_dir: a run directory (its ``records/*.jsonl`` shards are read).
+        dimensions_dirs: extra spec folders (as ``--dimensions-dir``).
+        **options: ``num_resamples``, ``confidence``, ``seed``.
+    """
+    from vbench_cn.results import read_records
+    from vbench_cn.specs import load_specs
+
+    return language_parity(read_records(run_dir), load_specs(dimensions_dirs), **options)

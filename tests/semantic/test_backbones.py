@@ -176,3 +176,16 @@ def test_random_weights_are_seeded() -> None:
         b = build_extractor("umt_l16_k400", ExtractorOptions(random_weights=True))
     assert torch.equal(a.model.head.weight, b.model.head.weight)
     assert dataclasses.is_dataclass(a.model.cfg)
+
+
+def test_detector_input_keeps_aspect_and_pads_with_grey() -> None:
+    from vbench_cn.features.detector import Owlv2Coco
+
+    ext = object.__new__(Owlv2Coco)
+    ext.image_size = 96
+    frames = torch.zeros(2, 48, 64, 3, dtype=torch.uint8)
+    frames[..., 0] = 255  # pure red frames, 4:3
+    x = ext.prepare(frames, position=0, info=_info(2))
+    assert x.shape == (2, 3, 96, 96)
+    assert torch.allclose(x[:, :, :72, :], torch.tensor([1.0, 0.0, 0.0]).view(1, 3, 1, 1).expand(2, 3, 72, 96))
+    assert torch.allclose(x[:, :, 72:, :], torch.full((2, 3, 24, 96), 0.5))

@@ -93,3 +93,18 @@ def test_parity_gap_needs_prompts() -> None:
     with pytest.raises(NotApplicable):
         parity_gap([])
     assert math.isclose(parity_gap([0.2, 0.4]).value, 0.3)
+
+
+def test_parity_of_a_run_directory(tmp_path) -> None:
+    import json
+
+    from vbench_cn.language_parity import language_parity_of_run
+    from vbench_cn.results import shard_path
+
+    path = shard_path(tmp_path, 0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    recs = [dict(rec("m", "scene", f"sn-{i:04d}", lang, s, weight=16), video=f"m/sn-{i:04d}-{lang}-0.mp4")
+            for i in range(4) for lang, s in (("zh", 0.25), ("en", 0.5))]
+    path.write_text("\n".join(json.dumps(r) for r in recs) + "\n", encoding="utf-8")
+    df = language_parity_of_run(tmp_path, num_resamples=200)
+    assert df.iloc[0]["gap"] == pytest.approx(-0.25) and df.iloc[0]["n_prompts"] == 4

@@ -8,8 +8,8 @@ is OWLv2 B/16 (Minderer et al., "Scaling Open-Vocabulary Object Detection", Neur
 with ``"a photo of a {coco name}"`` for the 80 COCO-80 names (the names prompts use).
 
 Preprocessing follows ``Owlv2ImageProcessor``: pad to a square at the bottom/right with
-grey 0.5, resize to 960x960 (bilinear, antialiased; the processor's skimage-style resize
-differs slightly), CLIP mean/std. Text queries use CLIP's BPE from open_clip (the same
+grey 0.5 and resize to 960x960 (done here as resize-then-pad, bilinear, antialiased; the
+processor's skimage-style resize differs slightly), CLIP mean/std. Text queries use CLIP's BPE from open_clip (the same
 vocabulary as OWLv2's tokenizer; start/end tokens, zero ("!") padding to 16 tokens).
 
 Per frame, boxes scoring at least ``MIN_SCORE`` are kept after class-wise NMS (IoU 0.5),
@@ -207,16 +207,22 @@ class Owlv2Coco(FeatureExtractor):
         self.query_embeds = feats.detach().float().clone()  # (80, D)
 
     def prepare(self, frames: torch.Tensor, *, position: int, info: VideoInfo) -> torch.Tensor | None:
-        """Pad to square with grey, resize, keep [0, 1] (normalised in ``forward``)."""
+        """Resize the long side to the model's size, pad to a square with grey; [0, 1] (normalised later).
+
+        Same geometry as the processor's pad-then-resize; frame by frame to bound memory.
+        """
         if frames.shape[0] == 0:
             return None
-        x = frames.permute(0, 3, 1, 2).float() / 255.0
-        n, _, h, w = x.shape
-        side = max(h, w)
-        padded = torch.full((n, 3, side, side), 0.5)
-        padded[:, :, :h, :w] = x
-        return TF.resize(padded, [self.image_size, self.image_size], interpolation=InterpolationMode.BILINEAR,
-                         antialias=True).clamp(0, 1)
+        size = self.image_size
+        h, w = frames.shape[1:3]
+        scale = size / max(h, w)
+        nh, nw = max(1, min(size, round(h * scale))), max(1, min(size, round(w * scale)))
+        out = torch.full((frames.shape[0], 3, size, size), 0.5)
+        for i, frame in enumerate(frames):
+            x = frame.permute(2, 0, 1).float().unsqueeze(0) / 255.0
+            x = TF.resize(x, [nh, nw], interpolation=InterpolationMode.BILINEAR, antialias=True)
+            out[i, :, :nh, :nw] = x[0].clamp(0, 1)
+        return out
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
         model = self.model
