@@ -8,9 +8,19 @@ import torch
 
 from vbench_cn.features import ExtractorOptions, build_extractor
 from vbench_cn.features.i3d import clip_starts, make_clips
-from vbench_cn.features.i3d_arch import InceptionI3d, build_i3d, convert_i3d_state_dict, same_padding
+from vbench_cn.features.i3d_arch import (
+    InceptionI3d,
+    build_i3d,
+    convert_i3d_state_dict,
+    same_padding,
+)
 from vbench_cn.features.inception_arch import build_fid_inception
-from vbench_cn.features.videomae_arch import VideoMAEv2, VideoViTConfig, convert_videomae_state_dict, count_params
+from vbench_cn.features.videomae_arch import (
+    VideoMAEv2,
+    VideoViTConfig,
+    convert_videomae_state_dict,
+    count_params,
+)
 from vbench_cn.video import VideoInfo
 
 TINY_VIT = VideoViTConfig(embed_dim=64, depth=2, num_heads=4, mlp_hidden=int(64 * 48 / 11))

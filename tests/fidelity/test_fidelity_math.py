@@ -11,8 +11,8 @@ import torch
 from vbench_cn.reference import ReferenceStats
 from vbench_cn.scorers import NotApplicable, get_scorer
 from vbench_cn.scorers.fidelity import (
-    _WeightedFrechet,
     _sym_sqrt,
+    _WeightedFrechet,
     frechet_distance,
     frechet_distance_set,
     kernel_inception_distance,
@@ -214,3 +214,20 @@ def test_dimension_mismatch_is_an_error(rng: np.random.Generator) -> None:
 def test_empty_set_is_not_applicable() -> None:
     with pytest.raises(NotApplicable, match="no features"):
         frechet_distance_set([torch.zeros(0)], reference=ref_stats(np.random.default_rng(0).normal(size=(9, 2))))
+
+
+def test_subset_paths_agree(rng: np.random.Generator) -> None:
+    """Large subsets (indicator products) and small ones (gathered blocks) give the same estimates."""
+    from vbench_cn.scorers.fidelity import _subset_mmds
+
+    x, y = rng.normal(size=(50, 4)), rng.normal(0.2, 1.0, size=(60, 4))
+    kxx, kyy, kxy = polynomial_kernel(x, x), polynomial_kernel(y, y), polynomial_kernel(x, y)
+    got = _subset_mmds(kxx, kyy, kxy, subsets=5, subset_size=40, seed=1)  # large: indicator path
+    draw = np.random.default_rng(1)
+    expected = []
+    for _ in range(5):
+        a, b = draw.choice(50, 40, replace=False), draw.choice(60, 40, replace=False)
+        expected.append(mmd2_unbiased(kxx[np.ix_(a, a)], kyy[np.ix_(b, b)], kxy[np.ix_(a, b)]))
+    np.testing.assert_allclose(got, expected, rtol=1e-10)
+    whole = _subset_mmds(kxx[:50, :50], kyy[:50, :50], kxy[:, :50], subsets=3, subset_size=1000, seed=0)
+    np.testing.assert_allclose(whole, mmd2_unbiased(kxx, kyy[:50, :50], kxy[:, :50]))
