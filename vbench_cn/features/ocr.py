@@ -181,8 +181,9 @@ class RapidOcr(FeatureExtractor):
     :data:`OcrFrame` per sampled frame.
 
     Args:
-        options: device and weights options (random weights are refused: OCR without its
-            weights reads nothing, and the real ones ship in the wheel).
+        options: device and weights options (``random_weights`` is ignored: OCR with random
+            weights reads nothing, and the real ones ship in the wheel; ``weights_id`` says
+            which were used).
         det_side_px: the detector's input longer side, in pixels.
         box_threshold: the detector's minimum mean text probability inside a box.
     """
@@ -198,9 +199,8 @@ class RapidOcr(FeatureExtractor):
     def __init__(self, options: ExtractorOptions, *, det_side_px: int | None = None,
                  box_threshold: float = 0.5) -> None:
         super().__init__(options)
-        if options.random_weights:
-            raise RuntimeError("rapidocr: random weights are not supported (its real weights ship in the "
-                               "rapidocr-onnxruntime wheel, no download needed)")
+        if options.random_weights:  # OCR with random weights reads nothing; the real ones need no download
+            log.info("rapidocr: --random-weights ignored, the real PP-OCRv4 weights ship in the wheel")
         import onnxruntime
         from rapidocr_onnxruntime import RapidOCR
 
