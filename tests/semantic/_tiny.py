@@ -33,7 +33,7 @@ def tiny_owlv2() -> nn.Module:
 
     from vbench_cn.features.detector import build_owlv2
 
-    small = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2)
+    small = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2}
     cfg = Owlv2Config(text_config={**small, "max_position_embeddings": 16},
                       vision_config={**small, "image_size": 96, "patch_size": 16}, projection_dim=32)
     return build_owlv2(cfg)

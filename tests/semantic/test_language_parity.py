@@ -18,8 +18,8 @@ def rec(model, dim, pid, lang, score, *, weights="random", weight=None, status="
         details["weight"] = weight
     if model_name:
         details["model"] = model_name
-    return dict(model=model, dimension=dim, prompt_id=pid, prompt_lang=lang, status=status,
-                score=score if status == "ok" else None, weights=weights, details=details, level="video")
+    return {"model": model, "dimension": dim, "prompt_id": pid, "prompt_lang": lang, "status": status,
+            "score": score if status == "ok" else None, "weights": weights, "details": details, "level": "video"}
 
 
 @pytest.fixture(scope="module")

@@ -96,7 +96,7 @@ def test_viclip_and_umt_match_vbench_modules(tmp_path: Path, request: pytest.Fix
     shutil.copy(open_clip.tokenizer.default_bpe(), cache / "ViCLIP" / "bpe_simple_vocab_16e6.txt.gz")
     env = {**os.environ, "VBENCH_CACHE_DIR": str(cache)}
     proc = subprocess.run([str(PARITY_PY), str(script), str(tmp_path / "in.pt"), str(tmp_path / "out.pt")],
-                          capture_output=True, text=True, timeout=600, env=env)
+                          capture_output=True, text=True, timeout=600, env=env, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     ref = torch.load(tmp_path / "out.pt", weights_only=True)
     with torch.no_grad():

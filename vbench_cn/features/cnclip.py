@@ -79,7 +79,7 @@ def convert_cnclip(raw: Any) -> dict[str, torch.Tensor]:
     if isinstance(raw, dict) and isinstance(raw.get("state_dict"), dict):
         raw = raw["state_dict"]
     if not isinstance(raw, dict):
-        raise ValueError("Chinese-CLIP checkpoint is not a dict")
+        raise TypeError("Chinese-CLIP checkpoint is not a dict")
     out = {}
     for key, value in raw.items():
         key = key.removeprefix("module.")

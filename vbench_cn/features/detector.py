@@ -25,7 +25,6 @@ from functools import lru_cache
 from typing import Any, ClassVar
 
 import torch
-import torch.nn.functional as F
 from torchvision.ops import batched_nms
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms import functional as TF
@@ -75,7 +74,7 @@ def build_owlv2(config: Any = None) -> Any:
 def _convert(raw: Any) -> dict[str, torch.Tensor]:
     """The hub ``model.safetensors`` -> state dict; buffers the architecture rebuilds are dropped."""
     if not isinstance(raw, dict):
-        raise ValueError("OWLv2 checkpoint is not a dict")
+        raise TypeError("OWLv2 checkpoint is not a dict")
     return {k: (v.float() if v.is_floating_point() else v) for k, v in raw.items()
             if not k.endswith(("position_ids", "box_bias"))}
 
@@ -162,8 +161,8 @@ def dominant_color(codes: torch.Tensor, box: Sequence[float]) -> int:
     x0, y0, x1, y1 = (float(c) for c in box)
     cx, cy, hw, hh = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 4, (y1 - y0) / 4
     h, w = codes.shape
-    xa, xb = max(0, int(cx - hw)), min(w, int(round(cx + hw)) + 1)
-    ya, yb = max(0, int(cy - hh)), min(h, int(round(cy + hh)) + 1)
+    xa, xb = max(0, int(cx - hw)), min(w, round(cx + hw) + 1)
+    ya, yb = max(0, int(cy - hh)), min(h, round(cy + hh) + 1)
     if xb <= xa or yb <= ya:
         return -1
     counts = torch.bincount(codes[ya:yb, xa:xb].reshape(-1), minlength=len(COLOR_NAMES))

@@ -68,7 +68,7 @@ def umt_transform(frames: torch.Tensor, *, short_side: int = 256, crop: int = 22
         h, w = f.shape[:2]
         if h < crop or w < crop:
             raise ValueError(f"frame {w}x{h} is smaller than the {crop}px crop after resizing")
-        y0, x0 = int(round((h - crop) / 2.0)), int(round((w - crop) / 2.0))
+        y0, x0 = round((h - crop) / 2.0), round((w - crop) / 2.0)
         out.append(torch.from_numpy(np.ascontiguousarray(f[y0:y0 + crop, x0:x0 + crop])))
     x = torch.stack(out).permute(0, 3, 1, 2).float() / 255.0
     return normalize(x, IMAGENET_MEAN, IMAGENET_STD)
@@ -94,7 +94,7 @@ def _convert(raw: Any) -> dict[str, torch.Tensor]:
         if isinstance(raw, dict) and isinstance(raw.get(key), dict):
             raw = raw[key]
     if not isinstance(raw, dict):
-        raise ValueError("UMT checkpoint is not a dict")
+        raise TypeError("UMT checkpoint is not a dict")
     with torch.device("meta"):
         arch = get_weights("umt_l16_k400").build()  # the registered architecture, not allocated
     expected = set(arch.state_dict())

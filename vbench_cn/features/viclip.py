@@ -84,7 +84,7 @@ def _convert(raw: Any) -> dict[str, torch.Tensor]:
     if isinstance(raw, dict) and isinstance(raw.get("model"), dict):
         raw = raw["model"]
     if not isinstance(raw, dict):
-        raise ValueError("ViCLIP checkpoint is not a dict")
+        raise TypeError("ViCLIP checkpoint is not a dict")
     return {k.removeprefix("module."): (v.float() if v.is_floating_point() else v)
             for k, v in raw.items() if isinstance(v, torch.Tensor)}
 
