@@ -45,8 +45,13 @@ WEIGHT_FREE = {
         ("min_lag_seconds = 10.0 }", "min_lag_seconds = 10.0, center_frames = true }"),
     ],
 }
-DURATION_DIMS = ["sustained_quality", "long_range_consistency", "motion_persistence", "loop_detection",
-                 "unintended_cuts"]
+DURATION_DIMS = [
+    "sustained_quality",
+    "long_range_consistency",
+    "motion_persistence",
+    "loop_detection",
+    "unintended_cuts",
+]
 
 
 # --------------------------------------------------------------------------- generation
@@ -64,19 +69,31 @@ def _texture(height: int, width: int, seed: int, cell: int = 24) -> np.ndarray:
     for x0 in range(0, width, strip):
         x1 = min(width, x0 + strip)
         c0, c1 = x0 // cell, x1 // cell + 2
-        up = F.interpolate(small[..., c0 : c1 + 1], scale_factor=cell, mode="bilinear", align_corners=False)
+        up = F.interpolate(
+            small[..., c0 : c1 + 1], scale_factor=cell, mode="bilinear", align_corners=False
+        )
         off = x0 - c0 * cell
-        out[:, x0:x1] = (up[0, :, :height, off : off + (x1 - x0)].permute(1, 2, 0) * 255).to(torch.uint8).numpy()
+        out[:, x0:x1] = (
+            (up[0, :, :height, off : off + (x1 - x0)].permute(1, 2, 0) * 255)
+            .to(torch.uint8)
+            .numpy()
+        )
     return out
 
 
-def generate(path: Path, *, minutes: float = 10.0, fps: float = 8.0, crf: int = 23) -> dict[str, float]:
+def generate(
+    path: Path, *, minutes: float = 10.0, fps: float = 8.0, crf: int = 23
+) -> dict[str, float]:
     """Write the benchmark video to ``path`` frame by frame; returns timing facts."""
     import av
 
-    n = int(round(minutes * 60 * fps))
+    n = round(minutes * 60 * fps)
     cut1, cut2 = int(0.3 * n), int(0.6 * n)  # 3:00 and 6:00 of 10 minutes
-    loop_start, loop_len, loop_end = int(0.8 * n), int(4 * fps), int(0.8 * n + 40 * fps)  # 8:00-8:40
+    loop_start, loop_len, loop_end = (
+        int(0.8 * n),
+        int(4 * fps),
+        int(0.8 * n + 40 * fps),
+    )  # 8:00-8:40
     freeze_at = int(0.9 * n)  # 9:00 to the end
     scenes = [_texture(HEIGHT, WIDTH + PAN_PX_PER_FRAME * n, seed) for seed in (1, 2, 3)]
 
@@ -105,8 +122,12 @@ def generate(path: Path, *, minutes: float = 10.0, fps: float = 8.0, crf: int = 
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
-    return {"frames": n, "fps": fps, "seconds": round(time.perf_counter() - t0, 1),
-            "bytes": path.stat().st_size}
+    return {
+        "frames": n,
+        "fps": fps,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "bytes": path.stat().st_size,
+    }
 
 
 # --------------------------------------------------------------------------- scoring
@@ -124,7 +145,9 @@ def _weight_free_dir() -> Path:
     return folder
 
 
-def score(video: Path, *, spec_set: str, chunk_frames: int, random_weights: bool) -> dict[str, object]:
+def score(
+    video: Path, *, spec_set: str, chunk_frames: int, random_weights: bool
+) -> dict[str, object]:
     """Score ``video`` in this process; returns timings, peak RSS and the scores."""
     from vbench_cn.api import evaluate
     from vbench_cn.manifest import PromptInfo, VideoItem
@@ -137,16 +160,33 @@ def score(video: Path, *, spec_set: str, chunk_frames: int, random_weights: bool
         dirs = [_weight_free_dir()]
     else:
         dims.append("event_order")
-    prompt = PromptInfo("lm-bench", "a long story", "en", tags=("long_multi_event",), meta={
-        "events": [{"en": "a yellow square over a colourful pattern", "zh": "彩色图案上的黄色方块"},
-                   {"en": "a different colourful pattern", "zh": "另一种彩色图案"},
-                   {"en": "a frozen picture", "zh": "定格的画面"}]})
+    prompt = PromptInfo(
+        "lm-bench",
+        "a long story",
+        "en",
+        tags=("long_multi_event",),
+        meta={
+            "events": [
+                {"en": "a yellow square over a colourful pattern", "zh": "彩色图案上的黄色方块"},
+                {"en": "a different colourful pattern", "zh": "另一种彩色图案"},
+                {"en": "a frozen picture", "zh": "定格的画面"},
+            ]
+        },
+    )
     item = VideoItem(str(video), "bench", video.name, 0, prompt)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as out:
-        records = evaluate([item], dimensions=dims, dimensions_dirs=dirs, out_dir=out, progress=False,
-                           device="cpu", chunk_frames=chunk_frames, random_weights=random_weights)
+        records = evaluate(
+            [item],
+            dimensions=dims,
+            dimensions_dirs=dirs,
+            out_dir=out,
+            progress=False,
+            device="cpu",
+            chunk_frames=chunk_frames,
+            random_weights=random_weights,
+        )
     wall = time.perf_counter() - t0
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     sampled = {"tiny_pixels": int(info.duration_seconds * 2) + 1}
@@ -154,16 +194,26 @@ def score(video: Path, *, spec_set: str, chunk_frames: int, random_weights: bool
         "spec_set": spec_set,
         "chunk_frames": chunk_frames,
         "random_weights": random_weights,
-        "video": {"frames": info.num_frames, "fps": info.fps, "seconds": info.duration_seconds,
-                  "size": f"{info.width}x{info.height}"},
+        "video": {
+            "frames": info.num_frames,
+            "fps": info.fps,
+            "seconds": info.duration_seconds,
+            "size": f"{info.width}x{info.height}",
+        },
         "wall_s": round(wall, 1),
         "video_frames_per_s": round(info.num_frames / wall, 1),
         "sampled_frames_per_s_tiny_pixels": round(sampled["tiny_pixels"] / wall, 1),
         "peak_rss_mib": round(peak_kib / 1024, 1),
         "rss_before_scoring_mib": round(rss_before / 1024, 1),
         "under_2_gib": peak_kib < 2 * 1024 * 1024,
-        "scores": {r["dimension"]: (round(r["score"], 4) if r["status"] == "ok" else r["status"] + ": " + str(r["error"]))
-                   for r in records},
+        "scores": {
+            r["dimension"]: (
+                round(r["score"], 4)
+                if r["status"] == "ok"
+                else r["status"] + ": " + str(r["error"])
+            )
+            for r in records
+        },
         "details": {r["dimension"]: r.get("details") for r in records if r["status"] == "ok"},
     }
 
@@ -183,24 +233,51 @@ def main(argv: list[str] | None = None) -> None:
     r = sub.add_parser("run", help="generate if absent, then score in child processes")
     r.add_argument("video", type=Path)
     r.add_argument("--chunk-frames", type=int, nargs="+", default=[64, 16])
-    r.add_argument("--with-default", action="store_true", help="also the shipped specs, random weights")
+    r.add_argument(
+        "--with-default", action="store_true", help="also the shipped specs, random weights"
+    )
     args = parser.parse_args(argv)
     if args.cmd == "generate":
         print(json.dumps(generate(args.video, minutes=args.minutes, fps=args.fps)))
     elif args.cmd == "score":
-        print(json.dumps(score(args.video, spec_set=args.spec_set, chunk_frames=args.chunk_frames,
-                               random_weights=args.random_weights), ensure_ascii=False))
+        print(
+            json.dumps(
+                score(
+                    args.video,
+                    spec_set=args.spec_set,
+                    chunk_frames=args.chunk_frames,
+                    random_weights=args.random_weights,
+                ),
+                ensure_ascii=False,
+            )
+        )
     else:
         if not args.video.exists():
             print(json.dumps(generate(args.video)), flush=True)
         runs = [["--spec-set", "weight-free", "--chunk-frames", str(c)] for c in args.chunk_frames]
         if args.with_default:
-            runs.append(["--spec-set", "default", "--random-weights", "--chunk-frames", str(args.chunk_frames[-1])])
+            runs.append(
+                [
+                    "--spec-set",
+                    "default",
+                    "--random-weights",
+                    "--chunk-frames",
+                    str(args.chunk_frames[-1]),
+                ]
+            )
         for extra in runs:
-            out = subprocess.run([sys.executable, __file__, "score", str(args.video), *extra],
-                                 capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+            out = subprocess.run(
+                [sys.executable, __file__, "score", str(args.video), *extra],
+                capture_output=True,
+                text=True,
+                check=False,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+            )
             lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
-            print(lines[-1] if lines else json.dumps({"args": extra, "error": out.stderr[-2000:]}), flush=True)
+            print(
+                lines[-1] if lines else json.dumps({"args": extra, "error": out.stderr[-2000:]}),
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ The variants break exactly one property each, at a known time.
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 
 from vbench_cn.synthetic import smooth_texture
@@ -29,7 +31,9 @@ def _walk(num_frames: int, seed: int, *, speed: float = 0.75, pitch: float = 3.0
     rng = np.random.default_rng(seed)
     theta = np.linspace(0.0, 40.0, 40001)
     radius = 2.0 + pitch * theta / (2 * np.pi)
-    arc = np.concatenate([[0.0], np.cumsum(radius[1:] * np.diff(theta))])  # ds = r dtheta (+ dr, small)
+    arc = np.concatenate(
+        [[0.0], np.cumsum(radius[1:] * np.diff(theta))]
+    )  # ds = r dtheta (+ dr, small)
     t_theta = np.interp(speed * np.arange(num_frames), arc, theta)
     r = 2.0 + pitch * t_theta / (2 * np.pi)
     angle = rng.uniform(0, 2 * np.pi) + rng.choice([-1.0, 1.0]) * t_theta
@@ -102,10 +106,14 @@ def ping_pong(clip_seconds: float = 4.0, repeats: int = 2, seed: int = 0) -> np.
     return np.concatenate([clip, clip[::-1]] * repeats)
 
 
-def with_cuts(seconds: float = 60.0, cut_seconds: tuple[float, ...] = (15.0, 30.0, 45.0)) -> np.ndarray:
+def with_cuts(
+    seconds: float = 60.0, cut_seconds: tuple[float, ...] = (15.0, 30.0, 45.0)
+) -> np.ndarray:
     """Unrelated scenes (other background, other walk) joined by hard cuts at known times."""
     edges = [0, *(int(c * FPS) for c in cut_seconds), int(seconds * FPS)]
-    return np.concatenate([scene(b - a, seed=10 * (i + 1)) for i, (a, b) in enumerate(zip(edges, edges[1:]))])
+    return np.concatenate(
+        [scene(b - a, seed=10 * (i + 1)) for i, (a, b) in enumerate(pairwise(edges))]
+    )
 
 
 def drifting(seconds: float = 60.0, seed: int = 0) -> np.ndarray:

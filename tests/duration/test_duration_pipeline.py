@@ -41,8 +41,10 @@ WEIGHT_FREE_SPECS = {
     "sustained_quality": [('backbone = "musiq_spaq"', 'backbone = "sharpness_noise"')],
     "long_range_consistency": [
         ('backbone = "dino_vitb16"', 'backbone = "tiny_pixels"'),
-        ("params = { window_seconds = 2.0, min_lag_seconds = 10.0 }",
-         "params = { window_seconds = 2.0, min_lag_seconds = 10.0, center_frames = true }"),
+        (
+            "params = { window_seconds = 2.0, min_lag_seconds = 10.0 }",
+            "params = { window_seconds = 2.0, min_lag_seconds = 10.0, center_frames = true }",
+        ),
     ],
 }
 
@@ -50,7 +52,10 @@ WEIGHT_FREE_SPECS = {
 @pytest.fixture(scope="module")
 def long_clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("long_clips")
-    return {name: write_video(folder / f"{name}.mp4", make(), fps=clips.FPS) for name, make in CLIPS.items()}
+    return {
+        name: write_video(folder / f"{name}.mp4", make(), fps=clips.FPS)
+        for name, make in CLIPS.items()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -70,13 +75,25 @@ def _items(paths: dict[str, Path], prompt: PromptInfo | None = None) -> list[Vid
 
 
 @pytest.fixture(scope="module")
-def scores(long_clips: dict[str, Path], weight_free_dir: Path,
-           tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], dict[str, Any]]:
-    dims = ["sustained_quality", "long_range_consistency", "motion_persistence", "loop_detection",
-            "unintended_cuts"]
-    records = evaluate(_items(long_clips), dimensions=dims, dimensions_dirs=[weight_free_dir],
-                       out_dir=tmp_path_factory.mktemp("run"), progress=False, device="cpu",
-                       chunk_frames=16)
+def scores(
+    long_clips: dict[str, Path], weight_free_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[tuple[str, str], dict[str, Any]]:
+    dims = [
+        "sustained_quality",
+        "long_range_consistency",
+        "motion_persistence",
+        "loop_detection",
+        "unintended_cuts",
+    ]
+    records = evaluate(
+        _items(long_clips),
+        dimensions=dims,
+        dimensions_dirs=[weight_free_dir],
+        out_dir=tmp_path_factory.mktemp("run"),
+        progress=False,
+        device="cpu",
+        chunk_frames=16,
+    )
     out = {(Path(r["video"]).stem, r["dimension"]): r for r in records}
     assert len(out) == len(dims) * len(CLIPS)
     bad = {k: r["error"] for k, r in out.items() if r["status"] != "ok"}
@@ -93,7 +110,11 @@ def test_sustained_quality_ranks_degrading_videos_below_steady(scores: dict) -> 
     assert value(scores, "steady", dim) > 0.95
     assert value(scores, "blurring", dim) < 0.85
     assert value(scores, "noising", dim) < 0.5
-    assert value(scores, "steady", dim) > value(scores, "blurring", dim) > value(scores, "noising", dim)
+    assert (
+        value(scores, "steady", dim)
+        > value(scores, "blurring", dim)
+        > value(scores, "noising", dim)
+    )
     assert scores[("noising", dim)]["details"]["worst_channel"] == 1  # the noise channel caught it
     assert scores[("blurring", dim)]["details"]["worst_channel"] == 0  # the sharpness channel
 
@@ -109,13 +130,17 @@ def test_motion_persistence_sees_the_freeze_halfway(scores: dict) -> None:
     dim = "motion_persistence"
     assert value(scores, "steady", dim) == 1.0
     assert value(scores, "freezing", dim) == pytest.approx(0.5, abs=0.05)
-    assert scores[("freezing", dim)]["details"]["frozen_from_seconds"] == pytest.approx(30.0, abs=2.1)
+    assert scores[("freezing", dim)]["details"]["frozen_from_seconds"] == pytest.approx(
+        30.0, abs=2.1
+    )
 
 
 def test_loop_detection_finds_loop_and_ping_pong_only(scores: dict) -> None:
     dim = "loop_detection"
     assert value(scores, "looped", dim) == pytest.approx(0.25, abs=0.05)
-    assert scores[("looped", dim)]["details"]["segments"][0]["lag_seconds"] == pytest.approx(4.0, abs=0.3)
+    assert scores[("looped", dim)]["details"]["segments"][0]["lag_seconds"] == pytest.approx(
+        4.0, abs=0.3
+    )
     assert value(scores, "ping_pong", dim) < 0.45
     for clip in ("steady", "freezing", "with_cuts", "blurring", "drifting"):
         assert value(scores, clip, dim) == 1.0, clip
@@ -132,9 +157,17 @@ def test_unintended_cuts_counts_cuts_at_their_times(scores: dict) -> None:
 
 
 def test_static_scene_prompt_is_not_applicable(long_clips: dict[str, Path], tmp_path: Path) -> None:
-    still = PromptInfo("tf-0001", "a still lake", "en", tags=("temporal_flickering",), meta={"subject": "lake"})
-    records = evaluate(_items({"freezing": long_clips["freezing"]}, still), dimensions=["motion_persistence"],
-                       out_dir=tmp_path, progress=False, device="cpu", all_prompts=True)
+    still = PromptInfo(
+        "tf-0001", "a still lake", "en", tags=("temporal_flickering",), meta={"subject": "lake"}
+    )
+    records = evaluate(
+        _items({"freezing": long_clips["freezing"]}, still),
+        dimensions=["motion_persistence"],
+        out_dir=tmp_path,
+        progress=False,
+        device="cpu",
+        all_prompts=True,
+    )
     assert [r["status"] for r in records] == ["skipped"]
     assert "static" in records[0]["error"]
 
@@ -149,12 +182,18 @@ class MeanColour(FeatureExtractor):
     name = "test_mean_colour"
     batch_size = 256
     COLOURS: ClassVar[dict[str, tuple[float, float, float]]] = {
-        "red": (1, 0, 0), "green": (0, 1, 0), "blue": (0, 0, 1),
-        "红": (1, 0, 0), "绿": (0, 1, 0), "蓝": (0, 0, 1),
+        "red": (1, 0, 0),
+        "green": (0, 1, 0),
+        "blue": (0, 0, 1),
+        "红": (1, 0, 0),
+        "绿": (0, 1, 0),
+        "蓝": (0, 0, 1),
     }
     seen: ClassVar[list[tuple[str, tuple[str, ...]]]] = []
 
-    def prepare(self, frames: torch.Tensor, *, position: int, info: VideoInfo) -> torch.Tensor | None:
+    def prepare(
+        self, frames: torch.Tensor, *, position: int, info: VideoInfo
+    ) -> torch.Tensor | None:
         return frames.to(torch.float32).mean(dim=(1, 2)) / 255.0
 
     def encode_text(self, texts: Any, *, lang: str) -> torch.Tensor:
@@ -190,8 +229,14 @@ def test_event_order_through_the_runner_in_both_languages(tmp_path: Path) -> Non
         VideoItem(str(video), "m", "zh-swapped.mp4", 0, _events_prompt("zh", [1, 0, 2])),
     ]
     MeanColour.seen.clear()
-    records = evaluate(items, dimensions=["event_order"], dimensions_dirs=[dims], out_dir=tmp_path / "run",
-                       progress=False, device="cpu")
+    records = evaluate(
+        items,
+        dimensions=["event_order"],
+        dimensions_dirs=[dims],
+        out_dir=tmp_path / "run",
+        progress=False,
+        device="cpu",
+    )
     got = {r["video"]: r for r in records}
     assert {k: r["status"] for k, r in got.items()} == dict.fromkeys(got, "ok")
     assert got["en-in-order.mp4"]["score"] == 1.0
@@ -228,11 +273,22 @@ def test_event_order_follows_a_language_router(tmp_path: Path) -> None:
     assert 'backbone = "style_clip"' in spec
     dims = tmp_path / "dims"
     dims.mkdir()
-    (dims / "event_order.toml").write_text(spec.replace("style_clip", "test_colour_router"), encoding="utf-8")
+    (dims / "event_order.toml").write_text(
+        spec.replace("style_clip", "test_colour_router"), encoding="utf-8"
+    )
     video = write_video(tmp_path / "story.mp4", _colour_story([0, 1, 2]), fps=clips.FPS)
-    items = [VideoItem(str(video), "m", f"{lang}.mp4", 0, _events_prompt(lang, [0, 1, 2])) for lang in ("en", "zh")]
-    records = evaluate(items, dimensions=["event_order"], dimensions_dirs=[dims], out_dir=tmp_path / "run",
-                       progress=False, device="cpu")
+    items = [
+        VideoItem(str(video), "m", f"{lang}.mp4", 0, _events_prompt(lang, [0, 1, 2]))
+        for lang in ("en", "zh")
+    ]
+    records = evaluate(
+        items,
+        dimensions=["event_order"],
+        dimensions_dirs=[dims],
+        out_dir=tmp_path / "run",
+        progress=False,
+        device="cpu",
+    )
     got = {r["video"]: r for r in records}
     assert [got[k]["score"] for k in ("en.mp4", "zh.mp4")] == [1.0, 1.0]
     assert got["zh.mp4"]["details"]["model"] == "test_mean_colour_zh"

@@ -105,7 +105,9 @@ def test_motion_persistence_counts_moving_windows() -> None:
     moving = torch.full((119,), 5.0)
     frozen_half = torch.cat([torch.full((59,), 5.0), torch.zeros(60)])
     frozen_early = torch.cat([torch.full((6,), 5.0), torch.zeros(113)])
-    scores = [d.motion_persistence(m, video=info(60.0)) for m in (moving, frozen_half, frozen_early)]
+    scores = [
+        d.motion_persistence(m, video=info(60.0)) for m in (moving, frozen_half, frozen_early)
+    ]
     assert scores[0].value == 1.0
     assert scores[1].value == pytest.approx(0.5, abs=0.04)
     assert scores[1].details["frozen_from_seconds"] == pytest.approx(30.0, abs=2.0)
@@ -115,7 +117,9 @@ def test_motion_persistence_counts_moving_windows() -> None:
 
 def test_motion_persistence_from_features_and_static_prompts() -> None:
     feats = torch.cat([torch.arange(60.0)[:, None] * 10, torch.full((60, 1), 590.0)]).repeat(1, 8)
-    assert d.motion_persistence(feats, video=info(60.0), metric="mad").value == pytest.approx(0.5, abs=0.04)
+    assert d.motion_persistence(feats, video=info(60.0), metric="mad").value == pytest.approx(
+        0.5, abs=0.04
+    )
     static = PromptInfo("tf-0001", "a still lake", "en", tags=("temporal_flickering",))
     with pytest.raises(NotApplicable, match="static"):
         d.motion_persistence(feats, video=info(60.0), prompt=static)
@@ -222,7 +226,9 @@ def test_event_order_needs_events_and_enough_windows() -> None:
     with pytest.raises(NotApplicable, match="2 events"):
         d.event_order(_story([0, 1]), video=info(10.0), text_features=torch.eye(4)[:1])
     with pytest.raises(NotApplicable, match="windows"):
-        d.event_order(_story([0, 1, 2, 3], per_event=1), video=info(4.0), text_features=torch.eye(4))
+        d.event_order(
+            _story([0, 1, 2, 3], per_event=1), video=info(4.0), text_features=torch.eye(4)
+        )
 
 
 # ------------------------------------------------------------------ Duration category
@@ -233,8 +239,10 @@ def test_duration_category_gates_instead_of_averaging() -> None:
     long_bad = {"duration_seconds": 1.0, **{k: 0.2 for k in d.SUSTAIN_DIMENSIONS}}
     short_good = {"duration_seconds": 5 / 60, **{k: 1.0 for k in d.SUSTAIN_DIMENSIONS}}
     long_good = {"duration_seconds": 1.0, **{k: 0.9 for k in d.SUSTAIN_DIMENSIONS}}
-    scores = {k: d.duration_category_score(v, w) for k, v in
-              (("long_bad", long_bad), ("short_good", short_good), ("long_good", long_good))}
+    scores = {
+        k: d.duration_category_score(v, w)
+        for k, v in (("long_bad", long_bad), ("short_good", short_good), ("long_good", long_good))
+    }
     assert scores["long_good"] == pytest.approx(0.9)
     assert scores["long_bad"] == pytest.approx(0.2)
     assert scores["short_good"] == pytest.approx(5 / 60)
@@ -246,8 +254,13 @@ def test_duration_category_gates_instead_of_averaging() -> None:
 def test_duration_category_on_bootstrap_arrays_and_missing_parts() -> None:
     w = {"duration_seconds": 1.0, "loop_detection": 1.0, "frame_rate": 0.5}
     arr = d.duration_category_score(
-        {"duration_seconds": np.array([0.5, 1.0, 1.5]), "loop_detection": np.array([1.0, 0.5, 1.0]),
-         "frame_rate": np.array([1.0, 1.0, 1.0])}, w)
+        {
+            "duration_seconds": np.array([0.5, 1.0, 1.5]),
+            "loop_detection": np.array([1.0, 0.5, 1.0]),
+            "frame_rate": np.array([1.0, 1.0, 1.0]),
+        },
+        w,
+    )
     assert np.allclose(arr, [0.5, 2 / 3, 1.0])  # length factor clipped at 1
     assert math.isnan(d.duration_category_score({"loop_detection": 1.0}, w))
     assert math.isnan(d.duration_category_score({"duration_seconds": 1.0}, w))

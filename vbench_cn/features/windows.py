@@ -118,7 +118,9 @@ def area_thumbnail(frame: np.ndarray, side: int = TINY_SIDE) -> np.ndarray:
         raise ValueError(f"frame {w}x{h} is smaller than the {side}x{side} thumbnail")
     rows = (np.arange(side + 1) * h) // side
     cols = (np.arange(side + 1) * w) // side
-    sums = np.add.reduceat(np.add.reduceat(frame, rows[:-1], axis=0, dtype=np.uint32), cols[:-1], axis=1)
+    sums = np.add.reduceat(
+        np.add.reduceat(frame, rows[:-1], axis=0, dtype=np.uint32), cols[:-1], axis=1
+    )
     counts = np.diff(rows)[:, None, None] * np.diff(cols)[None, :, None]
     return (sums / counts).astype(np.float32)
 
@@ -136,12 +138,16 @@ class TinyPixels(FeatureExtractor):
     name = "tiny_pixels"
     batch_size = 4096
 
-    def prepare(self, frames: torch.Tensor, *, position: int, info: VideoInfo) -> torch.Tensor | None:
+    def prepare(
+        self, frames: torch.Tensor, *, position: int, info: VideoInfo
+    ) -> torch.Tensor | None:
         if frames.shape[0] == 0:
             return None
         if frames.shape[1] < TINY_SIDE or frames.shape[2] < TINY_SIDE:
             size = (max(TINY_SIDE, frames.shape[1]), max(TINY_SIDE, frames.shape[2]))
-            frames = F.interpolate(frames.permute(0, 3, 1, 2), size=size, mode="nearest").permute(0, 2, 3, 1)
+            frames = F.interpolate(frames.permute(0, 3, 1, 2), size=size, mode="nearest").permute(
+                0, 2, 3, 1
+            )
         arrays = frames.numpy()
         return torch.from_numpy(np.stack([area_thumbnail(f).reshape(-1) for f in arrays]))
 
@@ -179,7 +185,11 @@ def sharpness_and_noise(gray: np.ndarray) -> tuple[float, float]:
     rows = gray[:, :-2] - 2 * gray[:, 1:-1] + gray[:, 2:]
     resp = rows[:-2] - 2 * rows[1:-1] + rows[2:]
     h, w = gray.shape
-    noise = float(np.abs(resp).sum(dtype=np.float64)) * math.sqrt(math.pi / 2) / (6.0 * (w - 2) * (h - 2))
+    noise = (
+        float(np.abs(resp).sum(dtype=np.float64))
+        * math.sqrt(math.pi / 2)
+        / (6.0 * (w - 2) * (h - 2))
+    )
     return sharp, noise
 
 
@@ -198,7 +208,9 @@ class SharpnessNoise(FeatureExtractor):
     name = "sharpness_noise"
     batch_size = 4096
 
-    def prepare(self, frames: torch.Tensor, *, position: int, info: VideoInfo) -> torch.Tensor | None:
+    def prepare(
+        self, frames: torch.Tensor, *, position: int, info: VideoInfo
+    ) -> torch.Tensor | None:
         if frames.shape[0] == 0 or frames.shape[1] < 3 or frames.shape[2] < 3:
             return None
         out = []

@@ -31,7 +31,6 @@ from vbench_cn.features.windows import pool_windows, sample_times, window_ids, w
 from vbench_cn.scorers import NotApplicable, Score, scorer
 from vbench_cn.video import VideoInfo
 
-
 # --------------------------------------------------------------------------- shared helpers
 
 
@@ -51,7 +50,9 @@ def _as_tensor(features: Any, name: str) -> torch.Tensor:
     return x
 
 
-def _windows(num_samples: int, video: VideoInfo | None, window_seconds: float) -> tuple[np.ndarray, np.ndarray]:
+def _windows(
+    num_samples: int, video: VideoInfo | None, window_seconds: float
+) -> tuple[np.ndarray, np.ndarray]:
     times = sample_times(num_samples, _duration(video, num_samples))
     return times, window_ids(times, window_seconds)
 
@@ -73,7 +74,9 @@ def theil_sen_slope(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.median((y[j] - y[i])[keep] / dx[keep]))
 
 
-def pair_distances(x: torch.Tensor, metric: Literal["mad", "rms", "cosine"] = "mad") -> torch.Tensor:
+def pair_distances(
+    x: torch.Tensor, metric: Literal["mad", "rms", "cosine"] = "mad"
+) -> torch.Tensor:
     """Distance between consecutive rows of ``(T, D)`` features → ``(T-1,)``.
 
     ``mad``: mean absolute difference (VBench temporal flickering's per-pair measure);
@@ -169,15 +172,18 @@ def sustained_quality(
     worst = int(np.argmin(per_channel))
     minutes = starts / 60.0
     tail = starts >= starts[-1] - reference_seconds + 1e-9
-    return Score(float(per_channel[worst]), {
-        "windows": int(len(starts)),
-        "window_seconds": window_seconds,
-        "reference": [round(float(v), 4) for v in ref],
-        "per_channel": [round(float(v), 4) for v in per_channel],
-        "worst_channel": worst,
-        "end_retention": round(float(np.minimum(1.0, qw[tail, worst].mean() / ref[worst])), 4),
-        "slope_per_minute": round(theil_sen_slope(minutes, qw[:, worst] / ref[worst]), 4),
-    })
+    return Score(
+        float(per_channel[worst]),
+        {
+            "windows": len(starts),
+            "window_seconds": window_seconds,
+            "reference": [round(float(v), 4) for v in ref],
+            "per_channel": [round(float(v), 4) for v in per_channel],
+            "worst_channel": worst,
+            "end_retention": round(float(np.minimum(1.0, qw[tail, worst].mean() / ref[worst])), 4),
+            "slope_per_minute": round(theil_sen_slope(minutes, qw[:, worst] / ref[worst]), 4),
+        },
+    )
 
 
 # --------------------------------------------------------------------------- 2. long-range consistency
@@ -220,7 +226,7 @@ def long_range_consistency(
     x = x.reshape(x.shape[0], -1)
     if center_frames:
         x = x - x.mean(dim=1, keepdim=True)
-    times, ids = _windows(x.shape[0], video, window_seconds)
+    _, ids = _windows(x.shape[0], video, window_seconds)
     if ids.max() < 1:
         raise NotApplicable(f"needs at least 2 windows of {window_seconds:g} s")
     frames = torch.nn.functional.normalize(x, dim=1, eps=1e-12)
@@ -231,14 +237,17 @@ def long_range_consistency(
     i, j = np.triu_indices(n, k=lag)
     s_first = float(sim[0, 1:].mean())
     s_far = float(sim[i, j].mean())
-    return Score(0.5 * (s_first + s_far), {
-        "windows": n,
-        "lag_windows": lag,
-        "to_first": round(s_first, 4),
-        "far_pairs": round(s_far, 4),
-        "min_far_pair": round(float(sim[i, j].min()), 4),
-        "last_to_first": round(float(sim[0, -1]), 4),
-    })
+    return Score(
+        0.5 * (s_first + s_far),
+        {
+            "windows": n,
+            "lag_windows": lag,
+            "to_first": round(s_first, 4),
+            "far_pairs": round(s_far, 4),
+            "min_far_pair": round(float(sim[i, j].min()), 4),
+            "last_to_first": round(float(sim[0, -1]), 4),
+        },
+    )
 
 
 # --------------------------------------------------------------------------- 3. motion persistence
@@ -313,13 +322,16 @@ def motion_persistence(
     frozen_runs = _runs(~moving)
     longest = max((n for _, n in frozen_runs), default=0)
     trailing = frozen_runs[-1][0] if frozen_runs and sum(frozen_runs[-1]) == len(moving) else None
-    return Score(float(moving.mean()), {
-        "windows": int(len(moving)),
-        "moving_windows": int(moving.sum()),
-        "frozen_from_seconds": None if trailing is None else round(float(starts[trailing]), 3),
-        "longest_frozen_seconds": round(longest * window_seconds, 3),
-        "median_motion": round(float(np.median(wm)), 4),
-    })
+    return Score(
+        float(moving.mean()),
+        {
+            "windows": len(moving),
+            "moving_windows": int(moving.sum()),
+            "frozen_from_seconds": None if trailing is None else round(float(starts[trailing]), 3),
+            "longest_frozen_seconds": round(longest * window_seconds, 3),
+            "median_motion": round(float(np.median(wm)), 4),
+        },
+    )
 
 
 # --------------------------------------------------------------------------- 4. loop detection
@@ -389,7 +401,9 @@ def loop_detection(
     motion = np.zeros(t)
     motion[:-1] = adjacent
     motion[1:] = np.maximum(motion[1:], adjacent)
-    tol = np.maximum(duplicate_threshold, duplicate_motion_ratio * np.minimum(motion[:, None], motion[None, :]))
+    tol = np.maximum(
+        duplicate_threshold, duplicate_motion_ratio * np.minimum(motion[:, None], motion[None, :])
+    )
     returns = np.triu((d <= tol) & (away >= np.maximum(change_threshold, return_ratio * d)), k=2)
     repeated = np.zeros(t, dtype=bool)
     found: list[dict[str, Any]] = []
@@ -398,9 +412,14 @@ def loop_detection(
         for start, length in _runs(diag):
             if length >= min_len:
                 repeated[start + lag : start + lag + length] = True
-                found.append({"kind": "loop", "lag_seconds": round(lag * step, 3),
-                              "from_seconds": round((start + lag) * step, 3),
-                              "seconds": round(length * step, 3)})
+                found.append(
+                    {
+                        "kind": "loop",
+                        "lag_seconds": round(lag * step, 3),
+                        "from_seconds": round((start + lag) * step, 3),
+                        "seconds": round(length * step, 3),
+                    }
+                )
     flipped = returns[:, ::-1]  # anti-diagonal a + b = c becomes diagonal offset (t - 1 - c)
     for offset in range(-(t - 1), t):
         diag = np.diagonal(flipped, offset=offset)
@@ -412,24 +431,34 @@ def loop_detection(
             if length >= min_len:
                 rows = a0 + start + np.arange(length)
                 repeated[c - rows] = True
-                found.append({"kind": "ping_pong", "turn_seconds": round(c / 2 * step, 3),
-                              "from_seconds": round(float((c - rows).min()) * step, 3),
-                              "seconds": round(length * step, 3)})
+                found.append(
+                    {
+                        "kind": "ping_pong",
+                        "turn_seconds": round(c / 2 * step, 3),
+                        "from_seconds": round(float((c - rows).min()) * step, 3),
+                        "seconds": round(length * step, 3),
+                    }
+                )
     share = float(repeated.mean())
     found.sort(key=lambda f: -f["seconds"])
-    return Score(1.0 - share, {
-        "frames": t,
-        "repeated_seconds": round(float(repeated.sum()) * step, 3),
-        "repeated_share": round(share, 4),
-        "segments": found[:5],
-        "num_segments": len(found),
-    })
+    return Score(
+        1.0 - share,
+        {
+            "frames": t,
+            "repeated_seconds": round(float(repeated.sum()) * step, 3),
+            "repeated_share": round(share, 4),
+            "segments": found[:5],
+            "num_segments": len(found),
+        },
+    )
 
 
 # --------------------------------------------------------------------------- 5. unintended cuts
 
 
-def detect_cuts(distances: np.ndarray, *, ratio: float, min_jump: float, baseline_pairs: int) -> np.ndarray:
+def detect_cuts(
+    distances: np.ndarray, *, ratio: float, min_jump: float, baseline_pairs: int
+) -> np.ndarray:
     """Indices of pairs whose distance spikes above a robust local baseline.
 
     Pair ``k`` is a cut when ``d_k >= min_jump`` and ``d_k >= ratio * b_k``, where ``b_k``
@@ -451,9 +480,13 @@ def detect_cuts(distances: np.ndarray, *, ratio: float, min_jump: float, baselin
         neighbours = np.concatenate([distances[lo:k], distances[k + 1 : hi]])
         base = float(np.median(neighbours)) if len(neighbours) else 0.0
         local = distances[max(0, k - 1) : k + 2]
-        if distances[k] >= min_jump and distances[k] >= ratio * base and distances[k] == local.max():
-            if not cuts or cuts[-1] != k - 1:
-                cuts.append(k)
+        if (
+            distances[k] >= min_jump
+            and distances[k] >= ratio * base
+            and distances[k] == local.max()
+            and (not cuts or cuts[-1] != k - 1)
+        ):
+            cuts.append(k)
     return np.asarray(cuts, dtype=np.int64)
 
 
@@ -501,15 +534,22 @@ def unintended_cuts(
     num_samples = len(pm) + 1
     duration = _duration(video, num_samples)
     step = duration / num_samples
-    cuts = detect_cuts(pm, ratio=ratio, min_jump=min_jump,
-                       baseline_pairs=max(2, math.ceil(baseline_seconds / step - 1e-9)))
+    cuts = detect_cuts(
+        pm,
+        ratio=ratio,
+        min_jump=min_jump,
+        baseline_pairs=max(2, math.ceil(baseline_seconds / step - 1e-9)),
+    )
     per_minute = len(cuts) / (duration / 60.0)
-    return Score(math.exp(-per_minute / scale_per_minute), {
-        "cuts": int(len(cuts)),
-        "cut_seconds": [round(float((k + 1) * step), 3) for k in cuts[:20]],
-        "cuts_per_minute": round(per_minute, 4),
-        "duration_seconds": round(duration, 3),
-    })
+    return Score(
+        math.exp(-per_minute / scale_per_minute),
+        {
+            "cuts": len(cuts),
+            "cut_seconds": [round(float((k + 1) * step), 3) for k in cuts[:20]],
+            "cuts_per_minute": round(per_minute, 4),
+            "duration_seconds": round(duration, 3),
+        },
+    )
 
 
 # --------------------------------------------------------------------------- 6. event order
@@ -602,34 +642,45 @@ def event_order(
     """
     if text_features is None:
         raise NotApplicable("no event texts (spec text must name the events)")
-    txt = torch.as_tensor(text_features).to(torch.float64).reshape(-1, torch.as_tensor(text_features).shape[-1])
+    txt = (
+        torch.as_tensor(text_features)
+        .to(torch.float64)
+        .reshape(-1, torch.as_tensor(text_features).shape[-1])
+    )
     if txt.shape[0] < 2:
         raise NotApplicable("needs at least 2 events")
     x = _as_tensor(embeddings, "embeddings")
     x = x.reshape(x.shape[0], -1)
     if x.shape[1] != txt.shape[1]:
-        raise ValueError(f"image embeddings have {x.shape[1]} dims but text embeddings {txt.shape[1]}")
+        raise ValueError(
+            f"image embeddings have {x.shape[1]} dims but text embeddings {txt.shape[1]}"
+        )
     times, ids = _windows(x.shape[0], video, window_seconds)
     frames = torch.nn.functional.normalize(x, dim=1, eps=1e-12)
     win = torch.nn.functional.normalize(pool_windows(frames, ids), dim=1, eps=1e-12)
     n = txt.shape[0]
     if win.shape[0] < n:
-        raise NotApplicable(f"{win.shape[0]} windows for {n} events: needs at least one window per event")
+        raise NotApplicable(
+            f"{win.shape[0]} windows for {n} events: needs at least one window per event"
+        )
     sim = (win @ torch.nn.functional.normalize(txt, dim=1, eps=1e-12).T).numpy()  # (W, n)
     z = (sim - sim.mean(axis=0)) / (sim.std(axis=0) + 1e-8)
     peaks = z.argmax(axis=0)
     share, tau = order_concordance(peaks)
     total, seg_starts = monotone_alignment(z)
     starts = window_starts(times, ids)
-    return Score(share, {
-        "model": getattr(embeddings, "model", None),
-        "events": n,
-        "windows": int(win.shape[0]),
-        "kendall_tau": round(tau, 4),
-        "peak_seconds": [round(float(starts[p]), 3) for p in peaks],
-        "aligned_start_seconds": [round(float(starts[s]), 3) for s in seg_starts],
-        "aligned_mean_z": round(total / len(z), 4),
-    })
+    return Score(
+        share,
+        {
+            "model": getattr(embeddings, "model", None),
+            "events": n,
+            "windows": int(win.shape[0]),
+            "kendall_tau": round(tau, 4),
+            "peak_seconds": [round(float(starts[p]), 3) for p in peaks],
+            "aligned_start_seconds": [round(float(starts[s]), 3) for s in seg_starts],
+            "aligned_mean_z": round(total / len(z), 4),
+        },
+    )
 
 
 # --------------------------------------------------------------------------- Duration category
@@ -637,8 +688,12 @@ def event_order(
 
 #: Dimensions that measure how a video holds up over time (gated by the length factor).
 SUSTAIN_DIMENSIONS: tuple[str, ...] = (
-    "sustained_quality", "long_range_consistency", "motion_persistence", "loop_detection",
-    "unintended_cuts", "event_order",
+    "sustained_quality",
+    "long_range_consistency",
+    "motion_persistence",
+    "loop_detection",
+    "unintended_cuts",
+    "event_order",
 )
 
 
