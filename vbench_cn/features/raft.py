@@ -33,6 +33,10 @@ from vbench_cn.video import VideoInfo
 NUM_FLOW_UPDATES = 20
 #: Fraction of the largest flow magnitudes averaged per pair (``int(h*w*0.05)``).
 TOP_FRACTION = 0.05
+#: Smallest padded side whose 4-level correlation pyramid stays >= 2 px at 1/64 scale. Below
+#: it, RAFT's last level is 1 px wide (``2x/(W-1)`` divides by zero: NaN flow in VBench) or
+#: empty (VBench crashes); such pairs score NaN here and the scorer skips the video.
+MIN_PADDED_SIDE_PX = 128
 
 
 def build_raft_large() -> nn.Module:
@@ -236,6 +240,9 @@ class RaftPairScorer(nn.Module):
         return up.reshape(batch, 2, 8 * h8, 8 * w8)
 
     def forward(self, pairs: torch.Tensor) -> torch.Tensor:
+        if min(pairs.shape[-2:]) < MIN_PADDED_SIDE_PX:
+            # The 4-level pyramid would reach 1 px (VBench: NaN flow) or 0 px (VBench: crash).
+            return torch.full((pairs.shape[0],), float("nan"), device=pairs.device)
         image1 = 2.0 * (pairs[:, 0] / 255.0) - 1.0
         image2 = 2.0 * (pairs[:, 1] / 255.0) - 1.0
         flow = self.flow(image1.contiguous(), image2.contiguous()).float()

@@ -1,0 +1,78 @@
+"""The five quality dimensions end to end: ``vbench-cn evaluate --random-weights`` on tiny videos.
+
+One CLI run scores two synthetic clips (odd sizes included) on subject consistency,
+background consistency, dynamic degree, aesthetic and imaging quality, so each backbone is
+built once. Answers known whatever the weights: a static clip has consistency exactly 1.0;
+dynamic degree is skipped (not 0) below RAFT's 128-px minimum; imaging stores MOS/100.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from vbench_cn import synthetic
+from vbench_cn.cli import app
+from vbench_cn.results import read_records
+
+DIMS = "subject_consistency,background_consistency,dynamic_degree,aesthetic_quality,imaging_quality"
+
+
+@pytest.fixture(scope="module")
+def records(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], dict]:
+    folder = tmp_path_factory.mktemp("quality_videos")
+    videos = folder / "model_a"
+    # lossless RGB so that the static clip decodes to identical frames
+    synthetic.write_video(videos / "static-0.mp4", synthetic.static_clip(3, 37, 45), codec="libx264rgb")
+    synthetic.write_video(videos / "moving-0.mp4",
+                          synthetic.translating_clip(3, 129, 131, pixels_per_frame=6), fps=8.0, codec="libx264rgb")
+    out = folder / "run"
+    result = CliRunner().invoke(app, ["evaluate", str(videos), "--model", "model_a", "--dimensions", DIMS,
+                                      "--random-weights", "--all-prompts", "--device", "cpu", "--out", str(out),
+                                      "--no-progress"])
+    assert result.exit_code == 0, result.output
+    recs = read_records(out)
+    return {(Path(r["video"]).stem, r["dimension"]): r for r in recs}
+
+
+def test_every_video_and_dimension_has_a_record(records: dict) -> None:
+    for stem in ("static-0", "moving-0"):
+        for dim in DIMS.split(","):
+            rec = records[(stem, dim)]
+            assert rec["random_weights"] is True
+            assert rec["weights"] == "random"
+            assert rec["status"] in ("ok", "skipped"), rec
+
+
+def test_static_clip_is_exactly_consistent(records: dict) -> None:
+    for dim in ("subject_consistency", "background_consistency"):
+        rec = records[("static-0", dim)]
+        assert rec["status"] == "ok" and rec["score"] == 1.0
+        assert rec["details"]["weight"] == 2
+
+
+def test_moving_clip_is_less_consistent(records: dict) -> None:
+    for dim in ("subject_consistency", "background_consistency"):
+        rec = records[("moving-0", dim)]
+        assert rec["status"] == "ok" and 0.0 < rec["score"] < 1.0 and rec["details"]["weight"] == 2
+
+
+def test_dynamic_degree_scored_at_128px_and_skipped_below(records: dict) -> None:
+    moving = records[("moving-0", "dynamic_degree")]
+    assert moving["status"] == "ok" and moving["score"] in (0.0, 1.0)
+    assert moving["details"]["pairs"] == 2 and moving["details"]["needed"] == 1  # round(4*3/16) = 1
+    assert moving["details"]["threshold"] == pytest.approx(6.0 * 129 / 256)
+    small = records[("static-0", "dynamic_degree")]
+    assert small["status"] == "skipped" and "128 px" in small["error"]
+
+
+def test_aesthetic_and_imaging_ranges(records: dict) -> None:
+    for stem in ("static-0", "moving-0"):
+        aes = records[(stem, "aesthetic_quality")]
+        assert aes["status"] == "ok" and 0.3 < aes["score"] < 0.7  # random head with bias 5 -> ~0.5
+        img = records[(stem, "imaging_quality")]
+        assert img["status"] == "ok"
+        assert img["score"] == pytest.approx(img["details"]["mos"] / 100.0)
+        assert img["details"]["frames"] == 3
