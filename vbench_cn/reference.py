@@ -348,6 +348,7 @@ def build_reference(
 
     from vbench_cn.manifest import discover
     from vbench_cn.runner import Runner, RunOptions, probe_all
+    from vbench_cn.weights import WeightsError
 
     reference_dir(name)  # validate the name before any work
     if (references_home() / name).exists() and not overwrite:
@@ -364,6 +365,12 @@ def build_reference(
                              weights_overrides=dict(weights_overrides or {}), progress=progress)
         infos, errors = probe_all(items)
         runner = Runner(specs, options)
+        for backbone in dict.fromkeys(s.backbone for s in specs if s.backbone):
+            try:  # build the detectors first: a missing checkpoint is one line, not an empty set
+                runner.extractor(backbone)
+            except (WeightsError, ImportError, OSError, RuntimeError) as exc:
+                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise ReferenceError(f"{backbone}: {first}") from None
         runner.run(items, infos=infos)
         dims: dict[str, tuple[dict[str, np.ndarray], dict[str, Any]]] = {}
         for spec in specs:
@@ -372,12 +379,12 @@ def build_reference(
             per_video = [f.reshape(f.shape[0], -1) if f.ndim > 1 else f[None] for f in per_video if f.size]
             if not per_video:
                 raise ReferenceError(f"{spec.id}: no features from any of the {len(items)} videos "
-                                     f"({len(errors)} unreadable; too short for the sampling?)")
+                                     f"({len(errors)} unreadable; the others too short for the sampling?)")
             x = np.concatenate(per_video)
             if x.shape[0] < 2:
                 raise ReferenceError(f"{spec.id}: only {x.shape[0]} feature vector; need at least 2")
             ext = runner._extractors.get(spec.backbone or "")
-            weights_id = ext.weights_id if ext is not None else None
+            weights_id = ext.weights_id if ext is not None else ("random" if random_weights else None)
             sha = None
             if weights_id and weights_id != "random" and ext is not None:
                 sha = _full_sha(ext)

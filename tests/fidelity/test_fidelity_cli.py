@@ -45,6 +45,7 @@ def test_build_then_evaluate(videos: Path, home: Path, tmp_path: Path, monkeypat
     res = cli.invoke(app, ["reference", "build", str(videos / "real"), "--name", "smooth", "--random-weights",
                            "--dimensions", "fvd,kid_frames", "--device", "cpu", "--no-progress"])
     assert res.exit_code == 0, res.output
+    assert "fvd: a full-rank 400x400 covariance needs more than 400" in " ".join(res.output.split())
     meta = json.loads((home / "references" / "smooth" / "meta.json").read_text())
     assert meta["dimensions"]["fvd"]["count"] == 3 and meta["dimensions"]["fvd"]["weights_id"] == "random"
     assert meta["dimensions"]["kid_frames"]["count"] == 48 and meta["dimensions"]["kid_frames"]["sampling"] == "frames=16"
@@ -118,3 +119,14 @@ def test_whole_fidelity_category(videos: Path, tmp_path: Path, monkeypatch: pyte
     assert {d for _, d in sets} == {"fvd", "fvd_videomae", "fid_frames", "kid_frames"}
     assert sets[("noise", "kid_frames")]["score"] > sets[("smooth", "kid_frames")]["score"]
     assert "set too small" in sets[("noise", "fvd_videomae")]["error"]
+
+
+def test_build_without_weights_offline_is_one_line(videos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VBENCH_CN_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("VBENCH_CN_OFFLINE", "1")
+    res = cli.invoke(app, ["reference", "build", str(videos / "real"), "--name", "real", "--dimensions", "fvd",
+                           "--device", "cpu", "--no-progress"])
+    assert res.exit_code == 2
+    line = res.output.strip().splitlines()[-1]
+    assert line.startswith("error: i3d_fvd: i3d_kinetics400: missing ") and "i3d_pretrained_400.pt" in line
+    assert not (tmp_path / "home" / "references" / "real").exists()

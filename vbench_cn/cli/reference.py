@@ -59,6 +59,10 @@ def build(
     for dim, entry in meta["dimensions"].items():
         stderr.print(f"{dim}: {entry['count']} feature vectors from {entry['videos']} videos, "
                      f"{entry['feature_dim']}-d, detector {entry['weights_id']}", highlight=False)
+        if "mu" in entry["arrays"] and entry["count"] <= entry["feature_dim"]:
+            stderr.print(f"[yellow]warning[/yellow] {dim}: a full-rank {entry['feature_dim']}x{entry['feature_dim']} "
+                         f"covariance needs more than {entry['feature_dim']} feature vectors; scores against this "
+                         "reference will be refused (add real videos)", markup=True, highlight=False)
     typer.echo(str(folder))
 
 
