@@ -70,4 +70,4 @@ def test_stability_is_full_for_steady_text_low_for_morphing_and_skipped_without_
     assert s[("morphing", "tx-0001")] < 0.6, s
     skipped = [r for r in run if r["dimension"] == "text_stability" and r["model"] == "missing"]
     assert [r["status"] for r in skipped] == ["skipped", "skipped"]
-    assert "no text read" in skipped[0]["error"]
+    assert "frames, fewer than 2" in skipped[0]["error"]

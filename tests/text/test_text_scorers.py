@@ -167,14 +167,18 @@ def test_text_that_pops_in_and_out_is_unstable() -> None:
     assert consecutive.value == 0.0
 
 
-def test_stability_without_any_text_is_not_applicable() -> None:
-    with pytest.raises(NotApplicable):
+def test_stability_without_two_frames_of_text_is_not_applicable() -> None:
+    with pytest.raises(NotApplicable, match="0 of 3 frames"):
         text_stability([[], [], []], prompt=prompt("OPEN"))
+    one_artefact = [[box("口", 0.7)], [], [], []]  # a blank board read once as 口
+    with pytest.raises(NotApplicable, match="1 of 4 frames"):
+        text_stability(one_artefact, prompt=prompt("OPEN"))
+    assert text_stability(one_artefact, prompt=prompt("OPEN"), min_frames_with_text=1).value == 0.0
 
 
 def test_scorers_are_registered_with_their_params() -> None:
     assert get_scorer("text.rendering").params == ("min_confidence",)
-    assert set(get_scorer("text.stability").params) == {"min_confidence", "pairs"}
+    assert set(get_scorer("text.stability").params) == {"min_confidence", "pairs", "min_frames_with_text"}
     assert get_scorer("text.rendering").context == ("prompt",)
 
 

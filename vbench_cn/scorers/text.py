@@ -242,7 +242,8 @@ def text_rendering(frames: Sequence[Sequence[Any]], *, min_confidence: float = 0
 
 @scorer("text.stability")
 def text_stability(frames: Sequence[Sequence[Any]], *, min_confidence: float = 0.5,
-                   pairs: Literal["all", "consecutive"] = "all", prompt: Any = None) -> Score:
+                   pairs: Literal["all", "consecutive"] = "all", min_frames_with_text: int = 2,
+                   prompt: Any = None) -> Score:
     """How consistently the same text is read across frames: mean pairwise reading similarity.
 
     Each frame's reading is the normalised text of all its boxes read with at least
@@ -251,7 +252,10 @@ def text_stability(frames: Sequence[Sequence[Any]], *, min_confidence: float = 0
     and it matches nothing). For each pair of frames of which at least one has a reading,
     the similarity is ``1 - edit_distance / max(len)``; a frame with no text paired with
     one that has text scores 0 (text that pops in and out is unstable); pairs of two empty
-    frames say nothing and are left out. The score is the mean over those pairs.
+    frames say nothing and are left out. The score is the mean over those pairs. With text
+    in fewer than ``min_frames_with_text`` frames there is no reading to compare, and the
+    dimension does not apply: a single reading is as likely an OCR artefact (a blank board
+    read as 口) as text, and ``text_rendering`` already scores such a video near 0.
 
     Why not correctness: a model can write the same wrong text steadily, or the right text
     in one frame out of eight; stability separates "morphing letters" from "wrong letters"
@@ -263,6 +267,7 @@ def text_stability(frames: Sequence[Sequence[Any]], *, min_confidence: float = 0
         min_confidence: boxes read below this mean probability are ignored.
         pairs: ``all`` pairs of frames (catches slow drift as well as frame-to-frame
             morphing) or ``consecutive`` ones only.
+        min_frames_with_text: fewer frames with a reading make the video not applicable.
         prompt: the video's prompt; it must ask for text (same rule as ``text_rendering``).
 
     Example:
@@ -276,8 +281,10 @@ def text_stability(frames: Sequence[Sequence[Any]], *, min_confidence: float = 0
     if pairs not in ("all", "consecutive"):
         raise ValueError(f"pairs must be 'all' or 'consecutive', got {pairs!r}")
     readings = [frame_reading(boxes, min_confidence=min_confidence).text for boxes in frames]
-    if not any(readings):
-        raise NotApplicable(f"no text read in any of the {len(frames)} frames (text_rendering scores it 0)")
+    with_text = sum(bool(r) for r in readings)
+    if with_text < max(1, min_frames_with_text):
+        raise NotApplicable(f"text read in {with_text} of {len(frames)} frames, fewer than "
+                            f"{max(1, min_frames_with_text)} (text_rendering scores it near 0)")
     idx = range(len(readings))
     candidates = ([(i, j) for i in idx for j in idx if i < j] if pairs == "all"
                   else [(i, i + 1) for i in idx[:-1]])
@@ -292,7 +299,7 @@ def text_stability(frames: Sequence[Sequence[Any]], *, min_confidence: float = 0
     distinct = Counter(r for r in readings if r)
     return Score(sum(sims) / len(sims), {
         "frames": len(frames),
-        "frames_with_text": sum(bool(r) for r in readings),
+        "frames_with_text": with_text,
         "pairs": len(sims),
         "distinct_readings": len(distinct),
         "reading": distinct.most_common(1)[0][0],
