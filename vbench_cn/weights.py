@@ -172,7 +172,12 @@ def destination(name: str) -> Path:
 
 
 def candidates(name: str, options: ExtractorOptions | None = None) -> list[Path]:
-    """Paths searched for ``name``, in order: override, weights dir (ours, VBench's), home."""
+    """Paths searched for ``name``, in order.
+
+    An override alone if given; else the weights dir (``<dir>/<filename>``, then VBench's
+    ``<dir>/<vbench_cache_path>``), our home, and torch.hub's checkpoint cache (URL sources
+    whose file name is kept). Every file found is still verified by sha256 before use.
+    """
     w = get_weights(name)
     paths: list[Path] = []
     if options is not None and name in options.weights_overrides:
@@ -183,6 +188,9 @@ def candidates(name: str, options: ExtractorOptions | None = None) -> list[Path]
         if w.meta.get("vbench_cache_path"):
             paths.append(root / str(w.meta["vbench_cache_path"]))
     paths.append(weights_home() / w.filename)
+    if not _HF_RE.match(w.source) and w.archive_member is None and Path(w.source).name == w.filename:
+        # torch.hub's cache (where e.g. VBench's DINO hub call really keeps its weights)
+        paths.append(Path(torch.hub.get_dir()) / "checkpoints" / w.filename)
     return paths
 
 
@@ -409,7 +417,8 @@ def load_state_dict(name: str, options: ExtractorOptions | None = None) -> tuple
     try:
         raw = read_file(path)
     except Exception as exc:
-        raise WeightsError(f"{name}: {path}: cannot read checkpoint ({type(exc).__name__}: {_first_line(exc)})") from None
+        cause = f"{type(exc).__name__}: {_first_line(exc)}"
+        raise WeightsError(f"{name}: {path}: cannot read checkpoint ({cause})") from None
     state = w.convert(raw) if w.convert else raw
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise WeightsError(f"{name}: {path}: does not hold a flat state dict of tensors")

@@ -291,3 +291,32 @@ def test_random_weights_are_seeded_and_constants_get_noise() -> None:
 def test_random_laion_head_has_a_realistic_bias() -> None:
     head, _ = W.load_model("laion_aesthetic_head", ExtractorOptions(random_weights=True))
     assert float(head.bias.detach()) == 5.0
+
+
+def test_torch_hub_cache_is_searched_last(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    paths = W.candidates("dino_vitb16")
+    assert paths[-1] == tmp_path / "hub" / "checkpoints" / "dino_vitbase16_pretrain.pth"
+    assert paths[-2] == home / "dino_vitbase16_pretrain.pth"
+XX
+
+
+def test_hf_download_goes_through_hf_hub(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub
+
+    monkeypatch.setenv("VBENCH_CN_OFFLINE", "0")
+    good = tmp_path / "upstream.pth"
+    save_linear(good, seed=9)
+    tiny_entry(monkeypatch, sha256=W.file_sha256(good), source="hf://org/repo/sub/tiny.pth@0123abc")
+    calls: list[tuple] = []
+
+    def fake(repo_id: str, filename: str, *, revision: str | None = None, local_dir: str | None = None, **k: object) -> str:
+        calls.append((repo_id, filename, revision))
+        out = Path(str(local_dir)) / filename
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(good.read_bytes())
+        return str(out)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake)
+    assert W.download("tiny_linear_test") == home / "tiny.pth"
+    assert calls == [("org/repo", "sub/tiny.pth", "0123abc")]
