@@ -25,7 +25,12 @@ import numpy as np
 import pandas as pd
 
 from vbench_cn.scorers import NotApplicable, Score
-from vbench_cn.stats import DEFAULT_CONFIDENCE, DEFAULT_NUM_RESAMPLES, paired_bootstrap_mean, paired_permutation_pvalue
+from vbench_cn.stats import (
+    DEFAULT_CONFIDENCE,
+    DEFAULT_NUM_RESAMPLES,
+    paired_bootstrap_mean,
+    paired_permutation_pvalue,
+)
 
 #: Columns of :func:`language_parity`'s table, in order.
 COLUMNS: tuple[str, ...] = (

@@ -15,7 +15,7 @@ from vbench_cn import synthetic
 from vbench_cn.language_parity import language_parity
 from vbench_cn.manifest import discover, read_manifest
 from vbench_cn.results import read_records
-from vbench_cn.runner import RunOptions, Runner
+from vbench_cn.runner import Runner, RunOptions
 from vbench_cn.specs import load_specs, select_specs
 
 SEMANTIC = ("object_class", "multiple_objects", "color", "spatial_relationship", "human_action", "scene",

@@ -527,6 +527,6 @@ def text_similarity(embeddings: torch.Tensor | TaggedEmbeddings, *, text_feature
 
 # --------------------------------------------------------------------------- language parity
 # The run-level scorer of dimensions/language_parity.toml (see vbench_cn/language_parity.py).
-from vbench_cn.language_parity import parity_gap  # noqa: E402
+from vbench_cn.language_parity import parity_gap
 
 scorer("language.parity_gap")(parity_gap)
