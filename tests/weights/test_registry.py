@@ -298,7 +298,7 @@ def test_torch_hub_cache_is_searched_last(home: Path, tmp_path: Path, monkeypatc
     paths = W.candidates("dino_vitb16")
     assert paths[-1] == tmp_path / "hub" / "checkpoints" / "dino_vitbase16_pretrain.pth"
     assert paths[-2] == home / "dino_vitbase16_pretrain.pth"
-XX
+    assert all(tmp_path / "hub" not in p.parents for p in W.candidates("raft_things"))  # a zip member
 
 
 def test_hf_download_goes_through_hf_hub(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
