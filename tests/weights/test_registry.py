@@ -21,6 +21,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty VBENCH_CN_HOME, offline unless a test says otherwise."""
     monkeypatch.setenv("VBENCH_CN_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("VBENCH_CN_OFFLINE", "1")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))  # a developer's hub cache must not leak in
     return tmp_path / "home"
 
 
