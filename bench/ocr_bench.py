@@ -69,8 +69,14 @@ def make_frames() -> list[tuple[str, int, int, np.ndarray]]:
         for th in TEXT_HEIGHTS_PX:
             for k, text in enumerate(texts):
                 scale = h / 320  # text height relative to a 320-px-high frame
-                frame = render_sign(text, height=h, width=w, text_height_px=int(th * scale), seed=k,
-                                    offset_xy=(k * 7, -k * 5))
+                frame = render_sign(
+                    text,
+                    height=h,
+                    width=w,
+                    text_height_px=int(th * scale),
+                    seed=k,
+                    offset_xy=(k * 7, -k * 5),
+                )
                 out.append((text, h, th, degrade(frame, blur_px=BLUR_PX * scale, seed=k)))
     return out
 
@@ -79,7 +85,9 @@ def degrade(frame: np.ndarray, *, blur_px: float, seed: int) -> np.ndarray:
     """Blur and noise, as a generated frame has."""
     from PIL import Image, ImageFilter
 
-    img = np.asarray(Image.fromarray(frame).filter(ImageFilter.GaussianBlur(blur_px)), dtype=np.float32)
+    img = np.asarray(
+        Image.fromarray(frame).filter(ImageFilter.GaussianBlur(blur_px)), dtype=np.float32
+    )
     img = img + np.random.default_rng(seed).normal(0.0, NOISE_STD, img.shape)
     return np.clip(img, 0, 255).astype(np.uint8)
 
@@ -87,10 +95,13 @@ def degrade(frame: np.ndarray, *, blur_px: float, seed: int) -> np.ndarray:
 def frame_score(text: str, boxes) -> float:  # noqa: ANN001
     """The text_rendering score of one frame (min_confidence 0.5)."""
     target = normalize_text(text)
-    return max(0.0, 1.0 - align(target, frame_reading(boxes, min_confidence=0.5)).cost / len(target))
+    return max(
+        0.0, 1.0 - align(target, frame_reading(boxes, min_confidence=0.5)).cost / len(target)
+    )
 
 
 def bench(sides: list[int], repeats: int) -> list[dict]:
+    """One row per (detector side, frame height): speed and mean score, printed as JSON."""
     frames = make_frames()
     rows = []
     for side in sides:
@@ -102,34 +113,51 @@ def bench(sides: list[int], repeats: int) -> list[dict]:
             readings = None
             for _ in range(repeats):
                 t0, c0 = time.perf_counter(), time.process_time()
-                readings = [ext.finalize(ext.forward(torch.from_numpy(f[3][None].copy())), info=None)[0]
-                            for f in subset]
+                readings = [
+                    ext.finalize(ext.forward(torch.from_numpy(f[3][None].copy())), info=None)[0]
+                    for f in subset
+                ]
                 times.append(time.perf_counter() - t0)
                 cpu_times.append(time.process_time() - c0)
             assert readings is not None
             per_height = {}
             for th in TEXT_HEIGHTS_PX:
-                scores = [frame_score(f[0], r) for f, r in zip(subset, readings) if f[2] == th]
+                scores = [
+                    frame_score(f[0], r)
+                    for f, r in zip(subset, readings, strict=True)
+                    if f[2] == th
+                ]
                 per_height[f"score_text{th}px"] = round(sum(scores) / len(scores), 3)
-            scores = [frame_score(f[0], r) for f, r in zip(subset, readings)]
-            rows.append({
-                "det_side_px": side, "frame_height": h, "frames": len(subset),
-                "frames_per_s": round(len(subset) / statistics.median(times), 2),
-                "cpu_s_per_frame": round(statistics.median(cpu_times) / len(subset), 3),
-                "score": round(sum(scores) / len(scores), 3), **per_height,
-            })
+            scores = [frame_score(f[0], r) for f, r in zip(subset, readings, strict=True)]
+            rows.append(
+                {
+                    "det_side_px": side,
+                    "frame_height": h,
+                    "frames": len(subset),
+                    "frames_per_s": round(len(subset) / statistics.median(times), 2),
+                    "cpu_s_per_frame": round(statistics.median(cpu_times) / len(subset), 3),
+                    "score": round(sum(scores) / len(scores), 3),
+                    **per_height,
+                }
+            )
             print(json.dumps(rows[-1], ensure_ascii=False), flush=True)
     return rows
 
 
 def main() -> None:
+    """Parse the command line, run the benchmark, optionally write the rows as JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sides", default="480,640,960,1280", help="comma list of det_side_px values")
+    parser.add_argument(
+        "--sides", default="480,640,960,1280", help="comma list of det_side_px values"
+    )
     parser.add_argument("--repeats", type=int, default=2, help="timing repeats (median)")
     parser.add_argument("--json", type=Path, default=None, help="write the rows here")
     args = parser.parse_args()
-    print(f"cpu cores: {os.cpu_count()}, torch threads: {torch.get_num_threads()}, "
-          f"CJK font: {find_cjk_font()}", file=sys.stderr)
+    print(
+        f"cpu cores: {os.cpu_count()}, torch threads: {torch.get_num_threads()}, "
+        f"CJK font: {find_cjk_font()}",
+        file=sys.stderr,
+    )
     rows = bench([int(s) for s in args.sides.split(",")], args.repeats)
     if args.json:
         args.json.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")

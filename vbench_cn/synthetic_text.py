@@ -46,7 +46,12 @@ CJK_FONT_CANDIDATES: tuple[str, ...] = (
 
 #: Common characters that stand in for wrong ones (none is in the suite's expected texts
 #: more than by chance; the seed picks which).
-_HANZI_POOL = "的一是了我不人在他有这个上们来到时大地为子中你说生国年着就那和要她出也得里后自以会家可下而过天去能对小多然于心学么之都好看起发当没成只如事把还用第样道想作种开美总从无情己面最女但现前些所同日手又行意动方期它头经长儿回位分爱老因很给名法间斯知世什两次使身者被高已亲其进此话常与活正感"
+_HANZI_POOL = (
+    "的一是了我不人在他有这个上们来到时大地为子中你说生国年着就那和要她出也得里后自以"
+    "会家可下而过天去能对小多然于心学么之都好看起发当没成只如事把还用第样道想作种开美"
+    "总从无情己面最女但现前些所同日手又行意动方期它头经长儿回位分爱老因很给名法间斯知"
+    "世什两次使身者被高已亲其进此话常与活正感"
+)
 _LATIN_POOL = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
@@ -74,8 +79,9 @@ def _fontconfig_cjk_font() -> Path | None:
     if shutil.which("fc-list") is None:
         return None
     try:
-        out = subprocess.run(["fc-list", ":lang=zh", "file"], capture_output=True, text=True, timeout=10,
-                             check=False).stdout
+        out = subprocess.run(
+            ["fc-list", ":lang=zh", "file"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return None
     files = sorted(line.split(":")[0].strip() for line in out.splitlines() if line.strip())
@@ -164,7 +170,9 @@ def _glyph_cell(ch: str, font, cell_w: int, cell_h: int, color: tuple[int, int, 
     from PIL import Image, ImageDraw
 
     img = Image.new("RGBA", (cell_w, cell_h), (0, 0, 0, 0))
-    ImageDraw.Draw(img).text((cell_w / 2, cell_h / 2), ch, font=font, fill=(*color, 255), anchor="mm")
+    ImageDraw.Draw(img).text(
+        (cell_w / 2, cell_h / 2), ch, font=font, fill=(*color, 255), anchor="mm"
+    )
     return np.asarray(img)
 
 
@@ -194,6 +202,7 @@ def render_sign(
         pseudo_glyphs: draw each character as the left half of itself fused with the right
             half of another character: glyph-like shapes that are no character, the way
             video models garble writing.
+        glyph_seed: picks the characters fused in with ``pseudo_glyphs`` (default ``seed``).
         font_path: font file; by default :func:`find_cjk_font` (Pillow's font for Latin text
             when none is found).
         board_color: RGB of the board.
@@ -214,14 +223,17 @@ def render_sign(
     board_w = max(text_w, 2 * text_height_px) + 2 * pad
     board_h = int(text_height_px * 1.4) + 2 * pad // 2
     cx, cy = width // 2 + offset_xy[0], height // 2 + offset_xy[1]
-    draw.rectangle([cx - board_w // 2, cy - board_h // 2, cx + board_w // 2, cy + board_h // 2], fill=board_color)
+    draw.rectangle(
+        [cx - board_w // 2, cy - board_h // 2, cx + board_w // 2, cy + board_h // 2],
+        fill=board_color,
+    )
     if not chars:
         return np.asarray(frame.convert("RGB"))
     rng = np.random.default_rng((seed if glyph_seed is None else glyph_seed) + 7919)
     cell_h = int(text_height_px * 1.4)
     x = cx - text_w // 2
     layer = Image.new("RGBA", frame.size, (0, 0, 0, 0))
-    for ch, adv in zip(chars, advances):
+    for ch, adv in zip(chars, advances, strict=True):
         if not ch.isspace():
             cell = _glyph_cell(ch, font, adv, cell_h, text_color)
             if pseudo_glyphs:
@@ -272,13 +284,25 @@ def sign_clip(
     frames = []
     for t, text in enumerate(per_frame):
         offset = (int(round(start + drift_px_per_frame * t)), 0)
-        frames.append(render_sign(text, height=height, width=width, text_height_px=text_height_px, seed=seed,
-                                  offset_xy=offset, pseudo_glyphs=pseudo_glyphs, font_path=font_path,
-                                  glyph_seed=seed * 1009 + t if morph_glyphs else None))
+        frames.append(
+            render_sign(
+                text,
+                height=height,
+                width=width,
+                text_height_px=text_height_px,
+                seed=seed,
+                offset_xy=offset,
+                pseudo_glyphs=pseudo_glyphs,
+                font_path=font_path,
+                glyph_seed=seed * 1009 + t if morph_glyphs else None,
+            )
+        )
     return np.stack(frames)
 
 
-def morphing_texts(text: str, num_frames: int, *, seed: int = 0, fraction: float = 0.5) -> list[str]:
+def morphing_texts(
+    text: str, num_frames: int, *, seed: int = 0, fraction: float = 0.5
+) -> list[str]:
     """One reading per frame in which a new random ``fraction`` of the characters is wrong.
 
     Models that cannot hold writing steady make letters morph from frame to frame; this is

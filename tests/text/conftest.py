@@ -14,7 +14,9 @@ def cjk_font() -> Path:
 
     font = find_cjk_font()
     if font is None:
-        pytest.skip(f"no CJK font found: apt-get install -y fonts-noto-cjk (or set ${CJK_FONT_ENV})")
+        pytest.skip(
+            f"no CJK font found: apt-get install -y fonts-noto-cjk (or set ${CJK_FONT_ENV})"
+        )
     return font
 
 

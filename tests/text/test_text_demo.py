@@ -1,4 +1,4 @@
-"""The demo's sign models: real OCR tells the one that writes its sign from the one that garbles it."""
+"""The demo's sign models: real OCR tells the sign writer from the sign garbler."""
 
 from __future__ import annotations
 
@@ -8,14 +8,22 @@ from vbench_cn import demo
 from vbench_cn.api import evaluate
 
 
-def test_demo_sign_models_are_told_apart_by_both_text_dimensions(tmp_path: Path, cjk_font: Path) -> None:
+def test_demo_sign_models_are_told_apart_by_both_text_dimensions(
+    tmp_path: Path, cjk_font: Path
+) -> None:
     assert [pid for pid, _ in demo.text_prompts()] == list(demo.TEXT_PROMPTS)
     assert {"text_rendering", "text_stability"} <= set(demo.DEMO_DIMENSIONS)
     demo.make_demo_videos(tmp_path / "videos")
     folders = [tmp_path / "videos" / name for name, _, _ in demo.TEXT_MODELS]
-    records = evaluate(folders, dimensions=["text_rendering", "text_stability"], out_dir=tmp_path / "run",
-                       progress=False)
-    assert len(records) == 2 * 2 * len(demo.TEXT_PROMPTS) and all(r["status"] == "ok" for r in records), records
+    records = evaluate(
+        folders,
+        dimensions=["text_rendering", "text_stability"],
+        out_dir=tmp_path / "run",
+        progress=False,
+    )
+    assert len(records) == 2 * 2 * len(demo.TEXT_PROMPTS) and all(
+        r["status"] == "ok" for r in records
+    ), records
     mean: dict[tuple[str, str], float] = {}
     for r in records:
         mean.setdefault((r["model"], r["dimension"]), 0.0)

@@ -29,13 +29,19 @@ def readings(ocr, cjk_font: Path) -> dict[tuple[str, str], list]:  # noqa: ANN00
     """OCR of every rendered case: (lang, case) -> one reading per frame."""
     frames: dict[tuple[str, str], list[np.ndarray]] = {}
     for lang, text in CASES.items():
-        frames[(lang, "clear")] = [render_sign(text, seed=t, offset_xy=(3 * t, 0)) for t in range(STEADY_FRAMES)]
+        frames[(lang, "clear")] = [
+            render_sign(text, seed=t, offset_xy=(3 * t, 0)) for t in range(STEADY_FRAMES)
+        ]
         frames[(lang, "wrong")] = [render_sign(garble_text(text, seed=5))]
         frames[(lang, "pseudo")] = [render_sign(text, pseudo_glyphs=True, seed=1)]
-        frames[(lang, "missing")] = [render_sign(drop_characters(text, keep=len(text.replace(" ", "")) // 2))]
+        frames[(lang, "missing")] = [
+            render_sign(drop_characters(text, keep=len(text.replace(" ", "")) // 2))
+        ]
         frames[(lang, "absent")] = [render_sign("")]
-        frames[(lang, "morph")] = [render_sign(t, offset_xy=(3 * i, 0))
-                                   for i, t in enumerate(morphing_texts(text, MORPH_FRAMES, seed=3))]
+        frames[(lang, "morph")] = [
+            render_sign(t, offset_xy=(3 * i, 0))
+            for i, t in enumerate(morphing_texts(text, MORPH_FRAMES, seed=3))
+        ]
     keys = list(frames)
     batch = torch.from_numpy(np.stack([f for k in keys for f in frames[k]]))
     out = ocr.finalize(ocr.forward(ocr.prepare(batch, position=0, info=None)), info=None)
@@ -47,7 +53,9 @@ def readings(ocr, cjk_font: Path) -> dict[tuple[str, str], list]:  # noqa: ANN00
 
 
 def prompt(lang: str) -> PromptInfo:
-    return PromptInfo("tx-0001", "a sign", lang, ("text_rendering",), {"text": CASES[lang], "text_lang": lang})
+    return PromptInfo(
+        "tx-0001", "a sign", lang, ("text_rendering",), {"text": CASES[lang], "text_lang": lang}
+    )
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
@@ -60,8 +68,10 @@ def test_clear_text_is_read_exactly_and_scores_high(readings: dict, lang: str) -
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_wrong_pseudo_missing_and_absent_characters_score_low(readings: dict, lang: str) -> None:
-    score = {case: text_rendering(readings[(lang, case)], prompt=prompt(lang)).value
-             for case in ("clear", "wrong", "pseudo", "missing", "absent")}
+    score = {
+        case: text_rendering(readings[(lang, case)], prompt=prompt(lang)).value
+        for case in ("clear", "wrong", "pseudo", "missing", "absent")
+    }
     assert score["wrong"] < 0.35, score  # random letters line up with a few expected ones by chance
     assert score["absent"] == 0.0, score
     assert 0.3 < score["missing"] < 0.6, score  # half the characters, read clearly
@@ -70,7 +80,9 @@ def test_wrong_pseudo_missing_and_absent_characters_score_low(readings: dict, la
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_letters_that_morph_between_frames_score_low_on_stability(readings: dict, lang: str) -> None:
+def test_letters_that_morph_between_frames_score_low_on_stability(
+    readings: dict, lang: str
+) -> None:
     morph = text_stability(readings[(lang, "morph")], prompt=prompt(lang))
     assert morph.details["distinct_readings"] >= 3, morph.details
     assert morph.value < 0.7, morph.details
@@ -79,7 +91,9 @@ def test_letters_that_morph_between_frames_score_low_on_stability(readings: dict
 
 def test_weights_id_names_the_wheel_version_and_its_model_files(ocr) -> None:  # noqa: ANN001
     version, digests = model_digests()
-    assert re.fullmatch(rf"rapidocr-onnxruntime-{re.escape(version)}@[0-9a-f]{{12}}", ocr.weights_id)
+    assert re.fullmatch(
+        rf"rapidocr-onnxruntime-{re.escape(version)}@[0-9a-f]{{12}}", ocr.weights_id
+    )
     assert all(re.fullmatch(r"[0-9a-f]{64}", d) for d in digests.values())
     if version in KNOWN_SHA256:
         assert digests == KNOWN_SHA256[version]

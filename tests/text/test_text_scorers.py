@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vbench_cn.features.ocr import MAX_BOXES, MAX_CHARS, ROW_WIDTH, OcrBox, decode_frame, encode_frame
+from vbench_cn.features.ocr import (
+    MAX_BOXES,
+    MAX_CHARS,
+    ROW_WIDTH,
+    OcrBox,
+    decode_frame,
+    encode_frame,
+)
 from vbench_cn.manifest import PromptInfo
 from vbench_cn.scorers import NotApplicable, get_scorer
 from vbench_cn.scorers.text import (
@@ -36,14 +43,17 @@ def reading(text: str, conf: float = 1.0) -> FrameReading:
 # ------------------------------------------------------------------ normalisation and alignment
 
 
-@pytest.mark.parametrize("raw, want", [
-    ("北京烤鸭", "北京烤鸭"),
-    ("“北京烤鸭”！", "北京烤鸭"),
-    ("ＯＰＥＮ", "open"),  # full-width Latin (NFKC)
-    ("Maple  Street", "maplestreet"),
-    ("GATE 12", "gate12"),
-    ("ICE\tCREAM\n", "icecream"),
-])
+@pytest.mark.parametrize(
+    "raw, want",
+    [
+        ("北京烤鸭", "北京烤鸭"),
+        ("“北京烤鸭”！", "北京烤鸭"),
+        ("ＯＰＥＮ", "open"),  # full-width Latin (NFKC)
+        ("Maple  Street", "maplestreet"),
+        ("GATE 12", "gate12"),
+        ("ICE\tCREAM\n", "icecream"),
+    ],
+)
 def test_normalize_text(raw: str, want: str) -> None:
     assert normalize_text(raw) == want
 
@@ -53,13 +63,16 @@ def test_align_finds_the_text_inside_other_text_at_no_cost() -> None:
     assert (a.cost, a.edits, a.matched, a.reading) == (0.0, 0, 4, "北京烤鸭")
 
 
-@pytest.mark.parametrize("text, cost, edits", [
-    ("北京烧鸭", 1.0, 1),  # one wrong character
-    ("北京鸭", 1.0, 1),  # one missing
-    ("北京大烤鸭", 1.0, 1),  # one extra inside
-    ("", 4.0, 4),  # nothing read
-    ("天地玄黄", 4.0, 4),  # all wrong
-])
+@pytest.mark.parametrize(
+    "text, cost, edits",
+    [
+        ("北京烧鸭", 1.0, 1),  # one wrong character
+        ("北京鸭", 1.0, 1),  # one missing
+        ("北京大烤鸭", 1.0, 1),  # one extra inside
+        ("", 4.0, 4),  # nothing read
+        ("天地玄黄", 4.0, 4),  # all wrong
+    ],
+)
 def test_align_costs_one_per_edit(text: str, cost: float, edits: int) -> None:
     a = align("北京烤鸭", reading(text))
     assert a.cost == pytest.approx(cost) and a.edits == edits
@@ -90,7 +103,9 @@ def test_clear_text_in_every_frame_scores_its_confidence() -> None:
 
 def test_scrambled_missing_and_absent_text_score_low() -> None:
     p = prompt("北京烤鸭")
-    assert text_rendering([[box("鸭烤京北")]], prompt=p).value <= 0.5  # same characters, wrong order
+    assert (
+        text_rendering([[box("鸭烤京北")]], prompt=p).value <= 0.5
+    )  # same characters, wrong order
     assert text_rendering([[box("天地玄黄")]], prompt=p).value == 0.0
     assert text_rendering([[box("北京")]], prompt=p).value == pytest.approx(0.5)
     assert text_rendering([[]], prompt=p).value == 0.0
@@ -119,14 +134,18 @@ def test_text_split_over_boxes_and_lines_is_read_in_order() -> None:
 def test_boxes_below_min_confidence_are_ignored() -> None:
     frames = [[box("OPEN", 0.3)]]
     assert text_rendering(frames, prompt=prompt("OPEN"), min_confidence=0.5).value == 0.0
-    assert text_rendering(frames, prompt=prompt("OPEN"), min_confidence=0.2).value == pytest.approx(0.3)
+    assert text_rendering(frames, prompt=prompt("OPEN"), min_confidence=0.2).value == pytest.approx(
+        0.3
+    )
 
 
 def test_expected_text_comes_from_meta_expected_text_first() -> None:
     p = prompt("北京烤鸭", expected_text="同仁堂")
     assert expected_text(p) == "同仁堂"
     assert text_rendering([[box("同仁堂")]], prompt=p).value == 1.0
-    bilingual = PromptInfo(None, "a sign", "en", (), {"expected_text": {"en": "OPEN", "zh": "营业"}}, known=False)
+    bilingual = PromptInfo(
+        None, "a sign", "en", (), {"expected_text": {"en": "OPEN", "zh": "营业"}}, known=False
+    )
     assert expected_text(bilingual) == "OPEN"
 
 
@@ -178,7 +197,11 @@ def test_stability_without_two_frames_of_text_is_not_applicable() -> None:
 
 def test_scorers_are_registered_with_their_params() -> None:
     assert get_scorer("text.rendering").params == ("min_confidence",)
-    assert set(get_scorer("text.stability").params) == {"min_confidence", "pairs", "min_frames_with_text"}
+    assert set(get_scorer("text.stability").params) == {
+        "min_confidence",
+        "pairs",
+        "min_frames_with_text",
+    }
     assert get_scorer("text.rendering").context == ("prompt",)
 
 
@@ -186,7 +209,10 @@ def test_scorers_are_registered_with_their_params() -> None:
 
 
 def test_encoding_round_trips_text_confidences_and_boxes() -> None:
-    boxes = [OcrBox("北京烤鸭", 0.9, (0.9, 0.8, 1.0, 0.9), (1, 2, 3, 4, 5, 6, 7, 8)), OcrBox("𠀀OPEN", 0.5)]
+    boxes = [
+        OcrBox("北京烤鸭", 0.9, (0.9, 0.8, 1.0, 0.9), (1, 2, 3, 4, 5, 6, 7, 8)),
+        OcrBox("𠀀OPEN", 0.5),
+    ]
     rows = encode_frame(boxes)
     assert rows.shape == (MAX_BOXES, ROW_WIDTH) and rows.dtype == torch.float32
     back = decode_frame(rows)

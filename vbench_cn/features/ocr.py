@@ -42,7 +42,8 @@ log = logging.getLogger(__name__)
 #: Boxes kept per frame and characters kept per box in the encoded tensor.
 MAX_BOXES = 16
 MAX_CHARS = 32
-#: Row layout: confidence, number of characters, 4 corner points (x, y), code points, char confidences.
+#: Row layout: confidence, number of characters, 4 corner points (x, y), code points,
+#: character confidences.
 _CONF, _NCHARS, _BOX = 0, 1, slice(2, 10)
 _CODES = slice(10, 10 + MAX_CHARS)
 _CHAR_CONF = slice(10 + MAX_CHARS, 10 + 2 * MAX_CHARS)
@@ -55,8 +56,12 @@ MODEL_FILES: tuple[str, ...] = ("ch_PP-OCRv4_det_infer.onnx", "ch_PP-OCRv4_rec_i
 #: files differ is refused as a damaged install.
 KNOWN_SHA256: dict[str, dict[str, str]] = {
     "1.4.4": {
-        "ch_PP-OCRv4_det_infer.onnx": "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9",
-        "ch_PP-OCRv4_rec_infer.onnx": "48fc40f24f6d2a207a2b1091d3437eb3cc3eb6b676dc3ef9c37384005483683b",
+        "ch_PP-OCRv4_det_infer.onnx": (
+            "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9"
+        ),
+        "ch_PP-OCRv4_rec_infer.onnx": (
+            "48fc40f24f6d2a207a2b1091d3437eb3cc3eb6b676dc3ef9c37384005483683b"
+        ),
     },
 }
 
@@ -78,6 +83,7 @@ class OcrBox:
     box: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
+        """Crafted boxes without per-character values get the box's confidence for each."""
         if len(self.char_confidences) != len(self.text):  # crafted boxes: one value for all
             object.__setattr__(self, "char_confidences", (float(self.confidence),) * len(self.text))
 
@@ -105,9 +111,13 @@ def encode_frame(boxes: Sequence[OcrBox]) -> torch.Tensor:
         if len(b.box) == 8:
             out[row, _BOX] = torch.tensor(b.box, dtype=torch.float32)
         if text:
-            out[row, 10 : 10 + len(text)] = torch.tensor([ord(c) for c in text], dtype=torch.float32)
+            out[row, 10 : 10 + len(text)] = torch.tensor(
+                [ord(c) for c in text], dtype=torch.float32
+            )
             start = _CHAR_CONF.start
-            out[row, start : start + len(text)] = torch.tensor(b.char_confidences[: len(text)], dtype=torch.float32)
+            out[row, start : start + len(text)] = torch.tensor(
+                b.char_confidences[: len(text)], dtype=torch.float32
+            )
     return out
 
 
@@ -119,8 +129,14 @@ def decode_frame(rows: torch.Tensor) -> OcrFrame:
             continue
         n = int(round(row[_NCHARS]))
         text = "".join(chr(int(round(c))) for c in row[_CODES][:n])
-        boxes.append(OcrBox(text, float(row[_CONF]), tuple(float(c) for c in row[_CHAR_CONF][:n]),
-                            tuple(float(v) for v in row[_BOX])))
+        boxes.append(
+            OcrBox(
+                text,
+                float(row[_CONF]),
+                tuple(float(c) for c in row[_CHAR_CONF][:n]),
+                tuple(float(v) for v in row[_BOX]),
+            )
+        )
     return tuple(boxes)
 
 
@@ -139,25 +155,31 @@ def model_digests() -> tuple[str, dict[str, str]]:
     for name in MODEL_FILES:
         path = folder / name
         if not path.is_file():
-            raise RuntimeError(f"{path}: missing from rapidocr-onnxruntime {version}; reinstall it "
-                               f"(pip install --force-reinstall rapidocr-onnxruntime)")
+            raise RuntimeError(
+                f"{path}: missing from rapidocr-onnxruntime {version}; reinstall it "
+                f"(pip install --force-reinstall rapidocr-onnxruntime)"
+            )
         digests[name] = hashlib.sha256(path.read_bytes()).hexdigest()
         expected = KNOWN_SHA256.get(version, {}).get(name)
         if expected is not None and digests[name] != expected:
-            raise RuntimeError(f"{path}: sha256 {digests[name][:12]} is not that of rapidocr-onnxruntime "
-                               f"{version} ({expected[:12]}); the install is damaged, reinstall it")
+            raise RuntimeError(
+                f"{path}: sha256 {digests[name][:12]} is not that of rapidocr-onnxruntime "
+                f"{version} ({expected[:12]}); the install is damaged, reinstall it"
+            )
     return version, digests
 
 
 def weights_id() -> str:
     """``rapidocr-onnxruntime-<version>@<sha256[:12]>`` of the model files (det then rec)."""
     version, digests = model_digests()
-    combined = hashlib.sha256("".join(f"{n}:{digests[n]}\n" for n in MODEL_FILES).encode()).hexdigest()
+    combined = hashlib.sha256(
+        "".join(f"{n}:{digests[n]}\n" for n in MODEL_FILES).encode()
+    ).hexdigest()
     return f"rapidocr-onnxruntime-{version}@{combined[:12]}"
 
 
 def _det_preprocess(side_px: int) -> Any:
-    """rapidocr's detector preprocessing with a fixed longer side (up- or down-scaling)."""
+    """Rapidocr's detector preprocessing with a fixed longer side (up- or down-scaling)."""
     import cv2
     from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
 
@@ -196,29 +218,53 @@ class RapidOcr(FeatureExtractor):
     #: keeps a 2x margin over the size that fails, at 0.22 CPU s per frame.
     DEFAULT_DET_SIDE_PX: ClassVar[int] = 640
 
-    def __init__(self, options: ExtractorOptions, *, det_side_px: int | None = None,
-                 box_threshold: float = 0.5) -> None:
+    def __init__(
+        self,
+        options: ExtractorOptions,
+        *,
+        det_side_px: int | None = None,
+        box_threshold: float = 0.5,
+    ) -> None:
+        """Load the wheel's models (hashed, checked) into onnxruntime sessions."""
         super().__init__(options)
-        if options.random_weights:  # OCR with random weights reads nothing; the real ones need no download
-            log.info("rapidocr: --random-weights ignored, the real PP-OCRv4 weights ship in the wheel")
+        # OCR with random weights reads nothing, and the real weights need no download.
+        if options.random_weights:
+            log.info(
+                "rapidocr: --random-weights ignored, the real PP-OCRv4 weights ship in the wheel"
+            )
         import onnxruntime
         from rapidocr_onnxruntime import RapidOCR
 
         self.weights_id = weights_id()
         self.det_side_px = int(det_side_px or self.DEFAULT_DET_SIDE_PX)
-        self.use_cuda = options.device.type == "cuda" and "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+        self.use_cuda = (
+            options.device.type == "cuda"
+            and "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+        )
         if options.device.type == "cuda" and not self.use_cuda:
-            log.warning("rapidocr: onnxruntime has no CUDA provider (install onnxruntime-gpu); OCR runs on the CPU")
-        self.engine = RapidOCR(use_cls=False, print_verbose=False, det_use_cuda=self.use_cuda,
-                               rec_use_cuda=self.use_cuda, cls_use_cuda=self.use_cuda,
-                               det_box_thresh=box_threshold)
+            log.warning(
+                "rapidocr: onnxruntime has no CUDA provider (install onnxruntime-gpu); "
+                "OCR runs on the CPU"
+            )
+        self.engine = RapidOCR(
+            use_cls=False,
+            print_verbose=False,
+            det_use_cuda=self.use_cuda,
+            rec_use_cuda=self.use_cuda,
+            cls_use_cuda=self.use_cuda,
+            det_box_thresh=box_threshold,
+        )
         for attr in ("text_det", "text_rec", "get_crop_img_list", "sorted_boxes"):
             if not hasattr(self.engine, attr):
-                raise RuntimeError(f"rapidocr-onnxruntime {model_digests()[0]}: RapidOCR.{attr} not found; "
-                                   f"vbench-cn needs rapidocr-onnxruntime 1.3 or 1.4")
+                raise RuntimeError(
+                    f"rapidocr-onnxruntime {model_digests()[0]}: RapidOCR.{attr} not found; "
+                    f"vbench-cn needs rapidocr-onnxruntime 1.3 or 1.4"
+                )
         self._det_pre = _det_preprocess(self.det_side_px)
 
-    def prepare(self, frames: torch.Tensor, *, position: int, info: VideoInfo) -> torch.Tensor | None:
+    def prepare(
+        self, frames: torch.Tensor, *, position: int, info: VideoInfo
+    ) -> torch.Tensor | None:
         """The frames themselves (OCR resizes per stage inside ``forward``)."""
         return frames.contiguous() if frames.shape[0] else None
 
@@ -227,7 +273,11 @@ class RapidOcr(FeatureExtractor):
         return batch
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
-        """Read every frame of ``batch`` ``(B, H, W, 3)`` uint8 into ``(B, MAX_BOXES, ROW_WIDTH)``."""
+        """Read every frame of ``batch`` ``(B, H, W, 3)`` uint8 into ``(B, MAX_BOXES, ROW_WIDTH)``.
+
+        Detection runs frame by frame; the text lines of all frames go through the
+        recogniser together, in its batches.
+        """
         frames = batch.cpu().numpy()
         per_frame_boxes: list[list[np.ndarray]] = []
         crops: list[np.ndarray] = []

@@ -42,7 +42,7 @@ def _normalize_chars(text: str, confidences: Sequence[float]) -> tuple[list[str]
     """Normalise character by character, each output character keeping its source's confidence."""
     chars: list[str] = []
     confs: list[float] = []
-    for ch, conf in zip(text, confidences):
+    for ch, conf in zip(text, confidences, strict=True):
         for out in unicodedata.normalize("NFKC", ch).casefold():
             if not unicodedata.category(out).startswith(_DROPPED):
                 chars.append(out)
@@ -59,7 +59,9 @@ def expected_text(prompt: Any) -> str:
         NotApplicable: no prompt, no such metadata, or nothing left after normalisation.
     """
     if prompt is None:
-        raise NotApplicable("no prompt known for this video (text dimensions need the expected text)")
+        raise NotApplicable(
+            "no prompt known for this video (text dimensions need the expected text)"
+        )
     meta = getattr(prompt, "meta", None) or {}
     value = meta.get("expected_text") or meta.get("text")
     if isinstance(value, dict):
@@ -67,7 +69,9 @@ def expected_text(prompt: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise NotApplicable("prompt has no expected text (meta 'text' or 'expected_text')")
     if not normalize_text(value):
-        raise NotApplicable(f"expected text {value!r} has no letter or character after normalisation")
+        raise NotApplicable(
+            f"expected text {value!r} has no letter or character after normalisation"
+        )
     return value
 
 
@@ -163,8 +167,13 @@ def align(expected: str, reading: FrameReading) -> Alignment:
         edits += 1  # expected character missing from the reading
         i -= 1
     start = j
-    return Alignment(cost[n][best], edits, matched, "".join(r[start:best]),
-                     sum(confs) / len(confs) if confs else 0.0)
+    return Alignment(
+        cost[n][best],
+        edits,
+        matched,
+        "".join(r[start:best]),
+        sum(confs) / len(confs) if confs else 0.0,
+    )
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -190,7 +199,9 @@ def _frames_or_skip(frames: Sequence[Sequence[Any]] | None) -> Sequence[Sequence
 
 
 @scorer("text.rendering")
-def text_rendering(frames: Sequence[Sequence[Any]], *, min_confidence: float = 0.5, prompt: Any = None) -> Score:
+def text_rendering(
+    frames: Sequence[Sequence[Any]], *, min_confidence: float = 0.5, prompt: Any = None
+) -> Score:
     """How well the sampled frames show the expected text: mean over frames of ``1 - cost/|E|``.
 
     Per frame, the boxes read with at least ``min_confidence`` are normalised and joined in
@@ -229,21 +240,29 @@ def text_rendering(frames: Sequence[Sequence[Any]], *, min_confidence: float = 0
             confidences.append(a.mean_confidence)
         readings.append(a.reading)
     common = Counter(r for r in readings if r).most_common(1)
-    return Score(sum(scores) / len(scores), {
-        "expected": target,
-        "frames": len(frames),
-        "frames_with_match": sum(a > 0 for a in accuracies),
-        "best_frame": max(scores),
-        "char_accuracy": sum(accuracies) / len(accuracies),
-        "mean_confidence": sum(confidences) / len(confidences) if confidences else 0.0,
-        "reading": common[0][0] if common else "",
-    })
+    return Score(
+        sum(scores) / len(scores),
+        {
+            "expected": target,
+            "frames": len(frames),
+            "frames_with_match": sum(a > 0 for a in accuracies),
+            "best_frame": max(scores),
+            "char_accuracy": sum(accuracies) / len(accuracies),
+            "mean_confidence": sum(confidences) / len(confidences) if confidences else 0.0,
+            "reading": common[0][0] if common else "",
+        },
+    )
 
 
 @scorer("text.stability")
-def text_stability(frames: Sequence[Sequence[Any]], *, min_confidence: float = 0.5,
-                   pairs: Literal["all", "consecutive"] = "all", min_frames_with_text: int = 2,
-                   prompt: Any = None) -> Score:
+def text_stability(
+    frames: Sequence[Sequence[Any]],
+    *,
+    min_confidence: float = 0.5,
+    pairs: Literal["all", "consecutive"] = "all",
+    min_frames_with_text: int = 2,
+    prompt: Any = None,
+) -> Score:
     """How consistently the same text is read across frames: mean pairwise reading similarity.
 
     Each frame's reading is the normalised text of all its boxes read with at least
@@ -283,11 +302,16 @@ def text_stability(frames: Sequence[Sequence[Any]], *, min_confidence: float = 0
     readings = [frame_reading(boxes, min_confidence=min_confidence).text for boxes in frames]
     with_text = sum(bool(r) for r in readings)
     if with_text < max(1, min_frames_with_text):
-        raise NotApplicable(f"text read in {with_text} of {len(frames)} frames, fewer than "
-                            f"{max(1, min_frames_with_text)} (text_rendering scores it near 0)")
+        raise NotApplicable(
+            f"text read in {with_text} of {len(frames)} frames, fewer than "
+            f"{max(1, min_frames_with_text)} (text_rendering scores it near 0)"
+        )
     idx = range(len(readings))
-    candidates = ([(i, j) for i in idx for j in idx if i < j] if pairs == "all"
-                  else [(i, i + 1) for i in idx[:-1]])
+    candidates = (
+        [(i, j) for i in idx for j in idx if i < j]
+        if pairs == "all"
+        else [(i, i + 1) for i in idx[:-1]]
+    )
     sims = []
     for i, j in candidates:
         a, b = readings[i], readings[j]
@@ -297,10 +321,13 @@ def text_stability(frames: Sequence[Sequence[Any]], *, min_confidence: float = 0
     if not sims:
         raise NotApplicable("needs at least 2 frames")
     distinct = Counter(r for r in readings if r)
-    return Score(sum(sims) / len(sims), {
-        "frames": len(frames),
-        "frames_with_text": with_text,
-        "pairs": len(sims),
-        "distinct_readings": len(distinct),
-        "reading": distinct.most_common(1)[0][0],
-    })
+    return Score(
+        sum(sims) / len(sims),
+        {
+            "frames": len(frames),
+            "frames_with_text": with_text,
+            "pairs": len(sims),
+            "distinct_readings": len(distinct),
+            "reading": distinct.most_common(1)[0][0],
+        },
+    )
