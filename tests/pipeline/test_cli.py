@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from vbench_cn.cli import app
@@ -72,3 +73,21 @@ def test_library_api_names_are_callable(tmp_path: Path, clips_dir: Path) -> None
     result = vbench_cn.aggregate(records, load_specs())
     assert "duration_seconds" in result.to_markdown()
     assert [s.id for s in vbench_cn.list_dimensions()] and callable(vbench_cn.compare)
+
+
+def test_aggregate_language_parity_reports_the_zh_en_gap(tmp_path: Path) -> None:
+    from vbench_cn import synthetic as s
+
+    folder = tmp_path / "videos" / "m"
+    for p in ("tf-0001", "tf-0002", "tf-0003"):
+        for i in range(2):
+            s.write_video(folder / f"{p}-zh-{i}.mp4", s.static_clip(6, 16, 16, seed=i))
+            s.write_video(folder / f"{p}-en-{i}.mp4", s.alternating_clip(6, 16, 16))
+    out = tmp_path / "run"
+    assert runner.invoke(app, ["evaluate", str(folder.parent), "--dimensions", "temporal_flickering",
+                               "--out", str(out), "--no-progress"]).exit_code == 0
+    result = runner.invoke(app, ["aggregate", str(out), "--language-parity", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    row = json.loads(result.stdout)[0]
+    assert row["dimension"] == "temporal_flickering" and row["n_prompts"] == 3
+    assert row["zh"] == pytest.approx(1.0, abs=1e-6) and row["gap"] > 0.9  # zh steady, en flickers
