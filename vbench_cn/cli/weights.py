@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -48,7 +48,7 @@ def list_cmd(
     """List registered checkpoints: name, file, sha256 (or unpinned), size, licence, users."""
     from vbench_cn.weights import list_weights, weights_home
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for w in list_weights(include):
         present = (weights_home() / w.filename).is_file()
         rows.append({

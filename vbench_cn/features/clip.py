@@ -80,6 +80,7 @@ class ClipViTB32(FeatureExtractor):
 
         from vbench_cn.weights import load_model
 
+        self.model: Any
         self.model, self.weights_id = load_model("clip_vitb32", options)
         self.tokenizer = open_clip.get_tokenizer(_OPEN_CLIP_NAMES["ViT-B-32"])
 
@@ -139,6 +140,7 @@ class ClipViTL14Aesthetic(FeatureExtractor):
         super().__init__(options)
         from vbench_cn.weights import load_model
 
+        clip_model: Any
         clip_model, clip_id = load_model("clip_vitl14", options)
         head, head_id = load_model("laion_aesthetic_head", options)
         self.model = AestheticPredictor(clip_model.visual, head).eval()

@@ -37,8 +37,8 @@ class DinoViT(nn.Module):
         vit = VisionTransformer(img_size=224, patch_size=16, embed_dim=768, depth=12, num_heads=12,
                                 mlp_ratio=4.0, qkv_bias=True, num_classes=0)
         self.patch_size = 16
-        self.cls_token = vit.cls_token
-        self.pos_embed = vit.pos_embed
+        self.cls_token: nn.Parameter = vit.cls_token  # type: ignore[assignment]
+        self.pos_embed: nn.Parameter = vit.pos_embed  # type: ignore[assignment]
         self.patch_embed = vit.patch_embed
         self.blocks = vit.blocks
         self.norm = vit.norm

@@ -155,7 +155,7 @@ def shrink_random_flow(module: nn.Module, factor: float = 0.2) -> None:
     With random weights RAFT predicts large flow everywhere and every clip counts as
     dynamic; x0.2 makes the random model discriminate (shared/vbench-offline.md).
     """
-    conv = module.update_block.flow_head.conv2  # type: ignore[union-attr]
+    conv: Any = module.get_submodule("update_block.flow_head.conv2")
     with torch.no_grad():
         conv.weight.mul_(factor)
         conv.bias.mul_(factor)
@@ -204,7 +204,7 @@ class RaftPairScorer(nn.Module):
 
     def flow(self, image1: torch.Tensor, image2: torch.Tensor) -> torch.Tensor:
         """Upsampled flow ``(B, 2, H, W)`` of RAFT on ``[-1, 1]`` images, H and W multiples of 8."""
-        raft = self.raft
+        raft: Any = self.raft  # torchvision RAFT's submodules
         batch, _, height, width = image1.shape
         if height % 8 or width % 8:
             raise ValueError(f"RAFT input must be padded to a multiple of 8, got {height}x{width}")
