@@ -172,7 +172,8 @@ def save_reference(name: str, dims: Mapping[str, tuple[Mapping[str, np.ndarray],
                                 "suite_version": __version__, "description": description, "dimensions": {}}
         for dim, (arrays, dim_meta) in sorted(dims.items()):
             file = f"{dim}.npz"
-            np.savez(tmp / file, **{k: np.asarray(v) for k, v in arrays.items()})
+            payload: dict[str, Any] = {k: np.asarray(v) for k, v in arrays.items()}
+            np.savez(tmp / file, **payload)
             entry = dict(dim_meta)
             entry.update(file=file, arrays=sorted(arrays), feature_dim=int(next(iter(arrays.values())).shape[-1]),
                          sha256=_sha256(tmp / file))
@@ -313,7 +314,7 @@ def fidelity_specs(names: Iterable[str] | None = None, extra_dirs: Iterable[str 
     """Set-level specs to build statistics for (default: every set-level dimension)."""
     from vbench_cn.specs import load_specs, select_specs
 
-    specs = select_specs(load_specs(extra_dirs), list(names) if names else ["fidelity"])
+    specs = select_specs(load_specs([Path(d) for d in extra_dirs]), list(names) if names else ["fidelity"])
     bad = [s.id for s in specs if s.level != "set" or s.scorer not in SCORER_NEEDS]
     if bad:
         raise ReferenceError(f"not set-level fidelity dimensions: {', '.join(bad)}")

@@ -52,8 +52,8 @@ class Unit3D(nn.Module):
                  stride: Sequence[int] = (1, 1, 1), *, batch_norm: bool = True, relu: bool = True,
                  bias: bool = False) -> None:
         super().__init__()
-        self.kernel = tuple(kernel)
-        self.stride = tuple(stride)
+        self.kernel = (kernel[0], kernel[1], kernel[2])
+        self.stride = (stride[0], stride[1], stride[2])
         self.relu = relu
         self.conv3d = nn.Conv3d(in_channels, out_channels, self.kernel, self.stride, padding=0, bias=bias)
         # eps 1e-5 as the PyTorch port the checkpoint was trained/converted for.

@@ -9,13 +9,13 @@ clips, short videos padded with their last frame). Input convention of cd-fvd 0.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import torch
 
 from vbench_cn.features import ExtractorOptions, FeatureExtractor, register_extractor
 from vbench_cn.features.i3d import CLIP_FRAMES, make_clips
-from vbench_cn.features.videomae_arch import VIT_GIANT, count_params
+from vbench_cn.features.videomae_arch import VIT_GIANT, VideoMAEv2, count_params
 from vbench_cn.video import VideoInfo
 from vbench_cn.weights import Weights, load_model, register_weights
 
@@ -74,4 +74,5 @@ class VideoMAEFeatures(FeatureExtractor):
                           clip_frames=VIT_GIANT.num_frames)
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
-        return self.model.forward_features(batch)
+        model = cast(VideoMAEv2, self.model)
+        return model.forward_features(batch)

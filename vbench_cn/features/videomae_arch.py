@@ -124,6 +124,8 @@ class VideoMAEv2(nn.Module):
         cfg: model sizes (:data:`VIT_GIANT` for the cd-FVD detector).
     """
 
+    pos_embed: torch.Tensor  # fixed sine table (non-persistent buffer)
+
     def __init__(self, cfg: VideoViTConfig = VIT_GIANT) -> None:
         super().__init__()
         self.cfg = cfg
