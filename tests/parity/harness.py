@@ -90,43 +90,114 @@ def decoded_sha256(path: Path) -> str:
 
 # --------------------------------------------------------------------------- checkpoints
 
-#: Which weights each dimension needs: our registry name -> VBench cache path.
+#: Which weights each dimension needs: our registry name -> path under VBench's cache dir.
 BACKBONES: dict[str, dict[str, str]] = {
     "temporal_flickering": {},
     "motion_smoothness": {"amt_s": "amt_model/amt-s.pth"},
+    "subject_consistency": {"dino_vitb16": "dino_model/dino_vitbase16_pretrain.pth"},
+    "background_consistency": {"clip_vitb32": "clip_model/ViT-B-32.pt"},
+    "aesthetic_quality": {"clip_vitl14": "clip_model/ViT-L-14.pt",
+                          "laion_aesthetic_head": "aesthetic_model/emb_reader/sa_0_4_vit_l_14_linear.pth"},
+    "dynamic_degree": {"raft_things": "raft_model/models/raft-things.pth"},
+    "imaging_quality": {"musiq_spaq": "pyiqa_model/musiq_spaq_ckpt-358bb6af.pth"},
 }
 
+#: Videos our side scores in the DEFAULT test run (None: all), to keep it fast on 2 cores; the
+#: live run and the fixtures cover every video. Chosen to include an odd size, a static clip, noise.
+LIGHT = ("noise-0.mp4", "static-0.mp4", "oddsize-0.mp4")
+DEFAULT_SUBSET: dict[str, tuple[str, ...] | None] = {
+    "temporal_flickering": None,
+    "motion_smoothness": None,
+    "subject_consistency": LIGHT,
+    "background_consistency": LIGHT,
+    "dynamic_degree": LIGHT,
+    "imaging_quality": LIGHT,
+    "aesthetic_quality": ("noise-0.mp4",),  # CLIP ViT-L/14: ~1 s per frame on one thread
+}
 
-def _amt_checkpoint(seed: int) -> dict[str, Any]:
-    from vbench_cn.features.amt_arch import build_amt_s
+#: VBench's per-video value times this factor is our per-video score. Imaging quality: VBench keeps
+#: the per-video MOS on 0-100 and divides only the aggregate by 100; we store MOS/100 per video.
+REFERENCE_SCALE: dict[str, float] = {"imaging_quality": 0.01}
 
-    return {"state_dict": seeded_state_dict(seed, build_amt_s().state_dict(), backbone="amt_s")}
+#: Official tensor names/shapes/dtypes of every checkpoint, dumped from VBench's own models by
+#: ``reference_keys.py`` (run in .venv-parity), so this venv can write the official layouts.
+KEYS = FIXTURES / "checkpoint_keys.json"
 
 
-#: Seeded checkpoint in the official file format, by our weights name.
-CHECKPOINTS: dict[str, Callable[[int], Any]] = {"amt_s": _amt_checkpoint}
+def _template(name: str) -> dict[str, torch.Tensor]:
+    manifest = json.loads(KEYS.read_text(encoding="utf-8"))[name]
+    return {k: torch.empty(shape, dtype=getattr(torch, dtype), device="meta") for k, shape, dtype in manifest}
 
 
-def write_checkpoints(seed: int, root: Path, dimensions: Sequence[str]) -> tuple[Path, dict[str, str]]:
-    """Save the seeded checkpoints the dimensions need, in both layouts.
+def seeded_checkpoint(name: str, seed: int) -> dict[str, torch.Tensor]:
+    """The seeded state dict of weights ``name`` under its official tensor names."""
+    state = seeded_state_dict(seed, _template(name), backbone=name)
+    if name == "raft_things":  # norm3 is the same module as downsample.1 in princeton-vl RAFT
+        for key in list(state):
+            if ".norm3." in key:
+                state[key] = state[key.replace(".norm3.", ".downsample.1.")].clone()
+    return state
+
+
+def write_torchscript_archive(state: dict[str, torch.Tensor], path: Path) -> None:
+    """A TorchScript archive whose ``state_dict()`` is ``state`` (the layout of OpenAI's CLIP files).
+
+    ``clip.load`` reads such a file with ``torch.jit.load`` and rebuilds CLIP from its
+    ``state_dict()``; our registry reads its tensors without running it.
+    """
+    root = torch.nn.Module()
+    for key, value in state.items():
+        *parents, leaf = key.split(".")
+        module = root
+        for part in parents:
+            if part not in module._modules:
+                module.add_module(part, torch.nn.Module())
+            module = module._modules[part]
+        module.register_parameter(leaf, torch.nn.Parameter(value, requires_grad=False))
+    torch.jit.save(torch.jit.script(root), str(path))
+
+
+def _save(name: str, seed: int, path: Path) -> None:
+    state = seeded_checkpoint(name, seed)
+    if name.startswith("clip_"):  # OpenAI ships fp16 weights; clip.load rounds to fp16 anyway
+        write_torchscript_archive({k: v.half() if v.is_floating_point() else v for k, v in state.items()}, path)
+    elif name == "amt_s":
+        torch.save({"state_dict": state}, path)
+    else:
+        torch.save(state, path)
+
+
+def write_checkpoints(seed: int, root: Path, dimensions: Sequence[str], *,
+                      dino_repo: Path | None = None) -> tuple[Path, dict[str, str]]:
+    """Save the seeded checkpoints the dimensions need, once, in VBench's cache layout.
+
+    Both sides read the same files: VBench through ``VBENCH_CACHE_DIR``, we through
+    ``--weights NAME=PATH`` overrides (which accept any digest and record it). For DINO,
+    VBench's ``torch.hub`` call loads the weights from ``$TORCH_HOME/hub/checkpoints`` and the
+    model code from a local DINO checkout (``dino_repo``, copied into the cache).
 
     Returns:
-        ``(vbench_cache_dir, overrides)``: the folder to give VBench as ``VBENCH_CACHE_DIR``
-        and our ``--weights NAME=PATH`` pairs.
+        ``(vbench_cache_dir, overrides)``.
     """
     cache = root / "vbench_cache"
-    ours = root / "ours"
     overrides: dict[str, str] = {}
     for dim in dimensions:
         for name, rel in BACKBONES[dim].items():
-            ckpt = CHECKPOINTS[name](seed)
             target = cache / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            torch.save(ckpt, target)
-            mine = ours / Path(rel).name
-            mine.parent.mkdir(parents=True, exist_ok=True)
-            torch.save(ckpt, mine)
-            overrides[name] = str(mine)
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                _save(name, seed, target)
+            overrides[name] = str(target)
+    if "subject_consistency" in dimensions:
+        hub = cache / "torch_home" / "hub" / "checkpoints" / "dino_vitbase16_pretrain.pth"
+        hub.parent.mkdir(parents=True, exist_ok=True)
+        if not hub.exists():
+            hub.hardlink_to(cache / BACKBONES["subject_consistency"]["dino_vitb16"])
+        if dino_repo is not None:
+            repo = cache / "dino_model" / "facebookresearch_dino_main"
+            repo.mkdir(parents=True, exist_ok=True)
+            for f in ("hubconf.py", "vision_transformer.py", "utils.py"):
+                (repo / f).write_bytes((dino_repo / f).read_bytes())
     return cache, overrides
 
 
@@ -148,14 +219,26 @@ def pinned_threads(threads: int = 1) -> Iterator[None]:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old_tf32
 
 
-def our_scores(videos: Path, overrides: dict[str, str], dimensions: Sequence[str], out_dir: Path) -> dict[str, dict[str, float]]:
-    """Per-video scores of our runner, ``{dimension: {file name: score}}``, threads pinned to 1."""
+def our_scores(videos: Path, overrides: dict[str, str], dimensions: Sequence[str], out_dir: Path, *,
+               subset: dict[str, tuple[str, ...] | None] | None = None) -> dict[str, dict[str, float]]:
+    """Per-video scores of our runner, ``{dimension: {file name: score}}``, threads pinned to 1.
+
+    Args:
+        subset: per dimension, the file names to score (None or absent: every video).
+    """
     from vbench_cn.api import evaluate
 
-    with pinned_threads(1):
-        records = evaluate([videos], model="parity", dimensions=list(dimensions), out_dir=out_dir,
-                           progress=False, device="cpu", weights_overrides=dict(overrides))
-    return records_to_scores(records)
+    groups: dict[tuple[str, ...] | None, list[str]] = {}
+    for dim in dimensions:
+        groups.setdefault((subset or {}).get(dim), []).append(dim)
+    scores: dict[str, dict[str, float]] = {}
+    for i, (names, dims) in enumerate(groups.items()):
+        inputs: list[Path] = [videos] if names is None else [videos / n for n in names]
+        with pinned_threads(1):
+            records = evaluate(inputs, model="parity", dimensions=dims, out_dir=out_dir / f"group{i}",
+                               progress=False, device="cpu", weights_overrides=dict(overrides))
+        scores.update(records_to_scores(records))
+    return scores
 
 
 def records_to_scores(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
@@ -197,10 +280,15 @@ class Row:
 
 
 def compare(ours: dict[str, dict[str, float]], reference: dict[str, dict[str, float]],
-            tolerances: dict[str, dict[str, Any]]) -> list[Row]:
-    """Per-dimension max |ours - VBench| over the videos VBench scored."""
+            tolerances: dict[str, dict[str, Any]], *, subset: bool = False) -> list[Row]:
+    """Per-dimension max |ours - VBench| over the videos VBench scored (or those in ``ours``'s subset)."""
     rows = []
     for dim, ref in sorted(reference.items()):
+        names = DEFAULT_SUBSET.get(dim) if subset else None
+        if names is not None:
+            ref = {v: x for v, x in ref.items() if v in names}
+        scale = REFERENCE_SCALE.get(dim, 1.0)
+        ref = {v: x * scale for v, x in ref.items()}
         mine = ours.get(dim, {})
         missing = tuple(sorted(set(ref) ^ set(mine)))
         diffs = {v: abs(mine[v] - ref[v]) for v in ref if v in mine}

@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness  # noqa: E402
 
-DEFAULT_DIMENSIONS = tuple(harness.BACKBONES)
+DEFAULT_DIMENSIONS = tuple(harness.BACKBONES)  # the seven quality dimensions
 
 
 def parity_python() -> Path:
@@ -77,7 +77,13 @@ def main(argv: list[str] | None = None) -> int:
         work = args.keep or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         digests = harness.write_videos(work / "videos")
-        cache, overrides = harness.write_checkpoints(args.seed, work / "weights", dims)
+        dino = os.environ.get("VBENCH_CN_DINO_REPO")
+        if "subject_consistency" in dims and not dino:
+            print("subject_consistency needs a facebookresearch/dino checkout (hubconf.py, vision_transformer.py, "
+                  "utils.py) in $VBENCH_CN_DINO_REPO: VBench loads DINO through torch.hub from it", file=sys.stderr)
+            return 2
+        cache, overrides = harness.write_checkpoints(args.seed, work / "weights", dims,
+                                                     dino_repo=Path(dino) if dino else None)
         t0 = time.perf_counter()
         ref, ref_cmd = run_reference(work / "videos", cache, dims, work / "reference.json")
         t1 = time.perf_counter()

@@ -36,6 +36,20 @@ SCALES: dict[str, dict[str, float]] = {
         "update3.flow_head.2.": 0.1,
         "update2.flow_head.2.": 0.1,
     },
+    # RAFT: with these draws random flow is ~100 px everywhere and every clip would be "dynamic";
+    # x0.025 on the last flow layer puts the top-5% magnitudes near the 3 px threshold of 128 px
+    # clips, so some harness clips are dynamic and some are not (dynamic degree is a boolean).
+    "raft_things": {"module.update_block.flow_head.conv2.": 0.025},
+    # heads on normalised features: spread the outputs so score differences are not hidden
+    "musiq_spaq": {"head.": 20.0},
+    "laion_aesthetic_head": {"": 30.0},
+}
+
+#: Constants added after scaling, by exact tensor name: realistic output levels (a MUSIQ MOS
+#: near 50 of 100, a LAION aesthetic score near 5 of 10, i.e. 0.5 after VBench's /10).
+OFFSETS: dict[str, dict[str, float]] = {
+    "musiq_spaq": {"head.bias": 50.0},
+    "laion_aesthetic_head": {"bias": 5.0},
 }
 
 
@@ -82,7 +96,8 @@ def seeded_tensor(seed: int, name: str, shape: Iterable[int], dtype: torch.dtype
         value = 1.0 + 0.1 * noise
     else:
         value = 0.1 * noise
-    return (value * _scale_for(backbone, name)).to(dtype)
+    value = value * _scale_for(backbone, name) + OFFSETS.get(backbone, {}).get(name, 0.0)
+    return value.to(dtype)
 
 
 def _is_slope(name: str) -> bool:

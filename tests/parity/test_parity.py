@@ -56,7 +56,7 @@ def live_vs_fixture(request: pytest.FixtureRequest, tmp_path_factory: pytest.Tem
                          f"`python tests/parity/run_live.py --freeze --seed {seed}`")
     dims = sorted(fx["scores"])
     _, overrides = harness.write_checkpoints(seed, work / "weights", dims)
-    ours = harness.our_scores(work / "videos", overrides, dims, work / "run")
+    ours = harness.our_scores(work / "videos", overrides, dims, work / "run", subset=harness.DEFAULT_SUBSET)
     return ours, fx["scores"]
 
 
@@ -66,9 +66,18 @@ def test_matches_frozen_vbench_scores(live_vs_fixture: tuple[dict, dict], dimens
     if dimension not in reference:
         pytest.fail(f"{dimension} has no frozen VBench scores: run tests/parity/run_live.py --freeze")
     (row,) = harness.compare({dimension: ours.get(dimension, {})}, {dimension: reference[dimension]},
-                             harness.load_tolerances())
+                             harness.load_tolerances(), subset=True)
     assert not row.missing, f"videos scored by only one side: {row.missing}"
     assert row.max_abs_diff <= row.atol, harness.format_table([row])
+
+
+def test_every_vbench_parity_spec_is_covered() -> None:
+    from vbench_cn.specs import load_specs
+
+    vbench_dims = {s.id for s in load_specs().values() if s.parity == "vbench" and s.category == "quality"}
+    assert vbench_dims == set(harness.BACKBONES)
+    for seed in SEEDS:
+        assert set(harness.read_fixture(seed)["scores"]) == vbench_dims
 
 
 def test_comparison_can_fail() -> None:
