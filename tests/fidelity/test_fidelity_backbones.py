@@ -173,6 +173,7 @@ def test_i3d_and_videomae_match_cd_fvd() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_videomae_giant_builds_and_runs() -> None:
     """The real ViT-g config: ~1.01 B parameters, one random-weight clip through it (minutes on CPU)."""
     ext = build_extractor("videomae_fvd", ExtractorOptions(random_weights=True))

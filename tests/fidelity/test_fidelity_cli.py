@@ -105,6 +105,7 @@ def test_import_and_usage_errors(home: Path, tmp_path: Path, monkeypatch: pytest
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_whole_fidelity_category(videos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """All four dimensions, the 1-billion-parameter VideoMAE-v2 included (many minutes on CPU)."""
     monkeypatch.setenv("VBENCH_CN_HOME", str(tmp_path / "home"))
