@@ -309,7 +309,8 @@ class _Prefetcher:
             return None
         t0 = time.perf_counter()
         try:
-            for idx_chunk, frames in reader.read(needed, chunk_frames=self.chunk_frames):
+            chunk = chunk_frames_for(info, self.chunk_frames)
+            for idx_chunk, frames in reader.read(needed, chunk_frames=chunk):
                 self.profile.decode_seconds += time.perf_counter() - t0
                 if not self._put(("chunk", idx_chunk, frames)):
                     return None
@@ -694,6 +695,24 @@ class Runner:
                 writer.write(rec)
                 records.append(rec)
         return records
+
+
+#: Decoded bytes per chunk: with the prefetch queue (4 chunks) and the chunk in use, about
+#: 0.5 GB of frames at most, whatever the resolution (16 frames at 1080p, 64 at 540p).
+CHUNK_BYTES = 96 * 1024 * 1024
+
+
+def chunk_frames_for(info: VideoInfo, max_frames: int, chunk_bytes: int = CHUNK_BYTES) -> int:
+    """Frames per decode chunk: at most ``max_frames``, and at most ``chunk_bytes`` of RGB.
+
+    Example:
+        >>> from vbench_cn.video import VideoInfo
+        >>> hd = VideoInfo("a.mp4", 4800, 8.0, 600.0, 1920, 1080, "h264", False, "decord")
+        >>> chunk_frames_for(hd, 64)
+        16
+    """
+    frame_bytes = max(1, info.width * info.height * 3)
+    return max(1, min(max_frames, chunk_bytes // frame_bytes))
 
 
 def _select(frames: torch.Tensor, positions: np.ndarray) -> torch.Tensor:

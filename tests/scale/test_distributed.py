@@ -131,3 +131,17 @@ def test_profile_reports_where_time_goes(tmp_path: Path) -> None:
     row = summary["extractors"][0]
     assert row["extractor"] == "frame_difference" and row["frames"] > 0 and row["forward_share"] is not None
     assert summary["decode_s"] > 0 and "wait_for_decode_s" in summary
+
+
+def test_decode_chunks_are_capped_by_bytes() -> None:
+    from vbench_cn.runner import CHUNK_BYTES, chunk_frames_for
+    from vbench_cn.video import VideoInfo
+
+    def info(w: int, h: int) -> VideoInfo:
+        return VideoInfo("v.mp4", 1000, 30.0, 33.3, w, h, "h264", False, "decord")
+
+    assert chunk_frames_for(info(1920, 1080), 64) == 16
+    assert chunk_frames_for(info(3840, 2160), 64) == 4
+    assert chunk_frames_for(info(256, 256), 64) == 64  # small frames: the frame cap applies
+    assert chunk_frames_for(info(20000, 20000), 64) == 1  # never zero
+    assert chunk_frames_for(info(1920, 1080), 64) * 1920 * 1080 * 3 <= CHUNK_BYTES
