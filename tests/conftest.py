@@ -11,6 +11,20 @@ import pytest
 os.environ.setdefault("VBENCH_CN_OFFLINE", "1")  # tests never touch the network
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``slow`` tests run only when asked for (``pytest -m slow``), everywhere in the suite.
+
+    Folders with their own rule (tests/fidelity) keep it; ``parity`` tests skip themselves
+    with the command that runs them.
+    """
+    asked = config.getoption("-m") or ""
+    for item in items:
+        if "tests/fidelity/" in item.nodeid.replace("\\", "/"):
+            continue
+        if item.get_closest_marker("slow") is not None and "slow" not in asked:
+            item.add_marker(pytest.mark.skip(reason="slow: run `pytest -m slow`"))
+
+
 @pytest.fixture(scope="session")
 def clips_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder of small videos: static, alternating, noise, translating, scene cut."""

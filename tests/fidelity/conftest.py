@@ -10,7 +10,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     asked = config.getoption("-m") or ""
     for item in items:
         if "tests/fidelity/" not in item.nodeid.replace("\\", "/"):
-            continue
+            continue  # the suite-wide rule for other folders lives in tests/conftest.py
         for marker, reason in (("slow", "slow: ViT-g / full fidelity run on CPU; run `pytest -m slow`"),
                                ("parity", "parity with cd-fvd (pip install --no-deps cd-fvd); run `pytest -m parity`")):
             if item.get_closest_marker(marker) is not None and marker not in asked:
