@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -145,3 +146,40 @@ def test_decode_chunks_are_capped_by_bytes() -> None:
     assert chunk_frames_for(info(256, 256), 64) == 64  # small frames: the frame cap applies
     assert chunk_frames_for(info(20000, 20000), 64) == 1  # never zero
     assert chunk_frames_for(info(1920, 1080), 64) * 1920 * 1080 * 3 <= CHUNK_BYTES
+
+
+def test_killed_two_rank_run_resumes_without_loss_or_duplicates(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    folder = tmp_path / "many"
+    for i in range(24):
+        s.write_video(folder / f"clip{i:02d}-0.mp4", s.translating_clip(120, 96, 96, seed=i))
+    one = tmp_path / "one"
+    subprocess.run([sys.executable, *_cmd(folder, one)], check=True, capture_output=True, timeout=300)
+    expected = {(r["video"], r["dimension"]): r["score"] for r in read_records(one)}
+
+    two = tmp_path / "two"
+    launch = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29519",
+              *_cmd(folder, two)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(launch, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                            start_new_session=True)
+    shard1 = two / "records" / "records-rank1.jsonl"
+    deadline = time.time() + 180
+    while time.time() < deadline and proc.poll() is None:
+        if shard1.exists() and shard1.read_text(encoding="utf-8").count("\n") >= 4:
+            break
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGKILL)  # the launcher and both ranks die mid-run
+    proc.wait()
+    partial = read_records(two)
+    assert 0 < len(partial) < len(expected), "the kill must land mid-run"
+
+    rerun = subprocess.run(launch, capture_output=True, text=True, timeout=300, env=env)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    lines = [json.loads(line) for p in sorted((two / "records").glob("*.jsonl"))
+             for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+    keys = [(r["video"], r["dimension"]) for r in lines]
+    assert len(keys) == len(set(keys)), "no record is written twice across shards"
+    assert {k: r["score"] for k, r in zip(keys, lines)} == expected
