@@ -373,7 +373,7 @@ class Runner:
             )
             ext = build_extractor(name, opts)
             self._extractors[name] = ext
-            bs = self.options.batch_sizes.get(name, ext.batch_size)
+            bs = self.options.batch_sizes.get(name) or scaled_batch_size(ext.batch_size, self.device)
             self._batchers[name] = _Batcher(ext, bs, self.profile)
         return self._extractors[name]
 
@@ -695,6 +695,30 @@ class Runner:
                 writer.write(rec)
                 records.append(rec)
         return records
+
+
+#: Free device memory the extractors' default batch sizes are tuned for.
+BATCH_REFERENCE_FREE_BYTES = 10 * 1024**3
+
+
+def scaled_batch_size(base: int, device: torch.device, free_bytes: int | None = None) -> int:
+    """Batch size from free accelerator memory: ``base`` at 10 GiB free, linear, 1/4×–4×.
+
+    On CPU the base is kept (batching buys little there). Out-of-memory still halves it at
+    run time, so this is a starting point, not a promise.
+
+    Example:
+        >>> scaled_batch_size(32, torch.device("cuda"), free_bytes=40 * 1024**3)
+        128
+        >>> scaled_batch_size(32, torch.device("cpu"))
+        32
+    """
+    if device.type != "cuda":
+        return base
+    if free_bytes is None:
+        free_bytes, _ = torch.cuda.mem_get_info(device)
+    factor = min(4.0, max(0.25, free_bytes / BATCH_REFERENCE_FREE_BYTES))
+    return max(1, int(base * factor))
 
 
 #: Decoded bytes per chunk: with the prefetch queue (4 chunks) and the chunk in use, about

@@ -183,3 +183,16 @@ def test_killed_two_rank_run_resumes_without_loss_or_duplicates(tmp_path: Path) 
     keys = [(r["video"], r["dimension"]) for r in lines]
     assert len(keys) == len(set(keys)), "no record is written twice across shards"
     assert {k: r["score"] for k, r in zip(keys, lines)} == expected
+
+
+def test_batch_size_follows_free_gpu_memory() -> None:
+    from vbench_cn.runner import scaled_batch_size
+
+    gib = 1024**3
+    cuda = torch.device("cuda")
+    assert scaled_batch_size(32, cuda, free_bytes=10 * gib) == 32
+    assert scaled_batch_size(32, cuda, free_bytes=20 * gib) == 64
+    assert scaled_batch_size(32, cuda, free_bytes=70 * gib) == 128  # capped at 4x
+    assert scaled_batch_size(32, cuda, free_bytes=1 * gib) == 8  # floor at 1/4x
+    assert scaled_batch_size(1, cuda, free_bytes=1 * gib) == 1
+    assert scaled_batch_size(32, torch.device("cpu")) == 32
