@@ -136,7 +136,9 @@ def summarize(ours: dict[str, Any], vb: dict[str, Any] | None, frames: dict[str,
         })
         diffs = {}
         for dim in dims:
-            a, b = ours["scores"].get(dim, {}), vb["scores"].get(dim, {})
+            scale = harness.REFERENCE_SCALE.get(dim, 1.0)  # imaging: VBench keeps MOS per video, we MOS/100
+            a = ours["scores"].get(dim, {})
+            b = {v: x * scale for v, x in vb["scores"].get(dim, {}).items()}
             common = set(a) & set(b)
             diffs[dim] = {"videos": len(common), "max_abs_diff": max((abs(a[v] - b[v]) for v in common), default=None)}
         summary["score_agreement"] = diffs
