@@ -91,3 +91,19 @@ def test_aggregate_language_parity_reports_the_zh_en_gap(tmp_path: Path) -> None
     row = json.loads(result.stdout)[0]
     assert row["dimension"] == "temporal_flickering" and row["n_prompts"] == 3
     assert row["zh"] == pytest.approx(1.0, abs=1e-6) and row["gap"] > 0.9  # zh steady, en flickers
+
+
+def test_weights_override_with_unknown_name_is_a_usage_error(tmp_path: Path, clips_dir: Path) -> None:
+    ckpt = tmp_path / "head.pth"
+    ckpt.write_bytes(b"x")
+    result = runner.invoke(app, ["evaluate", str(clips_dir), "--dimensions", "aesthetic_quality",
+                                 "--weights", f"laion_aesthetic={ckpt}", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert "unknown weights 'laion_aesthetic'" in result.stderr and "laion_aesthetic_head" in result.stderr
+    assert not (tmp_path / "o").exists()  # refused before anything ran
+
+
+def test_weights_override_with_missing_file_is_a_usage_error(tmp_path: Path, clips_dir: Path) -> None:
+    result = runner.invoke(app, ["evaluate", str(clips_dir), "--dimensions", "aesthetic_quality",
+                                 "--weights", f"laion_aesthetic_head={tmp_path / 'nope.pth'}"])
+    assert result.exit_code == 2 and "no such file" in result.stderr

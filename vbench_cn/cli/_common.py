@@ -36,3 +36,24 @@ def parse_pairs(values: Iterable[str] | None, flag: str) -> dict[str, str]:
         key, value = raw.split("=", 1)
         out[key.strip()] = value.strip()
     return out
+
+
+def parse_weight_overrides(values: Iterable[str] | None, flag: str = "--weights") -> dict[str, str]:
+    """``--weights NAME=PATH`` pairs, each checked up front: a known weights name, an existing file.
+
+    A typo in NAME would otherwise be ignored silently and the run would fall back to the
+    default file (or fail per video much later), so it is a usage error with a did-you-mean.
+    """
+    from pathlib import Path
+
+    from vbench_cn.weights import get_weights
+
+    pairs = parse_pairs(values, flag)
+    for name, path in pairs.items():
+        try:
+            get_weights(name)
+        except KeyError as exc:
+            usage_error(f"{flag} {name}={path}: {exc.args[0]} (see `vbench-cn weights list`)")
+        if not Path(path).expanduser().is_file():
+            usage_error(f"{flag} {name}={path}: no such file")
+    return pairs

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from vbench_cn.cli._common import parse_pairs, split_list, stderr, stdout, usage_error
+from vbench_cn.cli._common import parse_weight_overrides, split_list, stderr, stdout, usage_error
 
 reference_app = typer.Typer(
     help="Reference sets of real videos for FVD / FID / KID (参考集): build, list, import.",
@@ -50,7 +50,7 @@ def build(
     try:
         folder = build_reference(videos, name, dimensions=split_list(dimensions), random_weights=random_weights,
                                  device=device, weights_dir=weights_dir,
-                                 weights_overrides=parse_pairs(weights, "--weights"), work_dir=work_dir,
+                                 weights_overrides=parse_weight_overrides(weights), work_dir=work_dir,
                                  max_features=max_features, overwrite=overwrite, progress=progress,
                                  description=description)
     except (ReferenceError, SpecError, KeyError) as exc:

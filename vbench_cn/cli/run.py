@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from vbench_cn.cli._common import parse_pairs, split_list, stderr, stdout, usage_error
+from vbench_cn.cli._common import parse_weight_overrides, split_list, stderr, stdout, usage_error
 
 EVALUATE_EPILOG = """Examples:
 
@@ -74,7 +74,7 @@ def evaluate(
                 stderr.print(f"[yellow]warning[/yellow] {line}", markup=True, highlight=False)
         options = RunOptions(
             out_dir=out, device=device, random_weights=random_weights, weights_dir=weights_dir,
-            weights_overrides=parse_pairs(weights, "--weights"), chunk_frames=chunk_frames,
+            weights_overrides=parse_weight_overrides(weights), chunk_frames=chunk_frames,
             retry_errors=retry_errors, all_prompts=all_prompts, rank=rank, world_size=world_size,
             reference=reference, progress=progress and rank == 0, profile=profile,
         )
