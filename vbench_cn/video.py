@@ -1,8 +1,13 @@
 """Video input: probe metadata, plan which frames to sample, decode them once in chunks.
 
-decord is the primary decoder (random access by index, cheap frame index); PyAV is the
-fallback for files decord cannot open. Frames come out as ``uint8`` tensors ``(N, H, W, 3)``
-in RGB order. Long videos are read in chunks so memory stays bounded by the chunk size.
+decord indexes a video (frame count and timestamps exactly as VBench sees them, without
+decoding); PyAV decodes the pixels, sequentially, in chunks, so memory stays bounded by the
+chunk size. Both libraries convert with FFmpeg's swscale and return identical RGB frames
+(a test). Not decord for pixels: its reader decodes ahead in a background thread with an
+unbounded queue whenever the caller pauses, so while our runner ran a slow forward pass a
+10-minute 1080p video filled 24 GB (issue 9; bench/decode_bench.py). PyAV is also the
+fallback for files decord cannot open, and decord for frames PyAV cannot decode. Frames
+come out as ``uint8`` tensors ``(N, H, W, 3)`` in RGB order.
 """
 
 from __future__ import annotations
@@ -159,7 +164,11 @@ class VideoReader:
     """Opens a video once, knows its timestamps, and reads chosen frames in chunks."""
 
     def __init__(self, path: str | os.PathLike[str], *, backend: str = "auto") -> None:
+        """Open ``path``; ``backend`` is ``auto`` (decord index, PyAV pixels), ``decord`` or ``pyav``."""
+        if backend not in ("auto", "decord", "pyav"):
+            raise ValueError(f"backend must be auto, decord or pyav, got {backend!r}")
         self.path = os.fspath(path)
+        self.backend = backend
         if not os.path.exists(self.path):
             raise VideoError(f"{self.path}: file not found")
         if os.path.getsize(self.path) == 0:
@@ -201,26 +210,37 @@ class VideoReader:
         if wanted.min() < 0 or wanted.max() >= self.info.num_frames:
             raise VideoError(f"{self.path}: frame index out of range")
         unique = np.unique(wanted)
+        chunk = max(1, chunk_frames)
+        indexed_by_decord = isinstance(self._impl, _DecordImpl)
+        # Pixels from PyAV unless decord was asked for; the other library reads what is left.
+        first, second = (("decord", "pyav") if self.backend == "decord" else ("pyav", "decord"))
+        if not indexed_by_decord:
+            first, second = "pyav", None
         done = 0
         try:
-            for idx_chunk, frames in self._impl.read(unique, max(1, chunk_frames)):  # type: ignore[union-attr]
+            for idx_chunk, frames in self._decode(first, unique, chunk):
                 done += len(idx_chunk)
                 yield idx_chunk, frames
+            return
         except VideoError:
             raise
         except Exception as exc:
-            if not isinstance(self._impl, _DecordImpl):
+            if second is None:
                 raise VideoError(f"{self.path}: decoding failed ({_one_line(exc)})") from exc
-            # decord fails on some valid files (e.g. 1-pixel frames): PyAV reads the rest.
-            log.debug("decord failed on %s (%s); falling back to PyAV", self.path, _one_line(exc))
-            try:
-                self._impl = _PyAVImpl(self.path)
-                for idx_chunk, frames in self._impl.read(unique[done:], max(1, chunk_frames)):
-                    yield idx_chunk, frames
-            except VideoError:
-                raise
-            except Exception as exc2:
-                raise VideoError(f"{self.path}: decoding failed ({_one_line(exc2)})") from exc2
+            # e.g. decord on 1-pixel frames, PyAV short of the frames decord indexed
+            log.debug("%s failed on %s (%s); %s reads the rest", first, self.path, _one_line(exc), second)
+        try:
+            yield from self._decode(second, unique[done:], chunk)
+        except VideoError:
+            raise
+        except Exception as exc2:
+            raise VideoError(f"{self.path}: decoding failed ({_one_line(exc2)})") from exc2
+
+    def _decode(self, library: str, unique: np.ndarray, chunk: int) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
+        if library == "pyav":
+            return _pyav_frames(self.path, unique, chunk)
+        impl = self._impl if isinstance(self._impl, _DecordImpl) else _DecordImpl(self.path)
+        return impl.read(unique, chunk)
 
     def read_all(self, indices: Sequence[int] | np.ndarray) -> torch.Tensor:
         """Decode the given frames into one tensor, in the order (and repeats) given."""
@@ -279,10 +299,9 @@ class _DecordImpl:
     def read(self, unique: np.ndarray, chunk: int) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
         """Frame by frame (``vr[i]``, an accurate seek that is free for the next frame).
 
-        Not ``get_batch``: decord 0.6.0 never frees its batch buffers, so reading a
-        10-minute 1080p video in 16-frame batches grew RSS to 13.9 GB (about 4.8 MB, one
-        frame, per frame read), and it was 2-4x slower than single frames, which stay flat at
-        about 120 MB (bench/decode_bench.py). The pixels are the same.
+        Only for ``backend="decord"`` and as PyAV's fallback: while the caller pauses between
+        chunks, decord's decoder thread keeps decoding ahead into an unbounded queue (4.6 GB
+        after 4.5 s idle on 1080p), so memory is bounded only if chunks are consumed at once.
         """
         for start in range(0, len(unique), chunk):
             idx = unique[start : start + chunk]
@@ -330,26 +349,43 @@ class _PyAVImpl:
         return _info(self)
 
     def read(self, unique: np.ndarray, chunk: int) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
-        import av
+        return _pyav_frames(self.path, unique, chunk)
 
-        wanted = set(unique.tolist())
-        last = int(unique[-1])
-        buf_idx: list[int] = []
-        buf: list[np.ndarray] = []
-        with av.open(self.path) as container:
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            for i, frame in enumerate(container.decode(stream)):
-                if i in wanted:
-                    buf_idx.append(i)
-                    buf.append(frame.to_ndarray(format="rgb24"))
-                    if len(buf) == chunk:
-                        yield np.asarray(buf_idx), torch.from_numpy(np.stack(buf))
-                        buf_idx, buf = [], []
-                if i >= last:
-                    break
-        if buf:
-            yield np.asarray(buf_idx), torch.from_numpy(np.stack(buf))
+
+def _pyav_frames(path: str, unique: np.ndarray, chunk: int) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
+    """Decode ``path`` in presentation order with PyAV, yielding the frames at ``unique`` indices.
+
+    Sequential (no seeking): the decoder stops at the last wanted frame and holds at most a
+    few frames besides the chunk being filled. Raises if the stream ends before a wanted
+    index, so the caller can let decord read the rest.
+    """
+    import av
+
+    if len(unique) == 0:
+        return
+    wanted = set(unique.tolist())
+    last = int(unique[-1])
+    buf_idx: list[int] = []
+    buf: list[np.ndarray] = []
+    seen = 0
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for i, frame in enumerate(container.decode(stream)):
+            if i in wanted:
+                buf_idx.append(i)
+                buf.append(frame.to_ndarray(format="rgb24"))
+                if len(buf) == chunk:
+                    seen += len(buf)
+                    yield np.asarray(buf_idx), torch.from_numpy(np.stack(buf))
+                    buf_idx, buf = [], []
+            if i >= last:
+                break
+    if buf:
+        seen += len(buf)
+        yield np.asarray(buf_idx), torch.from_numpy(np.stack(buf))
+    if seen < len(unique):
+        raise EOFError(f"PyAV decoded {seen} of the {len(unique)} wanted frames before the stream ended")
 
 
 def _info(impl: _DecordImpl | _PyAVImpl) -> VideoInfo:

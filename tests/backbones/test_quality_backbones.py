@@ -354,3 +354,22 @@ def test_musiq_golden_and_batch_invariant() -> None:
     single = torch.cat([run(ext, frames[i : i + 1]) for i in range(2)])
     torch.testing.assert_close(batched, single, atol=1e-4, rtol=1e-5)  # VBench scores one frame at a time
     check_golden("musiq_spaq", {"mos": batched})
+
+
+def test_transforms_in_frame_slices_equal_whole_chunk_and_bound_float_copies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 1080p chunk is converted a few frames at a time; the result is bit-identical."""
+    from vbench_cn.features import _transforms as T
+
+    frames = torch.randint(0, 256, (7, 90, 160, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    whole = {f: f(frames) for f in (T.clip_transform, T.dino_transform, T.musiq_longer_transform)}
+    calls: list[int] = []
+
+    @T.in_frame_slices
+    def spy(x: torch.Tensor) -> torch.Tensor:
+        calls.append(x.shape[0])
+        return x.float()
+
+    monkeypatch.setattr(T, "FLOAT_FRAMES_BUDGET", 2 * 90 * 160 * 3 * 4)  # two frames
+    for f, expected in whole.items():
+        assert torch.equal(f(frames), expected)
+    assert torch.equal(spy(frames), frames.float()) and calls == [2, 2, 2, 1]

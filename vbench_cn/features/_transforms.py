@@ -9,6 +9,10 @@ clamp (shared/vbench-offline.md). ``antialias=False`` is pinned, as in VBench si
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import torch
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms import functional as TF
@@ -19,6 +23,31 @@ CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 #: ImageNet normalisation (vbench/utils.py dino_transform).
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+#: Most bytes of full-resolution float32 frames a transform holds at once: about four
+#: 1080p frames. A 16-frame 1080p chunk converted at once is 400 MB per extractor.
+FLOAT_FRAMES_BUDGET = 100 * 1024 * 1024
+
+_T = TypeVar("_T", bound=Callable[..., torch.Tensor])
+
+
+def in_frame_slices(transform: _T) -> _T:
+    """Apply a per-frame ``transform`` of ``(n, H, W, 3)`` frames to a few frames at a time.
+
+    The result is the same (every step is per image) but the float copy of the frames at
+    full resolution is bounded by :data:`FLOAT_FRAMES_BUDGET`, whatever the chunk size.
+    """
+
+    @functools.wraps(transform)
+    def sliced(frames: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        per_frame = max(1, frames[0].numel() * 4) if frames.shape[0] else 1
+        step = max(1, FLOAT_FRAMES_BUDGET // per_frame)
+        if frames.shape[0] <= step:
+            return transform(frames, *args, **kwargs)
+        return torch.cat([transform(frames[i : i + step], *args, **kwargs) for i in range(0, frames.shape[0], step)])
+
+    return sliced  # type: ignore[return-value]
 
 
 def to_float_nchw(frames: torch.Tensor) -> torch.Tensor:
@@ -40,6 +69,7 @@ def resize_short_side(x: torch.Tensor, size: int, interpolation: InterpolationMo
     return TF.resize(x, [size], interpolation=interpolation, antialias=False)
 
 
+@in_frame_slices
 def clip_transform(frames: torch.Tensor, size: int = 224) -> torch.Tensor:
     """VBench ``clip_transform(224)``: short side bicubic, center crop, /255, CLIP mean/std.
 
@@ -54,6 +84,7 @@ def clip_transform(frames: torch.Tensor, size: int = 224) -> torch.Tensor:
     return normalize(x / 255.0, CLIP_MEAN, CLIP_STD)
 
 
+@in_frame_slices
 def dino_transform(frames: torch.Tensor, size: int = 224) -> torch.Tensor:
     """VBench ``dino_transform(224)``: short side bilinear, no crop, /255, ImageNet mean/std.
 
@@ -67,6 +98,7 @@ def dino_transform(frames: torch.Tensor, size: int = 224) -> torch.Tensor:
     return normalize(x / 255.0, IMAGENET_MEAN, IMAGENET_STD)
 
 
+@in_frame_slices
 def musiq_longer_transform(frames: torch.Tensor, max_side: int = 512) -> torch.Tensor:
     """VBench imaging-quality mode ``longer``: if max(H, W) > 512 resize, then /255.
 

@@ -32,7 +32,7 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms import functional as TF
 
 from vbench_cn.features import ExtractorOptions, FeatureExtractor, register_extractor
-from vbench_cn.features._transforms import CLIP_MEAN, CLIP_STD, normalize
+from vbench_cn.features._transforms import CLIP_MEAN, CLIP_STD, in_frame_slices, normalize
 from vbench_cn.scorers.semantic import TaggedEmbeddings
 from vbench_cn.video import VideoInfo
 from vbench_cn.weights import Weights, register_weights
@@ -128,6 +128,7 @@ register_weights(Weights(
 ))
 
 
+@in_frame_slices
 def cnclip_transform(frames: torch.Tensor, size: int = 224) -> torch.Tensor:
     """Chinese-CLIP ``image_transform``: ``(n, H, W, 3)`` uint8 -> ``(n, 3, size, size)`` float32."""
     x = frames.permute(0, 3, 1, 2).float()

@@ -19,7 +19,7 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms import functional as TF
 
 from vbench_cn.features import ExtractorOptions, FeatureExtractor, register_extractor
-from vbench_cn.features._transforms import CLIP_MEAN, CLIP_STD, normalize
+from vbench_cn.features._transforms import CLIP_MEAN, CLIP_STD, in_frame_slices, normalize
 from vbench_cn.scorers.semantic import TaggedEmbeddings
 from vbench_cn.video import VideoInfo
 from vbench_cn.weights import Weights, register_weights
@@ -27,6 +27,7 @@ from vbench_cn.weights import Weights, register_weights
 VICLIP_SHA256 = "7a4d6ad6eac6632db3693f4b97f9f8f6445b65b1e139a6fc6686150522238c56"
 
 
+@in_frame_slices
 def clip_transform_uint8(frames: torch.Tensor, size: int = 224) -> torch.Tensor:
     """VBench ``clip_transform(224)`` on a **uint8** clip, as ``read_frames_decord_by_fps`` feeds it.
 
