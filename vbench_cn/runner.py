@@ -253,7 +253,7 @@ class _Prefetcher:
     _DONE = ("done",)
 
     def __init__(self, plan: Sequence[tuple[VideoItem, list[DimensionSpec], list[DimensionSpec]]],
-                 chunk_frames: int, profile: Profile, max_chunks: int = 4) -> None:
+                 chunk_frames: int, profile: Profile, max_chunks: int = 3) -> None:
         import queue
         import threading
 
@@ -373,7 +373,9 @@ class Runner:
             )
             ext = build_extractor(name, opts)
             self._extractors[name] = ext
-            bs = self.options.batch_sizes.get(name) or scaled_batch_size(ext.batch_size, self.device)
+            bs = self.options.batch_sizes.get(name) or (
+                scaled_batch_size(ext.batch_size, self.device) if self.device.type == "cuda"
+                else min(ext.batch_size, ext.cpu_batch_size))
             self._batchers[name] = _Batcher(ext, bs, self.profile)
         return self._extractors[name]
 
@@ -704,8 +706,8 @@ BATCH_REFERENCE_FREE_BYTES = 10 * 1024**3
 def scaled_batch_size(base: int, device: torch.device, free_bytes: int | None = None) -> int:
     """Batch size from free accelerator memory: ``base`` at 10 GiB free, linear, 1/4×–4×.
 
-    On CPU the base is kept (batching buys little there). Out-of-memory still halves it at
-    run time, so this is a starting point, not a promise.
+    On CPU the base is kept (the runner uses the extractor's ``cpu_batch_size`` there).
+    Out-of-memory still halves it at run time, so this is a starting point, not a promise.
 
     Example:
         >>> scaled_batch_size(32, torch.device("cuda"), free_bytes=40 * 1024**3)
@@ -721,9 +723,11 @@ def scaled_batch_size(base: int, device: torch.device, free_bytes: int | None = 
     return max(1, int(base * factor))
 
 
-#: Decoded bytes per chunk: with the prefetch queue (4 chunks) and the chunk in use, about
-#: 0.5 GB of frames at most, whatever the resolution (16 frames at 1080p, 64 at 540p).
-CHUNK_BYTES = 96 * 1024 * 1024
+#: Decoded bytes per chunk: with the prefetch queue (3 chunks), the chunk being decoded and
+#: the one in use, about 240 MB of frames at most, whatever the resolution (8 frames at
+#: 1080p, 32 at 540p, 64 up to 480x270). Chunk size does not set batch sizes (the batcher
+#: gathers items across chunks and videos), so small chunks cost no GPU throughput.
+CHUNK_BYTES = 48 * 1024 * 1024
 
 
 def chunk_frames_for(info: VideoInfo, max_frames: int, chunk_bytes: int = CHUNK_BYTES) -> int:
@@ -733,7 +737,7 @@ def chunk_frames_for(info: VideoInfo, max_frames: int, chunk_bytes: int = CHUNK_
         >>> from vbench_cn.video import VideoInfo
         >>> hd = VideoInfo("a.mp4", 4800, 8.0, 600.0, 1920, 1080, "h264", False, "decord")
         >>> chunk_frames_for(hd, 64)
-        16
+        8
     """
     frame_bytes = max(1, info.width * info.height * 3)
     return max(1, min(max_frames, chunk_bytes // frame_bytes))

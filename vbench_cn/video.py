@@ -366,24 +366,31 @@ def _pyav_frames(path: str, unique: np.ndarray, chunk: int) -> Iterator[tuple[np
     wanted = set(unique.tolist())
     last = int(unique[-1])
     buf_idx: list[int] = []
-    buf: list[np.ndarray] = []
+    buf: np.ndarray | None = None  # the chunk, filled in place (no list + stack copy)
     seen = 0
     with av.open(path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         for i, frame in enumerate(container.decode(stream)):
             if i in wanted:
+                rgb = frame.to_ndarray(format="rgb24")
+                if buf is None or buf.shape[1:] != rgb.shape:
+                    if buf_idx:  # the frame size changed mid-chunk: hand over what is filled
+                        seen += len(buf_idx)
+                        yield np.asarray(buf_idx), torch.from_numpy(buf[: len(buf_idx)])  # type: ignore[index]
+                        buf_idx = []
+                    buf = np.empty((min(chunk, len(unique) - seen), *rgb.shape), dtype=np.uint8)
+                buf[len(buf_idx)] = rgb
                 buf_idx.append(i)
-                buf.append(frame.to_ndarray(format="rgb24"))
-                if len(buf) == chunk:
-                    seen += len(buf)
-                    yield np.asarray(buf_idx), torch.from_numpy(np.stack(buf))
-                    buf_idx, buf = [], []
+                if len(buf_idx) == buf.shape[0]:
+                    seen += len(buf_idx)
+                    yield np.asarray(buf_idx), torch.from_numpy(buf)
+                    buf_idx, buf = [], None
             if i >= last:
                 break
-    if buf:
-        seen += len(buf)
-        yield np.asarray(buf_idx), torch.from_numpy(np.stack(buf))
+    if buf_idx and buf is not None:
+        seen += len(buf_idx)
+        yield np.asarray(buf_idx), torch.from_numpy(buf[: len(buf_idx)])
     if seen < len(unique):
         raise EOFError(f"PyAV decoded {seen} of the {len(unique)} wanted frames before the stream ended")
 

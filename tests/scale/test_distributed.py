@@ -141,8 +141,8 @@ def test_decode_chunks_are_capped_by_bytes() -> None:
     def info(w: int, h: int) -> VideoInfo:
         return VideoInfo("v.mp4", 1000, 30.0, 33.3, w, h, "h264", False, "decord")
 
-    assert chunk_frames_for(info(1920, 1080), 64) == 16
-    assert chunk_frames_for(info(3840, 2160), 64) == 4
+    assert chunk_frames_for(info(1920, 1080), 64) == 8
+    assert chunk_frames_for(info(3840, 2160), 64) == 2
     assert chunk_frames_for(info(256, 256), 64) == 64  # small frames: the frame cap applies
     assert chunk_frames_for(info(20000, 20000), 64) == 1  # never zero
     assert chunk_frames_for(info(1920, 1080), 64) * 1920 * 1080 * 3 <= CHUNK_BYTES
@@ -196,3 +196,27 @@ def test_batch_size_follows_free_gpu_memory() -> None:
     assert scaled_batch_size(32, cuda, free_bytes=1 * gib) == 8  # floor at 1/4x
     assert scaled_batch_size(1, cuda, free_bytes=1 * gib) == 1
     assert scaled_batch_size(32, torch.device("cpu")) == 32
+
+
+def test_cpu_runs_use_the_extractors_cpu_batch_size(tmp_path: Path) -> None:
+    """On CPU batching buys no speed and costs activation memory: the runner takes cpu_batch_size."""
+    from vbench_cn.features import register_extractor
+    from vbench_cn.runner import Runner, RunOptions
+    from vbench_cn.specs import load_specs
+
+    @register_extractor("toy_cpu_batched")
+    class _Toy(_Doubler):
+        name = "toy_cpu_batched"
+        batch_size = 64
+        cpu_batch_size = 4
+
+        def __init__(self, options: ExtractorOptions) -> None:
+            super().__init__(limit=10**6)
+
+    specs = [load_specs()["temporal_flickering"]]
+    runner = Runner(specs, RunOptions(out_dir=tmp_path, device="cpu"))
+    runner.extractor("toy_cpu_batched")
+    assert runner._batchers["toy_cpu_batched"].batch_size == 4
+    explicit = Runner(specs, RunOptions(out_dir=tmp_path, device="cpu", batch_sizes={"toy_cpu_batched": 16}))
+    explicit.extractor("toy_cpu_batched")
+    assert explicit._batchers["toy_cpu_batched"].batch_size == 16

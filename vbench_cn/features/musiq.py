@@ -35,6 +35,7 @@ class MusiqSpaq(FeatureExtractor):
 
     name = "musiq_spaq"
     batch_size = 8
+    cpu_batch_size = 1  # 0.24 s/frame at 1 vs 0.30 at 8 on a 2-core CPU: batching pays only on GPU
     weights: ClassVar[tuple[str, ...]] = ("musiq_spaq",)
     amp_ok = False  # VBench runs MUSIQ in float32
 

@@ -20,6 +20,7 @@ class FrameDifference(FeatureExtractor):
     name = "frame_difference"
     overlap = 1
     batch_size = 4096
+    cpu_batch_size = 4096  # no model: batches only amortise Python overhead
 
     def prepare(self, frames: torch.Tensor, *, position: int, info: VideoInfo) -> torch.Tensor | None:
         if frames.shape[0] < 2:

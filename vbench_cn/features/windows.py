@@ -140,6 +140,7 @@ class TinyPixels(FeatureExtractor):
 
     name = "tiny_pixels"
     batch_size = 4096
+    cpu_batch_size = 4096  # no model: batches only amortise Python overhead
 
     def prepare(
         self, frames: torch.Tensor, *, position: int, info: VideoInfo
@@ -218,6 +219,7 @@ class SharpnessNoise(FeatureExtractor):
 
     name = "sharpness_noise"
     batch_size = 4096
+    cpu_batch_size = 4096  # no model: batches only amortise Python overhead
 
     def prepare(
         self, frames: torch.Tensor, *, position: int, info: VideoInfo
