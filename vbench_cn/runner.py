@@ -355,6 +355,7 @@ class Runner:
         self.device = resolve_device(options.device)
         self.profile = Profile()
         self._extractors: dict[str, FeatureExtractor] = {}
+        self._build_errors: dict[str, Exception] = {}
         self._batchers: dict[str, _Batcher] = {}
         self._text_cache: dict[tuple[str, str, str], torch.Tensor] = {}
         self.decode_calls = 0  # how many times a video was opened for decoding (tests)
@@ -362,22 +363,35 @@ class Runner:
     # -- extractors
 
     def extractor(self, name: str) -> FeatureExtractor:
-        """Build (once) and return the extractor ``name``."""
+        """Build (once) and return the extractor ``name``; a build that failed is not retried.
+
+        Retrying per video would reload (and re-hash) the checkpoints of a model that cannot
+        be built for every video of the run, only to fail the same way.
+        """
+        if name in self._build_errors:
+            raise self._build_errors[name]
         if name not in self._extractors:
-            opts = ExtractorOptions(
-                device=self.device,
-                random_weights=self.options.random_weights,
-                weights_dir=self.options.weights_dir,
-                weights_overrides=dict(self.options.weights_overrides),
-                amp=self.options.amp,
-            )
-            ext = build_extractor(name, opts)
-            self._extractors[name] = ext
-            bs = self.options.batch_sizes.get(name) or (
-                scaled_batch_size(ext.batch_size, self.device) if self.device.type == "cuda"
-                else min(ext.batch_size, ext.cpu_batch_size))
-            self._batchers[name] = _Batcher(ext, bs, self.profile)
+            try:
+                self._build(name)
+            except Exception as exc:
+                self._build_errors[name] = exc
+                raise
         return self._extractors[name]
+
+    def _build(self, name: str) -> None:
+        opts = ExtractorOptions(
+            device=self.device,
+            random_weights=self.options.random_weights,
+            weights_dir=self.options.weights_dir,
+            weights_overrides=dict(self.options.weights_overrides),
+            amp=self.options.amp,
+        )
+        ext = build_extractor(name, opts)
+        self._extractors[name] = ext
+        bs = self.options.batch_sizes.get(name) or (
+            scaled_batch_size(ext.batch_size, self.device) if self.device.type == "cuda"
+            else min(ext.batch_size, ext.cpu_batch_size))
+        self._batchers[name] = _Batcher(ext, bs, self.profile)
 
     def backbone_for(self, spec: DimensionSpec, item: VideoItem) -> str:
         """The extractor serving ``spec`` on this video.

@@ -220,3 +220,28 @@ def test_cpu_runs_use_the_extractors_cpu_batch_size(tmp_path: Path) -> None:
     explicit = Runner(specs, RunOptions(out_dir=tmp_path, device="cpu", batch_sizes={"toy_cpu_batched": 16}))
     explicit.extractor("toy_cpu_batched")
     assert explicit._batchers["toy_cpu_batched"].batch_size == 16
+
+
+def test_an_extractor_that_cannot_be_built_is_tried_once(tmp_path: Path) -> None:
+    """Each video used to rebuild (reload, re-hash) a model whose checkpoint was missing."""
+    import pytest
+
+    from vbench_cn.features import register_extractor
+    from vbench_cn.runner import Runner, RunOptions
+    from vbench_cn.specs import load_specs
+
+    attempts: list[int] = []
+
+    @register_extractor("toy_unbuildable")
+    class _Broken(_Doubler):
+        name = "toy_unbuildable"
+
+        def __init__(self, options: ExtractorOptions) -> None:
+            attempts.append(1)
+            raise FileNotFoundError("missing /weights/toy.pth")
+
+    runner = Runner([load_specs()["temporal_flickering"]], RunOptions(out_dir=tmp_path, device="cpu"))
+    for _ in range(3):
+        with pytest.raises(FileNotFoundError, match="toy.pth"):
+            runner.extractor("toy_unbuildable")
+    assert len(attempts) == 1
