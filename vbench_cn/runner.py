@@ -761,10 +761,7 @@ def _select(frames: torch.Tensor, positions: np.ndarray) -> torch.Tensor:
     """``frames[positions]``, as a strided view (no copy) when positions are evenly spaced.
 
     A dimension sampled at 1 fps out of a 2-fps union takes every other decoded frame: a
-    view instead of an index copy per chunk and per group. Those copies (tens to hundreds
-    of MB at 1080p, allocated on the main thread while the decode thread allocates) made
-    the resident size grow with the video's length: 2.5 GB peak for a 10-min 1080p video
-    with 16-frame chunks, 1.55 GB with views (bench/long_video_bench.py).
+    view instead of an index copy per chunk and per group (tens of MB at 1080p).
     """
     if len(positions) == 0:
         return frames[:0]

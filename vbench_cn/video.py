@@ -12,10 +12,11 @@ come out as ``uint8`` tensors ``(N, H, W, 3)`` in RGB order.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -211,36 +212,25 @@ class VideoReader:
             raise VideoError(f"{self.path}: frame index out of range")
         unique = np.unique(wanted)
         chunk = max(1, chunk_frames)
-        indexed_by_decord = isinstance(self._impl, _DecordImpl)
-        # Pixels from PyAV unless decord was asked for; the other library reads what is left.
-        first, second = (("decord", "pyav") if self.backend == "decord" else ("pyav", "decord"))
-        if not indexed_by_decord:
-            first, second = "pyav", None
+        # Pixels from PyAV unless decord was asked for; the next decoder reads what one could
+        # not (decord on 1-pixel frames, PyAV short of the frames decord indexed).
+        decoders: list[Callable[[np.ndarray, int], Iterator[tuple[np.ndarray, torch.Tensor]]]]
+        decoders = [functools.partial(_pyav_frames, self.path)]
+        if isinstance(self._impl, _DecordImpl):
+            decoders.insert(0 if self.backend == "decord" else 1, self._impl.read)
         done = 0
-        try:
-            for idx_chunk, frames in self._decode(first, unique, chunk):
-                done += len(idx_chunk)
-                yield idx_chunk, frames
-            return
-        except VideoError:
-            raise
-        except Exception as exc:
-            if second is None:
-                raise VideoError(f"{self.path}: decoding failed ({_one_line(exc)})") from exc
-            # e.g. decord on 1-pixel frames, PyAV short of the frames decord indexed
-            log.debug("%s failed on %s (%s); %s reads the rest", first, self.path, _one_line(exc), second)
-        try:
-            yield from self._decode(second, unique[done:], chunk)
-        except VideoError:
-            raise
-        except Exception as exc2:
-            raise VideoError(f"{self.path}: decoding failed ({_one_line(exc2)})") from exc2
-
-    def _decode(self, library: str, unique: np.ndarray, chunk: int) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
-        if library == "pyav":
-            return _pyav_frames(self.path, unique, chunk)
-        impl = self._impl if isinstance(self._impl, _DecordImpl) else _DecordImpl(self.path)
-        return impl.read(unique, chunk)
+        for attempt, decode in enumerate(decoders, start=1):
+            try:
+                for idx_chunk, frames in decode(unique[done:], chunk):
+                    done += len(idx_chunk)
+                    yield idx_chunk, frames
+                return
+            except VideoError:
+                raise
+            except Exception as exc:
+                if attempt == len(decoders):
+                    raise VideoError(f"{self.path}: decoding failed ({_one_line(exc)})") from exc
+                log.debug("decoder %d failed on %s (%s); the next reads the rest", attempt, self.path, _one_line(exc))
 
     def read_all(self, indices: Sequence[int] | np.ndarray) -> torch.Tensor:
         """Decode the given frames into one tensor, in the order (and repeats) given."""
@@ -348,9 +338,6 @@ class _PyAVImpl:
     def info(self) -> VideoInfo:
         return _info(self)
 
-    def read(self, unique: np.ndarray, chunk: int) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
-        return _pyav_frames(self.path, unique, chunk)
-
 
 def _pyav_frames(path: str, unique: np.ndarray, chunk: int) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
     """Decode ``path`` in presentation order with PyAV, yielding the frames at ``unique`` indices.
@@ -374,12 +361,10 @@ def _pyav_frames(path: str, unique: np.ndarray, chunk: int) -> Iterator[tuple[np
         for i, frame in enumerate(container.decode(stream)):
             if i in wanted:
                 rgb = frame.to_ndarray(format="rgb24")
-                if buf is None or buf.shape[1:] != rgb.shape:
-                    if buf_idx:  # the frame size changed mid-chunk: hand over what is filled
-                        seen += len(buf_idx)
-                        yield np.asarray(buf_idx), torch.from_numpy(buf[: len(buf_idx)])  # type: ignore[index]
-                        buf_idx = []
+                if buf is None:
                     buf = np.empty((min(chunk, len(unique) - seen), *rgb.shape), dtype=np.uint8)
+                elif buf.shape[1:] != rgb.shape:
+                    raise ValueError(f"frame {i} is {rgb.shape[1]}x{rgb.shape[0]}, not {buf.shape[2]}x{buf.shape[1]}")
                 buf[len(buf_idx)] = rgb
                 buf_idx.append(i)
                 if len(buf_idx) == buf.shape[0]:
