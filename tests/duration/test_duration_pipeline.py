@@ -215,20 +215,15 @@ def _events_prompt(lang: str, order: list[int]) -> PromptInfo:
     return PromptInfo("lm-9999", "story", lang, tags=("long_multi_event",), meta={"events": events})
 
 
-def test_event_order_through_the_runner_in_both_languages(tmp_path: Path) -> None:
+def _event_order_records(tmp_path: Path, backbone: str, items: list[VideoItem]) -> dict[str, Any]:
+    """Score ``items`` on the shipped event_order spec with its backbone replaced; records by video."""
     spec = (DIMENSIONS_DIR / "event_order.toml").read_text(encoding="utf-8")
-    spec = spec.replace('backbone = "style_clip"', 'backbone = "test_mean_colour"')
+    assert 'backbone = "style_clip"' in spec
     dims = tmp_path / "dims"
     dims.mkdir()
-    (dims / "event_order.toml").write_text(spec, encoding="utf-8")
-    video = write_video(tmp_path / "story.mp4", _colour_story([0, 1, 2]), fps=clips.FPS)
-    items = [
-        VideoItem(str(video), "m", "en-in-order.mp4", 0, _events_prompt("en", [0, 1, 2])),
-        VideoItem(str(video), "m", "zh-in-order.mp4", 0, _events_prompt("zh", [0, 1, 2])),
-        VideoItem(str(video), "m", "en-reversed.mp4", 0, _events_prompt("en", [2, 1, 0])),
-        VideoItem(str(video), "m", "zh-swapped.mp4", 0, _events_prompt("zh", [1, 0, 2])),
-    ]
-    MeanColour.seen.clear()
+    (dims / "event_order.toml").write_text(
+        spec.replace('backbone = "style_clip"', f'backbone = "{backbone}"'), encoding="utf-8"
+    )
     records = evaluate(
         items,
         dimensions=["event_order"],
@@ -237,7 +232,19 @@ def test_event_order_through_the_runner_in_both_languages(tmp_path: Path) -> Non
         progress=False,
         device="cpu",
     )
-    got = {r["video"]: r for r in records}
+    return {r["video"]: r for r in records}
+
+
+def test_event_order_through_the_runner_in_both_languages(tmp_path: Path) -> None:
+    video = write_video(tmp_path / "story.mp4", _colour_story([0, 1, 2]), fps=clips.FPS)
+    items = [
+        VideoItem(str(video), "m", "en-in-order.mp4", 0, _events_prompt("en", [0, 1, 2])),
+        VideoItem(str(video), "m", "zh-in-order.mp4", 0, _events_prompt("zh", [0, 1, 2])),
+        VideoItem(str(video), "m", "en-reversed.mp4", 0, _events_prompt("en", [2, 1, 0])),
+        VideoItem(str(video), "m", "zh-swapped.mp4", 0, _events_prompt("zh", [1, 0, 2])),
+    ]
+    MeanColour.seen.clear()
+    got = _event_order_records(tmp_path, "test_mean_colour", items)
     assert {k: r["status"] for k, r in got.items()} == dict.fromkeys(got, "ok")
     assert got["en-in-order.mp4"]["score"] == 1.0
     assert got["zh-in-order.mp4"]["score"] == 1.0
@@ -269,27 +276,12 @@ def test_event_order_follows_a_language_router(tmp_path: Path) -> None:
         name = "test_colour_router"
         routes: ClassVar[dict[str, str]] = {"en": "test_mean_colour", "zh": "test_mean_colour_zh"}
 
-    spec = (DIMENSIONS_DIR / "event_order.toml").read_text(encoding="utf-8")
-    assert 'backbone = "style_clip"' in spec
-    dims = tmp_path / "dims"
-    dims.mkdir()
-    (dims / "event_order.toml").write_text(
-        spec.replace("style_clip", "test_colour_router"), encoding="utf-8"
-    )
     video = write_video(tmp_path / "story.mp4", _colour_story([0, 1, 2]), fps=clips.FPS)
     items = [
         VideoItem(str(video), "m", f"{lang}.mp4", 0, _events_prompt(lang, [0, 1, 2]))
         for lang in ("en", "zh")
     ]
-    records = evaluate(
-        items,
-        dimensions=["event_order"],
-        dimensions_dirs=[dims],
-        out_dir=tmp_path / "run",
-        progress=False,
-        device="cpu",
-    )
-    got = {r["video"]: r for r in records}
+    got = _event_order_records(tmp_path, "test_colour_router", items)
     assert [got[k]["score"] for k in ("en.mp4", "zh.mp4")] == [1.0, 1.0]
     assert got["zh.mp4"]["details"]["model"] == "test_mean_colour_zh"
     assert got["en.mp4"]["details"]["model"] is None

@@ -35,7 +35,7 @@ def evaluate(
     prompt_suite: Annotated[Optional[str], typer.Option("--prompt-suite", help="VBench's VBench_full_info.json, to read videos named by VBench's prompts.")] = None,
     dimensions_dir: Annotated[Optional[list[Path]], typer.Option("--dimensions-dir", help="Extra folder of dimension specs.")] = None,
     reference: Annotated[Optional[str], typer.Option("--reference", help="Reference statistics for fidelity dimensions (name or .npz).")] = None,
-    chunk_frames: Annotated[int, typer.Option("--chunk-frames", help="Most frames decoded at a time; chunks are also capped at 96 MB of frames (bounds memory).")] = 64,
+    chunk_frames: Annotated[int, typer.Option("--chunk-frames", help="Most frames decoded at a time; chunks are also capped at 48 MB of frames (bounds memory).")] = 64,
     retry_errors: Annotated[bool, typer.Option("--retry-errors", help="Score again the videos recorded as errors.")] = False,
     all_prompts: Annotated[bool, typer.Option("--all-prompts", help="Score every dimension on every video, ignoring the prompt tags.")] = False,
     profile: Annotated[bool, typer.Option("--profile", help="Print where time went: decode, forward per backbone, idle.")] = False,

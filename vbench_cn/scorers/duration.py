@@ -642,11 +642,8 @@ def event_order(
     """
     if text_features is None:
         raise NotApplicable("no event texts (spec text must name the events)")
-    txt = (
-        torch.as_tensor(text_features)
-        .to(torch.float64)
-        .reshape(-1, torch.as_tensor(text_features).shape[-1])
-    )
+    txt = torch.as_tensor(text_features).to(torch.float64)
+    txt = txt.reshape(-1, txt.shape[-1])
     if txt.shape[0] < 2:
         raise NotApplicable("needs at least 2 events")
     x = _as_tensor(embeddings, "embeddings")
