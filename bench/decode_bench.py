@@ -73,8 +73,17 @@ def child(method: str, path: str, frames: int, step: int, pause: float) -> None:
     n = read(method, path, indices, pause=pause)
     wall = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"method": method, "frames_read": n, "wall_s": round(wall, 1),
-                      "frames_per_s": round(n / wall, 1), "peak_rss_mib": round(peak)}))
+    print(
+        json.dumps(
+            {
+                "method": method,
+                "frames_read": n,
+                "wall_s": round(wall, 1),
+                "frames_per_s": round(n / wall, 1),
+                "peak_rss_mib": round(peak),
+            }
+        )
+    )
 
 
 def main() -> None:
@@ -90,10 +99,29 @@ def main() -> None:
         child(args.child, args.video, args.frames, args.step, args.pause)
         return
     for method in args.methods.split(","):
-        out = subprocess.run([sys.executable, __file__, args.video, "--frames", str(args.frames),
-                              "--step", str(args.step), "--pause", str(args.pause), "--child", method],
-                             capture_output=True, text=True, env=dict(os.environ), check=False)
-        print(out.stdout.strip() or json.dumps({"method": method, "error": out.stderr[-500:]}), flush=True)
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                args.video,
+                "--frames",
+                str(args.frames),
+                "--step",
+                str(args.step),
+                "--pause",
+                str(args.pause),
+                "--child",
+                method,
+            ],
+            capture_output=True,
+            text=True,
+            env=dict(os.environ),
+            check=False,
+        )
+        print(
+            out.stdout.strip() or json.dumps({"method": method, "error": out.stderr[-500:]}),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

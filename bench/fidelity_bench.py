@@ -56,17 +56,29 @@ def write_clips(folder: Path, count: int, *, frames: int, size: int) -> None:
 
 def run_child(videos: Path, name: str, dims: str, device: str, home: Path) -> dict[str, Any]:
     env = dict(os.environ, VBENCH_CN_HOME=str(home), VBENCH_CN_OFFLINE="1")
-    proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(videos), name, dims, device], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, str(videos), name, dims, device],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     t0 = time.perf_counter()
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     stdout, stderr = proc.stdout.read(), proc.stderr.read()  # type: ignore[union-attr]
     if status != 0:
         raise SystemExit(f"reference build failed (status {status}):\n{stderr[-3000:]}")
-    result = json.loads(next(line for line in stdout.splitlines() if line.startswith("RESULT "))[7:])
-    result.update(process_wall_s=wall, peak_rss_bytes=usage.ru_maxrss * 1024, user_s=usage.ru_utime,
-                  system_s=usage.ru_stime)
+    result = json.loads(
+        next(line for line in stdout.splitlines() if line.startswith("RESULT "))[7:]
+    )
+    result.update(
+        process_wall_s=wall,
+        peak_rss_bytes=usage.ru_maxrss * 1024,
+        user_s=usage.ru_utime,
+        system_s=usage.ru_stime,
+    )
     return result
 
 
@@ -81,10 +93,23 @@ def time_scorers(samples: int, dim: int, bootstrap: int) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     ref_x = rng.normal(size=(samples, dim))
     mu, sigma = mean_and_covariance(ref_x)
-    ref = ReferenceStats(name="bench", dimension="x", mu=mu, sigma=sigma, features=ref_x[:4096].astype(np.float32),
-                         count=samples, videos=None, extractor=None, weights_id="random", weights_sha256=None,
-                         sampling=None, dimension_version=None)
-    gen = [torch.from_numpy(rng.normal(0.1, 1.0, size=(16, dim))).float() for _ in range(samples // 16)]
+    ref = ReferenceStats(
+        name="bench",
+        dimension="x",
+        mu=mu,
+        sigma=sigma,
+        features=ref_x[:4096].astype(np.float32),
+        count=samples,
+        videos=None,
+        extractor=None,
+        weights_id="random",
+        weights_sha256=None,
+        sampling=None,
+        dimension_version=None,
+    )
+    gen = [
+        torch.from_numpy(rng.normal(0.1, 1.0, size=(16, dim))).float() for _ in range(samples // 16)
+    ]
     out: dict[str, Any] = {"samples": samples, "dim": dim, "bootstrap": bootstrap}
     t0 = time.perf_counter()
     frechet_distance_set(gen, reference=ref, bootstrap=0)
@@ -99,17 +124,25 @@ def time_scorers(samples: int, dim: int, bootstrap: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--clips", type=int, default=100)
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--dimensions", default="fvd,fid_frames,kid_frames")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "fidelity_bench.json")
-    parser.add_argument("--score-only", action="store_true", help="Only time the scorers on random features.")
+    parser.add_argument(
+        "--score-only", action="store_true", help="Only time the scorers on random features."
+    )
     parser.add_argument("--dim", type=int, default=2048, help="Feature size for the scorer timing.")
-    parser.add_argument("--samples", type=int, default=3000, help="Feature vectors for the scorer timing.")
-    parser.add_argument("--bootstrap", type=int, default=30, help="Bootstrap replicates for the scorer timing.")
+    parser.add_argument(
+        "--samples", type=int, default=3000, help="Feature vectors for the scorer timing."
+    )
+    parser.add_argument(
+        "--bootstrap", type=int, default=30, help="Bootstrap replicates for the scorer timing."
+    )
     args = parser.parse_args()
     if args.score_only:
         result = time_scorers(args.samples, args.dim, args.bootstrap)
@@ -126,16 +159,33 @@ def main() -> None:
         meta = json.loads((Path(res["folder"]) / "meta.json").read_text(encoding="utf-8"))
         sizes = {p.name: p.stat().st_size for p in Path(res["folder"]).iterdir()}
     report = {
-        "clips": args.clips, "frames_per_clip": args.frames, "size_px": args.size, "dimensions": args.dimensions,
-        "device": args.device, "write_videos_s": round(write_s, 2),
-        "build_wall_s": round(res["wall_s"], 2), "process_wall_s": round(res["process_wall_s"], 2),
-        "cpu_user_s": round(res["user_s"], 2), "cpu_system_s": round(res["system_s"], 2),
+        "clips": args.clips,
+        "frames_per_clip": args.frames,
+        "size_px": args.size,
+        "dimensions": args.dimensions,
+        "device": args.device,
+        "write_videos_s": round(write_s, 2),
+        "build_wall_s": round(res["wall_s"], 2),
+        "process_wall_s": round(res["process_wall_s"], 2),
+        "cpu_user_s": round(res["user_s"], 2),
+        "cpu_system_s": round(res["system_s"], 2),
         "peak_rss_mib": round(res["peak_rss_bytes"] / 2**20, 1),
-        "cuda_peak_mib": None if res["cuda_peak_bytes"] is None else round(res["cuda_peak_bytes"] / 2**20, 1),
-        "torch_threads": res["torch_threads"], "cpu_count": os.cpu_count(), "machine": platform.processor() or platform.machine(),
+        "cuda_peak_mib": None
+        if res["cuda_peak_bytes"] is None
+        else round(res["cuda_peak_bytes"] / 2**20, 1),
+        "torch_threads": res["torch_threads"],
+        "cpu_count": os.cpu_count(),
+        "machine": platform.processor() or platform.machine(),
         "load_average_at_end": os.getloadavg(),
-        "per_dimension": {d: {"count": e["count"], "videos": e["videos"], "feature_dim": e["feature_dim"],
-                              "file_bytes": sizes.get(e["file"])} for d, e in meta["dimensions"].items()},
+        "per_dimension": {
+            d: {
+                "count": e["count"],
+                "videos": e["videos"],
+                "feature_dim": e["feature_dim"],
+                "file_bytes": sizes.get(e["file"]),
+            }
+            for d, e in meta["dimensions"].items()
+        },
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2), encoding="utf-8")

@@ -31,8 +31,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "parity"))
 import harness  # noqa: E402
 
-QUALITY = ("subject_consistency", "background_consistency", "temporal_flickering", "motion_smoothness",
-           "dynamic_degree", "aesthetic_quality", "imaging_quality")
+QUALITY = (
+    "subject_consistency",
+    "background_consistency",
+    "temporal_flickering",
+    "motion_smoothness",
+    "dynamic_degree",
+    "aesthetic_quality",
+    "imaging_quality",
+)
 
 
 # --------------------------------------------------------------------------- videos
@@ -81,14 +88,35 @@ def run_child(cmd: list[str], env: dict[str, str], log: Path) -> dict[str, Any]:
     wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        raise RuntimeError(f"{cmd[:4]} failed ({proc.returncode}); see {log}:\n{log.read_text()[-3000:]}")
-    return {"wall_s": wall, "peak_rss_bytes": usage.ru_maxrss * 1024, "user_s": usage.ru_utime,
-            "sys_s": usage.ru_stime, "command": cmd}
+        raise RuntimeError(
+            f"{cmd[:4]} failed ({proc.returncode}); see {log}:\n{log.read_text()[-3000:]}"
+        )
+    return {
+        "wall_s": wall,
+        "peak_rss_bytes": usage.ru_maxrss * 1024,
+        "user_s": usage.ru_utime,
+        "sys_s": usage.ru_stime,
+        "command": cmd,
+    }
 
 
 def run_ours(videos: Path, overrides: dict[str, str], dims: list[str], out: Path) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "vbench_cn", "evaluate", str(videos), "--dimensions", ",".join(dims),
-           "--out", str(out), "--device", "cpu", "--model", "bench", "--profile"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "vbench_cn",
+        "evaluate",
+        str(videos),
+        "--dimensions",
+        ",".join(dims),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--model",
+        "bench",
+        "--profile",
+    ]
     for name, path in overrides.items():
         cmd += ["--weights", f"{name}={path}"]
     child = run_child(cmd, dict(os.environ), out.parent / "ours.log")
@@ -99,9 +127,20 @@ def run_ours(videos: Path, overrides: dict[str, str], dims: list[str], out: Path
 
 
 def run_vbench(videos: Path, cache: Path, dims: list[str], out_json: Path) -> dict[str, Any]:
-    cmd = [str(ROOT / ".venv-parity" / "bin" / "python"), str(ROOT / "tests" / "parity" / "reference_runner.py"),
-           "--videos", str(videos), "--cache", str(cache), "--dimensions", ",".join(dims), "--out", str(out_json),
-           "--threads", "0"]
+    cmd = [
+        str(ROOT / ".venv-parity" / "bin" / "python"),
+        str(ROOT / "tests" / "parity" / "reference_runner.py"),
+        "--videos",
+        str(videos),
+        "--cache",
+        str(cache),
+        "--dimensions",
+        ",".join(dims),
+        "--out",
+        str(out_json),
+        "--threads",
+        "0",
+    ]
     child = run_child(cmd, dict(os.environ), out_json.parent / "vbench.log")
     return {**child, **json.loads(out_json.read_text())}
 
@@ -109,7 +148,9 @@ def run_vbench(videos: Path, cache: Path, dims: list[str], out_json: Path) -> di
 # --------------------------------------------------------------------------- report
 
 
-def summarize(ours: dict[str, Any], vb: dict[str, Any] | None, frames: dict[str, int], dims: list[str]) -> dict[str, Any]:
+def summarize(
+    ours: dict[str, Any], vb: dict[str, Any] | None, frames: dict[str, int], dims: list[str]
+) -> dict[str, Any]:
     prof = ours["profile"]
     fwd = float(prof["forward_s"])
     summary: dict[str, Any] = {
@@ -120,27 +161,36 @@ def summarize(ours: dict[str, Any], vb: dict[str, Any] | None, frames: dict[str,
         "ours_runner_wall_over_forward": round(prof["wall_s"] / fwd, 3) if fwd else None,
         "ours_forward_share_of_wall": round(fwd / ours["wall_s"], 3),
         "ours_peak_rss_gb": round(ours["peak_rss_bytes"] / 1e9, 2),
-        "ours_breakdown_s": {k: prof.get(k) for k in ("decode_s", "probe_s", "prepare_s", "forward_s", "score_s",
-                                                      "other_s")},
+        "ours_breakdown_s": {
+            k: prof.get(k)
+            for k in ("decode_s", "probe_s", "prepare_s", "forward_s", "score_s", "other_s")
+        },
         "ours_startup_and_load_s": round(ours["wall_s"] - prof["wall_s"], 2),
         "backbones": prof["extractors"],
         "frames": frames,
     }
     if vb is not None:
-        summary.update({
-            "vbench_wall_s": round(vb["wall_s"], 2),
-            "vbench_peak_rss_gb": round(vb["peak_rss_bytes"] / 1e9, 2),
-            "vbench_seconds_per_dimension": {k: round(v, 2) for k, v in vb["seconds"].items()},
-            "vbench_import_s": round(vb["import_seconds"], 2),
-            "speedup_vbench_over_ours": round(vb["wall_s"] / ours["wall_s"], 3),
-        })
+        summary.update(
+            {
+                "vbench_wall_s": round(vb["wall_s"], 2),
+                "vbench_peak_rss_gb": round(vb["peak_rss_bytes"] / 1e9, 2),
+                "vbench_seconds_per_dimension": {k: round(v, 2) for k, v in vb["seconds"].items()},
+                "vbench_import_s": round(vb["import_seconds"], 2),
+                "speedup_vbench_over_ours": round(vb["wall_s"] / ours["wall_s"], 3),
+            }
+        )
         diffs = {}
         for dim in dims:
-            scale = harness.REFERENCE_SCALE.get(dim, 1.0)  # imaging: VBench keeps MOS per video, we MOS/100
+            scale = harness.REFERENCE_SCALE.get(
+                dim, 1.0
+            )  # imaging: VBench keeps MOS per video, we MOS/100
             a = ours["scores"].get(dim, {})
             b = {v: x * scale for v, x in vb["scores"].get(dim, {}).items()}
             common = set(a) & set(b)
-            diffs[dim] = {"videos": len(common), "max_abs_diff": max((abs(a[v] - b[v]) for v in common), default=None)}
+            diffs[dim] = {
+                "videos": len(common),
+                "max_abs_diff": max((abs(a[v] - b[v]) for v in common), default=None),
+            }
         summary["score_agreement"] = diffs
     return summary
 
@@ -153,14 +203,18 @@ def print_table(s: dict[str, Any], dims: list[str]) -> None:
     print(f"| peak RSS (GB) | {s['ours_peak_rss_gb']} | {s.get('vbench_peak_rss_gb', '-')} |")
     if "speedup_vbench_over_ours" in s:
         print(f"| speed-up (VBench wall / ours) | {s['speedup_vbench_over_ours']}x | |")
-    print(f"| our wall / our forward time | {s['ours_wall_over_forward']} (runner only: "
-          f"{s['ours_runner_wall_over_forward']}) | |")
+    print(
+        f"| our wall / our forward time | {s['ours_wall_over_forward']} (runner only: "
+        f"{s['ours_runner_wall_over_forward']}) | |"
+    )
     print(f"| share of our wall in forward passes | {s['ours_forward_share_of_wall']:.1%} | |")
     print("\n| backbone | frames | forward s | frames/s | share of wall |")
     print("|---|---|---|---|---|")
     for row in s["backbones"]:
-        print(f"| {row['extractor']} | {row['frames']} | {row['forward_s']} | {row['frames_per_s']} | "
-              f"{row['forward_share']} |")
+        print(
+            f"| {row['extractor']} | {row['frames']} | {row['forward_s']} | {row['frames_per_s']} | "
+            f"{row['forward_share']} |"
+        )
     if "vbench_seconds_per_dimension" in s:
         print("\n| VBench dimension | seconds (incl. model load, decode) |")
         print("|---|---|")
@@ -180,7 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     p.add_argument("--skip-vbench", action="store_true")
     p.add_argument("--fps", type=float, default=6.0)
-    p.add_argument("--dino-repo", type=Path, help="facebookresearch/dino checkout (or $VBENCH_CN_DINO_REPO)")
+    p.add_argument(
+        "--dino-repo", type=Path, help="facebookresearch/dino checkout (or $VBENCH_CN_DINO_REPO)"
+    )
     args = p.parse_args(argv)
     dims = [d for d in args.dimensions.split(",") if d]
     out = args.out
@@ -195,11 +251,18 @@ def main(argv: list[str] | None = None) -> int:
     for name, video, fps in bench_clips(args.clips, args.seed, args.fps):
         s.write_video(out / "videos" / name, video, fps=fps)
         frames[name] = int(video.shape[0])
-    dino = args.dino_repo or (Path(os.environ["VBENCH_CN_DINO_REPO"]) if "VBENCH_CN_DINO_REPO" in os.environ else None)
+    dino = args.dino_repo or (
+        Path(os.environ["VBENCH_CN_DINO_REPO"]) if "VBENCH_CN_DINO_REPO" in os.environ else None
+    )
     if not args.skip_vbench and "subject_consistency" in dims and dino is None:
-        p.error("VBench loads DINO through torch.hub from a facebookresearch/dino checkout: pass --dino-repo")
+        p.error(
+            "VBench loads DINO through torch.hub from a facebookresearch/dino checkout: pass --dino-repo"
+        )
     cache, overrides = harness.write_checkpoints(args.seed, out / "weights", dims, dino_repo=dino)
-    print(f"{len(frames)} clips, {sum(frames.values())} frames; dimensions: {', '.join(dims)}", file=sys.stderr)
+    print(
+        f"{len(frames)} clips, {sum(frames.values())} frames; dimensions: {', '.join(dims)}",
+        file=sys.stderr,
+    )
     ours = run_ours(out / "videos", overrides, dims, out / "ours")
     print(f"vbench-cn: {ours['wall_s']:.1f} s", file=sys.stderr)
     vb = None
@@ -207,7 +270,11 @@ def main(argv: list[str] | None = None) -> int:
         vb = run_vbench(out / "videos", cache, dims, out / "vbench.json")
         print(f"VBench: {vb['wall_s']:.1f} s", file=sys.stderr)
     summary = summarize(ours, vb, frames, dims)
-    summary["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
+    summary["machine"] = {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
     (out / "bench.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
     print_table(summary, dims)
     return 0

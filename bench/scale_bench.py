@@ -30,17 +30,40 @@ def make_videos(folder: Path, count: int, size: int, frames: int) -> None:
     for i in range(count):
         path = folder / "bench-model" / f"sc-{i % 80 + 1:04d}-{i // 80}.mp4"
         if not path.exists():
-            s.write_video(path, s.translating_clip(frames, size, size, pixels_per_frame=1 + i % 3, seed=i))
+            s.write_video(
+                path, s.translating_clip(frames, size, size, pixels_per_frame=1 + i % 3, seed=i)
+            )
 
 
 def run(nproc: int, videos: Path, out: Path, dimensions: str, device: str) -> float:
     """Wall seconds of one evaluate run with ``nproc`` processes."""
     shutil.rmtree(out, ignore_errors=True)
-    args = ["-m", "vbench_cn", "evaluate", str(videos), "--dimensions", dimensions, "--out", str(out),
-            "--random-weights", "--no-progress", "--device", device, "--profile"]
+    args = [
+        "-m",
+        "vbench_cn",
+        "evaluate",
+        str(videos),
+        "--dimensions",
+        dimensions,
+        "--out",
+        str(out),
+        "--random-weights",
+        "--no-progress",
+        "--device",
+        device,
+        "--profile",
+    ]
     if nproc > 1:
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(nproc),
-               "--master-port", "29533", *args]
+        cmd = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc-per-node",
+            str(nproc),
+            "--master-port",
+            "29533",
+            *args,
+        ]
     else:
         cmd = [sys.executable, *args]
     env = {**os.environ, "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 2) // nproc))}
@@ -57,7 +80,9 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--nproc", type=int, default=2)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--dimensions", default="temporal_flickering,subject_consistency,motion_smoothness")
+    parser.add_argument(
+        "--dimensions", default="temporal_flickering,subject_consistency,motion_smoothness"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "scale")
     opts = parser.parse_args()
     videos = opts.out / "videos"
@@ -65,7 +90,13 @@ def main() -> None:
     rows = []
     for nproc in (1, opts.nproc):
         wall = run(nproc, videos, opts.out / f"run-{nproc}", opts.dimensions, opts.device)
-        rows.append({"processes": nproc, "wall_s": round(wall, 2), "videos_per_s": round(opts.videos / wall, 3)})
+        rows.append(
+            {
+                "processes": nproc,
+                "wall_s": round(wall, 2),
+                "videos_per_s": round(opts.videos / wall, 3),
+            }
+        )
     rows[-1]["speedup"] = round(rows[0]["wall_s"] / rows[-1]["wall_s"], 3)
     (opts.out / "scale.json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
     for row in rows:

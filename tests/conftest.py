@@ -43,7 +43,9 @@ def read_jsonl(path: Path) -> list[dict]:
     """Records of one JSONL file."""
     import json
 
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
 
 
 @pytest.fixture()

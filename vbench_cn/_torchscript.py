@@ -57,8 +57,9 @@ def _script_class(qualname: str) -> type:
     return type(qualname.rsplit(".", 1)[-1], (_ScriptObject,), {"qualname": qualname})
 
 
-def _rebuild_tensor(storage: torch.Tensor, offset: int, size: tuple[int, ...], stride: tuple[int, ...],
-                    *_: Any) -> torch.Tensor:
+def _rebuild_tensor(
+    storage: torch.Tensor, offset: int, size: tuple[int, ...], stride: tuple[int, ...], *_: Any
+) -> torch.Tensor:
     return storage.as_strided(size, stride, offset)
 
 
@@ -83,10 +84,16 @@ class _Unpickler(pickle.Unpickler):
         if module == "collections" and name == "OrderedDict":
             return OrderedDict
         if module == "torch.jit._pickle" and name in (
-            "restore_type_tag", "build_intlist", "build_tensorlist", "build_doublelist", "build_boollist",
+            "restore_type_tag",
+            "build_intlist",
+            "build_tensorlist",
+            "build_doublelist",
+            "build_boollist",
         ):
             return _identity
-        raise pickle.UnpicklingError(f"global {module}.{name} is not allowed in a weights-only read")
+        raise pickle.UnpicklingError(
+            f"global {module}.{name} is not allowed in a weights-only read"
+        )
 
     def persistent_load(self, pid: Any) -> torch.Tensor:
         if not (isinstance(pid, tuple) and len(pid) >= 3 and pid[0] == "storage"):

@@ -70,14 +70,17 @@ def evaluate(
     return records
 
 
-def protocol_report(items: Sequence[VideoItem], specs: Sequence[DimensionSpec]) -> tuple[ProtocolReport, dict[str, Any]]:
+def protocol_report(
+    items: Sequence[VideoItem], specs: Sequence[DimensionSpec]
+) -> tuple[ProtocolReport, dict[str, Any]]:
     """Probe every video and report departures from the specs' expectations."""
     infos, _ = probe_all(items)
     return check_protocol(items, infos, specs), infos
 
 
-def write_run_info(out_dir: Path, specs: Sequence[DimensionSpec], options: RunOptions,
-                   items: Sequence[VideoItem]) -> None:
+def write_run_info(
+    out_dir: Path, specs: Sequence[DimensionSpec], options: RunOptions, items: Sequence[VideoItem]
+) -> None:
     """``run.json``: what was asked, for provenance (rank 0 writes it)."""
     if options.rank != 0:
         return

@@ -44,11 +44,21 @@ PRETEND_MODELS: tuple[PretendModel, ...] = (
 #: Their videos are scored by real OCR (PP-OCRv4 from the rapidocr wheel).
 TEXT_MODELS: tuple[tuple[str, str, bool], ...] = (
     ("sign-writer", "writes the sign text correctly, 3 s at 8 fps, 384x240", False),
-    ("sign-garbler", "writes pseudo-characters that change every frame, 3 s at 8 fps, 384x240", True),
+    (
+        "sign-garbler",
+        "writes pseudo-characters that change every frame, 3 s at 8 fps, 384x240",
+        True,
+    ),
 )
 
-DEMO_DIMENSIONS = ("temporal_flickering", "duration_seconds", "frame_rate", "resolution",
-                   "text_rendering", "text_stability")
+DEMO_DIMENSIONS = (
+    "temporal_flickering",
+    "duration_seconds",
+    "frame_rate",
+    "resolution",
+    "text_rendering",
+    "text_stability",
+)
 #: Static-scene prompts (tagged temporal_flickering, so the text dimensions skip them).
 DEMO_PROMPTS = ("tf-0001", "tf-0002", "tf-0003", "tf-0004")
 #: text_rendering prompts: tx-0001 asks for a sign reading 北京烤鸭, tx-0047 for a neon OPEN.
@@ -59,8 +69,16 @@ SAMPLES_PER_PROMPT = 2
 def _sign(text: str, seed: int, *, garbles: bool) -> np.ndarray:
     from vbench_cn.synthetic_text import sign_clip
 
-    return sign_clip(text, num_frames=24, height=240, width=384, text_height_px=36, seed=seed,
-                     pseudo_glyphs=garbles, morph_glyphs=garbles)
+    return sign_clip(
+        text,
+        num_frames=24,
+        height=240,
+        width=384,
+        text_height_px=36,
+        seed=seed,
+        pseudo_glyphs=garbles,
+        morph_glyphs=garbles,
+    )
 
 
 def text_prompts() -> list[tuple[str, str]]:
@@ -111,7 +129,9 @@ def run_demo(out: Path, *, build_site: bool = True) -> None:
     for name, what, _ in TEXT_MODELS:
         stderr.print(f"  {name}: {what} ({signs})", highlight=False)
     if len(text_prompts()) < len(TEXT_PROMPTS):
-        stderr.print("  (no CJK font found: the Chinese sign is left out; apt-get install -y fonts-noto-cjk)")
+        stderr.print(
+            "  (no CJK font found: the Chinese sign is left out; apt-get install -y fonts-noto-cjk)"
+        )
     records = evaluate([videos], dimensions=list(DEMO_DIMENSIONS), out_dir=run_dir, progress=True)
     table = _ranking(records)
     stdout.print(table)
@@ -144,13 +164,20 @@ def _ranking(records: list[dict]) -> object:
     # Each model over the dimensions that apply to its prompts (the text dims to sign prompts only).
     total = (norm * weights).sum(axis=1) / norm.notna().mul(weights, axis=1).sum(axis=1)
     order = total.sort_values(ascending=False).index
-    table = Table(title="vbench-cn demo ranking / 演示排名 (normalised, higher is better; – = not applicable)")
+    table = Table(
+        title="vbench-cn demo ranking / 演示排名 (normalised, higher is better; – = not applicable)"
+    )
     table.add_column("rank")
-    table.add_column("model", no_wrap=True, min_width=max(len(str(m)) for m in order))  # names stay whole
+    table.add_column(
+        "model", no_wrap=True, min_width=max(len(str(m)) for m in order)
+    )  # names stay whole
     for d in means.columns:
         table.add_column(f"{specs[d].label('en')}\n{specs[d].label('zh')}")
     table.add_column("score")
     for rank, model in enumerate(order, 1):
-        cells = ("–" if pd.isna(means.loc[model, d]) else f"{means.loc[model, d]:.3g}" for d in means.columns)
+        cells = (
+            "–" if pd.isna(means.loc[model, d]) else f"{means.loc[model, d]:.3g}"
+            for d in means.columns
+        )
         table.add_row(str(rank), model, *cells, f"{total[model]:.3f}")
     return table

@@ -34,13 +34,29 @@ from vbench_cn.stats import (
 
 #: Columns of :func:`language_parity`'s table, in order.
 COLUMNS: tuple[str, ...] = (
-    "model", "dimension", "n_prompts", "zh", "en", "gap", "ci_low", "ci_high", "p_value",
-    "gap_normalized", "same_model", "zh_scored_by", "en_scored_by",
+    "model",
+    "dimension",
+    "n_prompts",
+    "zh",
+    "en",
+    "gap",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "gap_normalized",
+    "same_model",
+    "zh_scored_by",
+    "en_scored_by",
 )
 
 
-def parity_gap(differences: Any, *, num_resamples: int = DEFAULT_NUM_RESAMPLES,
-               confidence: float = DEFAULT_CONFIDENCE, seed: int = 0) -> Score:
+def parity_gap(
+    differences: Any,
+    *,
+    num_resamples: int = DEFAULT_NUM_RESAMPLES,
+    confidence: float = DEFAULT_CONFIDENCE,
+    seed: int = 0,
+) -> Score:
     """Mean of per-prompt differences zh − en with its paired bootstrap CI and p-value.
 
     Registered as the scorer ``language.parity_gap`` (spec ``language_parity``, level run).
@@ -59,8 +75,15 @@ def parity_gap(differences: Any, *, num_resamples: int = DEFAULT_NUM_RESAMPLES,
     if d.size == 0:
         raise NotApplicable("no prompt was scored in both languages")
     est = paired_bootstrap_mean(d, num_resamples=num_resamples, confidence=confidence, seed=seed)
-    return Score(round(est.value, 12), {"n_prompts": int(d.size), "ci_low": est.ci_low, "ci_high": est.ci_high,
-                                        "p_value": paired_permutation_pvalue(d, seed=seed)})
+    return Score(
+        round(est.value, 12),
+        {
+            "n_prompts": int(d.size),
+            "ci_low": est.ci_low,
+            "ci_high": est.ci_high,
+            "p_value": paired_permutation_pvalue(d, seed=seed),
+        },
+    )
 
 
 def _scored_by(rec: Mapping[str, Any]) -> str:
@@ -74,8 +97,11 @@ def _scored_by(rec: Mapping[str, Any]) -> str:
     return str(weights or "none")
 
 
-def paired_prompt_means(records: Iterable[Mapping[str, Any]], *, weighted: bool = False,
-                        ) -> dict[str, dict[str, float]]:
+def paired_prompt_means(
+    records: Iterable[Mapping[str, Any]],
+    *,
+    weighted: bool = False,
+) -> dict[str, dict[str, float]]:
     """Per prompt id, the mean score in each language (only ``ok`` records with a prompt id).
 
     Args:
@@ -103,9 +129,14 @@ def paired_prompt_means(records: Iterable[Mapping[str, Any]], *, weighted: bool 
     return dict(out)
 
 
-def language_parity(records: Iterable[Mapping[str, Any]], specs: Mapping[str, Any], *,
-                    num_resamples: int | None = None, confidence: float | None = None,
-                    seed: int | None = None) -> pd.DataFrame:
+def language_parity(
+    records: Iterable[Mapping[str, Any]],
+    specs: Mapping[str, Any],
+    *,
+    num_resamples: int | None = None,
+    confidence: float | None = None,
+    seed: int | None = None,
+) -> pd.DataFrame:
     """The zh − en gap of every (model, video-level dimension) scored in both languages.
 
     Args:
@@ -134,14 +165,22 @@ def language_parity(records: Iterable[Mapping[str, Any]], specs: Mapping[str, An
     """
     own = specs.get("language_parity")
     params = dict(getattr(own, "params", {}) or {})
-    for key, value in (("num_resamples", num_resamples), ("confidence", confidence), ("seed", seed)):
+    for key, value in (
+        ("num_resamples", num_resamples),
+        ("confidence", confidence),
+        ("seed", seed),
+    ):
         if value is not None:
             params[key] = value
     by_cell: dict[tuple[str, str], list[Mapping[str, Any]]] = defaultdict(list)
     for rec in records:
         spec = specs.get(rec.get("dimension", ""))
-        if (spec is None or getattr(spec, "level", "video") != "video" or getattr(spec, "category", "") == "language"
-                or rec.get("level", "video") != "video"):
+        if (
+            spec is None
+            or getattr(spec, "level", "video") != "video"
+            or getattr(spec, "category", "") == "language"
+            or rec.get("level", "video") != "video"
+        ):
             continue
         by_cell[(str(rec.get("model")), str(rec["dimension"]))].append(rec)
     rows = []
@@ -156,22 +195,41 @@ def language_parity(records: Iterable[Mapping[str, Any]], specs: Mapping[str, An
         diff = zh - en
         score = parity_gap(diff, **params)
         lo, hi = getattr(spec, "normalization", (0.0, 1.0))
-        used = {lang: sorted({_scored_by(r) for r in recs if r.get("prompt_lang") == lang
-                              and r.get("status") == "ok" and r.get("prompt_id") in paired}) for lang in ("zh", "en")}
-        rows.append({
-            "model": model, "dimension": dim, "n_prompts": len(paired),
-            "zh": float(zh.mean()), "en": float(en.mean()), "gap": score.value,
-            "ci_low": score.details["ci_low"], "ci_high": score.details["ci_high"],
-            "p_value": score.details["p_value"],
-            "gap_normalized": score.value / (hi - lo) if hi > lo else float("nan"),
-            "same_model": used["zh"] == used["en"],
-            "zh_scored_by": ",".join(used["zh"]), "en_scored_by": ",".join(used["en"]),
-        })
+        used = {
+            lang: sorted(
+                {
+                    _scored_by(r)
+                    for r in recs
+                    if r.get("prompt_lang") == lang
+                    and r.get("status") == "ok"
+                    and r.get("prompt_id") in paired
+                }
+            )
+            for lang in ("zh", "en")
+        }
+        rows.append(
+            {
+                "model": model,
+                "dimension": dim,
+                "n_prompts": len(paired),
+                "zh": float(zh.mean()),
+                "en": float(en.mean()),
+                "gap": score.value,
+                "ci_low": score.details["ci_low"],
+                "ci_high": score.details["ci_high"],
+                "p_value": score.details["p_value"],
+                "gap_normalized": score.value / (hi - lo) if hi > lo else float("nan"),
+                "same_model": used["zh"] == used["en"],
+                "zh_scored_by": ",".join(used["zh"]),
+                "en_scored_by": ",".join(used["en"]),
+            }
+        )
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
-def language_parity_of_run(run_dir: str | Path, *, dimensions_dirs: Iterable[str | Path] = (),
-                           **options: Any) -> pd.DataFrame:
+def language_parity_of_run(
+    run_dir: str | Path, *, dimensions_dirs: Iterable[str | Path] = (), **options: Any
+) -> pd.DataFrame:
     """:func:`language_parity` of every record in a run directory, with the built-in specs.
 
     The hook for a CLI command (``vbench-cn aggregate RUN --language-parity``) or the API.

@@ -86,8 +86,14 @@ class PromptIndex:
 
     def info(self, prompt: Any, lang: str) -> PromptInfo:
         """The :class:`PromptInfo` of a suite prompt in ``lang``."""
-        return PromptInfo(prompt.id, prompt.text(lang) or prompt.text("en"), lang,
-                          tuple(prompt.tags), dict(prompt.meta), True)
+        return PromptInfo(
+            prompt.id,
+            prompt.text(lang) or prompt.text("en"),
+            lang,
+            tuple(prompt.tags),
+            dict(prompt.meta),
+            True,
+        )
 
     @classmethod
     def default(cls, vbench_prompt_info: str | None = None) -> PromptIndex:
@@ -108,7 +114,9 @@ class PromptIndex:
         return index
 
 
-def parse_video_name(stem: str, index: PromptIndex, default_lang: str) -> tuple[PromptInfo | None, int | None]:
+def parse_video_name(
+    stem: str, index: PromptIndex, default_lang: str
+) -> tuple[PromptInfo | None, int | None]:
     """Prompt and sample index from a file stem; unknown prompt texts become custom prompts."""
     m = _ID_NAME.match(stem)
     if m and m.group("id") in index.by_id:
@@ -144,9 +152,13 @@ def discover(
         if not path.exists():
             raise ManifestError(f"{path}: no such file or folder")
         if path.is_file() and path.suffix.lower() in (".csv", ".jsonl"):
-            items.extend(read_manifest(path, index=index, default_model=model, default_lang=default_lang))
+            items.extend(
+                read_manifest(path, index=index, default_model=model, default_lang=default_lang)
+            )
         elif path.is_file():
-            items.append(_item(path, path.parent, model or path.parent.name or "model", index, default_lang))
+            items.append(
+                _item(path, path.parent, model or path.parent.name or "model", index, default_lang)
+            )
         else:
             subdirs = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
             direct = sorted(p for p in path.iterdir() if p.is_file() and is_video_file(p))
@@ -168,7 +180,11 @@ def discover(
 
 
 def _videos_under(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and is_video_file(p) and not p.name.startswith("."))
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and is_video_file(p) and not p.name.startswith(".")
+    )
 
 
 def _item(path: Path, root: Path, model: str, index: PromptIndex, lang: str) -> VideoItem:
@@ -233,11 +249,23 @@ def read_manifest(
         pid = row.get("prompt_id") or None
         if pid and pid in index.by_id:
             base = index.info(index.by_id[pid], lang)
-            prompt: PromptInfo | None = PromptInfo(base.id, str(row.get("prompt") or base.text), lang,
-                                                   base.tags, {**base.meta, **extra}, True)
+            prompt: PromptInfo | None = PromptInfo(
+                base.id,
+                str(row.get("prompt") or base.text),
+                lang,
+                base.tags,
+                {**base.meta, **extra},
+                True,
+            )
         elif row.get("prompt") or extra:
-            prompt = PromptInfo(pid, str(row.get("prompt") or ""), lang, tuple(extra.pop("tags", ()) or ()),
-                                extra, known=False)
+            prompt = PromptInfo(
+                pid,
+                str(row.get("prompt") or ""),
+                lang,
+                tuple(extra.pop("tags", ()) or ()),
+                extra,
+                known=False,
+            )
         else:
             prompt, sample2 = parse_video_name(video.stem, index, lang)
             sample = sample if sample is not None else sample2

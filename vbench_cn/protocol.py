@@ -32,8 +32,11 @@ def _range(values: Sequence[float], fmt: str = "{:g}") -> str:
     return fmt.format(lo) if lo == hi else f"{fmt.format(lo)}–{fmt.format(hi)}"
 
 
-def check_protocol(items: Sequence[VideoItem], infos: Mapping[str, VideoInfo | None],
-                   specs: Sequence[DimensionSpec]) -> ProtocolReport:
+def check_protocol(
+    items: Sequence[VideoItem],
+    infos: Mapping[str, VideoInfo | None],
+    specs: Sequence[DimensionSpec],
+) -> ProtocolReport:
     """Summarise the probed videos per model and warn where a spec's ``expects`` is not met."""
     summary: list[str] = []
     warnings: list[str] = []
@@ -54,14 +57,18 @@ def check_protocol(items: Sequence[VideoItem], infos: Mapping[str, VideoInfo | N
         )
         vfr = sum(1 for v in ok if v.variable_frame_rate)  # type: ignore[union-attr]
         if vfr:
-            warnings.append(f"{model}: {vfr} videos have a variable frame rate (sampled by timestamp)")
+            warnings.append(
+                f"{model}: {vfr} videos have a variable frame rate (sampled by timestamp)"
+            )
         samples = Counter(i.prompt_id for i in its if i.prompt_id)
         for spec in specs:
             warnings.extend(_spec_warnings(model, spec, ok, samples))  # type: ignore[arg-type]
     return ProtocolReport(summary, warnings)
 
 
-def _spec_warnings(model: str, spec: DimensionSpec, infos: Sequence[VideoInfo], samples: Counter[Any]) -> list[str]:
+def _spec_warnings(
+    model: str, spec: DimensionSpec, infos: Sequence[VideoInfo], samples: Counter[Any]
+) -> list[str]:
     exp = spec.expects
     out: list[str] = []
     checks = [
@@ -69,11 +76,26 @@ def _spec_warnings(model: str, spec: DimensionSpec, infos: Sequence[VideoInfo], 
         ("max_frames", lambda v: v.num_frames > exp["max_frames"], "more than {:g} frames"),
         ("min_fps", lambda v: v.fps < exp["min_fps"], "below {:g} fps"),
         ("max_fps", lambda v: v.fps > exp["max_fps"], "above {:g} fps"),
-        ("min_duration_seconds", lambda v: v.duration_seconds < exp["min_duration_seconds"], "shorter than {:g} s"),
-        ("max_duration_seconds", lambda v: v.duration_seconds > exp["max_duration_seconds"] + 1e-6,
-         "longer than {:g} s (VBench's protocol is for clips under 5 s; use the duration dimensions for long videos)"),
-        ("min_side", lambda v: min(v.width, v.height) < exp["min_side"], "with a side under {:g} px"),
-        ("max_side", lambda v: max(v.width, v.height) > exp["max_side"], "with a side over {:g} px"),
+        (
+            "min_duration_seconds",
+            lambda v: v.duration_seconds < exp["min_duration_seconds"],
+            "shorter than {:g} s",
+        ),
+        (
+            "max_duration_seconds",
+            lambda v: v.duration_seconds > exp["max_duration_seconds"] + 1e-6,
+            "longer than {:g} s (VBench's protocol is for clips under 5 s; use the duration dimensions for long videos)",
+        ),
+        (
+            "min_side",
+            lambda v: min(v.width, v.height) < exp["min_side"],
+            "with a side under {:g} px",
+        ),
+        (
+            "max_side",
+            lambda v: max(v.width, v.height) > exp["max_side"],
+            "with a side over {:g} px",
+        ),
     ]
     for key, bad, text in checks:
         if key in exp:
@@ -84,5 +106,7 @@ def _spec_warnings(model: str, spec: DimensionSpec, infos: Sequence[VideoInfo], 
         want = int(exp["samples_per_prompt"])
         off = sum(1 for c in samples.values() if c != want)
         if off:
-            out.append(f"{model}: {spec.id}: {off} prompts do not have {want} samples (VBench samples {want} per prompt)")
+            out.append(
+                f"{model}: {spec.id}: {off} prompts do not have {want} samples (VBench samples {want} per prompt)"
+            )
     return out

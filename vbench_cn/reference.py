@@ -89,8 +89,12 @@ class ReferenceStats:
 
     def describe(self) -> dict[str, Any]:
         """What a score's details say about its reference."""
-        return {"reference": self.name, "reference_samples": self.count, "reference_videos": self.videos,
-                "reference_weights": self.weights_id}
+        return {
+            "reference": self.name,
+            "reference_samples": self.count,
+            "reference_videos": self.videos,
+            "reference_weights": self.weights_id,
+        }
 
 
 # --------------------------------------------------------------------------- locations
@@ -106,7 +110,9 @@ def references_home() -> Path:
 def reference_dir(name: str) -> Path:
     """Folder of reference ``name``; the name must be a simple file name."""
     if not _NAME_RE.match(name):
-        raise ReferenceError(f"invalid reference name {name!r}: use letters, digits, '.', '_' or '-' (max 64)")
+        raise ReferenceError(
+            f"invalid reference name {name!r}: use letters, digits, '.', '_' or '-' (max 64)"
+        )
     return references_home() / name
 
 
@@ -120,7 +126,13 @@ def list_references() -> list[dict[str, Any]]:
         try:
             meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            out.append({"name": folder.name, "path": str(folder), "error": f"unreadable {META_FILE}: {exc}"})
+            out.append(
+                {
+                    "name": folder.name,
+                    "path": str(folder),
+                    "error": f"unreadable {META_FILE}: {exc}",
+                }
+            )
             continue
         meta["path"] = str(folder)
         out.append(meta)
@@ -138,8 +150,9 @@ def feature_sample(features: np.ndarray, max_rows: int, seed: int = 0) -> np.nda
     return features[keep]
 
 
-def stats_from_features(features: np.ndarray, *, needs: str, max_features: int = DEFAULT_MAX_FEATURES,
-                        seed: int = 0) -> dict[str, np.ndarray]:
+def stats_from_features(
+    features: np.ndarray, *, needs: str, max_features: int = DEFAULT_MAX_FEATURES, seed: int = 0
+) -> dict[str, np.ndarray]:
     """Arrays to store for one dimension: ``mu``/``sigma`` (moments) or ``features`` (KID)."""
     from vbench_cn.scorers.fidelity import mean_and_covariance
 
@@ -150,8 +163,13 @@ def stats_from_features(features: np.ndarray, *, needs: str, max_features: int =
     return {"mu": mu, "sigma": sigma}
 
 
-def save_reference(name: str, dims: Mapping[str, tuple[Mapping[str, np.ndarray], Mapping[str, Any]]], *,
-                   description: str = "", overwrite: bool = False) -> Path:
+def save_reference(
+    name: str,
+    dims: Mapping[str, tuple[Mapping[str, np.ndarray], Mapping[str, Any]]],
+    *,
+    description: str = "",
+    overwrite: bool = False,
+) -> Path:
     """Write reference ``name``: per dimension its arrays and its metadata.
 
     Args:
@@ -164,21 +182,34 @@ def save_reference(name: str, dims: Mapping[str, tuple[Mapping[str, np.ndarray],
     """
     folder = reference_dir(name)
     if folder.exists() and not overwrite:
-        raise ReferenceError(f"reference {name!r} already exists at {folder}; pass --overwrite to replace it")
+        raise ReferenceError(
+            f"reference {name!r} already exists at {folder}; pass --overwrite to replace it"
+        )
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=folder.parent))
     try:
-        meta: dict[str, Any] = {"name": name, "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                                "suite_version": __version__, "description": description, "dimensions": {}}
+        meta: dict[str, Any] = {
+            "name": name,
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "suite_version": __version__,
+            "description": description,
+            "dimensions": {},
+        }
         for dim, (arrays, dim_meta) in sorted(dims.items()):
             file = f"{dim}.npz"
             payload: dict[str, Any] = {k: np.asarray(v) for k, v in arrays.items()}
             np.savez(tmp / file, **payload)
             entry = dict(dim_meta)
-            entry.update(file=file, arrays=sorted(arrays), feature_dim=int(next(iter(arrays.values())).shape[-1]),
-                         sha256=_sha256(tmp / file))
+            entry.update(
+                file=file,
+                arrays=sorted(arrays),
+                feature_dim=int(next(iter(arrays.values())).shape[-1]),
+                sha256=_sha256(tmp / file),
+            )
             meta["dimensions"][dim] = entry
-        (tmp / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
+        (tmp / META_FILE).write_text(
+            json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8"
+        )
         if folder.exists():
             shutil.rmtree(folder)
         os.replace(tmp, folder)
@@ -215,7 +246,9 @@ def same_detector(stored: str | None, current: str | None) -> bool:
     return False
 
 
-def load_reference(name: str, spec: DimensionSpec, *, weights_id: str | None = None) -> ReferenceStats:
+def load_reference(
+    name: str, spec: DimensionSpec, *, weights_id: str | None = None
+) -> ReferenceStats:
     """Statistics of reference ``name`` for ``spec``, refused when they do not fit the run.
 
     Args:
@@ -232,8 +265,10 @@ def load_reference(name: str, spec: DimensionSpec, *, weights_id: str | None = N
         arrays = _read_npz(Path(name))
         ref = _stats(name, spec.id, arrays, {"source": f"file {name}"})
         if weights_id == "random":
-            raise ReferenceError(f"{name}: statistics of unknown detector cannot be compared with random-weight "
-                                 "features; build a reference with --random-weights")
+            raise ReferenceError(
+                f"{name}: statistics of unknown detector cannot be compared with random-weight "
+                "features; build a reference with --random-weights"
+            )
         return ref
     folder = reference_dir(name)
     meta_path = folder / META_FILE
@@ -241,8 +276,10 @@ def load_reference(name: str, spec: DimensionSpec, *, weights_id: str | None = N
         known = [m["name"] for m in list_references()]
         from vbench_cn._text import did_you_mean
 
-        raise ReferenceError(f"unknown reference {name!r} (no {meta_path}){did_you_mean(name, known)}; "
-                             "create it with `vbench-cn reference build` or `reference import`")
+        raise ReferenceError(
+            f"unknown reference {name!r} (no {meta_path}){did_you_mean(name, known)}; "
+            "create it with `vbench-cn reference build` or `reference import`"
+        )
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except ValueError as exc:
@@ -252,20 +289,34 @@ def load_reference(name: str, spec: DimensionSpec, *, weights_id: str | None = N
         have = ", ".join(sorted(meta.get("dimensions", {}))) or "none"
         raise ReferenceError(f"reference {name!r} has no statistics for {spec.id} (it has: {have})")
     if not same_detector(entry.get("weights_id"), weights_id):
-        raise ReferenceError(f"reference {name!r} ({spec.id}) was built with detector {entry.get('weights_id')}, "
-                             f"this run uses {weights_id}; rebuild it with the same weights")
+        raise ReferenceError(
+            f"reference {name!r} ({spec.id}) was built with detector {entry.get('weights_id')}, "
+            f"this run uses {weights_id}; rebuild it with the same weights"
+        )
     if entry.get("sampling") is not None and entry["sampling"] != spec.sampling.key:
-        raise ReferenceError(f"reference {name!r} ({spec.id}) was built with sampling {entry['sampling']}, "
-                             f"the spec now samples {spec.sampling.key}; rebuild it")
-    if entry.get("extractor") is not None and spec.backbone is not None and entry["extractor"] != spec.backbone:
-        raise ReferenceError(f"reference {name!r} ({spec.id}) holds {entry['extractor']} features, "
-                             f"the spec uses {spec.backbone}; rebuild it")
+        raise ReferenceError(
+            f"reference {name!r} ({spec.id}) was built with sampling {entry['sampling']}, "
+            f"the spec now samples {spec.sampling.key}; rebuild it"
+        )
+    if (
+        entry.get("extractor") is not None
+        and spec.backbone is not None
+        and entry["extractor"] != spec.backbone
+    ):
+        raise ReferenceError(
+            f"reference {name!r} ({spec.id}) holds {entry['extractor']} features, "
+            f"the spec uses {spec.backbone}; rebuild it"
+        )
     if entry.get("dimension_version") is not None and entry["dimension_version"] != spec.version:
-        raise ReferenceError(f"reference {name!r} ({spec.id}) was built for version {entry['dimension_version']} "
-                             f"of the dimension, this is version {spec.version}; rebuild it")
+        raise ReferenceError(
+            f"reference {name!r} ({spec.id}) was built for version {entry['dimension_version']} "
+            f"of the dimension, this is version {spec.version}; rebuild it"
+        )
     path = folder / entry.get("file", f"{spec.id}.npz")
     if entry.get("sha256") and _sha256(path) != entry["sha256"]:
-        raise ReferenceError(f"{path}: sha256 differs from {meta_path} (file changed or corrupt); rebuild it")
+        raise ReferenceError(
+            f"{path}: sha256 differs from {meta_path} (file changed or corrupt); rebuild it"
+        )
     return _stats(name, spec.id, _read_npz(path), entry)
 
 
@@ -277,19 +328,27 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
         raise ReferenceError(f"{path}: cannot read ({exc})") from None
 
 
-def _stats(name: str, dim: str, arrays: Mapping[str, np.ndarray], entry: Mapping[str, Any]) -> ReferenceStats:
+def _stats(
+    name: str, dim: str, arrays: Mapping[str, np.ndarray], entry: Mapping[str, Any]
+) -> ReferenceStats:
     mu = arrays.get("mu", arrays.get("mean"))
     sigma = arrays.get("sigma", arrays.get("cov"))
     feats = arrays.get("features")
     if (mu is None) != (sigma is None):
-        raise ReferenceError(f"reference {name!r} ({dim}): needs both mu and sigma, found {sorted(arrays)}")
+        raise ReferenceError(
+            f"reference {name!r} ({dim}): needs both mu and sigma, found {sorted(arrays)}"
+        )
     if mu is None and feats is None:
-        raise ReferenceError(f"reference {name!r} ({dim}): holds neither mu/sigma nor features ({sorted(arrays)})")
+        raise ReferenceError(
+            f"reference {name!r} ({dim}): holds neither mu/sigma nor features ({sorted(arrays)})"
+        )
     if mu is not None:
         mu = np.asarray(mu, np.float64).reshape(-1)
         sigma = np.asarray(sigma, np.float64)
         if sigma.shape != (mu.size, mu.size):
-            raise ReferenceError(f"reference {name!r} ({dim}): sigma {sigma.shape} does not fit mu {mu.shape}")
+            raise ReferenceError(
+                f"reference {name!r} ({dim}): sigma {sigma.shape} does not fit mu {mu.shape}"
+            )
         if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
             raise ReferenceError(f"reference {name!r} ({dim}): mu/sigma hold NaN or inf")
     count = entry.get("count")
@@ -298,23 +357,35 @@ def _stats(name: str, dim: str, arrays: Mapping[str, np.ndarray], entry: Mapping
     if count is None and feats is not None:
         count = int(feats.shape[0])
     return ReferenceStats(
-        name=name, dimension=dim, mu=mu, sigma=sigma,
+        name=name,
+        dimension=dim,
+        mu=mu,
+        sigma=sigma,
         features=None if feats is None else np.asarray(feats, np.float32),
-        count=None if count is None else int(count), videos=entry.get("videos"), extractor=entry.get("extractor"),
-        weights_id=entry.get("weights_id"), weights_sha256=entry.get("weights_sha256"),
-        sampling=entry.get("sampling"), dimension_version=entry.get("dimension_version"),
-        source=str(entry.get("source", "")), meta=dict(entry),
+        count=None if count is None else int(count),
+        videos=entry.get("videos"),
+        extractor=entry.get("extractor"),
+        weights_id=entry.get("weights_id"),
+        weights_sha256=entry.get("weights_sha256"),
+        sampling=entry.get("sampling"),
+        dimension_version=entry.get("dimension_version"),
+        source=str(entry.get("source", "")),
+        meta=dict(entry),
     )
 
 
 # --------------------------------------------------------------------------- build and import
 
 
-def fidelity_specs(names: Iterable[str] | None = None, extra_dirs: Iterable[str | os.PathLike[str]] = ()) -> list[DimensionSpec]:
+def fidelity_specs(
+    names: Iterable[str] | None = None, extra_dirs: Iterable[str | os.PathLike[str]] = ()
+) -> list[DimensionSpec]:
     """Set-level specs to build statistics for (default: every set-level dimension)."""
     from vbench_cn.specs import load_specs, select_specs
 
-    specs = select_specs(load_specs([Path(d) for d in extra_dirs]), list(names) if names else ["fidelity"])
+    specs = select_specs(
+        load_specs([Path(d) for d in extra_dirs]), list(names) if names else ["fidelity"]
+    )
     bad = [s.id for s in specs if s.level != "set" or s.scorer not in SCORER_NEEDS]
     if bad:
         raise ReferenceError(f"not set-level fidelity dimensions: {', '.join(bad)}")
@@ -353,8 +424,10 @@ def build_reference(
 
     reference_dir(name)  # validate the name before any work
     if (references_home() / name).exists() and not overwrite:
-        raise ReferenceError(f"reference {name!r} already exists at {references_home() / name}; "
-                             "pass --overwrite to replace it")
+        raise ReferenceError(
+            f"reference {name!r} already exists at {references_home() / name}; "
+            "pass --overwrite to replace it"
+        )
     specs = fidelity_specs(dimensions)
     items = discover([Path(v) for v in videos], model="reference")
     if not items:
@@ -362,8 +435,14 @@ def build_reference(
     own_tmp = work_dir is None
     out = Path(tempfile.mkdtemp(prefix="vbench-cn-reference-")) if own_tmp else Path(work_dir)  # type: ignore[arg-type]
     try:
-        options = RunOptions(out_dir=out, device=device, random_weights=random_weights, weights_dir=weights_dir,
-                             weights_overrides=dict(weights_overrides or {}), progress=progress)
+        options = RunOptions(
+            out_dir=out,
+            device=device,
+            random_weights=random_weights,
+            weights_dir=weights_dir,
+            weights_overrides=dict(weights_overrides or {}),
+            progress=progress,
+        )
         infos, errors = probe_all(items)
         runner = Runner(specs, options)
         for backbone in dict.fromkeys(s.backbone for s in specs if s.backbone):
@@ -376,25 +455,43 @@ def build_reference(
         dims: dict[str, tuple[dict[str, np.ndarray], dict[str, Any]]] = {}
         for spec in specs:
             folder = out / "features" / spec.id / "reference"
-            per_video = [load_file(str(p))["features"].numpy() for p in sorted(folder.glob("*.safetensors"))]
-            per_video = [f.reshape(f.shape[0], -1) if f.ndim > 1 else f[None] for f in per_video if f.size]
+            per_video = [
+                load_file(str(p))["features"].numpy() for p in sorted(folder.glob("*.safetensors"))
+            ]
+            per_video = [
+                f.reshape(f.shape[0], -1) if f.ndim > 1 else f[None] for f in per_video if f.size
+            ]
             if not per_video:
-                raise ReferenceError(f"{spec.id}: no features from any of the {len(items)} videos "
-                                     f"({len(errors)} unreadable; the others too short for the sampling?)")
+                raise ReferenceError(
+                    f"{spec.id}: no features from any of the {len(items)} videos "
+                    f"({len(errors)} unreadable; the others too short for the sampling?)"
+                )
             x = np.concatenate(per_video)
             if x.shape[0] < 2:
-                raise ReferenceError(f"{spec.id}: only {x.shape[0]} feature vector; need at least 2")
+                raise ReferenceError(
+                    f"{spec.id}: only {x.shape[0]} feature vector; need at least 2"
+                )
             ext = runner._extractors.get(spec.backbone or "")
-            weights_id = ext.weights_id if ext is not None else ("random" if random_weights else None)
+            weights_id = (
+                ext.weights_id if ext is not None else ("random" if random_weights else None)
+            )
             sha = None
             if weights_id and weights_id != "random" and ext is not None:
                 sha = _full_sha(ext)
-            arrays = stats_from_features(x, needs=SCORER_NEEDS[spec.scorer], max_features=max_features)
+            arrays = stats_from_features(
+                x, needs=SCORER_NEEDS[spec.scorer], max_features=max_features
+            )
             meta = {
-                "extractor": spec.backbone, "weights_id": weights_id, "weights_sha256": sha,
+                "extractor": spec.backbone,
+                "weights_id": weights_id,
+                "weights_sha256": sha,
                 "weights": list(getattr(ext, "weights", ()) or ()),
-                "sampling": spec.sampling.key, "dimension_version": spec.version, "scorer": spec.scorer,
-                "count": int(x.shape[0]), "videos": len(per_video), "random_weights": random_weights,
+                "sampling": spec.sampling.key,
+                "dimension_version": spec.version,
+                "scorer": spec.scorer,
+                "count": int(x.shape[0]),
+                "videos": len(per_video),
+                "random_weights": random_weights,
                 "source": f"built from {len(per_video)} videos ({x.shape[0]} feature vectors)",
             }
             dims[spec.id] = (arrays, meta)
@@ -418,8 +515,16 @@ def _full_sha(ext: Any) -> str | None:
     return None
 
 
-def import_reference(path: str | os.PathLike[str], name: str, *, dimension: str, weights_id: str | None = None,
-                     count: int | None = None, overwrite: bool = False, description: str = "") -> Path:
+def import_reference(
+    path: str | os.PathLike[str],
+    name: str,
+    *,
+    dimension: str,
+    weights_id: str | None = None,
+    count: int | None = None,
+    overwrite: bool = False,
+    description: str = "",
+) -> Path:
     """Cache published statistics (``.npz`` with ``mu`` and ``sigma``, or ``features``) as reference ``name``.
 
     Args:
@@ -452,16 +557,34 @@ def import_reference(path: str | os.PathLike[str], name: str, *, dimension: str,
     if stats.features is not None:
         keep["features"] = stats.features
     if SCORER_NEEDS[spec.scorer] == "features" and "features" not in keep:
-        raise ReferenceError(f"{src}: {dimension} needs feature vectors ('features'), the file has {sorted(arrays)}")
+        raise ReferenceError(
+            f"{src}: {dimension} needs feature vectors ('features'), the file has {sorted(arrays)}"
+        )
     if weights_id is None:
         weights_id = _default_weights_name(spec)
-    n = count if count is not None else (int(arrays["count"]) if "count" in arrays else
-                                         (stats.features.shape[0] if stats.features is not None else None))
-    meta = {"extractor": spec.backbone, "weights_id": weights_id, "weights_sha256": None,
-            "sampling": spec.sampling.key, "dimension_version": spec.version, "scorer": spec.scorer,
-            "count": n, "videos": None,
-            "source": f"imported from {src.name} (sha256 {_sha256(src)[:12]})"}
-    return save_reference(name, {dimension: (keep, meta)}, description=description, overwrite=overwrite)
+    n = (
+        count
+        if count is not None
+        else (
+            int(arrays["count"])
+            if "count" in arrays
+            else (stats.features.shape[0] if stats.features is not None else None)
+        )
+    )
+    meta = {
+        "extractor": spec.backbone,
+        "weights_id": weights_id,
+        "weights_sha256": None,
+        "sampling": spec.sampling.key,
+        "dimension_version": spec.version,
+        "scorer": spec.scorer,
+        "count": n,
+        "videos": None,
+        "source": f"imported from {src.name} (sha256 {_sha256(src)[:12]})",
+    }
+    return save_reference(
+        name, {dimension: (keep, meta)}, description=description, overwrite=overwrite
+    )
 
 
 def _default_weights_name(spec: DimensionSpec) -> str | None:

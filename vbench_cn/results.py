@@ -72,15 +72,31 @@ def record_key(rec: Record | dict[str, Any]) -> RecordKey:
 def make_record(**fields: Any) -> Record:
     """A record with defaults filled in (status ok, suite version, level video)."""
     rec: dict[str, Any] = {
-        "model": None, "video": None, "prompt_id": None, "prompt_lang": None, "sample": None,
-        "dimension": None, "dimension_version": 1, "spec_sha256": None, "level": "video",
-        "score": None, "details": {}, "status": "ok", "error": None, "weights": None,
-        "random_weights": False, "probe": None, "suite_version": __version__, "seconds": 0.0,
+        "model": None,
+        "video": None,
+        "prompt_id": None,
+        "prompt_lang": None,
+        "sample": None,
+        "dimension": None,
+        "dimension_version": 1,
+        "spec_sha256": None,
+        "level": "video",
+        "score": None,
+        "details": {},
+        "status": "ok",
+        "error": None,
+        "weights": None,
+        "random_weights": False,
+        "probe": None,
+        "suite_version": __version__,
+        "seconds": 0.0,
     }
     rec.update(fields)
     score = rec["score"]
     if score is not None and not math.isfinite(float(score)):
-        rec.update(score=None, status="error", error=rec.get("error") or f"non-finite score {score}")
+        rec.update(
+            score=None, status="error", error=rec.get("error") or f"non-finite score {score}"
+        )
     return rec  # type: ignore[return-value]
 
 
@@ -116,7 +132,9 @@ def read_records(run_dir: str | os.PathLike[str]) -> list[Record]:
     if run_dir.is_file():
         paths = [run_dir]
     else:
-        paths = sorted(records_dir(run_dir).glob("*.jsonl")) if records_dir(run_dir).is_dir() else []
+        paths = (
+            sorted(records_dir(run_dir).glob("*.jsonl")) if records_dir(run_dir).is_dir() else []
+        )
         paths += sorted(run_dir.glob("*.jsonl"))
     merged: dict[RecordKey, Record] = {}
     for path in paths:
@@ -153,7 +171,9 @@ class RecordWriter:
 
     def write(self, rec: Record) -> None:
         """Append one record and make it durable before returning."""
-        self._fh.write(json.dumps(rec, ensure_ascii=False, allow_nan=False, default=_json_default) + "\n")
+        self._fh.write(
+            json.dumps(rec, ensure_ascii=False, allow_nan=False, default=_json_default) + "\n"
+        )
         self._fh.flush()
         os.fsync(self._fh.fileno())
         self.done.add(record_key(rec))

@@ -61,7 +61,9 @@ def resolve_device(name: str) -> torch.device:
     """``auto`` picks CUDA (this rank's GPU under torchrun) when present, else CPU."""
     if name == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)) % torch.cuda.device_count())
+            return torch.device(
+                "cuda", int(os.environ.get("LOCAL_RANK", 0)) % torch.cuda.device_count()
+            )
         return torch.device("cpu")
     return torch.device(name)
 
@@ -91,16 +93,20 @@ class Profile:
         out = []
         for name in sorted(set(self.forward_seconds) | set(self.prepare_seconds)):
             fwd = self.forward_seconds.get(name, 0.0)
-            out.append({
-                "extractor": name,
-                "frames": self.frames.get(name, 0),
-                "items": self.items.get(name, 0),
-                "batches": self.batches.get(name, 0),
-                "forward_s": round(fwd, 3),
-                "prepare_s": round(self.prepare_seconds.get(name, 0.0), 3),
-                "frames_per_s": round(self.frames.get(name, 0) / fwd, 2) if fwd > 0 else None,
-                "forward_share": round(fwd / self.wall_seconds, 4) if self.wall_seconds > 0 else None,
-            })
+            out.append(
+                {
+                    "extractor": name,
+                    "frames": self.frames.get(name, 0),
+                    "items": self.items.get(name, 0),
+                    "batches": self.batches.get(name, 0),
+                    "forward_s": round(fwd, 3),
+                    "prepare_s": round(self.prepare_seconds.get(name, 0.0), 3),
+                    "frames_per_s": round(self.frames.get(name, 0) / fwd, 2) if fwd > 0 else None,
+                    "forward_share": round(fwd / self.wall_seconds, 4)
+                    if self.wall_seconds > 0
+                    else None,
+                }
+            )
         return out
 
     def summary(self) -> dict[str, Any]:
@@ -111,7 +117,9 @@ class Profile:
         return {
             "wall_s": round(self.wall_seconds, 3),
             "videos": self.videos,
-            "videos_per_s": round(self.videos / self.wall_seconds, 3) if self.wall_seconds else None,
+            "videos_per_s": round(self.videos / self.wall_seconds, 3)
+            if self.wall_seconds
+            else None,
             "decode_s": round(self.decode_seconds, 3),  # in the background decode thread
             "wait_for_decode_s": round(self.wait_seconds, 3),
             "probe_s": round(self.probe_seconds, 3),
@@ -205,7 +213,9 @@ class _Batcher:
 
     def _fail(self, group: _Group, exc: Exception) -> None:
         log.debug("forward failed", exc_info=exc)
-        group.error = f"{self.extractor.name} failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
+        group.error = f"{self.extractor.name} failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[
+            :300
+        ]
         for i, out in enumerate(group.outputs):
             if out is None:
                 group.outputs[i] = torch.zeros(0)
@@ -228,7 +238,9 @@ class _Batcher:
                     raise
                 self.batch_size = max(1, self.batch_size // 2)
                 self.profile.oom_retries += 1
-                log.warning("%s: CUDA out of memory; batch size halved to %d", name, self.batch_size)
+                log.warning(
+                    "%s: CUDA out of memory; batch size halved to %d", name, self.batch_size
+                )
                 if torch.cuda.is_available():
                     torch.cuda.empty_cache()
                 continue
@@ -252,8 +264,13 @@ class _Prefetcher:
 
     _DONE = ("done",)
 
-    def __init__(self, plan: Sequence[tuple[VideoItem, list[DimensionSpec], list[DimensionSpec]]],
-                 chunk_frames: int, profile: Profile, max_chunks: int = 3) -> None:
+    def __init__(
+        self,
+        plan: Sequence[tuple[VideoItem, list[DimensionSpec], list[DimensionSpec]]],
+        chunk_frames: int,
+        profile: Profile,
+        max_chunks: int = 3,
+    ) -> None:
         import queue
         import threading
 
@@ -336,7 +353,11 @@ class _Prefetcher:
 
 
 def _autocast(extractor: FeatureExtractor) -> Any:
-    if extractor.device.type == "cuda" and extractor.options.amp and getattr(extractor, "amp_ok", True):
+    if (
+        extractor.device.type == "cuda"
+        and extractor.options.amp
+        and getattr(extractor, "amp_ok", True)
+    ):
         return torch.autocast("cuda", dtype=torch.float16)
     return torch.autocast("cpu", enabled=False)
 
@@ -389,8 +410,10 @@ class Runner:
         ext = build_extractor(name, opts)
         self._extractors[name] = ext
         bs = self.options.batch_sizes.get(name) or (
-            scaled_batch_size(ext.batch_size, self.device) if self.device.type == "cuda"
-            else min(ext.batch_size, ext.cpu_batch_size))
+            scaled_batch_size(ext.batch_size, self.device)
+            if self.device.type == "cuda"
+            else min(ext.batch_size, ext.cpu_batch_size)
+        )
         self._batchers[name] = _Batcher(ext, bs, self.profile)
 
     def backbone_for(self, spec: DimensionSpec, item: VideoItem) -> str:
@@ -408,7 +431,11 @@ class Runner:
             route = getattr(self.extractor(name), "route", None)
         except Exception:  # the build error is reported when the group is formed
             return name
-        return route(item.prompt.lang if item.prompt is not None else None) if route is not None else name
+        return (
+            route(item.prompt.lang if item.prompt is not None else None)
+            if route is not None
+            else name
+        )
 
     # -- planning
 
@@ -420,19 +447,31 @@ class Runner:
             return True  # custom prompt: the scorer decides (NotApplicable when metadata lacks)
         return spec.prompts in item.prompt.tags
 
-    def shard(self, items: Sequence[VideoItem], infos: dict[str, VideoInfo | None]) -> list[VideoItem]:
+    def shard(
+        self, items: Sequence[VideoItem], infos: dict[str, VideoInfo | None]
+    ) -> list[VideoItem]:
         """This rank's videos: greedy balance by duration (longest first), deterministic."""
         if self.options.world_size <= 1:
             return list(items)
         from vbench_cn.distributed import balance_by_cost
 
-        costs = [max(1e-3, (infos.get(it.path).duration_seconds if infos.get(it.path) else 1.0)) for it in items]
-        return [items[i] for i in balance_by_cost(costs, self.options.world_size)[self.options.rank]]
+        costs = [
+            max(1e-3, (infos.get(it.path).duration_seconds if infos.get(it.path) else 1.0))
+            for it in items
+        ]
+        return [
+            items[i] for i in balance_by_cost(costs, self.options.world_size)[self.options.rank]
+        ]
 
     # -- main loop
 
-    def run(self, items: Sequence[VideoItem], *, infos: dict[str, VideoInfo | None] | None = None,
-            on_video_done: Callable[[VideoItem], None] | None = None) -> list[Record]:
+    def run(
+        self,
+        items: Sequence[VideoItem],
+        *,
+        infos: dict[str, VideoInfo | None] | None = None,
+        on_video_done: Callable[[VideoItem], None] | None = None,
+    ) -> list[Record]:
         """Score ``items``; returns the records written by this call (resumed ones excluded).
 
         With several ranks, each scores its shard of the videos; set-level dimensions are
@@ -453,10 +492,19 @@ class Runner:
         progress = _progress(len(items), enabled=self.options.progress)
         plan: list[tuple[VideoItem, list[DimensionSpec], list[DimensionSpec]]] = []
         for item in items:
-            todo = [s for s in video_specs if self.applies(s, item)
-                    and (item.model, item.rel_path, s.id, s.version) not in writer]
-            todo_set = [s for s in set_specs if self.applies(s, item) and not self._set_feature_path(s, item).exists()
-                        and (item.model, None, s.id, s.version) not in writer]
+            todo = [
+                s
+                for s in video_specs
+                if self.applies(s, item)
+                and (item.model, item.rel_path, s.id, s.version) not in writer
+            ]
+            todo_set = [
+                s
+                for s in set_specs
+                if self.applies(s, item)
+                and not self._set_feature_path(s, item).exists()
+                and (item.model, None, s.id, s.version) not in writer
+            ]
             if todo or todo_set:
                 plan.append((item, todo, todo_set))
             else:
@@ -511,10 +559,17 @@ class Runner:
     def _error_keys(self) -> set[tuple[Any, ...]]:
         from vbench_cn.results import read_records
 
-        return {record_key(r) for r in read_records(self.options.out_dir) if r.get("status") == "error"}
+        return {
+            record_key(r) for r in read_records(self.options.out_dir) if r.get("status") == "error"
+        }
 
-    def _start_job(self, item: VideoItem, todo: list[DimensionSpec], todo_set: list[DimensionSpec],
-                   opened: VideoReader | VideoError) -> _Job:
+    def _start_job(
+        self,
+        item: VideoItem,
+        todo: list[DimensionSpec],
+        todo_set: list[DimensionSpec],
+        opened: VideoReader | VideoError,
+    ) -> _Job:
         job = _Job(item=item, info=None, groups=[], started=time.perf_counter())
         if isinstance(opened, VideoError):
             job.error = str(opened)
@@ -528,14 +583,24 @@ class Runner:
             try:
                 ext = self.extractor(backbone)
             except Exception as exc:  # a model that cannot be built fails its dims, not the run
-                job.groups.append(_Group(extractor=None, indices=np.zeros(0, np.int64), specs=specs,  # type: ignore[arg-type]
-                                         error=f"{backbone}: {exc}"))
+                job.groups.append(
+                    _Group(
+                        extractor=None,
+                        indices=np.zeros(0, np.int64),
+                        specs=specs,  # type: ignore[arg-type]
+                        error=f"{backbone}: {exc}",
+                    )
+                )
                 continue
-            idx = specs[0].sampling.indices(opened.info.num_frames, opened.timestamps, opened.info.fps)
+            idx = specs[0].sampling.indices(
+                opened.info.num_frames, opened.timestamps, opened.info.fps
+            )
             job.groups.append(_Group(extractor=ext, indices=idx, specs=specs))
         return job
 
-    def _feed(self, group: _Group, idx_chunk: np.ndarray, frames: torch.Tensor, info: VideoInfo) -> None:
+    def _feed(
+        self, group: _Group, idx_chunk: np.ndarray, frames: torch.Tensor, info: VideoInfo
+    ) -> None:
         if group.error is not None:
             return
         end = int(np.searchsorted(group.indices, idx_chunk[-1], side="right"))
@@ -557,7 +622,9 @@ class Runner:
             return
         finally:
             self.profile.prepare_seconds[ext.name] += time.perf_counter() - t0
-        self.profile.frames[ext.name] += int(sel.shape[0] - (0 if group.carry is None else group.carry.shape[0]))
+        self.profile.frames[ext.name] += int(
+            sel.shape[0] - (0 if group.carry is None else group.carry.shape[0])
+        )
         # clone: a view would keep the whole chunk alive until the next one
         group.carry = sel[-ext.overlap :].clone() if ext.overlap > 0 else None
         if items is not None and items.shape[0] > 0:
@@ -567,8 +634,14 @@ class Runner:
         for batcher in self._batchers.values():
             batcher.flush()
 
-    def _finish_ready(self, jobs: list[_Job], writer: RecordWriter, written: list[Record], progress: Any,
-                      on_video_done: Callable[[VideoItem], None] | None) -> list[_Job]:
+    def _finish_ready(
+        self,
+        jobs: list[_Job],
+        writer: RecordWriter,
+        written: list[Record],
+        progress: Any,
+        on_video_done: Callable[[VideoItem], None] | None,
+    ) -> list[_Job]:
         remaining = []
         for job in jobs:
             if not job.decoded or any(g.pending for g in job.groups):
@@ -588,13 +661,27 @@ class Runner:
 
     # -- scoring
 
-    def _base(self, item: VideoItem, spec: DimensionSpec, info: VideoInfo | None, ext: FeatureExtractor | None) -> dict[str, Any]:
+    def _base(
+        self,
+        item: VideoItem,
+        spec: DimensionSpec,
+        info: VideoInfo | None,
+        ext: FeatureExtractor | None,
+    ) -> dict[str, Any]:
         return dict(
-            model=item.model, video=item.rel_path, prompt_id=item.prompt_id,
-            prompt_lang=item.prompt.lang if item.prompt else None, sample=item.sample,
-            dimension=spec.id, dimension_version=spec.version, spec_sha256=spec.sha256, level="video",
-            weights=ext.weights_id if ext else None, random_weights=self.options.random_weights,
-            probe=info.to_dict() if info else None, suite_version=__version__,
+            model=item.model,
+            video=item.rel_path,
+            prompt_id=item.prompt_id,
+            prompt_lang=item.prompt.lang if item.prompt else None,
+            sample=item.sample,
+            dimension=spec.id,
+            dimension_version=spec.version,
+            spec_sha256=spec.sha256,
+            level="video",
+            weights=ext.weights_id if ext else None,
+            random_weights=self.options.random_weights,
+            probe=info.to_dict() if info else None,
+            suite_version=__version__,
         )
 
     def _score_job(self, job: _Job) -> list[Record]:
@@ -603,7 +690,12 @@ class Runner:
         records: list[Record] = []
         for group in job.groups:
             specs = [s for s in group.specs if s.level == "video"]
-            if not specs and all(s.level == "set" for s in group.specs) and job.error is None and group.error is None:
+            if (
+                not specs
+                and all(s.level == "set" for s in group.specs)
+                and job.error is None
+                and group.error is None
+            ):
                 self._save_set_features(group, item, info)
                 continue
             error = job.error or group.error
@@ -618,15 +710,34 @@ class Runner:
             for spec in specs:
                 base = self._base(item, spec, info, group.extractor)
                 if error is not None:
-                    records.append(make_record(**base, status="error", error=error, seconds=elapsed / max(1, len(specs))))
+                    records.append(
+                        make_record(
+                            **base,
+                            status="error",
+                            error=error,
+                            seconds=elapsed / max(1, len(specs)),
+                        )
+                    )
                     continue
-                records.append(self._apply_scorer(spec, feats, item, info, group.extractor, base, elapsed / len(specs)))
+                records.append(
+                    self._apply_scorer(
+                        spec, feats, item, info, group.extractor, base, elapsed / len(specs)
+                    )
+                )
             if any(s.level == "set" for s in group.specs) and error is None:
                 self._save_set_features(group, item, info, feats=feats)
         return records
 
-    def _apply_scorer(self, spec: DimensionSpec, feats: Any, item: VideoItem, info: VideoInfo | None,
-                      ext: FeatureExtractor, base: dict[str, Any], seconds: float) -> Record:
+    def _apply_scorer(
+        self,
+        spec: DimensionSpec,
+        feats: Any,
+        item: VideoItem,
+        info: VideoInfo | None,
+        ext: FeatureExtractor,
+        base: dict[str, Any],
+        seconds: float,
+    ) -> Record:
         entry = get_scorer(spec.scorer)
         kwargs: dict[str, Any] = dict(spec.params)
         try:
@@ -641,11 +752,19 @@ class Runner:
             return make_record(**base, status="skipped", error=str(exc), seconds=seconds)
         except Exception as exc:
             log.debug("scorer failed", exc_info=exc)
-            return make_record(**base, status="error", error=f"{spec.scorer}: {type(exc).__name__}: {exc}"[:300],
-                               seconds=seconds)
-        return make_record(**base, score=float(score.value), details=dict(score.details), seconds=seconds)
+            return make_record(
+                **base,
+                status="error",
+                error=f"{spec.scorer}: {type(exc).__name__}: {exc}"[:300],
+                seconds=seconds,
+            )
+        return make_record(
+            **base, score=float(score.value), details=dict(score.details), seconds=seconds
+        )
 
-    def _text_features(self, spec: DimensionSpec, item: VideoItem, ext: FeatureExtractor) -> torch.Tensor:
+    def _text_features(
+        self, spec: DimensionSpec, item: VideoItem, ext: FeatureExtractor
+    ) -> torch.Tensor:
         text = prompt_text_field(spec.text or "prompt", item)
         texts = [text] if isinstance(text, str) else text  # a list field: one row per element
         lang = item.prompt.lang if item.prompt else "en"
@@ -659,9 +778,17 @@ class Runner:
 
     def _set_feature_path(self, spec: DimensionSpec, item: VideoItem) -> Path:
         digest = hashlib.sha1(f"{item.model}/{item.rel_path}".encode()).hexdigest()[:16]
-        return Path(self.options.out_dir) / "features" / spec.id / _safe(item.model) / f"{digest}.safetensors"
+        return (
+            Path(self.options.out_dir)
+            / "features"
+            / spec.id
+            / _safe(item.model)
+            / f"{digest}.safetensors"
+        )
 
-    def _save_set_features(self, group: _Group, item: VideoItem, info: VideoInfo | None, feats: Any = None) -> None:
+    def _save_set_features(
+        self, group: _Group, item: VideoItem, info: VideoInfo | None, feats: Any = None
+    ) -> None:
         from safetensors.torch import save_file
 
         if feats is None:
@@ -677,7 +804,9 @@ class Runner:
             save_file({"features": feats.contiguous().float()}, str(tmp))
             os.replace(tmp, path)
 
-    def _score_sets(self, specs: Sequence[DimensionSpec], items: Sequence[VideoItem], writer: RecordWriter) -> list[Record]:
+    def _score_sets(
+        self, specs: Sequence[DimensionSpec], items: Sequence[VideoItem], writer: RecordWriter
+    ) -> list[Record]:
         from safetensors.torch import load_file
 
         records: list[Record] = []
@@ -688,26 +817,51 @@ class Runner:
                 if (model, None, spec.id, spec.version) in writer:
                     continue
                 folder = Path(self.options.out_dir) / "features" / spec.id / _safe(model)
-                feats = [load_file(str(p))["features"] for p in sorted(folder.glob("*.safetensors"))]
+                feats = [
+                    load_file(str(p))["features"] for p in sorted(folder.glob("*.safetensors"))
+                ]
                 ext = self._extractors.get(spec.backbone or "")
-                base = dict(model=model, video=None, prompt_id=None, prompt_lang=None, sample=None,
-                            dimension=spec.id, dimension_version=spec.version, spec_sha256=spec.sha256,
-                            level="set", weights=ext.weights_id if ext else None,
-                            random_weights=self.options.random_weights, probe=None, suite_version=__version__)
+                base = dict(
+                    model=model,
+                    video=None,
+                    prompt_id=None,
+                    prompt_lang=None,
+                    sample=None,
+                    dimension=spec.id,
+                    dimension_version=spec.version,
+                    spec_sha256=spec.sha256,
+                    level="set",
+                    weights=ext.weights_id if ext else None,
+                    random_weights=self.options.random_weights,
+                    probe=None,
+                    suite_version=__version__,
+                )
                 t0 = time.perf_counter()
                 try:
                     kwargs: dict[str, Any] = dict(spec.params)
                     if "reference" in entry.context:
                         # The run's detector id, so that statistics of other weights are refused.
-                        run_weights = base["weights"] or ("random" if self.options.random_weights else None)
-                        kwargs["reference"] = load_reference_for(spec, self.options.reference, weights_id=run_weights)
+                        run_weights = base["weights"] or (
+                            "random" if self.options.random_weights else None
+                        )
+                        kwargs["reference"] = load_reference_for(
+                            spec, self.options.reference, weights_id=run_weights
+                        )
                     score = entry.fn(feats, **kwargs)
-                    rec = make_record(**base, score=float(score.value), details=dict(score.details),
-                                      seconds=time.perf_counter() - t0)
+                    rec = make_record(
+                        **base,
+                        score=float(score.value),
+                        details=dict(score.details),
+                        seconds=time.perf_counter() - t0,
+                    )
                 except NotApplicable as exc:
                     rec = make_record(**base, status="skipped", error=str(exc))
                 except Exception as exc:
-                    rec = make_record(**base, status="error", error=f"{spec.scorer}: {type(exc).__name__}: {exc}"[:300])
+                    rec = make_record(
+                        **base,
+                        status="error",
+                        error=f"{spec.scorer}: {type(exc).__name__}: {exc}"[:300],
+                    )
                 writer.write(rec)
                 records.append(rec)
         return records
@@ -771,7 +925,9 @@ def _select(frames: torch.Tensor, positions: np.ndarray) -> torch.Tensor:
     return frames[torch.from_numpy(positions)]
 
 
-def load_reference_for(spec: DimensionSpec, name: str | None, *, weights_id: str | None = None) -> Any:
+def load_reference_for(
+    spec: DimensionSpec, name: str | None, *, weights_id: str | None = None
+) -> Any:
     """Reference statistics for a set-level dimension (``--reference NAME``).
 
     ``weights_id`` is the run's detector (``"random"`` under ``--random-weights``); a
@@ -831,12 +987,26 @@ class _NullProgress:
 class _RichProgress:
     def __init__(self, total: int) -> None:
         from rich.console import Console
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                                   TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
-        self._p = Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(),
-                           TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"),
-                           TimeRemainingColumn(), console=Console(stderr=True), transient=False)
+        self._p = Progress(
+            TextColumn("scoring"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=False,
+        )
         self._start = time.perf_counter()
         self._done = 0
         self._task = self._p.add_task("videos", total=total, rate="")
@@ -874,12 +1044,34 @@ def print_profile(profile: Profile, file: Any = sys.stderr) -> None:
     from rich.table import Table
 
     s = profile.summary()
-    table = Table(title=f"profile: {s['wall_s']} s wall, {s['videos']} videos, decode {s['decode_s']} s, "
-                        f"(background), waiting for frames {s['wait_for_decode_s']} s, score {s['score_s']} s, "
-                        f"other {s['other_s']} s")
-    for col in ("extractor", "frames", "batches", "forward_s", "prepare_s", "frames_per_s", "forward_share"):
+    table = Table(
+        title=f"profile: {s['wall_s']} s wall, {s['videos']} videos, decode {s['decode_s']} s, "
+        f"(background), waiting for frames {s['wait_for_decode_s']} s, score {s['score_s']} s, "
+        f"other {s['other_s']} s"
+    )
+    for col in (
+        "extractor",
+        "frames",
+        "batches",
+        "forward_s",
+        "prepare_s",
+        "frames_per_s",
+        "forward_share",
+    ):
         table.add_column(col)
     for row in s["extractors"]:
-        table.add_row(*(str(row[c]) for c in ("extractor", "frames", "batches", "forward_s", "prepare_s",
-                                              "frames_per_s", "forward_share")))
+        table.add_row(
+            *(
+                str(row[c])
+                for c in (
+                    "extractor",
+                    "frames",
+                    "batches",
+                    "forward_s",
+                    "prepare_s",
+                    "frames_per_s",
+                    "forward_share",
+                )
+            )
+        )
     Console(file=file).print(table)

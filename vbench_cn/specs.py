@@ -30,13 +30,38 @@ PARITY = ("vbench", "substitute", "new")
 LEVELS = ("video", "set", "run")
 AGGREGATES = ("mean", "weighted")
 EXPECTS_KEYS = (
-    "min_frames", "max_frames", "min_fps", "max_fps", "min_duration_seconds",
-    "max_duration_seconds", "min_side", "max_side", "samples_per_prompt",
+    "min_frames",
+    "max_frames",
+    "min_fps",
+    "max_fps",
+    "min_duration_seconds",
+    "max_duration_seconds",
+    "min_side",
+    "max_side",
+    "samples_per_prompt",
 )
 _FIELDS = {
-    "id", "version", "name", "category", "description", "scorer", "backbone", "sampling",
-    "params", "prompts", "normalization", "weight", "higher_is_better", "parity", "level",
-    "aggregate", "vbench_name", "text", "expects", "source", "groups",
+    "id",
+    "version",
+    "name",
+    "category",
+    "description",
+    "scorer",
+    "backbone",
+    "sampling",
+    "params",
+    "prompts",
+    "normalization",
+    "weight",
+    "higher_is_better",
+    "parity",
+    "level",
+    "aggregate",
+    "vbench_name",
+    "text",
+    "expects",
+    "source",
+    "groups",
 }
 
 
@@ -95,14 +120,18 @@ def _err(path: Path | str, field_name: str, message: str) -> SpecError:
 
 def _bilingual(path: Path, data: Mapping[str, Any], key: str) -> dict[str, str]:
     value = data.get(key)
-    if not isinstance(value, Mapping) or not isinstance(value.get("en"), str) or not isinstance(
-        value.get("zh"), str
+    if (
+        not isinstance(value, Mapping)
+        or not isinstance(value.get("en"), str)
+        or not isinstance(value.get("zh"), str)
     ):
         raise _err(path, key, 'must be a table with "en" and "zh" strings')
     return {"en": value["en"], "zh": value["zh"]}
 
 
-def parse_spec(data: Mapping[str, Any], path: Path | str, *, check_registries: bool = True) -> DimensionSpec:
+def parse_spec(
+    data: Mapping[str, Any], path: Path | str, *, check_registries: bool = True
+) -> DimensionSpec:
     """Validate one spec's parsed TOML and return it; raise :class:`SpecError` on any problem."""
     path = Path(path)
     unknown = sorted(set(data) - _FIELDS)
@@ -158,14 +187,21 @@ def parse_spec(data: Mapping[str, Any], path: Path | str, *, check_registries: b
             raise _err(path, "scorer", str(exc.args[0])) from None
         for key in params:
             if key not in entry.params:
-                raise _err(path, f"params.{key}", f"not an argument of scorer {entry.name}"
-                           f"{did_you_mean(key, entry.params)}")
+                raise _err(
+                    path,
+                    f"params.{key}",
+                    f"not an argument of scorer {entry.name}{did_you_mean(key, entry.params)}",
+                )
         if backbone is not None:
             from vbench_cn.features import list_extractors
 
             names = list_extractors()
             if backbone not in names:
-                raise _err(path, "backbone", f"unknown feature extractor {backbone!r}{did_you_mean(backbone, names)}")
+                raise _err(
+                    path,
+                    "backbone",
+                    f"unknown feature extractor {backbone!r}{did_you_mean(backbone, names)}",
+                )
     raw_bytes = path.read_bytes() if path.exists() else repr(sorted(data.items())).encode()
     return DimensionSpec(
         id=spec_id,
@@ -219,7 +255,9 @@ def load_specs(extra_dirs: Iterable[str | Path] = ()) -> dict[str, DimensionSpec
     return specs
 
 
-def select_specs(specs: Mapping[str, DimensionSpec], names: Iterable[str] | None) -> list[DimensionSpec]:
+def select_specs(
+    specs: Mapping[str, DimensionSpec], names: Iterable[str] | None
+) -> list[DimensionSpec]:
     """Resolve dimension names, categories (``quality``) or groups to specs, in order.
 
     ``None`` or ``["all"]`` selects every spec. Unknown names raise ``KeyError`` with a

@@ -14,8 +14,15 @@ from pathlib import Path
 import numpy as np
 
 
-def write_video(path: str | os.PathLike[str], frames: np.ndarray, fps: float = 8.0, *,
-                codec: str = "libx264", crf: int = 0, timestamps_seconds: Sequence[float] | None = None) -> Path:
+def write_video(
+    path: str | os.PathLike[str],
+    frames: np.ndarray,
+    fps: float = 8.0,
+    *,
+    codec: str = "libx264",
+    crf: int = 0,
+    timestamps_seconds: Sequence[float] | None = None,
+) -> Path:
     """Encode ``frames`` (T, H, W, 3) uint8 to ``path``.
 
     Odd frame sizes use 4:4:4 chroma (4:2:0 needs even sizes). ``timestamps_seconds`` gives
@@ -65,7 +72,9 @@ def smooth_texture(height: int, width: int, seed: int = 0, *, scale: int = 16) -
     return (img * 255).astype(np.uint8)
 
 
-def static_clip(num_frames: int = 16, height: int = 64, width: int = 64, seed: int = 0) -> np.ndarray:
+def static_clip(
+    num_frames: int = 16, height: int = 64, width: int = 64, seed: int = 0
+) -> np.ndarray:
     """The same frame repeated: flickering 1.0, consistency 1.0, no motion."""
     return np.repeat(smooth_texture(height, width, seed)[None], num_frames, axis=0)
 
@@ -77,28 +86,47 @@ def alternating_clip(num_frames: int = 16, height: int = 64, width: int = 64) ->
     return frames
 
 
-def noise_clip(num_frames: int = 16, height: int = 64, width: int = 64, seed: int = 0) -> np.ndarray:
+def noise_clip(
+    num_frames: int = 16, height: int = 64, width: int = 64, seed: int = 0
+) -> np.ndarray:
     """Independent uniform noise per frame."""
-    return np.random.default_rng(seed).integers(0, 256, (num_frames, height, width, 3), dtype=np.uint8)
+    return np.random.default_rng(seed).integers(
+        0, 256, (num_frames, height, width, 3), dtype=np.uint8
+    )
 
 
-def translating_clip(num_frames: int = 16, height: int = 64, width: int = 64, *, pixels_per_frame: int = 2,
-                     seed: int = 0) -> np.ndarray:
+def translating_clip(
+    num_frames: int = 16,
+    height: int = 64,
+    width: int = 64,
+    *,
+    pixels_per_frame: int = 2,
+    seed: int = 0,
+) -> np.ndarray:
     """A texture sliding right at a known speed (wrapping around)."""
     base = smooth_texture(height, width * 2, seed)
-    return np.stack([np.roll(base, i * pixels_per_frame, axis=1)[:, :width] for i in range(num_frames)])
+    return np.stack(
+        [np.roll(base, i * pixels_per_frame, axis=1)[:, :width] for i in range(num_frames)]
+    )
 
 
-def scene_cut_clip(num_frames: int = 16, height: int = 64, width: int = 64, *, cut_at: int = 8,
-                   seed: int = 0) -> np.ndarray:
+def scene_cut_clip(
+    num_frames: int = 16, height: int = 64, width: int = 64, *, cut_at: int = 8, seed: int = 0
+) -> np.ndarray:
     """Two unrelated static scenes with a hard cut at frame ``cut_at``."""
     a = static_clip(cut_at, height, width, seed)
     b = static_clip(num_frames - cut_at, height, width, seed + 1000)
     return np.concatenate([a, b])
 
 
-def degrading_clip(num_frames: int = 16, height: int = 64, width: int = 64, seed: int = 0, *,
-                   max_noise: float = 80.0) -> np.ndarray:
+def degrading_clip(
+    num_frames: int = 16,
+    height: int = 64,
+    width: int = 64,
+    seed: int = 0,
+    *,
+    max_noise: float = 80.0,
+) -> np.ndarray:
     """A static scene with Gaussian noise growing linearly from 0 to ``max_noise``."""
     rng = np.random.default_rng(seed)
     base = smooth_texture(height, width, seed).astype(np.float32)
@@ -109,10 +137,19 @@ def degrading_clip(num_frames: int = 16, height: int = 64, width: int = 64, seed
     return np.stack(out).astype(np.uint8)
 
 
-def frozen_clip(num_frames: int = 16, height: int = 64, width: int = 64, *, freeze_at: int = 8,
-                pixels_per_frame: int = 2, seed: int = 0) -> np.ndarray:
+def frozen_clip(
+    num_frames: int = 16,
+    height: int = 64,
+    width: int = 64,
+    *,
+    freeze_at: int = 8,
+    pixels_per_frame: int = 2,
+    seed: int = 0,
+) -> np.ndarray:
     """Moves until ``freeze_at``, then holds the last moving frame."""
-    moving = translating_clip(num_frames, height, width, pixels_per_frame=pixels_per_frame, seed=seed)
+    moving = translating_clip(
+        num_frames, height, width, pixels_per_frame=pixels_per_frame, seed=seed
+    )
     moving[freeze_at:] = moving[freeze_at - 1]
     return moving
 

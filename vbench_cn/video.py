@@ -90,7 +90,7 @@ class Sampling:
             return cls("none")
         if len(spec) != 1:
             raise ValueError(f"sampling takes exactly one key, got {sorted(spec)}")
-        (key, value), = spec.items()
+        ((key, value),) = spec.items()
         if key not in ("frames", "every_seconds", "fps", "stride_fps"):
             raise ValueError(
                 f"unknown sampling {key!r}; allowed: fps='all', frames, every_seconds, fps, stride_fps"
@@ -230,7 +230,12 @@ class VideoReader:
             except Exception as exc:
                 if attempt == len(decoders):
                     raise VideoError(f"{self.path}: decoding failed ({_one_line(exc)})") from exc
-                log.debug("decoder %d failed on %s (%s); the next reads the rest", attempt, self.path, _one_line(exc))
+                log.debug(
+                    "decoder %d failed on %s (%s); the next reads the rest",
+                    attempt,
+                    self.path,
+                    _one_line(exc),
+                )
 
     def read_all(self, indices: Sequence[int] | np.ndarray) -> torch.Tensor:
         """Decode the given frames into one tensor, in the order (and repeats) given."""
@@ -299,7 +304,9 @@ class _DecordImpl:
             for k, i in enumerate(idx.tolist()):
                 frame = self.vr[i].asnumpy()
                 if frame.shape != out.shape[1:]:  # e.g. 1-pixel frames: PyAV reads the rest
-                    raise RuntimeError(f"decord returned a {frame.shape} frame, expected {out.shape[1:]}")
+                    raise RuntimeError(
+                        f"decord returned a {frame.shape} frame, expected {out.shape[1:]}"
+                    )
                 out[k] = frame
             yield idx, torch.from_numpy(out)
 
@@ -339,7 +346,9 @@ class _PyAVImpl:
         return _info(self)
 
 
-def _pyav_frames(path: str, unique: np.ndarray, chunk: int) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
+def _pyav_frames(
+    path: str, unique: np.ndarray, chunk: int
+) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
     """Decode ``path`` in presentation order with PyAV, yielding the frames at ``unique`` indices.
 
     Sequential (no seeking): the decoder stops at the last wanted frame and holds at most a
@@ -364,7 +373,9 @@ def _pyav_frames(path: str, unique: np.ndarray, chunk: int) -> Iterator[tuple[np
                 if buf is None:
                     buf = np.empty((min(chunk, len(unique) - seen), *rgb.shape), dtype=np.uint8)
                 elif buf.shape[1:] != rgb.shape:
-                    raise ValueError(f"frame {i} is {rgb.shape[1]}x{rgb.shape[0]}, not {buf.shape[2]}x{buf.shape[1]}")
+                    raise ValueError(
+                        f"frame {i} is {rgb.shape[1]}x{rgb.shape[0]}, not {buf.shape[2]}x{buf.shape[1]}"
+                    )
                 buf[len(buf_idx)] = rgb
                 buf_idx.append(i)
                 if len(buf_idx) == buf.shape[0]:
@@ -377,7 +388,9 @@ def _pyav_frames(path: str, unique: np.ndarray, chunk: int) -> Iterator[tuple[np
         seen += len(buf_idx)
         yield np.asarray(buf_idx), torch.from_numpy(buf[: len(buf_idx)])
     if seen < len(unique):
-        raise EOFError(f"PyAV decoded {seen} of the {len(unique)} wanted frames before the stream ended")
+        raise EOFError(
+            f"PyAV decoded {seen} of the {len(unique)} wanted frames before the stream ended"
+        )
 
 
 def _info(impl: _DecordImpl | _PyAVImpl) -> VideoInfo:

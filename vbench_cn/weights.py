@@ -148,7 +148,9 @@ def get_weights(name: str) -> Weights:
 def list_weights(include: str | None = None) -> list[Weights]:
     """Every entry, sorted by name; ``include`` is an fnmatch pattern (``"clip*"``)."""
     _load_plugins()
-    return [w for n, w in sorted(_REGISTRY.items()) if include is None or fnmatch.fnmatch(n, include)]
+    return [
+        w for n, w in sorted(_REGISTRY.items()) if include is None or fnmatch.fnmatch(n, include)
+    ]
 
 
 # --------------------------------------------------------------------------- where files are
@@ -162,8 +164,10 @@ def weights_home() -> Path:
 
 def offline() -> bool:
     """True when the network must not be used (``VBENCH_CN_OFFLINE=1`` or ``HF_HUB_OFFLINE=1``)."""
-    return any(os.environ.get(k, "").strip().lower() in ("1", "true", "yes") for k in ("VBENCH_CN_OFFLINE",
-                                                                                        "HF_HUB_OFFLINE"))
+    return any(
+        os.environ.get(k, "").strip().lower() in ("1", "true", "yes")
+        for k in ("VBENCH_CN_OFFLINE", "HF_HUB_OFFLINE")
+    )
 
 
 def destination(name: str) -> Path:
@@ -188,7 +192,11 @@ def candidates(name: str, options: ExtractorOptions | None = None) -> list[Path]
         if w.meta.get("vbench_cache_path"):
             paths.append(root / str(w.meta["vbench_cache_path"]))
     paths.append(weights_home() / w.filename)
-    if not _HF_RE.match(w.source) and w.archive_member is None and Path(w.source).name == w.filename:
+    if (
+        not _HF_RE.match(w.source)
+        and w.archive_member is None
+        and Path(w.source).name == w.filename
+    ):
         # torch.hub's cache (where e.g. VBench's DINO hub call really keeps its weights)
         paths.append(Path(torch.hub.get_dir()) / "checkpoints" / w.filename)
     return paths
@@ -249,7 +257,11 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     key = str(path.resolve())
     cache = _read_cache()
     hit = cache.get(key)
-    if isinstance(hit, dict) and hit.get("size") == st.st_size and hit.get("mtime_ns") == st.st_mtime_ns:
+    if (
+        isinstance(hit, dict)
+        and hit.get("size") == st.st_size
+        and hit.get("mtime_ns") == st.st_mtime_ns
+    ):
         return str(hit["sha256"])
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -271,8 +283,10 @@ def check_file(name: str, path: Path, *, pinned: bool = True) -> str:
     w = get_weights(name)
     got = file_sha256(path)
     if pinned and w.sha256 is not None and got != w.sha256:
-        raise WeightsError(f"{name}: {path}: sha256 {got[:12]}… does not match the pinned {w.sha256[:12]}…; "
-                           f"delete it and run `vbench-cn weights download {name}`")
+        raise WeightsError(
+            f"{name}: {path}: sha256 {got[:12]}… does not match the pinned {w.sha256[:12]}…; "
+            f"delete it and run `vbench-cn weights download {name}`"
+        )
     return got
 
 
@@ -298,10 +312,14 @@ def verify(name: str, options: ExtractorOptions | None = None) -> Verification:
     except WeightsError as exc:
         return Verification(name, "missing", None, None, str(exc))
     if path is None:
-        return Verification(name, "missing", None, None, _missing_message(w, weights_home() / w.filename))
+        return Verification(
+            name, "missing", None, None, _missing_message(w, weights_home() / w.filename)
+        )
     got = file_sha256(path)
     if w.sha256 is None:
-        return Verification(name, "unpinned", str(path), got, "no published sha256; computed digest shown")
+        return Verification(
+            name, "unpinned", str(path), got, "no published sha256; computed digest shown"
+        )
     if got != w.sha256:
         return Verification(name, "mismatch", str(path), got, f"expected {w.sha256}")
     return Verification(name, "ok", str(path), got)
@@ -330,13 +348,17 @@ def download(name: str, *, force: bool = False, progress: bool = True) -> Path:
         except WeightsError:
             raise
         except Exception as exc:  # network, HTTP, hub errors: one line with where to get the file
-            raise WeightsMissing(_missing_message(w, dest, f"{type(exc).__name__}: {_first_line(exc)}")) from None
+            raise WeightsMissing(
+                _missing_message(w, dest, f"{type(exc).__name__}: {_first_line(exc)}")
+            ) from None
         if w.archive_member:
             got = _extract(w, got, Path(tmp))
         sha = file_sha256(got)
         if w.sha256 is not None and sha != w.sha256:
-            raise WeightsError(f"{name}: downloaded file has sha256 {sha[:12]}…, expected {w.sha256[:12]}…; "
-                               f"refused (corrupt or changed upstream: {w.url})")
+            raise WeightsError(
+                f"{name}: downloaded file has sha256 {sha[:12]}…, expected {w.sha256[:12]}…; "
+                f"refused (corrupt or changed upstream: {w.url})"
+            )
         os.replace(got, dest)
     file_sha256(dest)  # cache the digest under the final path
     return dest
@@ -362,7 +384,9 @@ def _extract(w: Weights, archive: Path, tmp: Path) -> Path:
             with open(out, "wb") as dst:
                 shutil.copyfileobj(src, dst)
     except (zipfile.BadZipFile, KeyError) as exc:
-        raise WeightsError(f"{w.name}: {w.url}: cannot extract {w.archive_member} ({_first_line(exc)})") from None
+        raise WeightsError(
+            f"{w.name}: {w.url}: cannot extract {w.archive_member} ({_first_line(exc)})"
+        ) from None
     return out
 
 
@@ -413,7 +437,13 @@ def load_state_dict(name: str, options: ExtractorOptions | None = None) -> tuple
     is_override = options is not None and name in options.weights_overrides
     sha = check_file(name, path, pinned=not is_override)
     if is_override and w.sha256 is not None and sha != w.sha256:
-        log.warning("%s: override %s has sha256 %s…, not the pinned %s…", name, path, sha[:12], w.sha256[:12])
+        log.warning(
+            "%s: override %s has sha256 %s…, not the pinned %s…",
+            name,
+            path,
+            sha[:12],
+            w.sha256[:12],
+        )
     try:
         raw = read_file(path)
     except Exception as exc:
@@ -481,7 +511,9 @@ def load_model(name: str, options: ExtractorOptions | None = None) -> tuple[nn.M
     try:
         module.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        raise WeightsError(f"{name}: checkpoint does not fit the architecture ({_first_line(exc)})") from None
+        raise WeightsError(
+            f"{name}: checkpoint does not fit the architecture ({_first_line(exc)})"
+        ) from None
     return module.eval().to(device), weights_id
 
 
@@ -554,124 +586,136 @@ def _strip_module_prefix(raw: Any) -> StateDict:
     return {k.removeprefix("module."): v for k, v in raw.items()}
 
 
-register_weights(Weights(
-    name="dino_vitb16",
-    build=_build_dino_vitb16,
-    source="https://dl.fbaipublicfiles.com/dino/dino_vitbase16_pretrain/dino_vitbase16_pretrain.pth",
-    filename="dino_vitbase16_pretrain.pth",
-    sha256=None,  # not published; shared/vbench-reference.md §17
-    size_bytes=None,
-    license="Apache-2.0",
-    transforms="short side to 224 (bilinear, antialias=False, float 0-255), no crop, /255, ImageNet mean/std",
-    meta={
-        "num_params": 85798656,
-        "paper": "Caron et al., Emerging Properties in Self-Supervised Vision Transformers, ICCV 2021",
-        "vbench_file": "vbench/subject_consistency.py",
-        "vbench_cache_path": "dino_model/dino_vitbase16_pretrain.pth",
-        "used_by": ["subject_consistency"],
-    },
-    convert=_strip_module_prefix,
-))
+register_weights(
+    Weights(
+        name="dino_vitb16",
+        build=_build_dino_vitb16,
+        source="https://dl.fbaipublicfiles.com/dino/dino_vitbase16_pretrain/dino_vitbase16_pretrain.pth",
+        filename="dino_vitbase16_pretrain.pth",
+        sha256=None,  # not published; shared/vbench-reference.md §17
+        size_bytes=None,
+        license="Apache-2.0",
+        transforms="short side to 224 (bilinear, antialias=False, float 0-255), no crop, /255, ImageNet mean/std",
+        meta={
+            "num_params": 85798656,
+            "paper": "Caron et al., Emerging Properties in Self-Supervised Vision Transformers, ICCV 2021",
+            "vbench_file": "vbench/subject_consistency.py",
+            "vbench_cache_path": "dino_model/dino_vitbase16_pretrain.pth",
+            "used_by": ["subject_consistency"],
+        },
+        convert=_strip_module_prefix,
+    )
+)
 
-register_weights(Weights(
-    name="clip_vitb32",
-    build=_build_clip("ViT-B-32"),
-    source="https://openaipublic.azureedge.net/clip/models/"
-           "40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af/ViT-B-32.pt",
-    filename="ViT-B-32.pt",
-    sha256="40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af",  # in the URL; openai-clip checks it
-    size_bytes=None,
-    license="MIT",
-    transforms="short side to 224 (bicubic, antialias=False, float 0-255), center crop 224, /255, CLIP mean/std",
-    meta={
-        "num_params": 151277313,
-        "paper": "Radford et al., Learning Transferable Visual Models From Natural Language Supervision, ICML 2021",
-        "vbench_file": "vbench/background_consistency.py",
-        "vbench_cache_path": "clip_model/ViT-B-32.pt",
-        "used_by": ["background_consistency", "appearance_style"],
-        "format": "TorchScript archive (fp16); read with the restricted tensor reader",
-    },
-    convert=_convert_openai_clip,
-))
+register_weights(
+    Weights(
+        name="clip_vitb32",
+        build=_build_clip("ViT-B-32"),
+        source="https://openaipublic.azureedge.net/clip/models/"
+        "40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af/ViT-B-32.pt",
+        filename="ViT-B-32.pt",
+        sha256="40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af",  # in the URL; openai-clip checks it
+        size_bytes=None,
+        license="MIT",
+        transforms="short side to 224 (bicubic, antialias=False, float 0-255), center crop 224, /255, CLIP mean/std",
+        meta={
+            "num_params": 151277313,
+            "paper": "Radford et al., Learning Transferable Visual Models From Natural Language Supervision, ICML 2021",
+            "vbench_file": "vbench/background_consistency.py",
+            "vbench_cache_path": "clip_model/ViT-B-32.pt",
+            "used_by": ["background_consistency", "appearance_style"],
+            "format": "TorchScript archive (fp16); read with the restricted tensor reader",
+        },
+        convert=_convert_openai_clip,
+    )
+)
 
-register_weights(Weights(
-    name="clip_vitl14",
-    build=_build_clip("ViT-L-14"),
-    source="https://openaipublic.azureedge.net/clip/models/"
-           "b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836/ViT-L-14.pt",
-    filename="ViT-L-14.pt",
-    sha256="b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836",
-    size_bytes=None,
-    license="MIT",
-    transforms="short side to 224 (bicubic, antialias=False, float 0-255), center crop 224, /255, CLIP mean/std",
-    meta={
-        "num_params": 427616513,
-        "paper": "Radford et al., Learning Transferable Visual Models From Natural Language Supervision, ICML 2021",
-        "vbench_file": "vbench/aesthetic_quality.py",
-        "vbench_cache_path": "clip_model/ViT-L-14.pt",
-        "used_by": ["aesthetic_quality"],
-        "format": "TorchScript archive (fp16); read with the restricted tensor reader",
-    },
-    convert=_convert_openai_clip,
-))
+register_weights(
+    Weights(
+        name="clip_vitl14",
+        build=_build_clip("ViT-L-14"),
+        source="https://openaipublic.azureedge.net/clip/models/"
+        "b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836/ViT-L-14.pt",
+        filename="ViT-L-14.pt",
+        sha256="b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836",
+        size_bytes=None,
+        license="MIT",
+        transforms="short side to 224 (bicubic, antialias=False, float 0-255), center crop 224, /255, CLIP mean/std",
+        meta={
+            "num_params": 427616513,
+            "paper": "Radford et al., Learning Transferable Visual Models From Natural Language Supervision, ICML 2021",
+            "vbench_file": "vbench/aesthetic_quality.py",
+            "vbench_cache_path": "clip_model/ViT-L-14.pt",
+            "used_by": ["aesthetic_quality"],
+            "format": "TorchScript archive (fp16); read with the restricted tensor reader",
+        },
+        convert=_convert_openai_clip,
+    )
+)
 
-register_weights(Weights(
-    name="laion_aesthetic_head",
-    build=_build_laion_head,
-    source="https://raw.githubusercontent.com/LAION-AI/aesthetic-predictor/main/sa_0_4_vit_l_14_linear.pth",
-    filename="sa_0_4_vit_l_14_linear.pth",
-    sha256=None,  # not published; shared/vbench-reference.md §17
-    size_bytes=None,
-    license="MIT",
-    transforms="L2-normalised float32 CLIP ViT-L/14 image embedding (768)",
-    meta={
-        "num_params": 769,
-        "paper": "LAION aesthetic predictor v1 (github.com/LAION-AI/aesthetic-predictor)",
-        "vbench_file": "vbench/aesthetic_quality.py",
-        "vbench_cache_path": "aesthetic_model/emb_reader/sa_0_4_vit_l_14_linear.pth",
-        "used_by": ["aesthetic_quality"],
-    },
-    randomize=_randomize_laion_head,
-))
+register_weights(
+    Weights(
+        name="laion_aesthetic_head",
+        build=_build_laion_head,
+        source="https://raw.githubusercontent.com/LAION-AI/aesthetic-predictor/main/sa_0_4_vit_l_14_linear.pth",
+        filename="sa_0_4_vit_l_14_linear.pth",
+        sha256=None,  # not published; shared/vbench-reference.md §17
+        size_bytes=None,
+        license="MIT",
+        transforms="L2-normalised float32 CLIP ViT-L/14 image embedding (768)",
+        meta={
+            "num_params": 769,
+            "paper": "LAION aesthetic predictor v1 (github.com/LAION-AI/aesthetic-predictor)",
+            "vbench_file": "vbench/aesthetic_quality.py",
+            "vbench_cache_path": "aesthetic_model/emb_reader/sa_0_4_vit_l_14_linear.pth",
+            "used_by": ["aesthetic_quality"],
+        },
+        randomize=_randomize_laion_head,
+    )
+)
 
-register_weights(Weights(
-    name="raft_things",
-    build=_build_raft,
-    source="https://dl.dropboxusercontent.com/s/4j4z58wuv8o0mfz/models.zip",
-    filename="raft-things.pth",
-    sha256=None,  # not published; shared/vbench-reference.md §17
-    size_bytes=None,
-    license="BSD-3-Clause",
-    transforms="float 0-255 RGB frames (RAFT maps to [-1,1]), replicate-padded to a multiple of 8 (sintel mode)",
-    meta={
-        "num_params": 5257536,
-        "paper": "Teed & Deng, RAFT: Recurrent All-Pairs Field Transforms for Optical Flow, ECCV 2020",
-        "vbench_file": "vbench/dynamic_degree.py",
-        "vbench_cache_path": "raft_model/models/raft-things.pth",
-        "used_by": ["dynamic_degree"],
-        "format": "princeton-vl state dict, keys prefixed 'module.', mapped onto torchvision raft_large",
-    },
-    convert=_convert_raft,
-    archive_member="models/raft-things.pth",
-    randomize=_randomize_raft,
-))
+register_weights(
+    Weights(
+        name="raft_things",
+        build=_build_raft,
+        source="https://dl.dropboxusercontent.com/s/4j4z58wuv8o0mfz/models.zip",
+        filename="raft-things.pth",
+        sha256=None,  # not published; shared/vbench-reference.md §17
+        size_bytes=None,
+        license="BSD-3-Clause",
+        transforms="float 0-255 RGB frames (RAFT maps to [-1,1]), replicate-padded to a multiple of 8 (sintel mode)",
+        meta={
+            "num_params": 5257536,
+            "paper": "Teed & Deng, RAFT: Recurrent All-Pairs Field Transforms for Optical Flow, ECCV 2020",
+            "vbench_file": "vbench/dynamic_degree.py",
+            "vbench_cache_path": "raft_model/models/raft-things.pth",
+            "used_by": ["dynamic_degree"],
+            "format": "princeton-vl state dict, keys prefixed 'module.', mapped onto torchvision raft_large",
+        },
+        convert=_convert_raft,
+        archive_member="models/raft-things.pth",
+        randomize=_randomize_raft,
+    )
+)
 
-register_weights(Weights(
-    name="musiq_spaq",
-    build=_build_musiq,
-    source="https://github.com/chaofengc/IQA-PyTorch/releases/download/v0.1-weights/musiq_spaq_ckpt-358bb6af.pth",
-    filename="musiq_spaq_ckpt-358bb6af.pth",
-    sha256=None,  # only the file-name prefix 358bb6af is published (unverified as a sha256 prefix)
-    size_bytes=None,
-    license="Apache-2.0 (google-research/musiq); port by IQA-PyTorch",
-    transforms="/255 RGB; longer side to 512 if larger (bilinear, antialias=False); MUSIQ multi-scale patches inside",
-    meta={
-        "num_params": 27125825,
-        "paper": "Ke et al., MUSIQ: Multi-scale Image Quality Transformer, ICCV 2021",
-        "vbench_file": "vbench/imaging_quality.py",
-        "vbench_cache_path": "pyiqa_model/musiq_spaq_ckpt-358bb6af.pth",
-        "used_by": ["imaging_quality"],
-        "hash_prefix": "358bb6af",
-    },
-    convert=_strip_module_prefix,
-))
+register_weights(
+    Weights(
+        name="musiq_spaq",
+        build=_build_musiq,
+        source="https://github.com/chaofengc/IQA-PyTorch/releases/download/v0.1-weights/musiq_spaq_ckpt-358bb6af.pth",
+        filename="musiq_spaq_ckpt-358bb6af.pth",
+        sha256=None,  # only the file-name prefix 358bb6af is published (unverified as a sha256 prefix)
+        size_bytes=None,
+        license="Apache-2.0 (google-research/musiq); port by IQA-PyTorch",
+        transforms="/255 RGB; longer side to 512 if larger (bilinear, antialias=False); MUSIQ multi-scale patches inside",
+        meta={
+            "num_params": 27125825,
+            "paper": "Ke et al., MUSIQ: Multi-scale Image Quality Transformer, ICCV 2021",
+            "vbench_file": "vbench/imaging_quality.py",
+            "vbench_cache_path": "pyiqa_model/musiq_spaq_ckpt-358bb6af.pth",
+            "used_by": ["imaging_quality"],
+            "hash_prefix": "358bb6af",
+        },
+        convert=_strip_module_prefix,
+    )
+)

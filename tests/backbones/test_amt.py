@@ -15,7 +15,12 @@ from torch import nn
 from vbench_cn import features, synthetic
 from vbench_cn.api import evaluate
 from vbench_cn.features import ExtractorOptions
-from vbench_cn.features.amt import AMTInterpolationError, interpolation_mae, replicate_pad, triplet_starts
+from vbench_cn.features.amt import (
+    AMTInterpolationError,
+    interpolation_mae,
+    replicate_pad,
+    triplet_starts,
+)
 from vbench_cn.features.amt_arch import AMTS, build_amt_s
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "parity"))
@@ -48,7 +53,9 @@ class ConstantInterpolator(nn.Module):
 def linear_motion_clip(num_frames: int, height: int, width: int) -> np.ndarray:
     """A colour gradient sliding 3 px per frame: every pixel changes linearly in time."""
     y, x = np.mgrid[0:height, 0:width]
-    frames = [np.stack([x + 3 * k + 20 * c + (y % 3) for c in range(3)], -1) for k in range(num_frames)]
+    frames = [
+        np.stack([x + 3 * k + 20 * c + (y % 3) for c in range(3)], -1) for k in range(num_frames)
+    ]
     out = np.stack(frames)
     assert out.max() <= 255
     return out.astype(np.uint8)
@@ -62,11 +69,15 @@ def seeded_amt(seed: int = 0) -> AMTS:
 
 def use_model(monkeypatch: pytest.MonkeyPatch, model: nn.Module) -> None:
     """Make the runner build the ``amt_s`` extractor around ``model``."""
-    monkeypatch.setitem(features._REGISTRY, "amt_s", lambda opts: AMTInterpolationError(opts, model=model))
+    monkeypatch.setitem(
+        features._REGISTRY, "amt_s", lambda opts: AMTInterpolationError(opts, model=model)
+    )
 
 
 def _scores(records: list[dict]) -> dict[str, float]:
-    return {Path(r["video"]).stem: r["score"] for r in records if r["dimension"] == "motion_smoothness"}
+    return {
+        Path(r["video"]).stem: r["score"] for r in records if r["dimension"] == "motion_smoothness"
+    }
 
 
 # --------------------------------------------------------------------------- architecture
@@ -77,8 +88,13 @@ def test_parameter_count_and_checkpoint_key_names() -> None:
     keys = set(model.state_dict())
     assert sum(p.numel() for p in model.parameters()) == AMT_S_NUM_PARAMS
     assert len(keys) == 213  # instance norms carry no parameters
-    for key in ("feat_encoder.layer2.0.downsample.0.weight", "encoder.pyramid4.1.1.weight",
-                "decoder1.convblock.1.conv5.bias", "update3.gru.2.weight", "comb_block.1.weight"):
+    for key in (
+        "feat_encoder.layer2.0.downsample.0.weight",
+        "encoder.pyramid4.1.1.weight",
+        "decoder1.convblock.1.conv5.bias",
+        "update3.gru.2.weight",
+        "comb_block.1.weight",
+    ):
         assert key in keys
     assert not any("norm" in k for k in keys)
 
@@ -109,7 +125,9 @@ def test_seeded_random_amt_matches_its_golden_output() -> None:
         if not os.environ.get("VBENCH_CN_ACCEPT"):
             pytest.fail(f"{EXPECT} missing; run with VBENCH_CN_ACCEPT=1 to create it")
         EXPECT.parent.mkdir(parents=True, exist_ok=True)
-        EXPECT.write_text(json.dumps({"shape": list(summary.shape), "values": summary.flatten().tolist()}))
+        EXPECT.write_text(
+            json.dumps({"shape": list(summary.shape), "values": summary.flatten().tolist()})
+        )
     expect = json.loads(EXPECT.read_text())
     want = torch.tensor(expect["values"]).reshape(expect["shape"])
     torch.testing.assert_close(summary, want, atol=1e-5, rtol=0)
@@ -118,10 +136,19 @@ def test_seeded_random_amt_matches_its_golden_output() -> None:
 # --------------------------------------------------------------------------- protocol pieces
 
 
-@pytest.mark.parametrize(("num_frames", "position", "expected"), [
-    (3, 0, [0]), (2, 0, []), (8, 0, [0, 2, 4]), (9, 0, [0, 2, 4, 6]),
-    (5, 62, [0, 2]), (5, 61, [1]), (3, 61, []), (4, 61, [1]),
-])
+@pytest.mark.parametrize(
+    ("num_frames", "position", "expected"),
+    [
+        (3, 0, [0]),
+        (2, 0, []),
+        (8, 0, [0, 2, 4]),
+        (9, 0, [0, 2, 4, 6]),
+        (5, 62, [0, 2]),
+        (5, 61, [1]),
+        (3, 61, []),
+        (4, 61, [1]),
+    ],
+)
 def test_triplet_starts(num_frames: int, position: int, expected: list[int]) -> None:
     assert triplet_starts(num_frames, position=position) == expected
 
@@ -180,21 +207,36 @@ def test_compares_with_the_middle_frame_only() -> None:
 @pytest.fixture(scope="module")
 def motion_clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("motion")
-    synthetic.write_video(folder / "linear-9.mp4", linear_motion_clip(9, 120, 150), codec="libx264rgb")
-    synthetic.write_video(folder / "linear-8.mp4", linear_motion_clip(8, 120, 150), codec="libx264rgb")
+    synthetic.write_video(
+        folder / "linear-9.mp4", linear_motion_clip(9, 120, 150), codec="libx264rgb"
+    )
+    synthetic.write_video(
+        folder / "linear-8.mp4", linear_motion_clip(8, 120, 150), codec="libx264rgb"
+    )
     jerky = linear_motion_clip(9, 120, 150).astype(np.int16)
     jerky[1::2] += 6  # every odd frame off the line by 6 grey levels
     synthetic.write_video(folder / "jerky-9.mp4", jerky.astype(np.uint8), codec="libx264rgb")
-    synthetic.write_video(folder / "short-2.mp4", linear_motion_clip(2, 120, 150), codec="libx264rgb")
-    synthetic.write_video(folder / "texture-11.mp4", synthetic.translating_clip(11, 128, 144, pixels_per_frame=2))
+    synthetic.write_video(
+        folder / "short-2.mp4", linear_motion_clip(2, 120, 150), codec="libx264rgb"
+    )
+    synthetic.write_video(
+        folder / "texture-11.mp4", synthetic.translating_clip(11, 128, 144, pixels_per_frame=2)
+    )
     return folder
 
 
-def test_linear_motion_scores_exactly_one_through_the_runner(motion_clips: Path, tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_linear_motion_scores_exactly_one_through_the_runner(
+    motion_clips: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     use_model(monkeypatch, LinearInterpolator())
-    records = evaluate([motion_clips], model="m", dimensions=["motion_smoothness"], out_dir=tmp_path,
-                       progress=False, chunk_frames=4)
+    records = evaluate(
+        [motion_clips],
+        model="m",
+        dimensions=["motion_smoothness"],
+        out_dir=tmp_path,
+        progress=False,
+        chunk_frames=4,
+    )
     by_name = {Path(r["video"]).stem: r for r in records}
     assert by_name["linear-9"]["score"] == 1.0
     assert by_name["linear-9"]["details"]["triplets"] == 4
@@ -204,14 +246,21 @@ def test_linear_motion_scores_exactly_one_through_the_runner(motion_clips: Path,
     assert by_name["short-2"]["status"] == "skipped"
 
 
-def test_chunked_equals_unchunked_with_the_real_architecture(motion_clips: Path, tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_chunked_equals_unchunked_with_the_real_architecture(
+    motion_clips: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     torch.set_num_threads(1)
     use_model(monkeypatch, seeded_amt(0))
     runs = {}
     for chunk in (3, 64):
-        records = evaluate([motion_clips], model="m", dimensions=["motion_smoothness"],
-                           out_dir=tmp_path / str(chunk), progress=False, chunk_frames=chunk)
+        records = evaluate(
+            [motion_clips],
+            model="m",
+            dimensions=["motion_smoothness"],
+            out_dir=tmp_path / str(chunk),
+            progress=False,
+            chunk_frames=chunk,
+        )
         runs[chunk] = _scores(records)
     assert runs[3] == runs[64]
     assert 0.5 < runs[64]["texture-11"] < 1.0
@@ -224,10 +273,27 @@ def test_end_to_end_with_random_weights(motion_clips: Path, tmp_path: Path) -> N
 
     video = motion_clips / "texture-11.mp4"
     out = tmp_path / "run"
-    result = CliRunner().invoke(app, ["evaluate", str(video), "--dimensions", "motion_smoothness",
-                                      "--random-weights", "--out", str(out), "--device", "cpu"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "evaluate",
+            str(video),
+            "--dimensions",
+            "motion_smoothness",
+            "--random-weights",
+            "--out",
+            str(out),
+            "--device",
+            "cpu",
+        ],
+    )
     assert result.exit_code == 0, result.output
-    records = [json.loads(line) for p in out.glob("**/*.jsonl") for line in p.read_text().splitlines() if line]
+    records = [
+        json.loads(line)
+        for p in out.glob("**/*.jsonl")
+        for line in p.read_text().splitlines()
+        if line
+    ]
     scored = [r for r in records if r["dimension"] == "motion_smoothness"]
     assert len(scored) == 1 and scored[0]["status"] == "ok", scored
     assert 0.0 <= scored[0]["score"] <= 1.0

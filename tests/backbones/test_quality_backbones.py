@@ -59,17 +59,24 @@ def run(ext, frames: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
 def check_golden(name: str, arrays: dict[str, torch.Tensor], *, atol: float = 1e-4) -> None:
     """Compare with ``expect/<name>.json`` (write it when VBENCH_CN_ACCEPT=1)."""
     path = EXPECT / f"{name}.json"
-    data = {k: {"shape": list(v.shape), "values": [round(float(x), 6) for x in v.flatten()]} for k, v in arrays.items()}
+    data = {
+        k: {"shape": list(v.shape), "values": [round(float(x), 6) for x in v.flatten()]}
+        for k, v in arrays.items()
+    }
     if os.environ.get("VBENCH_CN_ACCEPT") == "1":
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"seed": 0, "note": "seeded random weights; see test docstring", **data}))
+        path.write_text(
+            json.dumps({"seed": 0, "note": "seeded random weights; see test docstring", **data})
+        )
     if not path.exists():
         pytest.fail(f"{path} missing; run with VBENCH_CN_ACCEPT=1 to create it")
     assert path.stat().st_size < 50_000
     expect = json.loads(path.read_text())
     for key, got in data.items():
         assert expect[key]["shape"] == got["shape"], key
-        np.testing.assert_allclose(got["values"], expect[key]["values"], atol=atol, rtol=1e-4, err_msg=f"{name}.{key}")
+        np.testing.assert_allclose(
+            got["values"], expect[key]["values"], atol=atol, rtol=1e-4, err_msg=f"{name}.{key}"
+        )
 
 
 # --------------------------------------------------------------------------- transforms
@@ -93,7 +100,12 @@ def test_clip_transform_crops_and_does_not_clamp() -> None:
 
 def test_musiq_longer_rule() -> None:
     assert T.musiq_longer_transform(seeded_frames(1, 300, 600)).shape == (1, 3, 256, 512)
-    assert T.musiq_longer_transform(seeded_frames(1, 513, 301)).shape == (1, 3, 512, int(512 / 513 * 301))
+    assert T.musiq_longer_transform(seeded_frames(1, 513, 301)).shape == (
+        1,
+        3,
+        512,
+        int(512 / 513 * 301),
+    )
     small = seeded_frames(1, 300, 500)
     x = T.musiq_longer_transform(small)
     assert x.shape == (1, 3, 300, 500) and torch.equal(x, small.permute(0, 3, 1, 2).float() / 255.0)
@@ -106,7 +118,9 @@ def test_pad_to_multiple_of_8_sintel_mode() -> None:
     # 7 rows: 3 above, 4 below; 3 columns: 1 left, 2 right; replicated edges
     assert torch.equal(y[0, 0, 3:36, 1:46], x[0, 0])
     assert torch.equal(y[0, 0, 0, 1:46], x[0, 0, 0]) and torch.equal(y[0, 0, 39, 1:46], x[0, 0, -1])
-    assert torch.equal(y[0, 0, 3:36, 0], x[0, 0, :, 0]) and torch.equal(y[0, 0, 3:36, 47], x[0, 0, :, -1])
+    assert torch.equal(y[0, 0, 3:36, 0], x[0, 0, :, 0]) and torch.equal(
+        y[0, 0, 3:36, 47], x[0, 0, :, -1]
+    )
     assert T.pad_to_multiple(torch.zeros(1, 1, 16, 24)).shape == (1, 1, 16, 24)
 
 
@@ -121,12 +135,21 @@ def dino():  # noqa: ANN201
 def test_dino_matches_timm_vit_on_square_input(dino) -> None:  # noqa: ANN001
     from timm.models.vision_transformer import VisionTransformer
 
-    vit = VisionTransformer(img_size=224, patch_size=16, embed_dim=768, depth=12, num_heads=12, qkv_bias=True,
-                            num_classes=0).eval()
+    vit = VisionTransformer(
+        img_size=224,
+        patch_size=16,
+        embed_dim=768,
+        depth=12,
+        num_heads=12,
+        qkv_bias=True,
+        num_classes=0,
+    ).eval()
     vit.load_state_dict(dino.model.state_dict(), strict=True)  # same names as DINO's checkpoint
     x = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(0))
     with torch.inference_mode():
-        torch.testing.assert_close(dino.model(x), vit.forward_features(x)[:, 0], atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(
+            dino.model(x), vit.forward_features(x)[:, 0], atol=1e-5, rtol=1e-5
+        )
 
 
 def test_dino_position_interpolation_rule(dino) -> None:  # noqa: ANN001
@@ -137,8 +160,14 @@ def test_dino_position_interpolation_rule(dino) -> None:  # noqa: ANN001
         assert model.interpolate_pos_encoding(196, 224, 224) is model.pos_embed
         got = model.interpolate_pos_encoding(14 * 21, 224, 336)
         want = F.interpolate(grid, scale_factor=(14.1 / 14, 21.1 / 14), mode="bicubic")
-        torch.testing.assert_close(got[:, 1:], want.permute(0, 2, 3, 1).reshape(1, -1, 768), atol=0, rtol=0)
-        by_size = F.interpolate(grid, size=(14, 21), mode="bicubic").permute(0, 2, 3, 1).reshape(1, -1, 768)
+        torch.testing.assert_close(
+            got[:, 1:], want.permute(0, 2, 3, 1).reshape(1, -1, 768), atol=0, rtol=0
+        )
+        by_size = (
+            F.interpolate(grid, size=(14, 21), mode="bicubic")
+            .permute(0, 2, 3, 1)
+            .reshape(1, -1, 768)
+        )
         assert not torch.allclose(got[:, 1:], by_size)  # the +0.1 scale factor, not the target size
         # DINO's quirk: 196 patches but a non-square input (224x239) is still resampled
         quirk = model.interpolate_pos_encoding(196, 224, 239)
@@ -181,14 +210,17 @@ def _torchscript_like_openai(state: dict[str, torch.Tensor], path: Path) -> None
         mod.register_parameter(leaf, nn.Parameter(value.half(), requires_grad=False))
     root.input_resolution = 224
     first_block = root.get_submodule("transformer.resblocks").get_submodule("0")
-    first_block.attn_mask = torch.full((77, 77), float("-inf"))  # a plain tensor attribute, as in OpenAI's
+    first_block.attn_mask = torch.full(
+        (77, 77), float("-inf")
+    )  # a plain tensor attribute, as in OpenAI's
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.jit.script(root).save(str(path))
 
 
-def test_openai_style_torchscript_loads_through_the_clip_converter(tmp_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_openai_style_torchscript_loads_through_the_clip_converter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Fast: a tiny module saved like OpenAI's archives goes through the reader and the CLIP converter."""
     from vbench_cn.features.clip import convert_openai_clip
 
@@ -204,9 +236,18 @@ def test_openai_style_torchscript_loads_through_the_clip_converter(tmp_path: Pat
             self.transformer = nn.Module()
             self.transformer.resblocks = nn.Sequential(nn.Linear(4, 3), nn.LayerNorm(3))
 
-    entry = W.Weights(name="tiny_openai_test", build=Wrapped, source="https://example.invalid/x.pt", filename="x.pt",
-                      sha256=None, size_bytes=None, license="MIT", transforms="", meta={"num_params": 21, "used_by": []},
-                      convert=convert_openai_clip)
+    entry = W.Weights(
+        name="tiny_openai_test",
+        build=Wrapped,
+        source="https://example.invalid/x.pt",
+        filename="x.pt",
+        sha256=None,
+        size_bytes=None,
+        license="MIT",
+        transforms="",
+        meta={"num_params": 21, "used_by": []},
+        convert=convert_openai_clip,
+    )
     monkeypatch.setitem(W._REGISTRY, entry.name, entry)
     model, _ = W.load_model(entry.name, ExtractorOptions(weights_overrides={entry.name: str(path)}))
     for key, value in state.items():
@@ -237,8 +278,12 @@ def test_torchscript_reader_refuses_foreign_globals(tmp_path: Path) -> None:
     from vbench_cn._torchscript import TorchScriptError, read_torchscript_tensors
 
     marker = tmp_path / "pwned"
-    payload = b"\x80\x02cos\nsystem\nq\x00X" + len(f"touch {marker}").to_bytes(4, "little") + \
-        f"touch {marker}".encode() + b"q\x01\x85q\x02Rq\x03."
+    payload = (
+        b"\x80\x02cos\nsystem\nq\x00X"
+        + len(f"touch {marker}").to_bytes(4, "little")
+        + f"touch {marker}".encode()
+        + b"q\x01\x85q\x02Rq\x03."
+    )
     assert pickle.loads.__name__  # payload is a plain protocol-2 pickle calling os.system
     path = tmp_path / "evil.pt"
     with zipfile.ZipFile(path, "w") as zf:
@@ -291,7 +336,9 @@ def test_raft_key_mapping_round_trips_and_uses_every_key() -> None:
     }
     for key, shape in expected_shapes.items():
         assert tuple(original[key].shape) == shape, key
-    assert not any(".norm" in k for k in original if k.startswith("module.fnet."))  # instance norm: no params
+    assert not any(
+        ".norm" in k for k in original if k.startswith("module.fnet.")
+    )  # instance norm: no params
     aliases = [k for k in original if ".norm3." in k]
     assert len(aliases) == 10 and len(original) == len(tv) + len(aliases)
     back = convert_princeton_raft(original)
@@ -311,7 +358,9 @@ def test_raft_checkpoint_in_original_layout_loads(tmp_path: Path) -> None:
     tv = W.build_random("raft_things", seed=4).state_dict()
     path = tmp_path / "raft-things.pth"
     torch.save(torchvision_to_princeton(tv), path)
-    model, weights_id = W.load_model("raft_things", ExtractorOptions(weights_overrides={"raft_things": str(path)}))
+    model, weights_id = W.load_model(
+        "raft_things", ExtractorOptions(weights_overrides={"raft_things": str(path)})
+    )
     assert weights_id.startswith("raft_things@")
     assert all(torch.equal(model.state_dict()[k], v) for k, v in tv.items())
 
@@ -319,7 +368,10 @@ def test_raft_checkpoint_in_original_layout_loads(tmp_path: Path) -> None:
 def test_raft_forward_equals_torchvision_forward() -> None:
     raft = W.build_random("raft_things").eval()
     g = torch.Generator().manual_seed(1)
-    a, b = torch.rand(1, 3, 128, 136, generator=g) * 2 - 1, torch.rand(1, 3, 128, 136, generator=g) * 2 - 1
+    a, b = (
+        torch.rand(1, 3, 128, 136, generator=g) * 2 - 1,
+        torch.rand(1, 3, 128, 136, generator=g) * 2 - 1,
+    )
     with torch.inference_mode():  # 4 updates exercise the same loop as VBench's 20, 5x faster
         ours = RaftPairScorer(raft, num_flow_updates=4).flow(a, b)
         ref = raft(a, b, num_flow_updates=4)[-1]
@@ -327,9 +379,13 @@ def test_raft_forward_equals_torchvision_forward() -> None:
 
 
 def test_top_fraction_mean_uses_int_of_5_percent() -> None:
-    mag = torch.arange(40, dtype=torch.float32).reshape(1, 5, 8)  # int(40 * 0.05) = 2 largest: 39, 38
+    mag = torch.arange(40, dtype=torch.float32).reshape(
+        1, 5, 8
+    )  # int(40 * 0.05) = 2 largest: 39, 38
     assert float(top_fraction_mean(mag)) == 38.5
-    assert math.isnan(float(top_fraction_mean(torch.ones(1, 4, 4))))  # int(0.8) = 0: numpy's empty mean
+    assert math.isnan(
+        float(top_fraction_mean(torch.ones(1, 4, 4)))
+    )  # int(0.8) = 0: numpy's empty mean
 
 
 def test_raft_extractor_golden() -> None:
@@ -341,7 +397,9 @@ def test_raft_extractor_golden() -> None:
         flow = ext.model.flow(2 * items[:, 0] / 255 - 1, 2 * items[:, 1] / 255 - 1)
     scores = top_fraction_mean(flow.norm(dim=1))  # what RaftPairScorer.forward returns
     assert torch.isfinite(scores).all()
-    check_golden("raft_things", {"pair_scores": scores, "flow_sample": flow[0, :, ::16, ::16]}, atol=1e-3)
+    check_golden(
+        "raft_things", {"pair_scores": scores, "flow_sample": flow[0, :, ::16, ::16]}, atol=1e-3
+    )
 
 
 # --------------------------------------------------------------------------- MUSIQ
@@ -352,15 +410,21 @@ def test_musiq_golden_and_batch_invariant() -> None:
     frames = seeded_frames(2, 40, 56)
     batched = run(ext, frames)
     single = torch.cat([run(ext, frames[i : i + 1]) for i in range(2)])
-    torch.testing.assert_close(batched, single, atol=1e-4, rtol=1e-5)  # VBench scores one frame at a time
+    torch.testing.assert_close(
+        batched, single, atol=1e-4, rtol=1e-5
+    )  # VBench scores one frame at a time
     check_golden("musiq_spaq", {"mos": batched})
 
 
-def test_transforms_in_frame_slices_equal_whole_chunk_and_bound_float_copies(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_transforms_in_frame_slices_equal_whole_chunk_and_bound_float_copies(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """A 1080p chunk is converted a few frames at a time; the result is bit-identical."""
     from vbench_cn.features import _transforms as T
 
-    frames = torch.randint(0, 256, (7, 90, 160, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    frames = torch.randint(
+        0, 256, (7, 90, 160, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(0)
+    )
     whole = {f: f(frames) for f in (T.clip_transform, T.dino_transform, T.musiq_longer_transform)}
     calls: list[int] = []
 

@@ -25,13 +25,34 @@ def records(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], d
     folder = tmp_path_factory.mktemp("quality_videos")
     videos = folder / "model_a"
     # lossless RGB so that the static clip decodes to identical frames
-    synthetic.write_video(videos / "static-0.mp4", synthetic.static_clip(2, 37, 45), codec="libx264rgb")
-    synthetic.write_video(videos / "moving-0.mp4",
-                          synthetic.translating_clip(2, 129, 131, pixels_per_frame=6), fps=8.0, codec="libx264rgb")
+    synthetic.write_video(
+        videos / "static-0.mp4", synthetic.static_clip(2, 37, 45), codec="libx264rgb"
+    )
+    synthetic.write_video(
+        videos / "moving-0.mp4",
+        synthetic.translating_clip(2, 129, 131, pixels_per_frame=6),
+        fps=8.0,
+        codec="libx264rgb",
+    )
     out = folder / "run"
-    result = CliRunner().invoke(app, ["evaluate", str(videos), "--model", "model_a", "--dimensions", DIMS,
-                                      "--random-weights", "--all-prompts", "--device", "cpu", "--out", str(out),
-                                      "--no-progress"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "evaluate",
+            str(videos),
+            "--model",
+            "model_a",
+            "--dimensions",
+            DIMS,
+            "--random-weights",
+            "--all-prompts",
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+    )
     assert result.exit_code == 0, result.output
     recs = read_records(out)
     return {(Path(r["video"]).stem, r["dimension"]): r for r in recs}
@@ -83,14 +104,28 @@ def test_raft_pairs_do_not_depend_on_decode_chunks(tmp_path: Path) -> None:
     """Overlap 1: the pair that straddles a chunk boundary is still scored, with the same value."""
     from vbench_cn.api import evaluate
 
-    video = synthetic.write_video(tmp_path / "v" / "jitter-0.mp4",
-                                  synthetic.translating_clip(2, 128, 128, pixels_per_frame=5), codec="libx264rgb")
+    video = synthetic.write_video(
+        tmp_path / "v" / "jitter-0.mp4",
+        synthetic.translating_clip(2, 128, 128, pixels_per_frame=5),
+        codec="libx264rgb",
+    )
     details = []
     for chunk in (1, 64):
-        recs = evaluate([str(video)], model="m", dimensions=["dynamic_degree"], out_dir=tmp_path / f"run{chunk}",
-                        random_weights=True, all_prompts=True, device="cpu", chunk_frames=chunk, progress=False)
+        recs = evaluate(
+            [str(video)],
+            model="m",
+            dimensions=["dynamic_degree"],
+            out_dir=tmp_path / f"run{chunk}",
+            random_weights=True,
+            all_prompts=True,
+            device="cpu",
+            chunk_frames=chunk,
+            progress=False,
+        )
         (rec,) = [r for r in recs if r["dimension"] == "dynamic_degree"]
         assert rec["status"] == "ok", rec
         details.append(rec["details"])
-    assert details[0]["pairs"] == details[1]["pairs"] == 1  # chunk 1: the only pair straddles chunks
+    assert (
+        details[0]["pairs"] == details[1]["pairs"] == 1
+    )  # chunk 1: the only pair straddles chunks
     assert details[0]["max_pair_score"] == details[1]["max_pair_score"]

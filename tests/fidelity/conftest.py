@@ -11,7 +11,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "tests/fidelity/" not in item.nodeid.replace("\\", "/"):
             continue  # the suite-wide rule for other folders lives in tests/conftest.py
-        for marker, reason in (("slow", "slow: ViT-g / full fidelity run on CPU; run `pytest -m slow`"),
-                               ("parity", "parity with cd-fvd (pip install --no-deps cd-fvd); run `pytest -m parity`")):
+        for marker, reason in (
+            ("slow", "slow: ViT-g / full fidelity run on CPU; run `pytest -m slow`"),
+            ("parity", "parity with cd-fvd (pip install --no-deps cd-fvd); run `pytest -m parity`"),
+        ):
             if item.get_closest_marker(marker) is not None and marker not in asked:
                 item.add_marker(pytest.mark.skip(reason=reason))

@@ -27,8 +27,17 @@ TINY_VIT = VideoViTConfig(embed_dim=64, depth=2, num_heads=4, mlp_hidden=int(64 
 
 
 def info(num_frames: int) -> VideoInfo:
-    return VideoInfo(path="x.mp4", num_frames=num_frames, fps=8.0, duration_seconds=num_frames / 8, width=8,
-                     height=8, codec="h264", variable_frame_rate=False, backend="pyav")
+    return VideoInfo(
+        path="x.mp4",
+        num_frames=num_frames,
+        fps=8.0,
+        duration_seconds=num_frames / 8,
+        width=8,
+        height=8,
+        codec="h264",
+        variable_frame_rate=False,
+        backend="pyav",
+    )
 
 
 def chunked_clips(num_frames: int, chunk: int, overlap: int = 15) -> list[int]:
@@ -51,14 +60,18 @@ def test_every_clip_is_emitted_once_whatever_the_chunking(num_frames: int, chunk
 
 
 def test_make_clips_values_layout_and_padding() -> None:
-    frames = torch.arange(20, dtype=torch.uint8)[:, None, None, None].expand(20, 4, 4, 3).contiguous()
+    frames = (
+        torch.arange(20, dtype=torch.uint8)[:, None, None, None].expand(20, 4, 4, 3).contiguous()
+    )
     clips = make_clips(frames, position=0, info=info(20), size=4)
     assert clips.shape == (1, 3, 16, 4, 4)
     assert torch.allclose(clips[0, 0, :, 0, 0] * 255, torch.arange(16, dtype=torch.float32))
     short = make_clips(frames[:5], position=0, info=info(5), size=4)  # held last frame
     assert short.shape == (1, 3, 16, 4, 4)
     assert torch.allclose(short[0, 1, 4:, 2, 2] * 255, torch.full((12,), 4.0))
-    assert make_clips(frames[:5], position=0, info=info(9), size=4) is None  # not the whole video yet
+    assert (
+        make_clips(frames[:5], position=0, info=info(9), size=4) is None
+    )  # not the whole video yet
 
 
 def test_same_padding_is_tensorflow_same() -> None:
@@ -75,7 +88,9 @@ def test_i3d_shapes_and_params() -> None:
     with torch.inference_mode():
         out = net(torch.rand(1, 3, 16, 224, 224) * 2 - 1)
     assert out.shape == (1, 400) and torch.isfinite(out).all() and out.abs().mean() > 1e-2
-    wrapped = convert_i3d_state_dict({"state_dict": {f"module.{k}": v for k, v in net.state_dict().items()}})
+    wrapped = convert_i3d_state_dict(
+        {"state_dict": {f"module.{k}": v for k, v in net.state_dict().items()}}
+    )
     InceptionI3d().load_state_dict(wrapped, strict=True)
 
 
@@ -106,19 +121,40 @@ def test_random_i3d_separates_noise_from_smooth_clips() -> None:
     net = build_random("i3d_kinetics400", seed=0).eval()
 
     def feats(clips: list[np.ndarray]) -> list[torch.Tensor]:
-        batch = torch.cat([make_clips(torch.from_numpy(c), position=0, info=info(16), size=112) for c in clips])
+        batch = torch.cat(
+            [make_clips(torch.from_numpy(c), position=0, info=info(16), size=112) for c in clips]
+        )
         with torch.inference_mode():
             return list(net(batch * 2 - 1).split(1))
 
     ref = torch.cat(feats([s.translating_clip(16, 32, 32, seed=i) for i in range(3)])).numpy()
     mu, sigma = mean_and_covariance(ref)
-    stats = ReferenceStats(name="smooth", dimension="fvd", mu=mu, sigma=sigma, features=None, count=3, videos=3,
-                           extractor="i3d_fvd", weights_id="random", weights_sha256=None, sampling="all",
-                           dimension_version=1)
-    smooth = frechet_distance_set(feats([s.translating_clip(16, 32, 32, seed=10 + i) for i in range(2)]),
-                                  reference=stats, min_samples=2, bootstrap=0)
-    noise = frechet_distance_set(feats([s.noise_clip(16, 32, 32, seed=i) for i in range(2)]),
-                                 reference=stats, min_samples=2, bootstrap=0)
+    stats = ReferenceStats(
+        name="smooth",
+        dimension="fvd",
+        mu=mu,
+        sigma=sigma,
+        features=None,
+        count=3,
+        videos=3,
+        extractor="i3d_fvd",
+        weights_id="random",
+        weights_sha256=None,
+        sampling="all",
+        dimension_version=1,
+    )
+    smooth = frechet_distance_set(
+        feats([s.translating_clip(16, 32, 32, seed=10 + i) for i in range(2)]),
+        reference=stats,
+        min_samples=2,
+        bootstrap=0,
+    )
+    noise = frechet_distance_set(
+        feats([s.noise_clip(16, 32, 32, seed=i) for i in range(2)]),
+        reference=stats,
+        min_samples=2,
+        bootstrap=0,
+    )
     assert noise.value > 3 * smooth.value
 
 
@@ -159,9 +195,20 @@ def test_i3d_and_videomae_match_cd_fvd() -> None:
     x = torch.rand(1, 3, 16, 224, 224) * 2 - 1
     with torch.inference_mode():
         torch.testing.assert_close(ours(x), theirs(x), rtol=1e-5, atol=1e-6)
-    vt = vm_mod.VisionTransformer(img_size=224, patch_size=14, embed_dim=64, depth=2, num_heads=4, mlp_ratio=48 / 11,
-                                  qkv_bias=True, norm_layer=partial(torch.nn.LayerNorm, eps=1e-6), num_classes=174,
-                                  all_frames=16, tubelet_size=2, use_mean_pooling=True).eval()
+    vt = vm_mod.VisionTransformer(
+        img_size=224,
+        patch_size=14,
+        embed_dim=64,
+        depth=2,
+        num_heads=4,
+        mlp_ratio=48 / 11,
+        qkv_bias=True,
+        norm_layer=partial(torch.nn.LayerNorm, eps=1e-6),
+        num_classes=174,
+        all_frames=16,
+        tubelet_size=2,
+        use_mean_pooling=True,
+    ).eval()
     for name, p in vt.named_parameters():
         if "bias" in name or "norm" in name:
             p.data.normal_(0, 0.1)
@@ -169,7 +216,9 @@ def test_i3d_and_videomae_match_cd_fvd() -> None:
     vm.load_state_dict(convert_videomae_state_dict({"model": vt.state_dict()}), strict=True)
     v = torch.rand(2, 3, 16, 224, 224)
     with torch.inference_mode():
-        torch.testing.assert_close(vm.forward_features(v), vt.forward_features(v), rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(
+            vm.forward_features(v), vt.forward_features(v), rtol=1e-4, atol=1e-5
+        )
 
 
 @pytest.mark.slow

@@ -24,15 +24,31 @@ from vbench_cn.scorers.fidelity import (
 )
 
 
-def ref_stats(features: np.ndarray | None = None, *, mu: np.ndarray | None = None, sigma: np.ndarray | None = None,
-              keep_features: bool = False, count: int | None = None) -> ReferenceStats:
+def ref_stats(
+    features: np.ndarray | None = None,
+    *,
+    mu: np.ndarray | None = None,
+    sigma: np.ndarray | None = None,
+    keep_features: bool = False,
+    count: int | None = None,
+) -> ReferenceStats:
     if features is not None:
         mu, sigma = mean_and_covariance(features)
         count = features.shape[0] if count is None else count
-    return ReferenceStats(name="unit", dimension="fvd", mu=mu, sigma=sigma,
-                          features=np.asarray(features, np.float32) if keep_features else None,
-                          count=count if count is not None else 10**6, videos=None, extractor=None,
-                          weights_id="random", weights_sha256=None, sampling="all", dimension_version=1)
+    return ReferenceStats(
+        name="unit",
+        dimension="fvd",
+        mu=mu,
+        sigma=sigma,
+        features=np.asarray(features, np.float32) if keep_features else None,
+        count=count if count is not None else 10**6,
+        videos=None,
+        extractor=None,
+        weights_id="random",
+        weights_sha256=None,
+        sampling="all",
+        dimension_version=1,
+    )
 
 
 def random_spd(rng: np.random.Generator, d: int) -> np.ndarray:
@@ -46,7 +62,9 @@ def random_spd(rng: np.random.Generator, d: int) -> np.ndarray:
 def test_isotropic_gaussians_closed_form() -> None:
     d = 8
     # N(0, I) vs N(1, 4I): |mu|^2 = d, traces d + 4d - 2 tr(2I) = d  ->  2d.
-    assert frechet_distance(np.zeros(d), np.eye(d), np.ones(d), 4 * np.eye(d)) == pytest.approx(2 * d, abs=1e-9)
+    assert frechet_distance(np.zeros(d), np.eye(d), np.ones(d), 4 * np.eye(d)) == pytest.approx(
+        2 * d, abs=1e-9
+    )
 
 
 def test_commuting_covariances_closed_form(rng: np.random.Generator) -> None:
@@ -101,14 +119,18 @@ def test_weighted_fast_path_matches_the_direct_formula(rng: np.random.Generator)
     ref = rng.normal(0.5, 1.2, size=(80, 12))
     mu_r, sigma_r = mean_and_covariance(ref)
     fast = _WeightedFrechet(x, mu_r, sigma_r)
-    assert fast(np.ones(60)) == pytest.approx(frechet_distance(*mean_and_covariance(x), mu_r, sigma_r), rel=1e-8)
+    assert fast(np.ones(60)) == pytest.approx(
+        frechet_distance(*mean_and_covariance(x), mu_r, sigma_r), rel=1e-8
+    )
     counts = rng.integers(0, 3, 60).astype(float)  # a bootstrap draw: rows repeated or left out
     rows = np.repeat(np.arange(60), counts.astype(int))
     direct = frechet_distance(*mean_and_covariance(x[rows]), mu_r, sigma_r)
     assert fast(counts) == pytest.approx(direct, rel=1e-8)
     wide = rng.normal(size=(8, 12))  # fewer rows than dimensions: the rows x rows Gram path
     wide_fast = _WeightedFrechet(wide, mu_r, sigma_r)(np.ones(8))
-    assert wide_fast == pytest.approx(frechet_distance(*mean_and_covariance(wide), mu_r, sigma_r), rel=1e-7)
+    assert wide_fast == pytest.approx(
+        frechet_distance(*mean_and_covariance(wide), mu_r, sigma_r), rel=1e-7
+    )
 
 
 # --------------------------------------------------------------------------- KID
@@ -145,7 +167,9 @@ def test_kid_is_unbiased_on_one_distribution() -> None:
 def test_kid_grows_with_a_shift(rng: np.random.Generator) -> None:
     x = rng.normal(size=(200, 16))
     near, _ = kernel_inception_distance(x, rng.normal(size=(200, 16)), subsets=20, subset_size=100)
-    far, _ = kernel_inception_distance(x, rng.normal(1.0, 1.0, size=(200, 16)), subsets=20, subset_size=100)
+    far, _ = kernel_inception_distance(
+        x, rng.normal(1.0, 1.0, size=(200, 16)), subsets=20, subset_size=100
+    )
     assert far > 0.05 and far > 20 * abs(near)
 
 
@@ -164,13 +188,17 @@ def test_scorers_are_registered() -> None:
 def test_too_small_set_is_refused_not_nan(rng: np.random.Generator) -> None:
     ref = ref_stats(rng.normal(size=(500, 32)))
     small = per_video(rng.normal(size=(12, 32)), 4)  # 12 vectors for a 32x32 covariance
-    with pytest.raises(NotApplicable, match=r"set too small: 12 feature vectors from 3 videos.*at least 33"):
+    with pytest.raises(
+        NotApplicable, match=r"set too small: 12 feature vectors from 3 videos.*at least 33"
+    ):
         frechet_distance_set(small, reference=ref)
     tiny_ref = ref_stats(rng.normal(size=(20, 32)))
     with pytest.raises(NotApplicable, match="reference 'unit' too small: 20"):
         frechet_distance_set(per_video(rng.normal(size=(40, 32)), 4), reference=tiny_ref)
     with pytest.raises(NotApplicable, match="KID needs at least 2"):
-        kid_set([torch.ones(1, 32)], reference=ref_stats(rng.normal(size=(50, 32)), keep_features=True))
+        kid_set(
+            [torch.ones(1, 32)], reference=ref_stats(rng.normal(size=(50, 32)), keep_features=True)
+        )
     with pytest.raises(NotApplicable, match="no reference set"):
         frechet_distance_set(small, reference=None)
 
@@ -182,7 +210,12 @@ def test_frechet_set_score_interval_and_details(rng: np.random.Generator) -> Non
     direct = frechet_distance(*mean_and_covariance(gen), *mean_and_covariance(ref_x))
     assert score.value == pytest.approx(direct, rel=1e-9)
     d = score.details
-    assert d["videos"] == 30 and d["samples"] == 120 and d["feature_dim"] == 8 and d["reference"] == "unit"
+    assert (
+        d["videos"] == 30
+        and d["samples"] == 120
+        and d["feature_dim"] == 8
+        and d["reference"] == "unit"
+    )
     assert d["ci_low"] < score.value < d["ci_high"]
     assert math.isfinite(d["ci_low"]) and d["bootstrap"] == 60
     again = frechet_distance_set(per_video(gen, 4), reference=ref_stats(ref_x), bootstrap=60)
@@ -192,10 +225,19 @@ def test_frechet_set_score_interval_and_details(rng: np.random.Generator) -> Non
 def test_kid_set_matches_the_pure_function(rng: np.random.Generator) -> None:
     ref_x = rng.normal(size=(150, 8))
     gen = rng.normal(0.4, 1.0, size=(90, 8))
-    score = kid_set(per_video(gen, 3), reference=ref_stats(ref_x, keep_features=True), subsets=10,
-                    subset_size=50, bootstrap=50)
+    score = kid_set(
+        per_video(gen, 3),
+        reference=ref_stats(ref_x, keep_features=True),
+        subsets=10,
+        subset_size=50,
+        bootstrap=50,
+    )
     ref_f32 = ref_x.astype(np.float32).astype(np.float64)
-    kxx, kyy, kxy = polynomial_kernel(gen, gen), polynomial_kernel(ref_f32, ref_f32), polynomial_kernel(gen, ref_f32)
+    kxx, kyy, kxy = (
+        polynomial_kernel(gen, gen),
+        polynomial_kernel(ref_f32, ref_f32),
+        polynomial_kernel(gen, ref_f32),
+    )
     assert score.details["kid_all_pairs"] == pytest.approx(mmd2_unbiased(kxx, kyy, kxy), rel=1e-5)
     assert score.value > 0.0 and score.details["subset_size"] == 50
     assert score.details["ci_low"] <= score.details["kid_all_pairs"] <= score.details["ci_high"]
@@ -203,17 +245,23 @@ def test_kid_set_matches_the_pure_function(rng: np.random.Generator) -> None:
 
 def test_kid_needs_stored_features(rng: np.random.Generator) -> None:
     with pytest.raises(NotApplicable, match="holds no feature vectors"):
-        kid_set(per_video(rng.normal(size=(10, 4)), 2), reference=ref_stats(rng.normal(size=(50, 4))))
+        kid_set(
+            per_video(rng.normal(size=(10, 4)), 2), reference=ref_stats(rng.normal(size=(50, 4)))
+        )
 
 
 def test_dimension_mismatch_is_an_error(rng: np.random.Generator) -> None:
     with pytest.raises(ValueError, match="features are 4-d but reference 'unit' is 5-d"):
-        frechet_distance_set(per_video(rng.normal(size=(10, 4)), 2), reference=ref_stats(rng.normal(size=(50, 5))))
+        frechet_distance_set(
+            per_video(rng.normal(size=(10, 4)), 2), reference=ref_stats(rng.normal(size=(50, 5)))
+        )
 
 
 def test_empty_set_is_not_applicable() -> None:
     with pytest.raises(NotApplicable, match="no features"):
-        frechet_distance_set([torch.zeros(0)], reference=ref_stats(np.random.default_rng(0).normal(size=(9, 2))))
+        frechet_distance_set(
+            [torch.zeros(0)], reference=ref_stats(np.random.default_rng(0).normal(size=(9, 2)))
+        )
 
 
 def test_subset_paths_agree(rng: np.random.Generator) -> None:
@@ -229,5 +277,7 @@ def test_subset_paths_agree(rng: np.random.Generator) -> None:
         a, b = draw.choice(50, 40, replace=False), draw.choice(60, 40, replace=False)
         expected.append(mmd2_unbiased(kxx[np.ix_(a, a)], kyy[np.ix_(b, b)], kxy[np.ix_(a, b)]))
     np.testing.assert_allclose(got, expected, rtol=1e-10)
-    whole = _subset_mmds(kxx[:50, :50], kyy[:50, :50], kxy[:, :50], subsets=3, subset_size=1000, seed=0)
+    whole = _subset_mmds(
+        kxx[:50, :50], kyy[:50, :50], kxy[:, :50], subsets=3, subset_size=1000, seed=0
+    )
     np.testing.assert_allclose(whole, mmd2_unbiased(kxx, kyy[:50, :50], kxy[:, :50]))

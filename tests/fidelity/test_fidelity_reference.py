@@ -30,21 +30,37 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "home"
 
 
-def meta_for(dim: str, weights_id: str | None = "i3d_kinetics400@0123456789ab", count: int = 500) -> dict:
+def meta_for(
+    dim: str, weights_id: str | None = "i3d_kinetics400@0123456789ab", count: int = 500
+) -> dict:
     spec = SPECS[dim]
-    return {"extractor": spec.backbone, "weights_id": weights_id, "weights_sha256": None,
-            "sampling": spec.sampling.key, "dimension_version": spec.version, "scorer": spec.scorer,
-            "count": count, "videos": 50, "source": "unit test"}
+    return {
+        "extractor": spec.backbone,
+        "weights_id": weights_id,
+        "weights_sha256": None,
+        "sampling": spec.sampling.key,
+        "dimension_version": spec.version,
+        "scorer": spec.scorer,
+        "count": count,
+        "videos": 50,
+        "source": "unit test",
+    }
 
 
 def test_round_trip(home: Path, rng: np.random.Generator) -> None:
     x = rng.normal(size=(500, 400))
     mu, sigma = mean_and_covariance(x)
     feats = rng.normal(size=(64, 2048)).astype(np.float32)
-    folder = save_reference("k400", {
-        "fvd": ({"mu": mu, "sigma": sigma}, meta_for("fvd")),
-        "kid_frames": ({"features": feats}, meta_for("kid_frames", "inception_v3_fid@aaaaaaaaaaaa", 64)),
-    })
+    folder = save_reference(
+        "k400",
+        {
+            "fvd": ({"mu": mu, "sigma": sigma}, meta_for("fvd")),
+            "kid_frames": (
+                {"features": feats},
+                meta_for("kid_frames", "inception_v3_fid@aaaaaaaaaaaa", 64),
+            ),
+        },
+    )
     assert folder == home / "references" / "k400"
     ref = load_reference("k400", SPECS["fvd"], weights_id="i3d_kinetics400@0123456789ab")
     np.testing.assert_array_equal(ref.mu, mu)
@@ -62,7 +78,10 @@ def test_round_trip(home: Path, rng: np.random.Generator) -> None:
 def test_refused_on_detector_mismatch(home: Path, rng: np.random.Generator) -> None:
     mu, sigma = mean_and_covariance(rng.normal(size=(50, 4)))
     save_reference("real", {"fvd": ({"mu": mu, "sigma": sigma}, meta_for("fvd"))})
-    with pytest.raises(ReferenceError, match=r"built with detector i3d_kinetics400@0123456789ab, this run uses random"):
+    with pytest.raises(
+        ReferenceError,
+        match=r"built with detector i3d_kinetics400@0123456789ab, this run uses random",
+    ):
         load_reference("real", SPECS["fvd"], weights_id="random")
     with pytest.raises(ReferenceError, match="this run uses i3d_kinetics400@ffffffffffff"):
         load_reference("real", SPECS["fvd"], weights_id="i3d_kinetics400@ffffffffffff")
@@ -74,14 +93,18 @@ def test_refused_on_detector_mismatch(home: Path, rng: np.random.Generator) -> N
 
 def test_same_detector_rules() -> None:
     assert same_detector("random", "random")
-    assert same_detector("inception_v3_fid", "inception_v3_fid@0123456789ab")  # imported: digest unknown
+    assert same_detector(
+        "inception_v3_fid", "inception_v3_fid@0123456789ab"
+    )  # imported: digest unknown
     assert not same_detector("inception_v3_fid", "random")
     assert not same_detector("inception_v3_fid", "i3d_kinetics400@0123456789ab")
     assert not same_detector("a@1", "a@2")
     assert not same_detector(None, "random") and same_detector(None, "a@1")
 
 
-def test_refused_on_sampling_version_or_missing_dimension(home: Path, rng: np.random.Generator) -> None:
+def test_refused_on_sampling_version_or_missing_dimension(
+    home: Path, rng: np.random.Generator
+) -> None:
     mu, sigma = mean_and_covariance(rng.normal(size=(50, 4)))
     save_reference("r", {"fvd": ({"mu": mu, "sigma": sigma}, meta_for("fvd"))})
     other_sampling = dataclasses.replace(SPECS["fvd"], sampling=Sampling("fps", 8.0))
@@ -122,7 +145,9 @@ def test_import_published_stats(home: Path, tmp_path: Path, rng: np.random.Gener
     ref = load_reference("pub", SPECS["fid_frames"], weights_id="inception_v3_fid@0123456789ab")
     np.testing.assert_allclose(ref.mu, mu)
     assert ref.count is None
-    with pytest.raises(ReferenceError, match="built with detector inception_v3_fid, this run uses random"):
+    with pytest.raises(
+        ReferenceError, match="built with detector inception_v3_fid, this run uses random"
+    ):
         load_reference("pub", SPECS["fid_frames"], weights_id="random")
     with pytest.raises(ReferenceError, match="needs feature vectors"):
         import_reference(src, "pub_kid", dimension="kid_frames")
@@ -139,5 +164,7 @@ def test_npz_path_is_usable_directly(tmp_path: Path, rng: np.random.Generator) -
     np.savez(src, mu=mu, sigma=sigma)
     ref = load_reference(str(src), SPECS["fvd"], weights_id="i3d_kinetics400@0123456789ab")
     np.testing.assert_allclose(ref.sigma, sigma)
-    with pytest.raises(ReferenceError, match="unknown detector cannot be compared with random-weight"):
+    with pytest.raises(
+        ReferenceError, match="unknown detector cannot be compared with random-weight"
+    ):
         load_reference(str(src), SPECS["fvd"], weights_id="random")

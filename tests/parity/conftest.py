@@ -8,7 +8,9 @@ import pytest
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if "parity" in (config.getoption("-m") or ""):
         return
-    skip = pytest.mark.skip(reason="live VBench comparison: run `pytest -m parity` or tests/parity/run_live.py")
+    skip = pytest.mark.skip(
+        reason="live VBench comparison: run `pytest -m parity` or tests/parity/run_live.py"
+    )
     for item in items:
         if item.get_closest_marker("parity") is not None:
             item.add_marker(skip)

@@ -50,11 +50,17 @@ def _cases() -> list[Case]:
     def jitter() -> np.ndarray:  # a texture whose motion changes speed and direction
         base = s.smooth_texture(160, 208, 5)
         shifts = [0, 2, 5, 6, 10, 9, 13, 18, 19, 24, 23]
-        return np.stack([np.roll(base, (k // 3, dx), axis=(0, 1))[:144, :176] for k, dx in enumerate(shifts)])
+        return np.stack(
+            [np.roll(base, (k // 3, dx), axis=(0, 1))[:144, :176] for k, dx in enumerate(shifts)]
+        )
 
     return [
         Case("translate-0.mp4", lambda: s.translating_clip(9, 128, 160, pixels_per_frame=2)),
-        Case("translate-rgb-0.mp4", lambda: s.translating_clip(10, 144, 128, pixels_per_frame=3), codec="libx264rgb"),
+        Case(
+            "translate-rgb-0.mp4",
+            lambda: s.translating_clip(10, 144, 128, pixels_per_frame=3),
+            codec="libx264rgb",
+        ),
         Case("oddsize-0.mp4", lambda: s.translating_clip(7, 131, 157, pixels_per_frame=1)),
         Case("jitter-0.mp4", jitter, codec="libx264rgb", fps=16.0),
         Case("cut-0.mp4", lambda: s.scene_cut_clip(8, 128, 128, cut_at=5)),
@@ -96,8 +102,10 @@ BACKBONES: dict[str, dict[str, str]] = {
     "motion_smoothness": {"amt_s": "amt_model/amt-s.pth"},
     "subject_consistency": {"dino_vitb16": "dino_model/dino_vitbase16_pretrain.pth"},
     "background_consistency": {"clip_vitb32": "clip_model/ViT-B-32.pt"},
-    "aesthetic_quality": {"clip_vitl14": "clip_model/ViT-L-14.pt",
-                          "laion_aesthetic_head": "aesthetic_model/emb_reader/sa_0_4_vit_l_14_linear.pth"},
+    "aesthetic_quality": {
+        "clip_vitl14": "clip_model/ViT-L-14.pt",
+        "laion_aesthetic_head": "aesthetic_model/emb_reader/sa_0_4_vit_l_14_linear.pth",
+    },
     "dynamic_degree": {"raft_things": "raft_model/models/raft-things.pth"},
     "imaging_quality": {"musiq_spaq": "pyiqa_model/musiq_spaq_ckpt-358bb6af.pth"},
 }
@@ -126,7 +134,10 @@ KEYS = FIXTURES / "checkpoint_keys.json"
 
 def _template(name: str) -> dict[str, torch.Tensor]:
     manifest = json.loads(KEYS.read_text(encoding="utf-8"))[name]
-    return {k: torch.empty(shape, dtype=getattr(torch, dtype), device="meta") for k, shape, dtype in manifest}
+    return {
+        k: torch.empty(shape, dtype=getattr(torch, dtype), device="meta")
+        for k, shape, dtype in manifest
+    }
 
 
 def seeded_checkpoint(name: str, seed: int) -> dict[str, torch.Tensor]:
@@ -160,15 +171,18 @@ def write_torchscript_archive(state: dict[str, torch.Tensor], path: Path) -> Non
 def _save(name: str, seed: int, path: Path) -> None:
     state = seeded_checkpoint(name, seed)
     if name.startswith("clip_"):  # OpenAI ships fp16 weights; clip.load rounds to fp16 anyway
-        write_torchscript_archive({k: v.half() if v.is_floating_point() else v for k, v in state.items()}, path)
+        write_torchscript_archive(
+            {k: v.half() if v.is_floating_point() else v for k, v in state.items()}, path
+        )
     elif name == "amt_s":
         torch.save({"state_dict": state}, path)
     else:
         torch.save(state, path)
 
 
-def write_checkpoints(seed: int, root: Path, dimensions: Sequence[str], *,
-                      dino_repo: Path | None = None) -> tuple[Path, dict[str, str]]:
+def write_checkpoints(
+    seed: int, root: Path, dimensions: Sequence[str], *, dino_repo: Path | None = None
+) -> tuple[Path, dict[str, str]]:
     """Save the seeded checkpoints the dimensions need, once, in VBench's cache layout.
 
     Both sides read the same files: VBench through ``VBENCH_CACHE_DIR``, we through
@@ -219,8 +233,14 @@ def pinned_threads(threads: int = 1) -> Iterator[None]:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old_tf32
 
 
-def our_scores(videos: Path, overrides: dict[str, str], dimensions: Sequence[str], out_dir: Path, *,
-               subset: dict[str, tuple[str, ...] | None] | None = None) -> dict[str, dict[str, float]]:
+def our_scores(
+    videos: Path,
+    overrides: dict[str, str],
+    dimensions: Sequence[str],
+    out_dir: Path,
+    *,
+    subset: dict[str, tuple[str, ...] | None] | None = None,
+) -> dict[str, dict[str, float]]:
     """Per-video scores of our runner, ``{dimension: {file name: score}}``, threads pinned to 1.
 
     Args:
@@ -235,8 +255,15 @@ def our_scores(videos: Path, overrides: dict[str, str], dimensions: Sequence[str
     for i, (names, dims) in enumerate(groups.items()):
         inputs: list[Path] = [videos] if names is None else [videos / n for n in names]
         with pinned_threads(1):
-            records = evaluate(inputs, model="parity", dimensions=dims, out_dir=out_dir / f"group{i}",
-                               progress=False, device="cpu", weights_overrides=dict(overrides))
+            records = evaluate(
+                inputs,
+                model="parity",
+                dimensions=dims,
+                out_dir=out_dir / f"group{i}",
+                progress=False,
+                device="cpu",
+                weights_overrides=dict(overrides),
+            )
         scores.update(records_to_scores(records))
     return scores
 
@@ -246,7 +273,9 @@ def records_to_scores(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, 
     out: dict[str, dict[str, float]] = {}
     for rec in records:
         if rec.get("status") != "ok":
-            raise RuntimeError(f"{rec['dimension']} {rec['video']}: {rec.get('status')}: {rec.get('error')}")
+            raise RuntimeError(
+                f"{rec['dimension']} {rec['video']}: {rec.get('status')}: {rec.get('error')}"
+            )
         out.setdefault(rec["dimension"], {})[Path(rec["video"]).name] = float(rec["score"])
     return out
 
@@ -279,8 +308,13 @@ class Row:
         return not self.missing and self.max_abs_diff <= self.atol
 
 
-def compare(ours: dict[str, dict[str, float]], reference: dict[str, dict[str, float]],
-            tolerances: dict[str, dict[str, Any]], *, subset: bool = False) -> list[Row]:
+def compare(
+    ours: dict[str, dict[str, float]],
+    reference: dict[str, dict[str, float]],
+    tolerances: dict[str, dict[str, Any]],
+    *,
+    subset: bool = False,
+) -> list[Row]:
     """Per-dimension max |ours - VBench| over the videos VBench scored (or those in ``ours``'s subset)."""
     rows = []
     for dim, ref in sorted(reference.items()):
@@ -293,17 +327,30 @@ def compare(ours: dict[str, dict[str, float]], reference: dict[str, dict[str, fl
         missing = tuple(sorted(set(ref) ^ set(mine)))
         diffs = {v: abs(mine[v] - ref[v]) for v in ref if v in mine}
         worst = max(diffs, key=diffs.__getitem__) if diffs else ""
-        rows.append(Row(dim, len(diffs), diffs.get(worst, float("nan")), float(tolerances[dim]["atol"]), worst,
-                        missing))
+        rows.append(
+            Row(
+                dim,
+                len(diffs),
+                diffs.get(worst, float("nan")),
+                float(tolerances[dim]["atol"]),
+                worst,
+                missing,
+            )
+        )
     return rows
 
 
 def format_table(rows: Sequence[Row]) -> str:
     """A markdown table of the comparison."""
-    lines = ["| dimension | videos | max abs diff | atol | worst video | result |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| dimension | videos | max abs diff | atol | worst video | result |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in rows:
         result = "ok" if r.ok else ("MISSING " + ",".join(r.missing) if r.missing else "FAIL")
-        lines.append(f"| {r.dimension} | {r.videos} | {r.max_abs_diff:.3g} | {r.atol:g} | {r.worst_video} | {result} |")
+        lines.append(
+            f"| {r.dimension} | {r.videos} | {r.max_abs_diff:.3g} | {r.atol:g} | {r.worst_video} | {result} |"
+        )
     return "\n".join(lines)
 
 

@@ -45,8 +45,9 @@ def models(dino_repo: Path) -> dict[str, dict[str, torch.Tensor]]:
     from pyiqa.archs.musiq_arch import MUSIQ
     from vbench.third_party.RAFT.core.raft import RAFT
 
-    amt = importlib.import_module("vbench.third_party.amt.networks.AMT-S").Model(corr_radius=3, corr_lvls=4,
-                                                                               num_flows=3)
+    amt = importlib.import_module("vbench.third_party.amt.networks.AMT-S").Model(
+        corr_radius=3, corr_lvls=4, num_flows=3
+    )
     raft = nn.DataParallel(RAFT(EasyDict(small=False, mixed_precision=False, alternate_corr=False)))
     out = {
         "dino_vitb16": dino_vits.vit_base(patch_size=16, num_classes=0).state_dict(),
@@ -62,7 +63,9 @@ def models(dino_repo: Path) -> dict[str, dict[str, torch.Tensor]]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--dino-repo", type=Path, required=True, help="checkout of facebookresearch/dino")
+    p.add_argument(
+        "--dino-repo", type=Path, required=True, help="checkout of facebookresearch/dino"
+    )
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
     manifest = {name: _manifest(state) for name, state in models(args.dino_repo).items()}

@@ -27,10 +27,14 @@ from pathlib import Path
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--videos", required=True, type=Path, help="folder of .mp4 files")
-    p.add_argument("--cache", required=True, type=Path, help="VBench cache dir with the checkpoints")
+    p.add_argument(
+        "--cache", required=True, type=Path, help="VBench cache dir with the checkpoints"
+    )
     p.add_argument("--dimensions", required=True, help="comma-separated VBench dimension names")
     p.add_argument("--out", required=True, type=Path, help="JSON file to write")
-    p.add_argument("--threads", type=int, default=1, help="torch intra-op threads (0: torch default)")
+    p.add_argument(
+        "--threads", type=int, default=1, help="torch intra-op threads (0: torch default)"
+    )
     return p.parse_args(argv)
 
 
@@ -57,12 +61,21 @@ def main(argv: list[str] | None = None) -> int:
         bench = VBench("cpu", None, tmp)
         for dim in dims:
             t = time.perf_counter()
-            bench.evaluate(str(args.videos.resolve()), f"parity_{dim}", dimension_list=[dim], local=True,
-                           read_frame=False, mode="custom_input", imaging_quality_preprocessing_mode="longer")
+            bench.evaluate(
+                str(args.videos.resolve()),
+                f"parity_{dim}",
+                dimension_list=[dim],
+                local=True,
+                read_frame=False,
+                mode="custom_input",
+                imaging_quality_preprocessing_mode="longer",
+            )
             seconds[dim] = time.perf_counter() - t
             result = json.loads((Path(tmp) / f"parity_{dim}_eval_results.json").read_text())[dim]
             aggregates[dim] = _number(result[0])
-            scores[dim] = {Path(v["video_path"]).name: _number(v["video_results"]) for v in result[1]}
+            scores[dim] = {
+                Path(v["video_path"]).name: _number(v["video_results"]) for v in result[1]
+            }
     out = {
         "vbench_version": getattr(vbench, "__version__", None) or _dist_version("vbench"),
         "torch_version": torch.__version__,

@@ -36,10 +36,24 @@ def parity_python() -> Path:
     return Path(env) if env else harness.REPO / ".venv-parity" / "bin" / "python"
 
 
-def run_reference(videos: Path, cache: Path, dims: list[str], out: Path, threads: int = 1) -> tuple[dict, list[str]]:
+def run_reference(
+    videos: Path, cache: Path, dims: list[str], out: Path, threads: int = 1
+) -> tuple[dict, list[str]]:
     """Run VBench in the parity venv; returns its JSON and the command used."""
-    cmd = [str(parity_python()), str(harness.HERE / "reference_runner.py"), "--videos", str(videos),
-           "--cache", str(cache), "--dimensions", ",".join(dims), "--out", str(out), "--threads", str(threads)]
+    cmd = [
+        str(parity_python()),
+        str(harness.HERE / "reference_runner.py"),
+        "--videos",
+        str(videos),
+        "--cache",
+        str(cache),
+        "--dimensions",
+        ",".join(dims),
+        "--out",
+        str(out),
+        "--threads",
+        str(threads),
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -47,12 +61,27 @@ def run_reference(videos: Path, cache: Path, dims: list[str], out: Path, threads
     return json.loads(out.read_text()), cmd
 
 
-def run_ours(videos: Path, overrides: dict[str, str], dims: list[str], out: Path) -> tuple[dict, list[str]]:
+def run_ours(
+    videos: Path, overrides: dict[str, str], dims: list[str], out: Path
+) -> tuple[dict, list[str]]:
     """Run ``vbench-cn evaluate`` in a subprocess with one thread; returns scores and the command."""
     from vbench_cn.results import read_records
 
-    cmd = [sys.executable, "-m", "vbench_cn", "evaluate", str(videos), "--dimensions", ",".join(dims),
-           "--out", str(out), "--device", "cpu", "--model", "parity"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "vbench_cn",
+        "evaluate",
+        str(videos),
+        "--dimensions",
+        ",".join(dims),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--model",
+        "parity",
+    ]
     for name, path in overrides.items():
         cmd += ["--weights", f"{name}={path}"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -66,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dimensions", default=",".join(DEFAULT_DIMENSIONS))
-    p.add_argument("--freeze", action="store_true", help="write tests/parity/fixtures/vbench-<v>-seed<S>.json")
+    p.add_argument(
+        "--freeze", action="store_true", help="write tests/parity/fixtures/vbench-<v>-seed<S>.json"
+    )
     p.add_argument("--keep", type=Path, help="work in this folder and keep it")
     args = p.parse_args(argv)
     dims = [d for d in args.dimensions.split(",") if d]
@@ -79,11 +110,15 @@ def main(argv: list[str] | None = None) -> int:
         digests = harness.write_videos(work / "videos")
         dino = os.environ.get("VBENCH_CN_DINO_REPO")
         if "subject_consistency" in dims and not dino:
-            print("subject_consistency needs a facebookresearch/dino checkout (hubconf.py, vision_transformer.py, "
-                  "utils.py) in $VBENCH_CN_DINO_REPO: VBench loads DINO through torch.hub from it", file=sys.stderr)
+            print(
+                "subject_consistency needs a facebookresearch/dino checkout (hubconf.py, vision_transformer.py, "
+                "utils.py) in $VBENCH_CN_DINO_REPO: VBench loads DINO through torch.hub from it",
+                file=sys.stderr,
+            )
             return 2
-        cache, overrides = harness.write_checkpoints(args.seed, work / "weights", dims,
-                                                     dino_repo=Path(dino) if dino else None)
+        cache, overrides = harness.write_checkpoints(
+            args.seed, work / "weights", dims, dino_repo=Path(dino) if dino else None
+        )
         t0 = time.perf_counter()
         ref, ref_cmd = run_reference(work / "videos", cache, dims, work / "reference.json")
         t1 = time.perf_counter()
@@ -91,21 +126,38 @@ def main(argv: list[str] | None = None) -> int:
         t2 = time.perf_counter()
         rows = harness.compare(ours, ref["scores"], harness.load_tolerances())
         print(harness.format_table(rows))
-        print(f"\nVBench {ref['vbench_version']} {t1 - t0:.1f} s, vbench-cn {t2 - t1:.1f} s (1 thread each)")
+        print(
+            f"\nVBench {ref['vbench_version']} {t1 - t0:.1f} s, vbench-cn {t2 - t1:.1f} s (1 thread each)"
+        )
         if args.freeze:
             fixture = {
                 "vbench_version": ref["vbench_version"],
                 "torch_version": ref["torch_version"],
                 "seed": args.seed,
                 "threads": ref["threads"],
-                "command": "python tests/parity/run_live.py --freeze " + shlex.join(
-                    ["--seed", str(args.seed), "--dimensions", ",".join(dims)]),
-                "reference_command": "VBENCH_CACHE_DIR=<weights>/vbench_cache " + shlex.join(
-                    [".venv-parity/bin/python", "tests/parity/reference_runner.py", "--videos", "<videos>",
-                     "--cache", "<weights>/vbench_cache", "--dimensions", ",".join(dims), "--out", "<ref.json>",
-                     "--threads", "1"]),
-                "videos": {c.name: {"codec": c.codec, "fps": c.fps, "decoded_sha256": digests[c.name]}
-                           for c in harness.CASES},
+                "command": "python tests/parity/run_live.py --freeze "
+                + shlex.join(["--seed", str(args.seed), "--dimensions", ",".join(dims)]),
+                "reference_command": "VBENCH_CACHE_DIR=<weights>/vbench_cache "
+                + shlex.join(
+                    [
+                        ".venv-parity/bin/python",
+                        "tests/parity/reference_runner.py",
+                        "--videos",
+                        "<videos>",
+                        "--cache",
+                        "<weights>/vbench_cache",
+                        "--dimensions",
+                        ",".join(dims),
+                        "--out",
+                        "<ref.json>",
+                        "--threads",
+                        "1",
+                    ]
+                ),
+                "videos": {
+                    c.name: {"codec": c.codec, "fps": c.fps, "decoded_sha256": digests[c.name]}
+                    for c in harness.CASES
+                },
                 "scores": ref["scores"],
                 "aggregates": ref["aggregates"],
                 "vbench_cn_at_freeze": ours,

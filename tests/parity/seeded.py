@@ -65,8 +65,14 @@ def _scale_for(backbone: str, name: str) -> float:
     return factor
 
 
-def seeded_tensor(seed: int, name: str, shape: Iterable[int], dtype: torch.dtype = torch.float32,
-                  *, backbone: str = "") -> torch.Tensor:
+def seeded_tensor(
+    seed: int,
+    name: str,
+    shape: Iterable[int],
+    dtype: torch.dtype = torch.float32,
+    *,
+    backbone: str = "",
+) -> torch.Tensor:
     """The tensor ``name`` of a seeded random checkpoint.
 
     Weights of rank >= 2 are ``N(0, 1/fan_in)``; vectors are ``N(0, 0.1²)`` except slopes
@@ -103,10 +109,17 @@ def seeded_tensor(seed: int, name: str, shape: Iterable[int], dtype: torch.dtype
 def _is_slope(name: str) -> bool:
     """PReLU slopes in AMT: ``...<n>.1.weight`` of conv+PReLU pairs, ``prelu.weight``, ``comb_block.1.weight``."""
     parts = name.split(".")
-    return "prelu" in parts or name.startswith("comb_block.1.") or (len(parts) >= 2 and parts[-2] == "1"
-                                                                      and name.startswith(("encoder.", "decoder")))
+    return (
+        "prelu" in parts
+        or name.startswith("comb_block.1.")
+        or (len(parts) >= 2 and parts[-2] == "1" and name.startswith(("encoder.", "decoder")))
+    )
 
 
-def seeded_state_dict(seed: int, template: Mapping[str, torch.Tensor], *, backbone: str = "") -> dict[str, torch.Tensor]:
+def seeded_state_dict(
+    seed: int, template: Mapping[str, torch.Tensor], *, backbone: str = ""
+) -> dict[str, torch.Tensor]:
     """A seeded checkpoint with the keys, shapes and dtypes of ``template``."""
-    return {k: seeded_tensor(seed, k, v.shape, v.dtype, backbone=backbone) for k, v in template.items()}
+    return {
+        k: seeded_tensor(seed, k, v.shape, v.dtype, backbone=backbone) for k, v in template.items()
+    }

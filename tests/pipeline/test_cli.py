@@ -29,7 +29,9 @@ def test_dimensions_list_table() -> None:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "vbench_cn", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "vbench_cn", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_missing_folder_exits_2_with_one_line(tmp_path: Path) -> None:
@@ -39,12 +41,21 @@ def test_missing_folder_exits_2_with_one_line(tmp_path: Path) -> None:
 
 
 def test_unknown_dimension_suggests(tmp_path: Path, clips_dir: Path) -> None:
-    proc = _cli("evaluate", str(clips_dir), "--dimensions", "temporal_flickerin", "--out", str(tmp_path))
+    proc = _cli(
+        "evaluate", str(clips_dir), "--dimensions", "temporal_flickerin", "--out", str(tmp_path)
+    )
     assert proc.returncode == 2 and "did you mean temporal_flickering" in proc.stderr
 
 
 def test_empty_folder_is_a_usage_error(tmp_path: Path) -> None:
-    proc = _cli("evaluate", str(tmp_path), "--dimensions", "temporal_flickering", "--out", str(tmp_path / "o"))
+    proc = _cli(
+        "evaluate",
+        str(tmp_path),
+        "--dimensions",
+        "temporal_flickering",
+        "--out",
+        str(tmp_path / "o"),
+    )
     assert proc.returncode == 2 and "no video files" in proc.stderr
 
 
@@ -66,8 +77,9 @@ def test_library_api_names_are_callable(tmp_path: Path, clips_dir: Path) -> None
     import vbench_cn
     from vbench_cn.specs import load_specs
 
-    records = vbench_cn.evaluate([clips_dir], model="m", dimensions=["duration_seconds"], out_dir=tmp_path,
-                                 progress=False)
+    records = vbench_cn.evaluate(
+        [clips_dir], model="m", dimensions=["duration_seconds"], out_dir=tmp_path, progress=False
+    )
     import vbench_cn.aggregate  # noqa: F401  (the submodule import must not shadow the function)
 
     result = vbench_cn.aggregate(records, load_specs())
@@ -84,8 +96,21 @@ def test_aggregate_language_parity_reports_the_zh_en_gap(tmp_path: Path) -> None
             s.write_video(folder / f"{p}-zh-{i}.mp4", s.static_clip(6, 16, 16, seed=i))
             s.write_video(folder / f"{p}-en-{i}.mp4", s.alternating_clip(6, 16, 16))
     out = tmp_path / "run"
-    assert runner.invoke(app, ["evaluate", str(folder.parent), "--dimensions", "temporal_flickering",
-                               "--out", str(out), "--no-progress"]).exit_code == 0
+    assert (
+        runner.invoke(
+            app,
+            [
+                "evaluate",
+                str(folder.parent),
+                "--dimensions",
+                "temporal_flickering",
+                "--out",
+                str(out),
+                "--no-progress",
+            ],
+        ).exit_code
+        == 0
+    )
     result = runner.invoke(app, ["aggregate", str(out), "--language-parity", "--format", "json"])
     assert result.exit_code == 0, result.output
     row = json.loads(result.stdout)[0]
@@ -93,17 +118,44 @@ def test_aggregate_language_parity_reports_the_zh_en_gap(tmp_path: Path) -> None
     assert row["zh"] == pytest.approx(1.0, abs=1e-6) and row["gap"] > 0.9  # zh steady, en flickers
 
 
-def test_weights_override_with_unknown_name_is_a_usage_error(tmp_path: Path, clips_dir: Path) -> None:
+def test_weights_override_with_unknown_name_is_a_usage_error(
+    tmp_path: Path, clips_dir: Path
+) -> None:
     ckpt = tmp_path / "head.pth"
     ckpt.write_bytes(b"x")
-    result = runner.invoke(app, ["evaluate", str(clips_dir), "--dimensions", "aesthetic_quality",
-                                 "--weights", f"laion_aesthetic={ckpt}", "--out", str(tmp_path / "o")])
+    result = runner.invoke(
+        app,
+        [
+            "evaluate",
+            str(clips_dir),
+            "--dimensions",
+            "aesthetic_quality",
+            "--weights",
+            f"laion_aesthetic={ckpt}",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+    )
     assert result.exit_code == 2
-    assert "unknown weights 'laion_aesthetic'" in result.stderr and "laion_aesthetic_head" in result.stderr
+    assert (
+        "unknown weights 'laion_aesthetic'" in result.stderr
+        and "laion_aesthetic_head" in result.stderr
+    )
     assert not (tmp_path / "o").exists()  # refused before anything ran
 
 
-def test_weights_override_with_missing_file_is_a_usage_error(tmp_path: Path, clips_dir: Path) -> None:
-    result = runner.invoke(app, ["evaluate", str(clips_dir), "--dimensions", "aesthetic_quality",
-                                 "--weights", f"laion_aesthetic_head={tmp_path / 'nope.pth'}"])
+def test_weights_override_with_missing_file_is_a_usage_error(
+    tmp_path: Path, clips_dir: Path
+) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "evaluate",
+            str(clips_dir),
+            "--dimensions",
+            "aesthetic_quality",
+            "--weights",
+            f"laion_aesthetic_head={tmp_path / 'nope.pth'}",
+        ],
+    )
     assert result.exit_code == 2 and "no such file" in result.stderr

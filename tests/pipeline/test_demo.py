@@ -10,8 +10,12 @@ from vbench_cn.results import read_records
 
 
 def test_demo_ranks_pretend_models(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "vbench_cn", "demo", "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "vbench_cn", "demo", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "steady-cam" in proc.stdout and "flicker-gen" in proc.stdout
     recs = read_records(tmp_path / "run")

@@ -51,14 +51,32 @@ def test_model_folders(tmp_path: Path, index: PromptIndex) -> None:
 def test_jsonl_and_csv_manifests_carry_metadata(tmp_path: Path, index: PromptIndex) -> None:
     s.write_video(tmp_path / "a.mp4", s.static_clip(2, 16, 16))
     jsonl = tmp_path / "m.jsonl"
-    jsonl.write_text(json.dumps({"path": "a.mp4", "model": "ours", "prompt": "一块写着“开业大吉”的红色横幅",
-                                 "lang": "zh", "sample": 0, "expected_text": "开业大吉"}, ensure_ascii=False) + "\n",
-                     encoding="utf-8")
+    jsonl.write_text(
+        json.dumps(
+            {
+                "path": "a.mp4",
+                "model": "ours",
+                "prompt": "一块写着“开业大吉”的红色横幅",
+                "lang": "zh",
+                "sample": 0,
+                "expected_text": "开业大吉",
+            },
+            ensure_ascii=False,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     item = read_manifest(jsonl, index=index)[0]
-    assert item.model == "ours" and item.prompt is not None and item.prompt.meta["expected_text"] == "开业大吉"
+    assert (
+        item.model == "ours"
+        and item.prompt is not None
+        and item.prompt.meta["expected_text"] == "开业大吉"
+    )
     csv = tmp_path / "m.csv"
-    csv.write_text('path,model,prompt_id,lang,sample,relation\na.mp4,ours,sr-0001,en,2,"{""a"": ""cat"", ""b"": ""dog"", ""relation"": ""left of""}"\n',
-                   encoding="utf-8")
+    csv.write_text(
+        'path,model,prompt_id,lang,sample,relation\na.mp4,ours,sr-0001,en,2,"{""a"": ""cat"", ""b"": ""dog"", ""relation"": ""left of""}"\n',
+        encoding="utf-8",
+    )
     item = read_manifest(csv, index=index)[0]
     assert item.sample == 2 and item.prompt is not None and item.prompt.known
     assert item.prompt.meta["relation"]["relation"] == "left of"
@@ -75,7 +93,9 @@ def test_jsonl_and_csv_manifests_carry_metadata(tmp_path: Path, index: PromptInd
         ('{"path": "a.mp4", "model": "x", "sample": "two"}', "sample must be an integer"),
     ],
 )
-def test_malformed_manifest_lines_are_one_line_errors(tmp_path: Path, index: PromptIndex, line: str, message: str) -> None:
+def test_malformed_manifest_lines_are_one_line_errors(
+    tmp_path: Path, index: PromptIndex, line: str, message: str
+) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_text(line + "\n", encoding="utf-8")
     with pytest.raises(ManifestError) as err:

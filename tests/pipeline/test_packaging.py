@@ -17,14 +17,36 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_subpackage_is_listed_in_pyproject() -> None:
-    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
-    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "vbench_cn").rglob("__init__.py")}
-    assert found - listed == set(), f"add these to [tool.setuptools] packages: {sorted(found - listed)}"
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    found = {
+        ".".join(p.parent.relative_to(ROOT).parts)
+        for p in (ROOT / "vbench_cn").rglob("__init__.py")
+    }
+    assert found - listed == set(), (
+        f"add these to [tool.setuptools] packages: {sorted(found - listed)}"
+    )
 
 
 def test_wheel_contains_specs_and_prompts(tmp_path: Path) -> None:
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
-                    str(tmp_path), str(ROOT)], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     wheel = next(tmp_path.glob("vbench_cn-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     specs = {p.name for p in (ROOT / "dimensions").glob("*.toml")}

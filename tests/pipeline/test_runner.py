@@ -22,11 +22,17 @@ from vbench_cn.specs import load_specs, select_specs
 
 
 def _scores(records: list[dict], dimension: str) -> dict[str, float]:
-    return {Path(r["video"]).stem: r["score"] for r in records if r["dimension"] == dimension and r["status"] == "ok"}
+    return {
+        Path(r["video"]).stem: r["score"]
+        for r in records
+        if r["dimension"] == dimension and r["status"] == "ok"
+    }
 
 
 def test_temporal_flickering_known_answers(clips_dir: Path, tmp_path: Path) -> None:
-    records = evaluate([clips_dir], model="m", dimensions=["temporal_flickering"], out_dir=tmp_path, progress=False)
+    records = evaluate(
+        [clips_dir], model="m", dimensions=["temporal_flickering"], out_dir=tmp_path, progress=False
+    )
     got = _scores(records, "temporal_flickering")
     assert got["static-0"] == pytest.approx(1.0, abs=1e-6)
     assert got["alternating-0"] < 0.02  # every pair differs by ~255
@@ -35,8 +41,9 @@ def test_temporal_flickering_known_answers(clips_dir: Path, tmp_path: Path) -> N
     assert got["translating-0"] < got["cut-0"] < 1.0
 
 
-def test_each_video_is_decoded_once_whatever_the_number_of_dimensions(clips_dir: Path, tmp_path: Path,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_video_is_decoded_once_whatever_the_number_of_dimensions(
+    clips_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from vbench_cn import video
 
     calls: list[str] = []
@@ -47,7 +54,9 @@ def test_each_video_is_decoded_once_whatever_the_number_of_dimensions(clips_dir:
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(video.VideoReader, "read", counting_read)
-    specs = select_specs(load_specs(), ["temporal_flickering", "duration_seconds", "frame_rate", "resolution"])
+    specs = select_specs(
+        load_specs(), ["temporal_flickering", "duration_seconds", "frame_rate", "resolution"]
+    )
     items = discover([clips_dir], model="m")
     runner = Runner(specs, RunOptions(out_dir=tmp_path, progress=False))
     runner.run(items)
@@ -56,10 +65,22 @@ def test_each_video_is_decoded_once_whatever_the_number_of_dimensions(clips_dir:
 
 
 def test_chunked_and_whole_decoding_give_the_same_scores(clips_dir: Path, tmp_path: Path) -> None:
-    a = evaluate([clips_dir], model="m", dimensions=["temporal_flickering"], out_dir=tmp_path / "a",
-                 progress=False, chunk_frames=3)
-    b = evaluate([clips_dir], model="m", dimensions=["temporal_flickering"], out_dir=tmp_path / "b",
-                 progress=False, chunk_frames=1000)
+    a = evaluate(
+        [clips_dir],
+        model="m",
+        dimensions=["temporal_flickering"],
+        out_dir=tmp_path / "a",
+        progress=False,
+        chunk_frames=3,
+    )
+    b = evaluate(
+        [clips_dir],
+        model="m",
+        dimensions=["temporal_flickering"],
+        out_dir=tmp_path / "b",
+        progress=False,
+        chunk_frames=1000,
+    )
     sa, sb = _scores(a, "temporal_flickering"), _scores(b, "temporal_flickering")
     assert sa.keys() == sb.keys() and all(sa[k] == pytest.approx(sb[k], abs=1e-12) for k in sa)
 
@@ -89,9 +110,23 @@ def test_cli_scores_good_videos_and_records_broken_ones(tmp_path: Path) -> None:
     folder = _make_mixed_folder(tmp_path)
     out = tmp_path / "run"
     proc = subprocess.run(
-        [sys.executable, "-m", "vbench_cn", "evaluate", str(folder), "--model", "m", "--dimensions",
-         "temporal_flickering,duration_seconds", "--out", str(out), "--no-progress"],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "vbench_cn",
+            "evaluate",
+            str(folder),
+            "--model",
+            "m",
+            "--dimensions",
+            "temporal_flickering,duration_seconds",
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     recs = {(Path(r["video"]).name, r["dimension"]): r for r in read_records(out)}
@@ -111,17 +146,43 @@ def test_protocol_check_warns_about_departures(tmp_path: Path) -> None:
     folder = tmp_path / "long"
     s.write_video(folder / "long-0.mp4", s.static_clip(56, 16, 16), fps=8)  # 7 s > VBench's 5 s
     proc = subprocess.run(
-        [sys.executable, "-m", "vbench_cn", "evaluate", str(folder), "--model", "m", "--dimensions",
-         "temporal_flickering", "--out", str(tmp_path / "run"), "--no-progress"],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "vbench_cn",
+            "evaluate",
+            str(folder),
+            "--model",
+            "m",
+            "--dimensions",
+            "temporal_flickering",
+            "--out",
+            str(tmp_path / "run"),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0
     assert "longer than 5 s" in proc.stderr and "found m: 1 videos" in proc.stderr
 
 
 def _run_cmd(folder: Path, out: Path) -> list[str]:
-    return [sys.executable, "-m", "vbench_cn", "evaluate", str(folder), "--model", "m", "--dimensions",
-            "temporal_flickering,duration_seconds,resolution", "--out", str(out), "--no-progress"]
+    return [
+        sys.executable,
+        "-m",
+        "vbench_cn",
+        "evaluate",
+        str(folder),
+        "--model",
+        "m",
+        "--dimensions",
+        "temporal_flickering,duration_seconds,resolution",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
 
 
 def test_sigkilled_run_resumes_to_the_same_records(tmp_path: Path) -> None:
@@ -135,7 +196,9 @@ def test_sigkilled_run_resumes_to_the_same_records(tmp_path: Path) -> None:
 
     killed = tmp_path / "killed"
     shard = killed / "records" / "records-rank0.jsonl"
-    proc = subprocess.Popen(_run_cmd(folder, killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        _run_cmd(folder, killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
         if shard.exists() and shard.read_text(encoding="utf-8").count("\n") >= 6:
@@ -162,7 +225,9 @@ def test_torn_last_line_is_repaired_on_resume(tmp_path: Path, clips_dir: Path) -
     text = shard.read_text(encoding="utf-8")
     lines = text.splitlines(keepends=True)
     shard.write_text("".join(lines[:-1]) + lines[-1][: len(lines[-1]) // 2], encoding="utf-8")
-    records = evaluate([clips_dir], model="m", dimensions=["duration_seconds"], out_dir=out, progress=False)
+    records = evaluate(
+        [clips_dir], model="m", dimensions=["duration_seconds"], out_dir=out, progress=False
+    )
     assert len(records) == 5
     for line in shard.read_text(encoding="utf-8").splitlines():
         json.loads(line)  # every line valid again

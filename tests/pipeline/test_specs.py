@@ -44,17 +44,43 @@ def test_valid_spec_loads(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "edit, field, message",
     [
-        (lambda t: t.replace('category = "quality"', 'category = "qualty"'), "category", "not one of"),
-        (lambda t: t.replace('scorer = "quality.temporal_flickering"', 'scorer = "quality.temporal_flickerin"'),
-         "scorer", "did you mean quality.temporal_flickering"),
-        (lambda t: t.replace('backbone = "frame_difference"', 'backbone = "frame_diference"'), "backbone",
-         "did you mean frame_difference"),
+        (
+            lambda t: t.replace('category = "quality"', 'category = "qualty"'),
+            "category",
+            "not one of",
+        ),
+        (
+            lambda t: t.replace(
+                'scorer = "quality.temporal_flickering"', 'scorer = "quality.temporal_flickerin"'
+            ),
+            "scorer",
+            "did you mean quality.temporal_flickering",
+        ),
+        (
+            lambda t: t.replace('backbone = "frame_difference"', 'backbone = "frame_diference"'),
+            "backbone",
+            "did you mean frame_difference",
+        ),
         (lambda t: t + "params = { refrence = 1 }\n", "params.refrence", "not an argument"),
-        (lambda t: t + "normalization = { min = 1.0, max = 0.5 }\n", "normalization", "greater than"),
-        (lambda t: t.replace('sampling = { fps = "all" }', "sampling = { frames = -3 }"), "sampling", "positive"),
+        (
+            lambda t: t + "normalization = { min = 1.0, max = 0.5 }\n",
+            "normalization",
+            "greater than",
+        ),
+        (
+            lambda t: t.replace('sampling = { fps = "all" }', "sampling = { frames = -3 }"),
+            "sampling",
+            "positive",
+        ),
         (lambda t: t + "wieght = 2\n", "wieght", "did you mean weight"),
         (lambda t: t.replace("version = 1", 'version = "one"'), "version", "positive integer"),
-        (lambda t: t.replace('name = { en = "Flicker", zh = "闪烁" }', 'name = { en = "Flicker" }'), "name", "zh"),
+        (
+            lambda t: t.replace(
+                'name = { en = "Flicker", zh = "闪烁" }', 'name = { en = "Flicker" }'
+            ),
+            "name",
+            "zh",
+        ),
     ],
 )
 def test_broken_spec_names_file_and_field(tmp_path: Path, edit, field: str, message: str) -> None:  # type: ignore[no-untyped-def]
@@ -78,7 +104,11 @@ def test_invalid_toml_is_reported_with_the_file(tmp_path: Path) -> None:
 
 def test_select_by_id_category_and_did_you_mean() -> None:
     specs = load_specs()
-    assert {s.id for s in select_specs(specs, ["duration"])} >= {"duration_seconds", "frame_rate", "resolution"}
+    assert {s.id for s in select_specs(specs, ["duration"])} >= {
+        "duration_seconds",
+        "frame_rate",
+        "resolution",
+    }
     with pytest.raises(KeyError, match="did you mean temporal_flickering"):
         select_specs(specs, ["temporal_flickerin"])
 

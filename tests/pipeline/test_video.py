@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from vbench_cn import synthetic as s
-from vbench_cn.video import Sampling, VideoError, VideoReader, middle_sample_indices, times_to_indices
+from vbench_cn.video import (
+    Sampling,
+    VideoError,
+    VideoReader,
+    middle_sample_indices,
+    times_to_indices,
+)
 
 
 def test_probe_reports_known_metadata(tmp_path: Path) -> None:
@@ -44,11 +50,15 @@ def test_stride_fps_follows_vbench_dynamic_degree_interval() -> None:
 
 def test_every_seconds_respects_variable_frame_rate(tmp_path: Path) -> None:
     times = [0.0, 0.1, 0.2, 1.0, 1.1, 2.5, 2.6, 3.0]
-    path = s.write_video(tmp_path / "vfr.mp4", s.translating_clip(8, 32, 32), fps=8, timestamps_seconds=times)
+    path = s.write_video(
+        tmp_path / "vfr.mp4", s.translating_clip(8, 32, 32), fps=8, timestamps_seconds=times
+    )
     reader = VideoReader(path)
     assert reader.info.variable_frame_rate
     np.testing.assert_allclose(reader.timestamps, times, atol=2e-3)
-    idx = Sampling("every_seconds", 1.0).indices(reader.info.num_frames, reader.timestamps, reader.info.fps)
+    idx = Sampling("every_seconds", 1.0).indices(
+        reader.info.num_frames, reader.timestamps, reader.info.fps
+    )
     # frames shown at t = 0, 1, 2, 3 s
     assert idx.tolist() == [0, 3, 4, 7]
     assert times_to_indices(np.array([0.0, 0.5, 1.0]), 0.5).tolist() == [0, 1, 2]
@@ -81,12 +91,18 @@ def test_one_frame_video(tmp_path: Path) -> None:
     path = s.write_video(tmp_path / "one.mp4", s.static_clip(1, 16, 16))
     reader = VideoReader(path)
     assert reader.info.num_frames == 1
-    assert Sampling("frames", 16).indices(1, reader.timestamps, reader.info.fps).tolist() == [0] * 16
+    assert (
+        Sampling("frames", 16).indices(1, reader.timestamps, reader.info.fps).tolist() == [0] * 16
+    )
 
 
 @pytest.mark.parametrize(
     "content, cause",
-    [(b"", "empty file"), (b"this is not a video", "not a readable video"), (bytes(range(256)) * 40, "not a readable video")],
+    [
+        (b"", "empty file"),
+        (b"this is not a video", "not a readable video"),
+        (bytes(range(256)) * 40, "not a readable video"),
+    ],
 )
 def test_broken_files_raise_one_line_errors(tmp_path: Path, content: bytes, cause: str) -> None:
     path = tmp_path / "broken.mp4"
@@ -167,13 +183,22 @@ def test_pausing_between_chunks_does_not_grow_memory(tmp_path: Path) -> None:
     assert sum(len(c[0]) for c in chunks) == reader.info.num_frames - 6 * 16
 
 
-@pytest.mark.parametrize("codec, options, pix_fmt", [
-    ("libx264", {"preset": "medium", "bf": "3"}, "yuv420p"),  # B-frames: decode order != display order
-    ("mpeg4", {"bf": "2"}, "yuv420p"),
-    ("libx265", {"log-level": "error"}, "yuv420p"),
-    ("mjpeg", {}, "yuvj420p"),  # full-range
-])
-def test_pyav_pixels_equal_decord_across_codecs(tmp_path: Path, codec: str, options: dict[str, str], pix_fmt: str) -> None:
+@pytest.mark.parametrize(
+    "codec, options, pix_fmt",
+    [
+        (
+            "libx264",
+            {"preset": "medium", "bf": "3"},
+            "yuv420p",
+        ),  # B-frames: decode order != display order
+        ("mpeg4", {"bf": "2"}, "yuv420p"),
+        ("libx265", {"log-level": "error"}, "yuv420p"),
+        ("mjpeg", {}, "yuvj420p"),  # full-range
+    ],
+)
+def test_pyav_pixels_equal_decord_across_codecs(
+    tmp_path: Path, codec: str, options: dict[str, str], pix_fmt: str
+) -> None:
     """Frame i from PyAV is decord's frame i, pixel for pixel, with B-frames and other codecs."""
     from fractions import Fraction
 
@@ -187,7 +212,9 @@ def test_pyav_pixels_equal_decord_across_codecs(tmp_path: Path, codec: str, opti
         stream.width, stream.height, stream.pix_fmt = 128, 96, pix_fmt
         stream.options = options
         for f in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")):
+            for packet in stream.encode(
+                av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")
+            ):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)

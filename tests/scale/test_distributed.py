@@ -40,17 +40,46 @@ def _videos(root: Path) -> Path:
 
 
 def _cmd(folder: Path, out: Path) -> list[str]:
-    return ["-m", "vbench_cn", "evaluate", str(folder), "--model", "m", "--dimensions",
-            "temporal_flickering,duration_seconds", "--out", str(out), "--no-progress"]
+    return [
+        "-m",
+        "vbench_cn",
+        "evaluate",
+        str(folder),
+        "--model",
+        "m",
+        "--dimensions",
+        "temporal_flickering,duration_seconds",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
 
 
 def test_two_gloo_ranks_give_exactly_the_records_of_one_process(tmp_path: Path) -> None:
     folder = _videos(tmp_path)
-    subprocess.run([sys.executable, *_cmd(folder, tmp_path / "one")], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, *_cmd(folder, tmp_path / "one")],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
-                           "--master-port", "29517", *_cmd(folder, tmp_path / "two")],
-                          capture_output=True, text=True, timeout=300, env=env)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc-per-node",
+            "2",
+            "--master-port",
+            "29517",
+            *_cmd(folder, tmp_path / "two"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     shards = sorted((tmp_path / "two" / "records").glob("*.jsonl"))
     assert [p.name for p in shards] == ["records-rank0.jsonl", "records-rank1.jsonl"]
@@ -124,13 +153,19 @@ def test_profile_reports_where_time_goes(tmp_path: Path) -> None:
 
     folder = _videos(tmp_path)
     items = discover([folder], model="m")
-    runner = Runner(select_specs(load_specs(), ["temporal_flickering"]),
-                    RunOptions(out_dir=tmp_path / "run", progress=False))
+    runner = Runner(
+        select_specs(load_specs(), ["temporal_flickering"]),
+        RunOptions(out_dir=tmp_path / "run", progress=False),
+    )
     runner.run(items)
     summary = runner.profile.summary()
     assert summary["videos"] >= 1 and summary["wall_s"] > 0
     row = summary["extractors"][0]
-    assert row["extractor"] == "frame_difference" and row["frames"] > 0 and row["forward_share"] is not None
+    assert (
+        row["extractor"] == "frame_difference"
+        and row["frames"] > 0
+        and row["forward_share"] is not None
+    )
     assert summary["decode_s"] > 0 and "wait_for_decode_s" in summary
 
 
@@ -156,15 +191,30 @@ def test_killed_two_rank_run_resumes_without_loss_or_duplicates(tmp_path: Path) 
     for i in range(24):
         s.write_video(folder / f"clip{i:02d}-0.mp4", s.translating_clip(120, 96, 96, seed=i))
     one = tmp_path / "one"
-    subprocess.run([sys.executable, *_cmd(folder, one)], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, *_cmd(folder, one)], check=True, capture_output=True, timeout=300
+    )
     expected = {(r["video"], r["dimension"]): r["score"] for r in read_records(one)}
 
     two = tmp_path / "two"
-    launch = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29519",
-              *_cmd(folder, two)]
+    launch = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc-per-node",
+        "2",
+        "--master-port",
+        "29519",
+        *_cmd(folder, two),
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(launch, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        launch,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
+    )
     shard1 = two / "records" / "records-rank1.jsonl"
     deadline = time.time() + 180
     while time.time() < deadline and proc.poll() is None:
@@ -178,8 +228,12 @@ def test_killed_two_rank_run_resumes_without_loss_or_duplicates(tmp_path: Path) 
 
     rerun = subprocess.run(launch, capture_output=True, text=True, timeout=300, env=env)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
-    lines = [json.loads(line) for p in sorted((two / "records").glob("*.jsonl"))
-             for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+    lines = [
+        json.loads(line)
+        for p in sorted((two / "records").glob("*.jsonl"))
+        for line in p.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
     keys = [(r["video"], r["dimension"]) for r in lines]
     assert len(keys) == len(set(keys)), "no record is written twice across shards"
     assert {k: r["score"] for k, r in zip(keys, lines)} == expected
@@ -217,7 +271,9 @@ def test_cpu_runs_use_the_extractors_cpu_batch_size(tmp_path: Path) -> None:
     runner = Runner(specs, RunOptions(out_dir=tmp_path, device="cpu"))
     runner.extractor("toy_cpu_batched")
     assert runner._batchers["toy_cpu_batched"].batch_size == 4
-    explicit = Runner(specs, RunOptions(out_dir=tmp_path, device="cpu", batch_sizes={"toy_cpu_batched": 16}))
+    explicit = Runner(
+        specs, RunOptions(out_dir=tmp_path, device="cpu", batch_sizes={"toy_cpu_batched": 16})
+    )
     explicit.extractor("toy_cpu_batched")
     assert explicit._batchers["toy_cpu_batched"].batch_size == 16
 
@@ -240,7 +296,9 @@ def test_an_extractor_that_cannot_be_built_is_tried_once(tmp_path: Path) -> None
             attempts.append(1)
             raise FileNotFoundError("missing /weights/toy.pth")
 
-    runner = Runner([load_specs()["temporal_flickering"]], RunOptions(out_dir=tmp_path, device="cpu"))
+    runner = Runner(
+        [load_specs()["temporal_flickering"]], RunOptions(out_dir=tmp_path, device="cpu")
+    )
     for _ in range(3):
         with pytest.raises(FileNotFoundError, match="toy.pth"):
             runner.extractor("toy_unbuildable")

@@ -20,14 +20,21 @@ def test_identical_frames_score_exactly_one() -> None:
 
 def test_ulp_noise_still_gives_exactly_one() -> None:
     emb = torch.randn(1, 512, generator=torch.Generator().manual_seed(1)).repeat(4, 1)
-    emb[2] = torch.nextafter(emb[2], torch.full_like(emb[2], math.inf))  # batched forwards may differ by an ulp
+    emb[2] = torch.nextafter(
+        emb[2], torch.full_like(emb[2], math.inf)
+    )  # batched forwards may differ by an ulp
     assert frame_similarity(emb).value == 1.0
 
 
 def test_formula_on_known_angles() -> None:
     # unit vectors at angles 0, 60, 120 degrees: cos(prev) = 0.5, 0.5; cos(first) = 0.5, -0.5 -> clamped to 0
-    a = [torch.tensor([math.cos(math.radians(d)), math.sin(math.radians(d))], dtype=torch.float64) for d in (0, 60, 120)]
-    emb = torch.stack(a) * torch.tensor([[1.0], [3.0], [0.2]], dtype=torch.float64)  # any scale: normalised inside
+    a = [
+        torch.tensor([math.cos(math.radians(d)), math.sin(math.radians(d))], dtype=torch.float64)
+        for d in (0, 60, 120)
+    ]
+    emb = torch.stack(a) * torch.tensor(
+        [[1.0], [3.0], [0.2]], dtype=torch.float64
+    )  # any scale: normalised inside
     score = frame_similarity(emb)
     assert score.value == pytest.approx(((0.5 + 0.5) / 2 + (0.5 + 0.0) / 2) / 2, abs=1e-12)
     unclamped = frame_similarity(emb, clamp_negative=False)
@@ -45,7 +52,9 @@ def test_pair_weighted_mean_reproduces_vbench_single_process_aggregate() -> None
     g = torch.Generator().manual_seed(2)
     videos = [torch.randn(n, 16, generator=g) + 3 for n in (2, 5, 9)]
     scores = [frame_similarity(v) for v in videos]
-    weighted = sum(s.value * s.details["weight"] for s in scores) / sum(s.details["weight"] for s in scores)
+    weighted = sum(s.value * s.details["weight"] for s in scores) / sum(
+        s.details["weight"] for s in scores
+    )
     # VBench: sum of every pair term over all videos / total pairs
     terms = []
     for v in videos:
@@ -53,7 +62,9 @@ def test_pair_weighted_mean_reproduces_vbench_single_process_aggregate() -> None
         for t in range(1, len(f)):
             terms.append((max(0.0, float(f[t - 1] @ f[t])) + max(0.0, float(f[0] @ f[t]))) / 2)
     assert weighted == pytest.approx(sum(terms) / len(terms), abs=1e-12)
-    assert weighted != pytest.approx(sum(s.value for s in scores) / 3, abs=1e-6)  # per-video mean differs
+    assert weighted != pytest.approx(
+        sum(s.value for s in scores) / 3, abs=1e-6
+    )  # per-video mean differs
 
 
 def test_one_frame_is_not_applicable() -> None:

@@ -11,7 +11,9 @@ from vbench_cn.video import VideoInfo
 
 
 def probe(height: int, width: int, num_frames: int = 16, fps: float = 8.0) -> VideoInfo:
-    return VideoInfo("v.mp4", num_frames, fps, num_frames / fps, width, height, None, False, "decord")
+    return VideoInfo(
+        "v.mp4", num_frames, fps, num_frames / fps, width, height, None, False, "decord"
+    )
 
 
 def test_threshold_scales_with_the_short_side() -> None:
@@ -21,15 +23,22 @@ def test_threshold_scales_with_the_short_side() -> None:
     assert dynamic_threshold(1280, 720) == 16.875  # min(H, W), orientation does not matter
 
 
-@pytest.mark.parametrize(("num_frames", "count"), [
-    (1, 0), (2, 0),  # round(0.25) = 0, round(0.5) = 0 (half to even)
-    (3, 1), (6, 2),  # round(1.5) = 2
-    (10, 2),  # round(2.5) = 2, not 3
-    (14, 4),  # round(3.5) = 4
-    (16, 4), (17, 4), (18, 4),  # round(4.5) = 4
-    (22, 6),  # round(5.5) = 6
-    (26, 6),  # round(6.5) = 6
-])
+@pytest.mark.parametrize(
+    ("num_frames", "count"),
+    [
+        (1, 0),
+        (2, 0),  # round(0.25) = 0, round(0.5) = 0 (half to even)
+        (3, 1),
+        (6, 2),  # round(1.5) = 2
+        (10, 2),  # round(2.5) = 2, not 3
+        (14, 4),  # round(3.5) = 4
+        (16, 4),
+        (17, 4),
+        (18, 4),  # round(4.5) = 4
+        (22, 6),  # round(5.5) = 6
+        (26, 6),  # round(6.5) = 6
+    ],
+)
 def test_count_is_round_half_even(num_frames: int, count: int) -> None:
     assert dynamic_count(num_frames) == count
 

@@ -12,7 +12,11 @@ from vbench_cn.scorers.perceptual import aesthetic, imaging
 def test_aesthetic_is_mean_of_head_over_10() -> None:
     s = aesthetic(torch.tensor([3.0, 5.0, 7.5, 4.5]))
     assert s.value == pytest.approx((0.3 + 0.5 + 0.75 + 0.45) / 4)
-    assert s.details == {"frames": 4, "min_frame": pytest.approx(0.3), "max_frame": pytest.approx(0.75)}
+    assert s.details == {
+        "frames": 4,
+        "min_frame": pytest.approx(0.3),
+        "max_frame": pytest.approx(0.75),
+    }
 
 
 def test_aesthetic_scale_param() -> None:

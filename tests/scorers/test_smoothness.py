@@ -21,12 +21,16 @@ def test_score_is_one_minus_mean_error_over_255() -> None:
 
 def test_worst_error_scores_zero_and_worse_motion_scores_lower() -> None:
     assert motion_smoothness(torch.full((4,), 255.0)).value == 0.0
-    assert motion_smoothness(torch.tensor([5.0])).value > motion_smoothness(torch.tensor([6.0])).value
+    assert (
+        motion_smoothness(torch.tensor([5.0])).value > motion_smoothness(torch.tensor([6.0])).value
+    )
 
 
 def test_mean_is_over_triplets_not_weighted_by_anything_else() -> None:
     # VBench: np.mean over the per-frame mean absolute differences
-    assert motion_smoothness(torch.tensor([0.0, 0.0, 0.0, 51.0])).value == pytest.approx(1 - 12.75 / 255)
+    assert motion_smoothness(torch.tensor([0.0, 0.0, 0.0, 51.0])).value == pytest.approx(
+        1 - 12.75 / 255
+    )
 
 
 @pytest.mark.parametrize("features", [torch.zeros(0), None])

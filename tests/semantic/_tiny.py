@@ -18,8 +18,17 @@ from torch import nn
 def tiny_viclip() -> nn.Module:
     from vbench_cn.features.viclip_arch import ViCLIP, ViCLIPConfig
 
-    return ViCLIP(ViCLIPConfig(vision_width=32, vision_layers=1, vision_heads=2, embed_dim=32, text_width=32,
-                               text_layers=1, text_heads=2))
+    return ViCLIP(
+        ViCLIPConfig(
+            vision_width=32,
+            vision_layers=1,
+            vision_heads=2,
+            embed_dim=32,
+            text_width=32,
+            text_layers=1,
+            text_heads=2,
+        )
+    )
 
 
 def tiny_umt() -> nn.Module:
@@ -33,17 +42,33 @@ def tiny_owlv2() -> nn.Module:
 
     from vbench_cn.features.detector import build_owlv2
 
-    small = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2}
-    cfg = Owlv2Config(text_config={**small, "max_position_embeddings": 16},
-                      vision_config={**small, "image_size": 96, "patch_size": 16}, projection_dim=32)
+    small = {
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+    }
+    cfg = Owlv2Config(
+        text_config={**small, "max_position_embeddings": 16},
+        vision_config={**small, "image_size": 96, "patch_size": 16},
+        projection_dim=32,
+    )
     return build_owlv2(cfg)
 
 
 def tiny_cnclip() -> nn.Module:
     from vbench_cn.features.cnclip import build_cnclip
 
-    return build_cnclip("ViT-B-16", embed_dim=32, vision_layers=1, vision_width=64, text_hidden_size=32,
-                        text_num_hidden_layers=1, text_num_attention_heads=2, text_intermediate_size=64)
+    return build_cnclip(
+        "ViT-B-16",
+        embed_dim=32,
+        vision_layers=1,
+        vision_width=64,
+        text_hidden_size=32,
+        text_num_hidden_layers=1,
+        text_num_attention_heads=2,
+        text_intermediate_size=64,
+    )
 
 
 def tiny_openai_clip() -> nn.Module:
@@ -51,7 +76,13 @@ def tiny_openai_clip() -> nn.Module:
 
     return open_clip.model.CLIP(
         embed_dim=32,
-        vision_cfg={"image_size": 224, "layers": 1, "width": 64, "patch_size": 32, "head_width": 32},
+        vision_cfg={
+            "image_size": 224,
+            "layers": 1,
+            "width": 64,
+            "patch_size": 32,
+            "head_width": 32,
+        },
         text_cfg={"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
         quick_gelu=True,
     )
@@ -76,5 +107,7 @@ def tiny_registry() -> Iterator[None]:
         weights.get_weights(name)  # import the modules that register them
     with pytest.MonkeyPatch.context() as mp:
         for name, build in TINY.items():
-            mp.setitem(weights._REGISTRY, name, dataclasses.replace(weights._REGISTRY[name], build=build))
+            mp.setitem(
+                weights._REGISTRY, name, dataclasses.replace(weights._REGISTRY[name], build=build)
+            )
         yield

@@ -16,8 +16,17 @@ SEMANTIC_WEIGHTS = ("viclip_l14", "umt_l16_k400", "owlv2_b16", "cnclip_vitb16", 
 
 
 def _info(num_frames: int = 16, width: int = 64, height: int = 48) -> VideoInfo:
-    return VideoInfo(path="clip.mp4", num_frames=num_frames, fps=8.0, duration_seconds=num_frames / 8, width=width,
-                     height=height, codec=None, variable_frame_rate=False, backend="pyav")
+    return VideoInfo(
+        path="clip.mp4",
+        num_frames=num_frames,
+        fps=8.0,
+        duration_seconds=num_frames / 8,
+        width=width,
+        height=height,
+        codec=None,
+        variable_frame_rate=False,
+        backend="pyav",
+    )
 
 
 @pytest.mark.parametrize("name", SEMANTIC_WEIGHTS)
@@ -31,8 +40,14 @@ def test_registry_entry_and_full_size_parameter_count(name: str) -> None:
 
 
 def test_vbench_checkpoints_are_pinned_to_the_reference_digests() -> None:
-    assert weights.get_weights("viclip_l14").sha256 == "7a4d6ad6eac6632db3693f4b97f9f8f6445b65b1e139a6fc6686150522238c56"
-    assert weights.get_weights("umt_l16_k400").sha256 == "bfee78a03bf806fbc0c216309e8f92792011b7db6556fa860e9d869c1e69fecd"
+    assert (
+        weights.get_weights("viclip_l14").sha256
+        == "7a4d6ad6eac6632db3693f4b97f9f8f6445b65b1e139a6fc6686150522238c56"
+    )
+    assert (
+        weights.get_weights("umt_l16_k400").sha256
+        == "bfee78a03bf806fbc0c216309e8f92792011b7db6556fa860e9d869c1e69fecd"
+    )
 
 
 def test_viclip_key_names_and_shapes_match_the_released_checkpoint() -> None:
@@ -54,7 +69,9 @@ def test_umt_key_names_and_interpolated_position_table() -> None:
     with torch.device("meta"):
         sd = weights.get_weights("umt_l16_k400").build().state_dict()
     assert sd["patch_embed.proj.weight"].shape == (1024, 3, 1, 16, 16)
-    assert {"blocks.0.attn.q_bias", "blocks.0.attn.v_bias", "fc_norm.weight", "head.weight"} <= set(sd)
+    assert {"blocks.0.attn.q_bias", "blocks.0.attn.v_bias", "fc_norm.weight", "head.weight"} <= set(
+        sd
+    )
     assert "blocks.0.attn.qkv.bias" not in sd and sd["head.weight"].shape == (400, 1024)
     table = video_position_table(UMTConfig(dim=8))
     assert table.shape == (1, 16 * 14 * 14, 8)
@@ -80,13 +97,21 @@ def _save_and_load(tmp_path, name: str, payload, suffix: str = ".pth"):
 def test_official_checkpoint_layouts_load_strictly(tmp_path) -> None:
     """Each entry's ``convert`` maps the upstream file layout onto the architecture."""
     with tiny_registry():
-        ref = {name: TINY[name]() for name in ("viclip_l14", "umt_l16_k400", "cnclip_vitb16", "owlv2_b16")}
-        sd = {k: v.half() if v.is_floating_point() else v for k, v in ref["viclip_l14"].state_dict().items()}
+        ref = {
+            name: TINY[name]()
+            for name in ("viclip_l14", "umt_l16_k400", "cnclip_vitb16", "owlv2_b16")
+        }
+        sd = {
+            k: v.half() if v.is_floating_point() else v
+            for k, v in ref["viclip_l14"].state_dict().items()
+        }
         model, wid = _save_and_load(tmp_path, "viclip_l14", {"model": sd})
         assert wid.startswith("viclip_l14@")
         assert torch.equal(model.state_dict()["temp"], sd["temp"].float())
 
-        sd = {k: v for k, v in ref["umt_l16_k400"].state_dict().items() if k != "pos_embed"}  # pos_embed absent
+        sd = {
+            k: v for k, v in ref["umt_l16_k400"].state_dict().items() if k != "pos_embed"
+        }  # pos_embed absent
         model, _ = _save_and_load(tmp_path, "umt_l16_k400", sd)
         assert torch.equal(model.state_dict()["head.weight"], sd["head.weight"])
 
@@ -100,7 +125,11 @@ def test_official_checkpoint_layouts_load_strictly(tmp_path) -> None:
         key = "owlv2.text_projection.weight"
         assert torch.equal(model.state_dict()[key], sd[key])
 
-        broken = {k: v for k, v in ref["viclip_l14"].state_dict().items() if not k.startswith("text_encoder.ln_final")}
+        broken = {
+            k: v
+            for k, v in ref["viclip_l14"].state_dict().items()
+            if not k.startswith("text_encoder.ln_final")
+        }
         with pytest.raises(weights.WeightsError, match="does not fit"):
             _save_and_load(tmp_path, "viclip_l14", {"model": broken})
 
@@ -112,12 +141,16 @@ def test_chinese_and_english_reach_the_right_tokenizers() -> None:
     en = tokenize_chinese(["a red fox runs through the snow"])[0]
     body = zh[(zh != 0) & (zh != 101) & (zh != 102)]
     assert zh.shape == (52,) and zh[0] == 101  # [CLS]
-    assert body.numel() == 13 and not bool((body == 100).any())  # one WordPiece per Han character, none [UNK]
+    assert body.numel() == 13 and not bool(
+        (body == 100).any()
+    )  # one WordPiece per Han character, none [UNK]
     assert not torch.equal(zh, en)
     with tiny_registry():
         viclip = build_extractor("viclip_l14", ExtractorOptions(random_weights=True))
     ids = viclip.tokenize(["a red fox runs through the snow " * 10])
-    assert ids.shape == (1, 32) and ids[0, 0] == 49406 and ids[0, -1] == 49407  # truncated, end token kept
+    assert (
+        ids.shape == (1, 32) and ids[0, 0] == 49406 and ids[0, -1] == 49407
+    )  # truncated, end token kept
 
 
 def test_clip_assembler_forms_one_clip_whatever_the_chunking() -> None:
@@ -134,11 +167,22 @@ def test_clip_assembler_forms_one_clip_whatever_the_chunking() -> None:
     assert two.shape == (2, 4, 1)
 
 
-@pytest.mark.parametrize(("rgb", "name"), [
-    ((220, 30, 30), "red"), ((240, 140, 20), "orange"), ((235, 220, 40), "yellow"), ((40, 170, 60), "green"),
-    ((30, 60, 200), "blue"), ((120, 40, 170), "purple"), ((240, 120, 200), "pink"), ((10, 10, 12), "black"),
-    ((245, 245, 245), "white"), ((128, 128, 128), "gray"), ((120, 70, 20), "brown"),
-])
+@pytest.mark.parametrize(
+    ("rgb", "name"),
+    [
+        ((220, 30, 30), "red"),
+        ((240, 140, 20), "orange"),
+        ((235, 220, 40), "yellow"),
+        ((40, 170, 60), "green"),
+        ((30, 60, 200), "blue"),
+        ((120, 40, 170), "purple"),
+        ((240, 120, 200), "pink"),
+        ((10, 10, 12), "black"),
+        ((245, 245, 245), "white"),
+        ((128, 128, 128), "gray"),
+        ((120, 70, 20), "brown"),
+    ],
+)
 def test_dominant_colour_of_a_crop_of_known_colour(rgb, name) -> None:
     from vbench_cn.features.detector import COLOR_NAMES, color_codes, dominant_color
 
@@ -153,7 +197,9 @@ def test_detector_boxes_map_back_to_frame_pixels_with_colours() -> None:
     ext = object.__new__(Owlv2Coco)  # finalize only: no model needed
     ext.image_size, ext.labels = 960, ("person", "car")
     rows = torch.full((1, MAX_BOXES, 7), -1.0)
-    rows[0, 0] = torch.tensor([1, 0.8, 0, 0, 480, 270, 3])  # car, red, top-left quarter of a 16:9 frame
+    rows[0, 0] = torch.tensor(
+        [1, 0.8, 0, 0, 480, 270, 3]
+    )  # car, red, top-left quarter of a 16:9 frame
     (frame,) = ext.finalize(rows, info=_info(width=1920, height=1080))
     assert len(frame) == 1
     det = frame[0]
@@ -164,7 +210,11 @@ def test_detector_boxes_map_back_to_frame_pixels_with_colours() -> None:
 def test_routers_name_the_extractor_of_each_language() -> None:
     opts = ExtractorOptions()
     style, video = build_extractor("style_clip", opts), build_extractor("video_text", opts)
-    assert (style.route("en"), style.route("zh"), style.route(None)) == ("clip_vitb32", "cnclip_vitb16", "clip_vitb32")
+    assert (style.route("en"), style.route("zh"), style.route(None)) == (
+        "clip_vitb32",
+        "cnclip_vitb16",
+        "clip_vitb32",
+    )
     assert (video.route("en"), video.route("zh")) == ("viclip_l14", "cnclip_vitl14")
     with pytest.raises(RuntimeError, match="routes by language"):
         video.prepare(torch.zeros(1, 8, 8, 3, dtype=torch.uint8), position=0, info=_info(1))
@@ -187,5 +237,7 @@ def test_detector_input_keeps_aspect_and_pads_with_grey() -> None:
     frames[..., 0] = 255  # pure red frames, 4:3
     x = ext.prepare(frames, position=0, info=_info(2))
     assert x.shape == (2, 3, 96, 96)
-    assert torch.allclose(x[:, :, :72, :], torch.tensor([1.0, 0.0, 0.0]).view(1, 3, 1, 1).expand(2, 3, 72, 96))
+    assert torch.allclose(
+        x[:, :, :72, :], torch.tensor([1.0, 0.0, 0.0]).view(1, 3, 1, 1).expand(2, 3, 72, 96)
+    )
     assert torch.allclose(x[:, :, 72:, :], torch.full((2, 3, 24, 96), 0.5))

@@ -18,12 +18,29 @@ from vbench_cn.results import read_records
 from vbench_cn.runner import Runner, RunOptions
 from vbench_cn.specs import load_specs, select_specs
 
-SEMANTIC = ("object_class", "multiple_objects", "color", "spatial_relationship", "human_action", "scene",
-            "appearance_style", "temporal_style", "overall_consistency")
+SEMANTIC = (
+    "object_class",
+    "multiple_objects",
+    "color",
+    "spatial_relationship",
+    "human_action",
+    "scene",
+    "appearance_style",
+    "temporal_style",
+    "overall_consistency",
+)
 #: One real suite prompt per dimension (prompts/suite/*.jsonl).
-PROMPTS = {"object_class": "oc-0001", "multiple_objects": "mo-0001", "color": "co-0001",
-           "spatial_relationship": "sr-0001", "human_action": "ha-0001", "scene": "sn-0001",
-           "appearance_style": "as-0001", "temporal_style": "ts-0001", "overall_consistency": "ov-0001"}
+PROMPTS = {
+    "object_class": "oc-0001",
+    "multiple_objects": "mo-0001",
+    "color": "co-0001",
+    "spatial_relationship": "sr-0001",
+    "human_action": "ha-0001",
+    "scene": "sn-0001",
+    "appearance_style": "as-0001",
+    "temporal_style": "ts-0001",
+    "overall_consistency": "ov-0001",
+}
 
 
 def _write(path: Path, seed: int) -> None:
@@ -43,7 +60,9 @@ def run(tmp_path_factory: pytest.TempPathFactory):
     specs = select_specs(load_specs(), list(SEMANTIC))
     items = discover([videos], model="m")
     with tiny_registry():
-        runner = Runner(specs, RunOptions(out_dir=root / "run", random_weights=True, progress=False))
+        runner = Runner(
+            specs, RunOptions(out_dir=root / "run", random_weights=True, progress=False)
+        )
         runner.run(items)
     return runner, read_records(root / "run")
 
@@ -73,8 +92,11 @@ def test_each_dimension_scores_its_prompt_in_both_languages(run, dim: str, lang:
 
 def test_chinese_prompts_are_scored_by_chinese_clip_against_chinese_text(run) -> None:
     runner, records = run
-    for dim, zh_model in (("overall_consistency", "cnclip_vitl14"), ("temporal_style", "cnclip_vitl14"),
-                          ("appearance_style", "cnclip_vitb16")):
+    for dim, zh_model in (
+        ("overall_consistency", "cnclip_vitl14"),
+        ("temporal_style", "cnclip_vitl14"),
+        ("appearance_style", "cnclip_vitb16"),
+    ):
         (zh,) = _by(records, dim, "zh")
         (en,) = _by(records, dim, "en")
         assert zh["details"]["model"] == zh_model and zh["details"]["lang"] == "zh"
@@ -113,18 +135,39 @@ def test_team_manifest_rows_get_the_dimensions_their_metadata_allows(tmp_path: P
     _write(tmp_path / "a.mp4", 0)
     _write(tmp_path / "b.mp4", 1)
     rows = [
-        {"path": "a.mp4", "model": "team", "prompt_id": "t-1", "prompt": "一只红色的狗坐在猫的左边", "lang": "zh",
-         "object": "dog", "color": "red", "relation": {"a": "dog", "b": "cat", "relation": "left of"}},
+        {
+            "path": "a.mp4",
+            "model": "team",
+            "prompt_id": "t-1",
+            "prompt": "一只红色的狗坐在猫的左边",
+            "lang": "zh",
+            "object": "dog",
+            "color": "red",
+            "relation": {"a": "dog", "b": "cat", "relation": "left of"},
+        },
         {"path": "b.mp4", "model": "team", "prompt": "A quiet street at night", "lang": "en"},
     ]
     manifest = tmp_path / "m.jsonl"
-    manifest.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    manifest.write_text(
+        "\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8"
+    )
     items = read_manifest(manifest)
-    dims = ("object_class", "multiple_objects", "spatial_relationship", "human_action", "overall_consistency")
+    dims = (
+        "object_class",
+        "multiple_objects",
+        "spatial_relationship",
+        "human_action",
+        "overall_consistency",
+    )
     with tiny_registry():
-        Runner(select_specs(load_specs(), list(dims)),
-               RunOptions(out_dir=tmp_path / "run", random_weights=True, progress=False)).run(items)
-    status = {(Path(r["video"]).name, r["dimension"]): (r["status"], r.get("error")) for r in read_records(tmp_path / "run")}
+        Runner(
+            select_specs(load_specs(), list(dims)),
+            RunOptions(out_dir=tmp_path / "run", random_weights=True, progress=False),
+        ).run(items)
+    status = {
+        (Path(r["video"]).name, r["dimension"]): (r["status"], r.get("error"))
+        for r in read_records(tmp_path / "run")
+    }
     assert status[("a.mp4", "object_class")][0] == "ok"
     assert status[("a.mp4", "spatial_relationship")][0] == "ok"
     assert status[("a.mp4", "overall_consistency")][0] == "ok"

@@ -18,23 +18,42 @@ from vbench_cn.features import ExtractorOptions, build_extractor
 from vbench_cn.video import VideoInfo
 
 EXPECT = Path(__file__).parent / "expect" / "semantic_tiny.json"
-TEXTS = {"en": "A red fox trots across a frost-covered meadow at dawn.", "zh": "黎明时分，一只赤狐小跑着穿过结满白霜的草地。"}
+TEXTS = {
+    "en": "A red fox trots across a frost-covered meadow at dawn.",
+    "zh": "黎明时分，一只赤狐小跑着穿过结满白霜的草地。",
+}
 
 
 def _outputs() -> dict[str, list[float]]:
     rng = np.random.default_rng(0)
     frames = torch.from_numpy(rng.integers(0, 256, (16, 60, 80, 3), dtype=np.uint8))
-    info = VideoInfo(path="golden.mp4", num_frames=16, fps=8.0, duration_seconds=2.0, width=80, height=60,
-                     codec=None, variable_frame_rate=False, backend="pyav")
+    info = VideoInfo(
+        path="golden.mp4",
+        num_frames=16,
+        fps=8.0,
+        duration_seconds=2.0,
+        width=80,
+        height=60,
+        codec=None,
+        variable_frame_rate=False,
+        backend="pyav",
+    )
     out: dict[str, list[float]] = {}
     with tiny_registry(), torch.inference_mode():
         opts = ExtractorOptions(random_weights=True)
-        for name, n, lang in (("viclip_l14", 8, "en"), ("cnclip_vitl14", 8, "zh"), ("umt_l16_k400", 16, None)):
+        for name, n, lang in (
+            ("viclip_l14", 8, "en"),
+            ("cnclip_vitl14", 8, "zh"),
+            ("umt_l16_k400", 16, None),
+        ):
             ext = build_extractor(name, opts)
             feats = ext.forward(ext.prepare(frames[:n], position=0, info=info))
             out[name] = [round(float(v), 6) for v in feats.reshape(-1)[:64]]
             if lang:
-                out[f"{name}.text"] = [round(float(v), 6) for v in ext.encode_text([TEXTS[lang]], lang=lang).reshape(-1)]
+                out[f"{name}.text"] = [
+                    round(float(v), 6)
+                    for v in ext.encode_text([TEXTS[lang]], lang=lang).reshape(-1)
+                ]
     return out
 
 

@@ -12,14 +12,25 @@ from vbench_cn.scorers import NotApplicable, get_scorer
 from vbench_cn.specs import load_specs
 
 
-def rec(model, dim, pid, lang, score, *, weights="random", weight=None, status="ok", model_name=None):
+def rec(
+    model, dim, pid, lang, score, *, weights="random", weight=None, status="ok", model_name=None
+):
     details = {}
     if weight is not None:
         details["weight"] = weight
     if model_name:
         details["model"] = model_name
-    return {"model": model, "dimension": dim, "prompt_id": pid, "prompt_lang": lang, "status": status,
-            "score": score if status == "ok" else None, "weights": weights, "details": details, "level": "video"}
+    return {
+        "model": model,
+        "dimension": dim,
+        "prompt_id": pid,
+        "prompt_lang": lang,
+        "status": status,
+        "score": score if status == "ok" else None,
+        "weights": weights,
+        "details": details,
+        "level": "video",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +53,9 @@ def test_gap_is_zh_minus_en_with_ci_over_prompts(specs) -> None:
             records.append(rec("m", "object_class", f"oc-{i:04d}", "en", base + 0.01 * s))
             records.append(rec("m", "object_class", f"oc-{i:04d}", "zh", base - 0.1 + 0.01 * s))
     records.append(rec("m", "object_class", "oc-9999", "zh", 0.0))  # unpaired: ignored
-    records.append(rec("m", "object_class", "oc-0000", "zh", None, status="skipped"))  # skipped: ignored
+    records.append(
+        rec("m", "object_class", "oc-0000", "zh", None, status="skipped")
+    )  # skipped: ignored
     df = language_parity(records, specs)
     assert list(df.columns) == list(COLUMNS)
     row = df.iloc[0]
@@ -54,7 +67,11 @@ def test_gap_is_zh_minus_en_with_ci_over_prompts(specs) -> None:
 
 
 def test_no_gap_when_languages_agree(specs) -> None:
-    records = [rec("m", "color", f"co-{i:04d}", lang, 0.5 + 0.01 * i) for i in range(10) for lang in ("zh", "en")]
+    records = [
+        rec("m", "color", f"co-{i:04d}", lang, 0.5 + 0.01 * i)
+        for i in range(10)
+        for lang in ("zh", "en")
+    ]
     row = language_parity(records, specs).iloc[0]
     assert row["gap"] == pytest.approx(0.0)
     assert row["p_value"] == 1.0
@@ -62,8 +79,11 @@ def test_no_gap_when_languages_agree(specs) -> None:
 
 def test_weighted_dimensions_use_details_weight(specs) -> None:
     assert specs["object_class"].aggregate == "weighted"
-    records = [rec("m", "object_class", "p", "zh", 1.0, weight=3), rec("m", "object_class", "p", "zh", 0.0, weight=1),
-               rec("m", "object_class", "p", "en", 0.5, weight=1)]
+    records = [
+        rec("m", "object_class", "p", "zh", 1.0, weight=3),
+        rec("m", "object_class", "p", "zh", 0.0, weight=1),
+        rec("m", "object_class", "p", "en", 0.5, weight=1),
+    ]
     means = paired_prompt_means(records, weighted=True)
     assert means["p"]["zh"] == pytest.approx(0.75)
     assert language_parity(records, specs).iloc[0]["gap"] == pytest.approx(0.25)
@@ -72,8 +92,19 @@ def test_weighted_dimensions_use_details_weight(specs) -> None:
 def test_rows_say_when_languages_were_scored_by_different_models(specs) -> None:
     records = []
     for i in range(5):
-        records.append(rec("m", "overall_consistency", f"ov-{i:04d}", "en", 0.25, weights="viclip_l14@0123456789ab"))
-        records.append(rec("m", "overall_consistency", f"ov-{i:04d}", "zh", 0.30, model_name="cnclip_vitl14"))
+        records.append(
+            rec(
+                "m",
+                "overall_consistency",
+                f"ov-{i:04d}",
+                "en",
+                0.25,
+                weights="viclip_l14@0123456789ab",
+            )
+        )
+        records.append(
+            rec("m", "overall_consistency", f"ov-{i:04d}", "zh", 0.30, model_name="cnclip_vitl14")
+        )
     row = language_parity(records, specs).iloc[0]
     assert bool(row["same_model"]) is False
     assert (row["zh_scored_by"], row["en_scored_by"]) == ("cnclip_vitl14", "viclip_l14")
@@ -81,11 +112,20 @@ def test_rows_say_when_languages_were_scored_by_different_models(specs) -> None:
 
 
 def test_models_and_dimensions_are_separate_rows_and_unknown_dims_skipped(specs) -> None:
-    records = [rec(m, d, "p", lang, s) for m in ("a", "b") for d in ("color", "scene")
-               for lang, s in (("zh", 0.2), ("en", 0.4))]
+    records = [
+        rec(m, d, "p", lang, s)
+        for m in ("a", "b")
+        for d in ("color", "scene")
+        for lang, s in (("zh", 0.2), ("en", 0.4))
+    ]
     records.append(rec("a", "not_a_dimension", "p", "zh", 1.0))
     df = language_parity(records, specs)
-    assert sorted(zip(df["model"], df["dimension"])) == [("a", "color"), ("a", "scene"), ("b", "color"), ("b", "scene")]
+    assert sorted(zip(df["model"], df["dimension"])) == [
+        ("a", "color"),
+        ("a", "scene"),
+        ("b", "color"),
+        ("b", "scene"),
+    ]
     assert language_parity([], specs).empty
 
 
@@ -103,8 +143,13 @@ def test_parity_of_a_run_directory(tmp_path) -> None:
 
     path = shard_path(tmp_path, 0)
     path.parent.mkdir(parents=True, exist_ok=True)
-    recs = [dict(rec("m", "scene", f"sn-{i:04d}", lang, s, weight=16), video=f"m/sn-{i:04d}-{lang}-0.mp4")
-            for i in range(4) for lang, s in (("zh", 0.25), ("en", 0.5))]
+    recs = [
+        dict(
+            rec("m", "scene", f"sn-{i:04d}", lang, s, weight=16), video=f"m/sn-{i:04d}-{lang}-0.mp4"
+        )
+        for i in range(4)
+        for lang, s in (("zh", 0.25), ("en", 0.5))
+    ]
     path.write_text("\n".join(json.dumps(r) for r in recs) + "\n", encoding="utf-8")
     df = language_parity_of_run(tmp_path, num_resamples=200)
     assert df.iloc[0]["gap"] == pytest.approx(-0.25) and df.iloc[0]["n_prompts"] == 4

@@ -23,7 +23,7 @@ from vbench_cn.weights import randomize_
 
 PARITY_PY = Path(__file__).resolve().parents[2] / ".venv-parity" / "bin" / "python"
 
-REFERENCE = textwrap.dedent('''
+REFERENCE = textwrap.dedent("""
     import sys, torch, numpy as np
     from functools import partial
     from torch import nn
@@ -58,11 +58,13 @@ REFERENCE = textwrap.dedent('''
                   Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])])
     out["umt_transform"] = tf(d["frames"].numpy())  # (C, T, H, W)
     torch.save(out, sys.argv[2])
-''')
+""")
 
 
 @pytest.mark.parity
-def test_viclip_and_umt_match_vbench_modules(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+def test_viclip_and_umt_match_vbench_modules(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     if "parity" not in (request.config.getoption("-m") or ""):
         pytest.skip("live VBench comparison (~2 min): run `pytest -m parity tests/semantic`")
     if not PARITY_PY.exists():
@@ -79,8 +81,14 @@ def test_viclip_and_umt_match_vbench_modules(tmp_path: Path, request: pytest.Fix
     texts = ["a red fox trots across a frost-covered meadow at dawn", "a cat"]
     clip = clip_transform_uint8(frames[:8])[None]
     umt_clip = umt_transform(frames)[None].permute(0, 2, 1, 3, 4)
-    payload = {"viclip": viclip.state_dict(), "umt": umt.state_dict(), "clip": clip, "umt_clip": umt_clip,
-               "frames": frames, "texts": texts}
+    payload = {
+        "viclip": viclip.state_dict(),
+        "umt": umt.state_dict(),
+        "clip": clip,
+        "umt_clip": umt_clip,
+        "frames": frames,
+        "texts": texts,
+    }
     torch.save(payload, tmp_path / "in.pt")
     script = tmp_path / "ref.py"
     script.write_text(REFERENCE)
@@ -93,10 +101,18 @@ def test_viclip_and_umt_match_vbench_modules(tmp_path: Path, request: pytest.Fix
 
     cache = tmp_path / "vbench_cache"
     (cache / "ViCLIP").mkdir(parents=True)
-    shutil.copy(open_clip.tokenizer.default_bpe(), cache / "ViCLIP" / "bpe_simple_vocab_16e6.txt.gz")
+    shutil.copy(
+        open_clip.tokenizer.default_bpe(), cache / "ViCLIP" / "bpe_simple_vocab_16e6.txt.gz"
+    )
     env = {**os.environ, "VBENCH_CACHE_DIR": str(cache)}
-    proc = subprocess.run([str(PARITY_PY), str(script), str(tmp_path / "in.pt"), str(tmp_path / "out.pt")],
-                          capture_output=True, text=True, timeout=600, env=env, check=False)
+    proc = subprocess.run(
+        [str(PARITY_PY), str(script), str(tmp_path / "in.pt"), str(tmp_path / "out.pt")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     ref = torch.load(tmp_path / "out.pt", weights_only=True)
     with torch.no_grad():
@@ -108,6 +124,8 @@ def test_viclip_and_umt_match_vbench_modules(tmp_path: Path, request: pytest.Fix
     torch.testing.assert_close(ours_video, ref["viclip_video"], rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(ours_text, ref["viclip_text"], rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(ours_logits, ref["umt_logits"], rtol=1e-4, atol=1e-5)
-    torch.testing.assert_close(clip_transform_uint8(frames), ref["clip_transform"].float(), rtol=0, atol=1e-5)
+    torch.testing.assert_close(
+        clip_transform_uint8(frames), ref["clip_transform"].float(), rtol=0, atol=1e-5
+    )
     ours_umt_tf = umt_transform(frames).permute(1, 0, 2, 3)
     torch.testing.assert_close(ours_umt_tf, ref["umt_transform"].float(), rtol=0, atol=1e-5)

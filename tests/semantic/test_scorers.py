@@ -34,15 +34,24 @@ def box(label: str, x0: float, y0: float, x1: float, y1: float, **kw) -> Detecti
     return Detection(label, 0.9, (x0, y0, x1, y1), **kw)
 
 
-LEFT = (0.0, 40.0, 20.0, 60.0)   # centre (10, 50)
+LEFT = (0.0, 40.0, 20.0, 60.0)  # centre (10, 50)
 RIGHT = (60.0, 40.0, 80.0, 60.0)  # centre (70, 50)
-TOP = (40.0, 0.0, 60.0, 20.0)     # centre (50, 10)
+TOP = (40.0, 0.0, 60.0, 20.0)  # centre (50, 10)
 BOTTOM = (40.0, 70.0, 60.0, 90.0)  # centre (50, 80)
 
 
 def test_all_semantic_scorers_are_registered() -> None:
-    for name in ("object_class", "multiple_objects", "color", "color_captions", "spatial_relationship",
-                 "human_action", "scene", "scene_captions", "text_similarity"):
+    for name in (
+        "object_class",
+        "multiple_objects",
+        "color",
+        "color_captions",
+        "spatial_relationship",
+        "human_action",
+        "scene",
+        "scene_captions",
+        "text_similarity",
+    ):
         assert get_scorer(f"semantic.{name}").fn.__name__ == name
 
 
@@ -103,7 +112,9 @@ def test_vertical_relations_follow_image_coordinates() -> None:
     rel = lambda r: P(relation={"a": "kite", "b": "person", "relation": r})
     assert spatial_relationship([frame], prompt=rel("above")).value == 1.0
     assert spatial_relationship([frame], prompt=rel("below")).value == 0.0
-    assert spatial_relationship([frame], prompt=rel("on the top of")).value == 1.0  # VBench phrasing
+    assert (
+        spatial_relationship([frame], prompt=rel("on the top of")).value == 1.0
+    )  # VBench phrasing
     assert spatial_relationship([frame], prompt=rel("left of")).value == 0.0
 
 
@@ -122,8 +133,10 @@ def test_spatial_same_class_pairs_only_in_vbench_mode() -> None:
 
 def test_spatial_video_is_mean_of_frames_with_zero_for_missing_pair() -> None:
     good = [box("dog", *LEFT), box("cat", *RIGHT)]
-    s = spatial_relationship([good, [], good, [box("dog", *LEFT)]],
-                             prompt=P(relation={"a": "dog", "b": "cat", "relation": "left of"}))
+    s = spatial_relationship(
+        [good, [], good, [box("dog", *LEFT)]],
+        prompt=P(relation={"a": "dog", "b": "cat", "relation": "left of"}),
+    )
     assert s.value == pytest.approx(0.5)
     assert s.details["weight"] == 4
 
@@ -135,7 +148,12 @@ def test_unknown_relation_is_not_applicable() -> None:
 
 def test_color_counts_object_frames_only_and_drops_videos_without_object() -> None:
     prompt = P(color="red", object="car")
-    frames = [[box("car", *LEFT, color="red")], [box("car", *LEFT, color="blue")], [box("dog", *LEFT, color="red")], []]
+    frames = [
+        [box("car", *LEFT, color="red")],
+        [box("car", *LEFT, color="blue")],
+        [box("dog", *LEFT, color="red")],
+        [],
+    ]
     s = color(frames, prompt=prompt)
     assert s.value == pytest.approx(0.5)
     assert s.details["object_frames"] == 2
@@ -151,8 +169,11 @@ def test_color_captions_reproduces_vbench_top_box_quirk() -> None:
         color_captions([frame], prompt=prompt)
     assert color_captions([frame], prompt=prompt, top_box_class=False).value == 1.0
     # An object caption without any colour word makes no object frame.
-    frames = [[box("car", *LEFT, caption="a red car")], [box("car", *LEFT, caption="a car")],
-              [box("car", *LEFT, caption="a blue car")]]
+    frames = [
+        [box("car", *LEFT, caption="a red car")],
+        [box("car", *LEFT, caption="a car")],
+        [box("car", *LEFT, caption="a blue car")],
+    ]
     s = color_captions(frames, prompt=prompt)
     assert (s.value, s.details["object_frames"]) == (pytest.approx(0.5), 2)
 
@@ -166,14 +187,21 @@ def test_human_action_label_in_confident_top5_scores_one() -> None:
     assert human_action(ClassProbabilities(probs, labels), prompt=P(action="skiing")).value == 0.0
     # Rounded to 4 decimals before the threshold, as VBench does.
     edge = torch.tensor([0.84996, 0.1])
-    assert human_action(ClassProbabilities(edge, ["tai chi", "yoga"]), prompt=P(action="tai chi")).value == 1.0
+    assert (
+        human_action(
+            ClassProbabilities(edge, ["tai chi", "yoga"]), prompt=P(action="tai chi")
+        ).value
+        == 1.0
+    )
 
 
 def test_human_action_outside_top_k_scores_zero() -> None:
     labels = [f"c{i}" for i in range(7)]
     probs = torch.tensor([0.99] * 6 + [0.98])
     assert human_action(ClassProbabilities(probs, labels), prompt=P(action="c6")).value == 0.0
-    assert human_action(ClassProbabilities(probs, labels), prompt=P(action="c6"), top_k=7).value == 1.0
+    assert (
+        human_action(ClassProbabilities(probs, labels), prompt=P(action="c6"), top_k=7).value == 1.0
+    )
 
 
 def test_scene_top_k_per_frame_and_label_spelling() -> None:
@@ -182,7 +210,9 @@ def test_scene_top_k_per_frame_and_label_spelling() -> None:
     s = scene(ClassProbabilities(probs, labels), prompt=P(scene="bazaar outdoor"), top_k=1)
     assert s.value == pytest.approx(1 / 3)
     assert s.details["weight"] == 3
-    assert scene(ClassProbabilities(probs, labels), prompt=P(scene="forest path"), top_k=2).value == pytest.approx(1 / 3)
+    assert scene(
+        ClassProbabilities(probs, labels), prompt=P(scene="forest path"), top_k=2
+    ).value == pytest.approx(1 / 3)
     with pytest.raises(NotApplicable, match="not one of"):
         scene(ClassProbabilities(probs, labels), prompt=P(scene="moon base"))
 

@@ -21,16 +21,31 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty VBENCH_CN_HOME, offline unless a test says otherwise."""
     monkeypatch.setenv("VBENCH_CN_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("VBENCH_CN_OFFLINE", "1")
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))  # a developer's hub cache must not leak in
+    monkeypatch.setenv(
+        "TORCH_HOME", str(tmp_path / "torch_home")
+    )  # a developer's hub cache must not leak in
     return tmp_path / "home"
 
 
-def tiny_entry(monkeypatch: pytest.MonkeyPatch, *, sha256: str | None, name: str = "tiny_linear_test",
-               source: str = "https://example.invalid/weights/tiny.pth") -> W.Weights:
+def tiny_entry(
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    sha256: str | None,
+    name: str = "tiny_linear_test",
+    source: str = "https://example.invalid/weights/tiny.pth",
+) -> W.Weights:
     """Register a throw-away entry (removed again by monkeypatch)."""
-    entry = W.Weights(name=name, build=lambda: nn.Linear(3, 2), source=source, filename="tiny.pth",
-                      sha256=sha256, size_bytes=None, license="MIT", transforms="none",
-                      meta={"num_params": 8, "used_by": []})
+    entry = W.Weights(
+        name=name,
+        build=lambda: nn.Linear(3, 2),
+        source=source,
+        filename="tiny.pth",
+        sha256=sha256,
+        size_bytes=None,
+        license="MIT",
+        transforms="none",
+        meta={"num_params": 8, "used_by": []},
+    )
     monkeypatch.setitem(W._REGISTRY, name, entry)
     return entry
 
@@ -48,7 +63,14 @@ def save_linear(path: Path, seed: int = 0) -> dict[str, torch.Tensor]:
 
 def test_vbench_backbones_are_registered() -> None:
     names = {w.name for w in ALL}
-    assert {"dino_vitb16", "clip_vitb32", "clip_vitl14", "laion_aesthetic_head", "raft_things", "musiq_spaq"} <= names
+    assert {
+        "dino_vitb16",
+        "clip_vitb32",
+        "clip_vitl14",
+        "laion_aesthetic_head",
+        "raft_things",
+        "musiq_spaq",
+    } <= names
 
 
 @pytest.mark.parametrize("entry", ALL, ids=lambda w: w.name)
@@ -81,7 +103,9 @@ def test_openai_clip_hashes_are_the_url_digests() -> None:
 
 
 def test_list_filter_and_unknown_name() -> None:
-    assert [w.name for w in W.list_weights("clip*")] == sorted(w.name for w in ALL if w.name.startswith("clip"))
+    assert [w.name for w in W.list_weights("clip*")] == sorted(
+        w.name for w in ALL if w.name.startswith("clip")
+    )
     with pytest.raises(KeyError, match="did you mean dino_vitb16"):
         W.get_weights("dino_vitb61")
 
@@ -97,8 +121,16 @@ def test_register_rejects_bad_entries(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_hf_source_url() -> None:
-    w = W.Weights(name="x", build=nn.Identity, source="hf://org/repo/sub/file.pth@abc123", filename="file.pth",
-                  sha256=None, size_bytes=None, license="MIT", transforms="")
+    w = W.Weights(
+        name="x",
+        build=nn.Identity,
+        source="hf://org/repo/sub/file.pth@abc123",
+        filename="file.pth",
+        sha256=None,
+        size_bytes=None,
+        license="MIT",
+        transforms="",
+    )
     assert w.url == "https://huggingface.co/org/repo/resolve/abc123/sub/file.pth"
 
 
@@ -108,7 +140,9 @@ def test_hf_source_url() -> None:
 def test_wrong_sha256_is_refused(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     tiny_entry(monkeypatch, sha256="0" * 64)
     save_linear(home / "tiny.pth")
-    with pytest.raises(W.WeightsError, match=r"sha256 [0-9a-f]{12}… does not match the pinned 000000000000"):
+    with pytest.raises(
+        W.WeightsError, match=r"sha256 [0-9a-f]{12}… does not match the pinned 000000000000"
+    ):
         W.load_model("tiny_linear_test", ExtractorOptions())
 
 
@@ -152,7 +186,10 @@ def test_offline_miss_is_one_line_with_url_and_destination(home: Path) -> None:
     assert "\n" not in msg
     assert msg.startswith("dino_vitb16: missing ")
     assert str(home / "dino_vitbase16_pretrain.pth") in msg
-    assert "https://dl.fbaipublicfiles.com/dino/dino_vitbase16_pretrain/dino_vitbase16_pretrain.pth" in msg
+    assert (
+        "https://dl.fbaipublicfiles.com/dino/dino_vitbase16_pretrain/dino_vitbase16_pretrain.pth"
+        in msg
+    )
     assert "--weights-dir" in msg
 
 
@@ -164,18 +201,27 @@ def test_cli_offline_download_prints_one_line(home: Path) -> None:
     result = CliRunner().invoke(app, ["weights", "download", "raft_things"])
     assert result.exit_code == 1
     lines = [ln for ln in result.output.splitlines() if ln.strip()]
-    assert len(lines) == 1 and "models.zip" in lines[0] and str(home / "raft-things.pth") in lines[0]
+    assert (
+        len(lines) == 1 and "models.zip" in lines[0] and str(home / "raft-things.pth") in lines[0]
+    )
 
 
-def test_override_file_is_used_and_its_sha_recorded(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_override_file_is_used_and_its_sha_recorded(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     tiny_entry(monkeypatch, sha256="2" * 64)  # a pinned digest does not block an explicit override
     path = tmp_path / "mine.pth"
     state = save_linear(path, seed=3)
-    module, weights_id = W.load_model("tiny_linear_test", ExtractorOptions(weights_overrides={"tiny_linear_test": str(path)}))
+    module, weights_id = W.load_model(
+        "tiny_linear_test", ExtractorOptions(weights_overrides={"tiny_linear_test": str(path)})
+    )
     assert weights_id == f"tiny_linear_test@{W.file_sha256(path)[:12]}"
     assert torch.equal(module.bias, state["bias"])
     with pytest.raises(W.WeightsError, match="override .*missing.pth: file not found"):
-        W.load_model("tiny_linear_test", ExtractorOptions(weights_overrides={"tiny_linear_test": str(tmp_path / "missing.pth")}))
+        W.load_model(
+            "tiny_linear_test",
+            ExtractorOptions(weights_overrides={"tiny_linear_test": str(tmp_path / "missing.pth")}),
+        )
 
 
 def test_vbench_cache_layout_is_found(home: Path, tmp_path: Path) -> None:
@@ -186,7 +232,9 @@ def test_vbench_cache_layout_is_found(home: Path, tmp_path: Path) -> None:
     assert W.locate("laion_aesthetic_head", ExtractorOptions(weights_dir=str(vb))) == target
     ours = vb / "sa_0_4_vit_l_14_linear.pth"
     torch.save(nn.Linear(768, 1).state_dict(), ours)
-    assert W.locate("laion_aesthetic_head", ExtractorOptions(weights_dir=str(vb))) == ours  # our layout first
+    assert (
+        W.locate("laion_aesthetic_head", ExtractorOptions(weights_dir=str(vb))) == ours
+    )  # our layout first
     _, weights_id = W.load_model("laion_aesthetic_head", ExtractorOptions(weights_dir=str(vb)))
     assert weights_id.startswith("laion_aesthetic_head@")
 
@@ -194,7 +242,10 @@ def test_vbench_cache_layout_is_found(home: Path, tmp_path: Path) -> None:
 def test_pickled_code_is_not_loaded(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     tiny_entry(monkeypatch, sha256=None)
     home.mkdir(parents=True)
-    torch.save({"weight": torch.zeros(2, 3), "bias": torch.zeros(2), "x": nn.Linear(1, 1)}, home / "tiny.pth")
+    torch.save(
+        {"weight": torch.zeros(2, 3), "bias": torch.zeros(2), "x": nn.Linear(1, 1)},
+        home / "tiny.pth",
+    )
     with pytest.raises(W.WeightsError, match="cannot read checkpoint"):
         W.load_model("tiny_linear_test", ExtractorOptions())
 
@@ -207,13 +258,17 @@ def test_valid_cache_makes_no_download_call(home: Path, monkeypatch: pytest.Monk
     save_linear(home / "tiny.pth")
     tiny_entry(monkeypatch, sha256=W.file_sha256(home / "tiny.pth"))
     calls: list[str] = []
-    monkeypatch.setattr(torch.hub, "download_url_to_file", lambda url, dst, *a, **k: calls.append(url))
+    monkeypatch.setattr(
+        torch.hub, "download_url_to_file", lambda url, dst, *a, **k: calls.append(url)
+    )
     assert W.download("tiny_linear_test") == home / "tiny.pth"
     W.load_model("tiny_linear_test", ExtractorOptions())
     assert calls == []
 
 
-def test_download_verifies_and_installs(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_download_verifies_and_installs(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("VBENCH_CN_OFFLINE", "0")
     good = tmp_path / "upstream.pth"
     save_linear(good, seed=5)
@@ -233,12 +288,17 @@ def test_download_verifies_and_installs(home: Path, tmp_path: Path, monkeypatch:
 def test_corrupt_download_is_refused(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VBENCH_CN_OFFLINE", "0")
     tiny_entry(monkeypatch, sha256="3" * 64)
-    monkeypatch.setattr(torch.hub, "download_url_to_file",
-                        lambda url, dst, *a, **k: Path(dst).write_bytes(b"<html>not a checkpoint</html>"))
+    monkeypatch.setattr(
+        torch.hub,
+        "download_url_to_file",
+        lambda url, dst, *a, **k: Path(dst).write_bytes(b"<html>not a checkpoint</html>"),
+    )
     with pytest.raises(W.WeightsError, match="refused"):
         W.download("tiny_linear_test")
     assert not (home / "tiny.pth").exists()
-    assert not [p for p in home.iterdir() if p.name.startswith(".tiny")]  # no partial file left behind
+    assert not [
+        p for p in home.iterdir() if p.name.startswith(".tiny")
+    ]  # no partial file left behind
 
 
 def test_network_failure_is_one_line(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -254,7 +314,9 @@ def test_network_failure_is_one_line(home: Path, monkeypatch: pytest.MonkeyPatch
     assert "\n" not in str(info.value) and "example.invalid" in str(info.value)
 
 
-def test_zip_member_is_extracted(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_zip_member_is_extracted(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import zipfile
 
     monkeypatch.setenv("VBENCH_CN_OFFLINE", "0")
@@ -264,9 +326,19 @@ def test_zip_member_is_extracted(home: Path, tmp_path: Path, monkeypatch: pytest
     with zipfile.ZipFile(archive, "w") as zf:
         zf.write(inner, "models/raft-things.pth")
         zf.writestr("models/other.pth", b"x")
-    entry = tiny_entry(monkeypatch, sha256=W.file_sha256(inner), source="https://example.invalid/models.zip")
-    monkeypatch.setitem(W._REGISTRY, entry.name, W.Weights(**{**entry.__dict__, "archive_member": "models/raft-things.pth"}))
-    monkeypatch.setattr(torch.hub, "download_url_to_file", lambda url, dst, *a, **k: Path(dst).write_bytes(archive.read_bytes()))
+    entry = tiny_entry(
+        monkeypatch, sha256=W.file_sha256(inner), source="https://example.invalid/models.zip"
+    )
+    monkeypatch.setitem(
+        W._REGISTRY,
+        entry.name,
+        W.Weights(**{**entry.__dict__, "archive_member": "models/raft-things.pth"}),
+    )
+    monkeypatch.setattr(
+        torch.hub,
+        "download_url_to_file",
+        lambda url, dst, *a, **k: Path(dst).write_bytes(archive.read_bytes()),
+    )
     path = W.download(entry.name)
     assert W.file_sha256(path) == W.file_sha256(inner)
 
@@ -281,9 +353,15 @@ def test_random_weights_are_seeded_and_constants_get_noise() -> None:
     assert id_a == "random"
     sa, sb, sc = a.state_dict(), b.state_dict(), c.state_dict()
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
-    assert not torch.equal(sa["feature_encoder.convnormrelu.0.weight"], sc["feature_encoder.convnormrelu.0.weight"])
-    for key in ("context_encoder.convnormrelu.1.weight", "context_encoder.convnormrelu.1.bias",
-                "context_encoder.convnormrelu.1.running_mean", "update_block.flow_head.conv2.bias"):
+    assert not torch.equal(
+        sa["feature_encoder.convnormrelu.0.weight"], sc["feature_encoder.convnormrelu.0.weight"]
+    )
+    for key in (
+        "context_encoder.convnormrelu.1.weight",
+        "context_encoder.convnormrelu.1.bias",
+        "context_encoder.convnormrelu.1.running_mean",
+        "update_block.flow_head.conv2.bias",
+    ):
         t = sa[key]
         assert t.std() > 0, f"{key} stayed constant"
     assert (sa["context_encoder.convnormrelu.1.running_var"] > 0).all()
@@ -294,15 +372,21 @@ def test_random_laion_head_has_a_realistic_bias() -> None:
     assert float(head.bias.detach()) == 5.0
 
 
-def test_torch_hub_cache_is_searched_last(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_torch_hub_cache_is_searched_last(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
     paths = W.candidates("dino_vitb16")
     assert paths[-1] == tmp_path / "hub" / "checkpoints" / "dino_vitbase16_pretrain.pth"
     assert paths[-2] == home / "dino_vitbase16_pretrain.pth"
-    assert all(tmp_path / "hub" not in p.parents for p in W.candidates("raft_things"))  # a zip member
+    assert all(
+        tmp_path / "hub" not in p.parents for p in W.candidates("raft_things")
+    )  # a zip member
 
 
-def test_hf_download_goes_through_hf_hub(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hf_download_goes_through_hf_hub(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import huggingface_hub
 
     monkeypatch.setenv("VBENCH_CN_OFFLINE", "0")
@@ -311,7 +395,14 @@ def test_hf_download_goes_through_hf_hub(home: Path, tmp_path: Path, monkeypatch
     tiny_entry(monkeypatch, sha256=W.file_sha256(good), source="hf://org/repo/sub/tiny.pth@0123abc")
     calls: list[tuple] = []
 
-    def fake(repo_id: str, filename: str, *, revision: str | None = None, local_dir: str | None = None, **k: object) -> str:
+    def fake(
+        repo_id: str,
+        filename: str,
+        *,
+        revision: str | None = None,
+        local_dir: str | None = None,
+        **k: object,
+    ) -> str:
         calls.append((repo_id, filename, revision))
         out = Path(str(local_dir)) / filename
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -29,7 +29,9 @@ _COMMAND_MODULES = (
     "vbench_cn.cli.reference",
 )
 #: Sub-applications mounted as ``vbench-cn <name> ...``.
-_SUB_APPS = (("vbench_cn.cli.prompts", "prompts", "The bilingual prompt suite: export, stats, validate."),)
+_SUB_APPS = (
+    ("vbench_cn.cli.prompts", "prompts", "The bilingual prompt suite: export, stats, validate."),
+)
 
 
 def _assemble() -> None:
@@ -56,5 +58,7 @@ _assemble()
 
 def main() -> None:
     """Console-script entry point."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
     app()

@@ -99,8 +99,11 @@ def aggregate_cmd(
     dimensions_dir: DimsDirOpt = None,
     language_parity: Annotated[
         bool,
-        typer.Option("--language-parity", help="Report the zh − en gap per model and dimension "
-                     "(videos made from both versions of the same prompts), with paired CIs (语言一致性)."),
+        typer.Option(
+            "--language-parity",
+            help="Report the zh − en gap per model and dimension "
+            "(videos made from both versions of the same prompts), with paired CIs (语言一致性).",
+        ),
     ] = False,
 ) -> None:
     """Per model and dimension: mean, 95 % CI over prompts, normalised and category scores (汇总)."""
@@ -109,10 +112,18 @@ def aggregate_cmd(
     if language_parity:
         from vbench_cn.language_parity import language_parity as parity_table
 
-        table = parity_table(_records(run_dir), _specs(dimensions_dir), num_resamples=resamples, seed=seed)
-        text = {"md": lambda: _markdown_table(table) if not table.empty else "no prompt was scored in both languages\n",
-                "csv": lambda: table.to_csv(index=False),
-                "json": lambda: table.to_json(orient="records", force_ascii=False, indent=2)}[fmt.value]()
+        table = parity_table(
+            _records(run_dir), _specs(dimensions_dir), num_resamples=resamples, seed=seed
+        )
+        text = {
+            "md": lambda: (
+                _markdown_table(table)
+                if not table.empty
+                else "no prompt was scored in both languages\n"
+            ),
+            "csv": lambda: table.to_csv(index=False),
+            "json": lambda: table.to_json(orient="records", force_ascii=False, indent=2),
+        }[fmt.value]()
         _emit(text, out)
         return
     result = aggregate(
@@ -132,7 +143,9 @@ def _markdown_table(table: Any) -> str:
     cols = [str(c) for c in table.columns]
     fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)  # noqa: E731
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    lines += [
+        "| " + " | ".join(fmt(v) for v in row) + " |" for row in table.itertuples(index=False)
+    ]
     return "\n".join(lines) + "\n"
 
 

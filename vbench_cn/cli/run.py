@@ -23,23 +23,95 @@ EVALUATE_EPILOG = """Examples:
 
 
 def evaluate(
-    videos: Annotated[list[Path], typer.Argument(help="Video files, folders (one sub-folder per model) or CSV/JSONL manifests.")],
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Model name for all videos (default: folder names).")] = None,
-    dimensions: Annotated[Optional[list[str]], typer.Option("--dimensions", "-d", help="Dimension ids, categories (quality, semantic, duration, fidelity, language) or 'all'; comma list or repeated.")] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Run directory; re-running into it resumes.")] = Path("runs/latest"),
-    random_weights: Annotated[bool, typer.Option("--random-weights", help="Randomly initialised backbones (tests, smoke runs); marked in every record.")] = False,
-    weights_dir: Annotated[Optional[str], typer.Option("--weights-dir", help="Folder with checkpoints (ours or VBench's cache layout).")] = None,
-    weights: Annotated[Optional[list[str]], typer.Option("--weights", help="NAME=PATH: use this file for one backbone (its sha256 is recorded).")] = None,
+    videos: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Video files, folders (one sub-folder per model) or CSV/JSONL manifests."
+        ),
+    ],
+    model: Annotated[
+        Optional[str],
+        typer.Option("--model", "-m", help="Model name for all videos (default: folder names)."),
+    ] = None,
+    dimensions: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--dimensions",
+            "-d",
+            help="Dimension ids, categories (quality, semantic, duration, fidelity, language) or 'all'; comma list or repeated.",
+        ),
+    ] = None,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Run directory; re-running into it resumes.")
+    ] = Path("runs/latest"),
+    random_weights: Annotated[
+        bool,
+        typer.Option(
+            "--random-weights",
+            help="Randomly initialised backbones (tests, smoke runs); marked in every record.",
+        ),
+    ] = False,
+    weights_dir: Annotated[
+        Optional[str],
+        typer.Option(
+            "--weights-dir", help="Folder with checkpoints (ours or VBench's cache layout)."
+        ),
+    ] = None,
+    weights: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--weights", help="NAME=PATH: use this file for one backbone (its sha256 is recorded)."
+        ),
+    ] = None,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:1 ...")] = "auto",
-    lang: Annotated[str, typer.Option("--lang", help="Prompt language for videos named by prompt id only (zh or en).")] = "en",
-    prompt_suite: Annotated[Optional[str], typer.Option("--prompt-suite", help="VBench's VBench_full_info.json, to read videos named by VBench's prompts.")] = None,
-    dimensions_dir: Annotated[Optional[list[Path]], typer.Option("--dimensions-dir", help="Extra folder of dimension specs.")] = None,
-    reference: Annotated[Optional[str], typer.Option("--reference", help="Reference statistics for fidelity dimensions (name or .npz).")] = None,
-    chunk_frames: Annotated[int, typer.Option("--chunk-frames", help="Most frames decoded at a time; chunks are also capped at 48 MB of frames (bounds memory).")] = 64,
-    retry_errors: Annotated[bool, typer.Option("--retry-errors", help="Score again the videos recorded as errors.")] = False,
-    all_prompts: Annotated[bool, typer.Option("--all-prompts", help="Score every dimension on every video, ignoring the prompt tags.")] = False,
-    profile: Annotated[bool, typer.Option("--profile", help="Print where time went: decode, forward per backbone, idle.")] = False,
-    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr.")] = True,
+    lang: Annotated[
+        str,
+        typer.Option(
+            "--lang", help="Prompt language for videos named by prompt id only (zh or en)."
+        ),
+    ] = "en",
+    prompt_suite: Annotated[
+        Optional[str],
+        typer.Option(
+            "--prompt-suite",
+            help="VBench's VBench_full_info.json, to read videos named by VBench's prompts.",
+        ),
+    ] = None,
+    dimensions_dir: Annotated[
+        Optional[list[Path]],
+        typer.Option("--dimensions-dir", help="Extra folder of dimension specs."),
+    ] = None,
+    reference: Annotated[
+        Optional[str],
+        typer.Option(
+            "--reference", help="Reference statistics for fidelity dimensions (name or .npz)."
+        ),
+    ] = None,
+    chunk_frames: Annotated[
+        int,
+        typer.Option(
+            "--chunk-frames",
+            help="Most frames decoded at a time; chunks are also capped at 48 MB of frames (bounds memory).",
+        ),
+    ] = 64,
+    retry_errors: Annotated[
+        bool, typer.Option("--retry-errors", help="Score again the videos recorded as errors.")
+    ] = False,
+    all_prompts: Annotated[
+        bool,
+        typer.Option(
+            "--all-prompts", help="Score every dimension on every video, ignoring the prompt tags."
+        ),
+    ] = False,
+    profile: Annotated[
+        bool,
+        typer.Option(
+            "--profile", help="Print where time went: decode, forward per backbone, idle."
+        ),
+    ] = False,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr.")
+    ] = True,
 ) -> None:
     """Score videos along dimensions and append the records to --out (resumable)."""
     from vbench_cn.manifest import ManifestError, PromptIndex, discover
@@ -73,10 +145,19 @@ def evaluate(
             for line in report.warnings:
                 stderr.print(f"[yellow]warning[/yellow] {line}", markup=True, highlight=False)
         options = RunOptions(
-            out_dir=out, device=device, random_weights=random_weights, weights_dir=weights_dir,
-            weights_overrides=parse_weight_overrides(weights), chunk_frames=chunk_frames,
-            retry_errors=retry_errors, all_prompts=all_prompts, rank=rank, world_size=world_size,
-            reference=reference, progress=progress and rank == 0, profile=profile,
+            out_dir=out,
+            device=device,
+            random_weights=random_weights,
+            weights_dir=weights_dir,
+            weights_overrides=parse_weight_overrides(weights),
+            chunk_frames=chunk_frames,
+            retry_errors=retry_errors,
+            all_prompts=all_prompts,
+            rank=rank,
+            world_size=world_size,
+            reference=reference,
+            progress=progress and rank == 0,
+            profile=profile,
         )
         write_run_info(out, specs, options, items)
         runner = Runner(specs, options)
@@ -89,8 +170,11 @@ def evaluate(
         elapsed = time.perf_counter() - t0
         n_err = sum(1 for r in written if r["status"] == "error")
         n_skip = sum(1 for r in written if r["status"] == "skipped")
-        stderr.print(f"rank {rank}: {len(written)} records written ({n_err} errors, {n_skip} not applicable) "
-                     f"in {elapsed:.1f} s → {out}", highlight=False)
+        stderr.print(
+            f"rank {rank}: {len(written)} records written ({n_err} errors, {n_skip} not applicable) "
+            f"in {elapsed:.1f} s → {out}",
+            highlight=False,
+        )
         if profile:
             print_profile(runner.profile)
             prof_path = Path(out) / f"profile-rank{rank}.json"
@@ -120,8 +204,18 @@ def dimensions_list(
         specs = list_dimensions(dimensions_dir or ())
     except SpecError as exc:
         usage_error(str(exc))
-    rows = [{"id": s.id, "en": s.label("en"), "zh": s.label("zh"), "category": s.category,
-             "backbone": s.backbone, "parity": s.parity, "version": s.version} for s in specs]
+    rows = [
+        {
+            "id": s.id,
+            "en": s.label("en"),
+            "zh": s.label("zh"),
+            "category": s.category,
+            "backbone": s.backbone,
+            "parity": s.parity,
+            "version": s.version,
+        }
+        for s in specs
+    ]
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
@@ -134,7 +228,11 @@ def dimensions_list(
 
 
 @dimensions_app.command("validate")
-def dimensions_validate(paths: Annotated[Optional[list[Path]], typer.Argument(help="Spec files or folders (default: built-in).")] = None) -> None:
+def dimensions_validate(
+    paths: Annotated[
+        Optional[list[Path]], typer.Argument(help="Spec files or folders (default: built-in).")
+    ] = None,
+) -> None:
     """Check spec files: fields, scorer and its parameters, extractor, sampling, normalisation."""
     from vbench_cn.specs import SpecError, load_spec, load_specs
 
@@ -154,8 +252,12 @@ def dimensions_validate(paths: Annotated[Optional[list[Path]], typer.Argument(he
 
 
 def merge(
-    shards: Annotated[list[Path], typer.Argument(help="Record shards (.jsonl) or run directories.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Merged JSONL file.")] = Path("merged.jsonl"),
+    shards: Annotated[
+        list[Path], typer.Argument(help="Record shards (.jsonl) or run directories.")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Merged JSONL file.")] = Path(
+        "merged.jsonl"
+    ),
 ) -> None:
     """Join record shards from several processes or nodes into one file (duplicates dropped)."""
     from vbench_cn.results import merge_shards
@@ -168,8 +270,12 @@ def merge(
 
 
 def demo(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Where the demo writes videos, records and site.")] = Path("vbench-cn-demo"),
-    site: Annotated[bool, typer.Option("--site/--no-site", help="Build the leaderboard site at the end.")] = True,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Where the demo writes videos, records and site.")
+    ] = Path("vbench-cn-demo"),
+    site: Annotated[
+        bool, typer.Option("--site/--no-site", help="Build the leaderboard site at the end.")
+    ] = True,
 ) -> None:
     """Generate synthetic videos of pretend models, score them and print a ranking (offline, < 1 min)."""
     from vbench_cn.demo import run_demo

@@ -42,7 +42,9 @@ def _select(names: list[str] | None, include: str | None) -> list[str]:
 
 @app.command("list", epilog=EPILOG)
 def list_cmd(
-    include: Annotated[Optional[str], typer.Option("--include", help="fnmatch pattern on names, e.g. 'clip*'.")] = None,
+    include: Annotated[
+        Optional[str], typer.Option("--include", help="fnmatch pattern on names, e.g. 'clip*'.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """List registered checkpoints: name, file, sha256 (or unpinned), size, licence, users."""
@@ -51,12 +53,20 @@ def list_cmd(
     rows: list[dict[str, Any]] = []
     for w in list_weights(include):
         present = (weights_home() / w.filename).is_file()
-        rows.append({
-            "name": w.name, "filename": w.filename, "source": w.url, "sha256": w.sha256,
-            "size_bytes": w.size_bytes, "license": w.license, "num_params": w.meta.get("num_params"),
-            "used_by": list(w.meta.get("used_by", [])), "vbench_cache_path": w.meta.get("vbench_cache_path"),
-            "in_home": present,
-        })
+        rows.append(
+            {
+                "name": w.name,
+                "filename": w.filename,
+                "source": w.url,
+                "sha256": w.sha256,
+                "size_bytes": w.size_bytes,
+                "license": w.license,
+                "num_params": w.meta.get("num_params"),
+                "used_by": list(w.meta.get("used_by", [])),
+                "vbench_cache_path": w.meta.get("vbench_cache_path"),
+                "in_home": present,
+            }
+        )
     if as_json:
         print(json.dumps(rows, ensure_ascii=False, indent=1))
         return
@@ -66,17 +76,29 @@ def list_cmd(
     for col in ("name", "file", "sha256", "params", "licence", "used by", "in home"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["name"], r["filename"], (r["sha256"] or "unpinned")[:12], f"{r['num_params'] or '?':,}"
-                      if isinstance(r["num_params"], int) else "?", r["license"], ", ".join(r["used_by"]),
-                      "yes" if r["in_home"] else "no")
+        table.add_row(
+            r["name"],
+            r["filename"],
+            (r["sha256"] or "unpinned")[:12],
+            f"{r['num_params'] or '?':,}" if isinstance(r["num_params"], int) else "?",
+            r["license"],
+            ", ".join(r["used_by"]),
+            "yes" if r["in_home"] else "no",
+        )
     stdout.print(table)
 
 
 @app.command("download", epilog=EPILOG)
 def download_cmd(
-    names: Annotated[Optional[list[str]], typer.Argument(help="Names (default: every entry, or --include).")] = None,
-    include: Annotated[Optional[str], typer.Option("--include", help="fnmatch pattern on names.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Download again even if a verified file is there.")] = False,
+    names: Annotated[
+        Optional[list[str]], typer.Argument(help="Names (default: every entry, or --include).")
+    ] = None,
+    include: Annotated[
+        Optional[str], typer.Option("--include", help="fnmatch pattern on names.")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Download again even if a verified file is there.")
+    ] = False,
 ) -> None:
     """Download checkpoints into $VBENCH_CN_HOME and verify their sha256 (exit 1 if any fails)."""
     from vbench_cn.weights import WeightsError, download
@@ -96,9 +118,16 @@ def download_cmd(
 
 @app.command("verify", epilog=EPILOG)
 def verify_cmd(
-    names: Annotated[Optional[list[str]], typer.Argument(help="Names (default: every entry, or --include).")] = None,
-    include: Annotated[Optional[str], typer.Option("--include", help="fnmatch pattern on names.")] = None,
-    weights_dir: Annotated[Optional[str], typer.Option("--weights-dir", help="Also look here (ours or VBench's cache layout).")] = None,
+    names: Annotated[
+        Optional[list[str]], typer.Argument(help="Names (default: every entry, or --include).")
+    ] = None,
+    include: Annotated[
+        Optional[str], typer.Option("--include", help="fnmatch pattern on names.")
+    ] = None,
+    weights_dir: Annotated[
+        Optional[str],
+        typer.Option("--weights-dir", help="Also look here (ours or VBench's cache layout)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of lines.")] = False,
 ) -> None:
     """Check files on disk against their pinned sha256: ok, unpinned, missing or mismatch.
@@ -124,7 +153,9 @@ def verify_cmd(
                 line += f" ({r.message})"
             stdout.print(line, highlight=False)
     if any(r.status in ("missing", "mismatch") for r in results):
-        stderr.print(f"{sum(r.status in ('missing', 'mismatch') for r in results)} of {len(results)} not usable")
+        stderr.print(
+            f"{sum(r.status in ('missing', 'mismatch') for r in results)} of {len(results)} not usable"
+        )
         raise typer.Exit(1)
 
 

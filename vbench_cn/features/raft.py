@@ -132,8 +132,14 @@ def torchvision_to_princeton(state: dict[str, torch.Tensor]) -> dict[str, torch.
         (r"^update_block\.motion_encoder\.convflow1\.0\.", "update_block.encoder.convf1."),
         (r"^update_block\.motion_encoder\.convflow2\.0\.", "update_block.encoder.convf2."),
         (r"^update_block\.motion_encoder\.conv\.0\.", "update_block.encoder.conv."),
-        (r"^update_block\.recurrent_block\.convgru1\.conv([zrq])\.", r"update_block.gru.conv\g<1>1."),
-        (r"^update_block\.recurrent_block\.convgru2\.conv([zrq])\.", r"update_block.gru.conv\g<1>2."),
+        (
+            r"^update_block\.recurrent_block\.convgru1\.conv([zrq])\.",
+            r"update_block.gru.conv\g<1>1.",
+        ),
+        (
+            r"^update_block\.recurrent_block\.convgru2\.conv([zrq])\.",
+            r"update_block.gru.conv\g<1>2.",
+        ),
         (r"^mask_predictor\.convrelu\.0\.", "update_block.mask.0."),
         (r"^mask_predictor\.conv\.", "update_block.mask.2."),
     ]
@@ -175,7 +181,9 @@ def top_fraction_mean(magnitude: torch.Tensor, fraction: float = TOP_FRACTION) -
 
 def _coords_grid(batch: int, height: int, width: int, device: torch.device) -> torch.Tensor:
     """``(B, 2, h, w)`` pixel coordinates, channel 0 = x (column), channel 1 = y (row)."""
-    ys, xs = torch.meshgrid(torch.arange(height, device=device), torch.arange(width, device=device), indexing="ij")
+    ys, xs = torch.meshgrid(
+        torch.arange(height, device=device), torch.arange(width, device=device), indexing="ij"
+    )
     return torch.stack([xs, ys]).float()[None].repeat(batch, 1, 1, 1)
 
 
@@ -211,15 +219,20 @@ class RaftPairScorer(nn.Module):
         fmaps = raft.feature_encoder(torch.cat([image1, image2], dim=0)).float()
         fmap1, fmap2 = fmaps.chunk(2, dim=0)
         _, channels, h8, w8 = fmap1.shape
-        corr = torch.matmul(fmap1.reshape(batch, channels, -1).transpose(1, 2), fmap2.reshape(batch, channels, -1))
-        corr = (corr / torch.sqrt(torch.tensor(float(channels)))).reshape(batch * h8 * w8, 1, h8, w8)
+        corr = torch.matmul(
+            fmap1.reshape(batch, channels, -1).transpose(1, 2), fmap2.reshape(batch, channels, -1)
+        )
+        corr = (corr / torch.sqrt(torch.tensor(float(channels)))).reshape(
+            batch * h8 * w8, 1, h8, w8
+        )
         radius = raft.corr_block.radius
         pyramid = [corr]
         for _ in range(raft.corr_block.num_levels - 1):
             pyramid.append(F.avg_pool2d(pyramid[-1], 2, stride=2))
         offsets = torch.linspace(-radius, radius, 2 * radius + 1, device=image1.device)
-        delta = torch.stack(torch.meshgrid(offsets, offsets, indexing="ij"), dim=-1).view(1, 2 * radius + 1,
-                                                                                            2 * radius + 1, 2)
+        delta = torch.stack(torch.meshgrid(offsets, offsets, indexing="ij"), dim=-1).view(
+            1, 2 * radius + 1, 2 * radius + 1, 2
+        )
         context = raft.context_encoder(image1)
         hidden_size = raft.update_block.hidden_state_size
         hidden, ctx = torch.split(context, [hidden_size, context.shape[1] - hidden_size], dim=1)
@@ -228,8 +241,10 @@ class RaftPairScorer(nn.Module):
         coords1 = coords0.clone()
         for _ in range(self.num_flow_updates):
             centroid = coords1.permute(0, 2, 3, 1).reshape(batch * h8 * w8, 1, 1, 2)
-            looked = [_sample(level, centroid / 2**i + delta).view(batch, h8, w8, -1)
-                      for i, level in enumerate(pyramid)]
+            looked = [
+                _sample(level, centroid / 2**i + delta).view(batch, h8, w8, -1)
+                for i, level in enumerate(pyramid)
+            ]
             corr_features = torch.cat(looked, dim=-1).permute(0, 3, 1, 2).contiguous().float()
             hidden, delta_flow = raft.update_block(hidden, ctx, corr_features, coords1 - coords0)
             coords1 = coords1 + delta_flow
@@ -267,7 +282,9 @@ class RaftThings(FeatureExtractor):
         raft, self.weights_id = load_model("raft_things", options)
         self.model = RaftPairScorer(raft).eval()
 
-    def prepare(self, frames: torch.Tensor, *, position: int, info: VideoInfo) -> torch.Tensor | None:
+    def prepare(
+        self, frames: torch.Tensor, *, position: int, info: VideoInfo
+    ) -> torch.Tensor | None:
         if frames.shape[0] < 2:
             return None
         x = pad_to_multiple(to_float_nchw(frames), 8)

@@ -51,12 +51,19 @@ class ClipPlaces365(FeatureExtractor):
         self.model, self.weights_id = load_model("clip_vitb32", options)
         self.labels = places365_labels()
         tokenizer = open_clip.get_tokenizer("ViT-B-32-quickgelu")
-        tokens = tokenizer([SCENE_TEMPLATE.format(label.replace("/", " ").replace("_", " ")) for label in self.labels])
+        tokens = tokenizer(
+            [
+                SCENE_TEMPLATE.format(label.replace("/", " ").replace("_", " "))
+                for label in self.labels
+            ]
+        )
         with torch.inference_mode():
             text = self.model.encode_text(tokens.to(self.device))
         self.label_embeds = F.normalize(text.float(), dim=-1).detach().clone()  # (365, D)
 
-    def prepare(self, frames: torch.Tensor, *, position: int, info: VideoInfo) -> torch.Tensor | None:
+    def prepare(
+        self, frames: torch.Tensor, *, position: int, info: VideoInfo
+    ) -> torch.Tensor | None:
         if frames.shape[0] == 0:
             return None
         return clip_transform(frames)

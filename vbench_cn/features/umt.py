@@ -32,7 +32,9 @@ def umt_labels() -> tuple[str, ...]:
     """The 400 Kinetics class names in the UMT checkpoint's output order, lower-case."""
     from importlib.resources import files
 
-    text = files("vbench_cn").joinpath("data/labels/kinetics400_umt.txt").read_text(encoding="utf-8")
+    text = (
+        files("vbench_cn").joinpath("data/labels/kinetics400_umt.txt").read_text(encoding="utf-8")
+    )
     labels = tuple(line.strip().lower() for line in text.splitlines() if line.strip())
     if len(labels) != 400:
         raise ValueError(f"kinetics400_umt.txt: expected 400 labels, got {len(labels)}")
@@ -69,7 +71,7 @@ def umt_transform(frames: torch.Tensor, *, short_side: int = 256, crop: int = 22
         if h < crop or w < crop:
             raise ValueError(f"frame {w}x{h} is smaller than the {crop}px crop after resizing")
         y0, x0 = round((h - crop) / 2.0), round((w - crop) / 2.0)
-        out.append(torch.from_numpy(np.ascontiguousarray(f[y0:y0 + crop, x0:x0 + crop])))
+        out.append(torch.from_numpy(np.ascontiguousarray(f[y0 : y0 + crop, x0 : x0 + crop])))
     x = torch.stack(out).permute(0, 3, 1, 2).float() / 255.0
     return normalize(x, IMAGENET_MEAN, IMAGENET_STD)
 
@@ -104,25 +106,27 @@ def _convert(raw: Any) -> dict[str, torch.Tensor]:
     return out
 
 
-register_weights(Weights(
-    name="umt_l16_k400",
-    build=_build,
-    source="hf://OpenGVLab/VBench_Used_Models/l16_ptk710_ftk710_ftk400_f16_res224.pth",
-    filename="l16_ptk710_ftk710_ftk400_f16_res224.pth",
-    sha256=UMT_SHA256,  # HF LFS digest, shared/vbench-reference.md §17
-    size_bytes=None,  # ~607 MB (fp16 tensors)
-    license="MIT (OpenGVLab unmasked_teacher)",
-    transforms="16 middle frames, uint8 short side 256 (cv2 INTER_LINEAR), center crop 224, /255, "
-               "ImageNet mean/std, (1, 3, 16, 224, 224); sigmoid outputs",
-    meta={
-        "num_params": 306695568,
-        "paper": "Li et al., Unmasked Teacher: Towards Training-Efficient Video Foundation Models, ICCV 2023",
-        "vbench_file": "vbench/human_action.py",
-        "vbench_cache_path": "umt_model/l16_ptk710_ftk710_ftk400_f16_res224.pth",
-        "used_by": ["human_action"],
-    },
-    convert=_convert,
-))
+register_weights(
+    Weights(
+        name="umt_l16_k400",
+        build=_build,
+        source="hf://OpenGVLab/VBench_Used_Models/l16_ptk710_ftk710_ftk400_f16_res224.pth",
+        filename="l16_ptk710_ftk710_ftk400_f16_res224.pth",
+        sha256=UMT_SHA256,  # HF LFS digest, shared/vbench-reference.md §17
+        size_bytes=None,  # ~607 MB (fp16 tensors)
+        license="MIT (OpenGVLab unmasked_teacher)",
+        transforms="16 middle frames, uint8 short side 256 (cv2 INTER_LINEAR), center crop 224, /255, "
+        "ImageNet mean/std, (1, 3, 16, 224, 224); sigmoid outputs",
+        meta={
+            "num_params": 306695568,
+            "paper": "Li et al., Unmasked Teacher: Towards Training-Efficient Video Foundation Models, ICCV 2023",
+            "vbench_file": "vbench/human_action.py",
+            "vbench_cache_path": "umt_model/l16_ptk710_ftk710_ftk400_f16_res224.pth",
+            "used_by": ["human_action"],
+        },
+        convert=_convert,
+    )
+)
 
 
 @register_extractor("umt_l16_k400")
@@ -147,9 +151,15 @@ class UMTK400(FeatureExtractor):
         self.crop = cfg.image_size
         self.assembler = ClipAssembler(cfg.num_frames)
         labels = umt_labels()
-        self.labels = labels if cfg.num_classes == len(labels) else tuple(f"class {i}" for i in range(cfg.num_classes))
+        self.labels = (
+            labels
+            if cfg.num_classes == len(labels)
+            else tuple(f"class {i}" for i in range(cfg.num_classes))
+        )
 
-    def prepare(self, frames: torch.Tensor, *, position: int, info: VideoInfo) -> torch.Tensor | None:
+    def prepare(
+        self, frames: torch.Tensor, *, position: int, info: VideoInfo
+    ) -> torch.Tensor | None:
         if frames.shape[0] == 0:
             return None
         items = umt_transform(frames, short_side=round(self.crop * 256 / 224), crop=self.crop)

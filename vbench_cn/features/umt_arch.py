@@ -39,7 +39,9 @@ def sinusoid_table(num_positions: int, dim: int) -> torch.Tensor:
     """``(num_positions, dim)`` table: sin on even, cos on odd channels, ``pos / 10000^(2(j//2)/dim)``."""
     pos = torch.arange(num_positions, dtype=torch.float64)[:, None]
     j = torch.arange(dim, dtype=torch.float64)[None, :]
-    angle = pos / torch.pow(torch.tensor(10000.0, dtype=torch.float64), 2 * torch.div(j, 2, rounding_mode="floor") / dim)
+    angle = pos / torch.pow(
+        torch.tensor(10000.0, dtype=torch.float64), 2 * torch.div(j, 2, rounding_mode="floor") / dim
+    )
     table = torch.empty(num_positions, dim, dtype=torch.float64)
     table[:, 0::2] = torch.sin(angle[:, 0::2])
     table[:, 1::2] = torch.cos(angle[:, 1::2])
@@ -89,7 +91,11 @@ class Attention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, n, c = x.shape
         bias = torch.cat([self.q_bias, torch.zeros_like(self.v_bias), self.v_bias])
-        qkv = F.linear(x, self.qkv.weight, bias).reshape(b, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        qkv = (
+            F.linear(x, self.qkv.weight, bias)
+            .reshape(b, n, 3, self.heads, c // self.heads)
+            .permute(2, 0, 3, 1, 4)
+        )
         out = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2])
         return self.proj(out.transpose(1, 2).reshape(b, n, c))
 

@@ -86,30 +86,35 @@ def _convert(raw: Any) -> dict[str, torch.Tensor]:
         raw = raw["model"]
     if not isinstance(raw, dict):
         raise TypeError("ViCLIP checkpoint is not a dict")
-    return {k.removeprefix("module."): (v.float() if v.is_floating_point() else v)
-            for k, v in raw.items() if isinstance(v, torch.Tensor)}
+    return {
+        k.removeprefix("module."): (v.float() if v.is_floating_point() else v)
+        for k, v in raw.items()
+        if isinstance(v, torch.Tensor)
+    }
 
 
-register_weights(Weights(
-    name="viclip_l14",
-    build=_build,
-    source="hf://OpenGVLab/VBench_Used_Models/ViClip-InternVid-10M-FLT.pth",
-    filename="ViClip-InternVid-10M-FLT.pth",
-    sha256=VICLIP_SHA256,  # HF LFS digest, shared/vbench-reference.md §17
-    size_bytes=None,  # ~1.71 GB
-    license="MIT (OpenGVLab InternVid / ViCLIP model card)",
-    transforms="8 middle frames, uint8 short side 224 (bicubic, antialias=False, rounded), center crop 224, "
-               "/255, CLIP mean/std; text: CLIP BPE, 32 tokens",
-    meta={
-        "num_params": 427590145,
-        "paper": "Wang et al., InternVid: A Large-scale Video-Text Dataset for Multimodal Understanding "
-                 "and Generation, ICLR 2024",
-        "vbench_file": "vbench/overall_consistency.py",
-        "vbench_cache_path": "ViCLIP/ViClip-InternVid-10M-FLT.pth",
-        "used_by": ["overall_consistency", "temporal_style"],
-    },
-    convert=_convert,
-))
+register_weights(
+    Weights(
+        name="viclip_l14",
+        build=_build,
+        source="hf://OpenGVLab/VBench_Used_Models/ViClip-InternVid-10M-FLT.pth",
+        filename="ViClip-InternVid-10M-FLT.pth",
+        sha256=VICLIP_SHA256,  # HF LFS digest, shared/vbench-reference.md §17
+        size_bytes=None,  # ~1.71 GB
+        license="MIT (OpenGVLab InternVid / ViCLIP model card)",
+        transforms="8 middle frames, uint8 short side 224 (bicubic, antialias=False, rounded), center crop 224, "
+        "/255, CLIP mean/std; text: CLIP BPE, 32 tokens",
+        meta={
+            "num_params": 427590145,
+            "paper": "Wang et al., InternVid: A Large-scale Video-Text Dataset for Multimodal Understanding "
+            "and Generation, ICLR 2024",
+            "vbench_file": "vbench/overall_consistency.py",
+            "vbench_cache_path": "ViCLIP/ViClip-InternVid-10M-FLT.pth",
+            "used_by": ["overall_consistency", "temporal_style"],
+        },
+        convert=_convert,
+    )
+)
 
 
 @register_extractor("viclip_l14")
@@ -137,10 +142,14 @@ class ViCLIPL14(FeatureExtractor):
         self.assembler = ClipAssembler(cfg.num_frames)
         self.tokenizer = SimpleTokenizer(context_length=cfg.context_length)
 
-    def prepare(self, frames: torch.Tensor, *, position: int, info: VideoInfo) -> torch.Tensor | None:
+    def prepare(
+        self, frames: torch.Tensor, *, position: int, info: VideoInfo
+    ) -> torch.Tensor | None:
         if frames.shape[0] == 0:
             return None
-        return self.assembler.add(clip_transform_uint8(frames, self.image_size), position=position, info=info)
+        return self.assembler.add(
+            clip_transform_uint8(frames, self.image_size), position=position, info=info
+        )
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
         return self.model.encode_video(batch)

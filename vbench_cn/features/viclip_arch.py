@@ -50,11 +50,15 @@ class ResidualAttentionBlock(nn.Module):
         super().__init__()
         self.attn = nn.MultiheadAttention(width, heads)
         self.ln_1 = nn.LayerNorm(width)
-        self.mlp = nn.Sequential(OrderedDict([
-            ("c_fc", nn.Linear(width, width * 4)),
-            ("gelu", QuickGELU()),
-            ("c_proj", nn.Linear(width * 4, width)),
-        ]))
+        self.mlp = nn.Sequential(
+            OrderedDict(
+                [
+                    ("c_fc", nn.Linear(width, width * 4)),
+                    ("gelu", QuickGELU()),
+                    ("c_proj", nn.Linear(width * 4, width)),
+                ]
+            )
+        )
         self.ln_2 = nn.LayerNorm(width)
         self.register_buffer("attn_mask", attn_mask, persistent=False)
 
@@ -68,9 +72,13 @@ class ResidualAttentionBlock(nn.Module):
 class Transformer(nn.Module):
     """A stack of :class:`ResidualAttentionBlock` named ``resblocks.<i>``."""
 
-    def __init__(self, width: int, layers: int, heads: int, attn_mask: torch.Tensor | None = None) -> None:
+    def __init__(
+        self, width: int, layers: int, heads: int, attn_mask: torch.Tensor | None = None
+    ) -> None:
         super().__init__()
-        self.resblocks = nn.Sequential(*[ResidualAttentionBlock(width, heads, attn_mask) for _ in range(layers)])
+        self.resblocks = nn.Sequential(
+            *[ResidualAttentionBlock(width, heads, attn_mask) for _ in range(layers)]
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.resblocks(x)
@@ -83,9 +91,11 @@ class ViCLIPVision(nn.Module):
         super().__init__()
         w, p = cfg.vision_width, cfg.patch_size
         self.conv1 = nn.Conv3d(3, w, (1, p, p), (1, p, p), bias=False)
-        scale = w ** -0.5
+        scale = w**-0.5
         self.class_embedding = nn.Parameter(scale * torch.randn(w))
-        self.positional_embedding = nn.Parameter(scale * torch.randn((cfg.image_size // p) ** 2 + 1, w))
+        self.positional_embedding = nn.Parameter(
+            scale * torch.randn((cfg.image_size // p) ** 2 + 1, w)
+        )
         self.temporal_positional_embedding = nn.Parameter(torch.zeros(1, cfg.num_frames, w))
         self.ln_pre = nn.LayerNorm(w)
         self.transformer = Transformer(w, cfg.vision_layers, cfg.vision_heads)
@@ -115,14 +125,22 @@ class ViCLIPText(nn.Module):
         super().__init__()
         self.context_length = cfg.context_length
         mask = torch.full((cfg.context_length, cfg.context_length), float("-inf")).triu_(1)
-        self.transformer = Transformer(cfg.text_width, cfg.text_layers, cfg.text_heads, attn_mask=mask)
+        self.transformer = Transformer(
+            cfg.text_width, cfg.text_layers, cfg.text_heads, attn_mask=mask
+        )
         self.token_embedding = nn.Embedding(cfg.vocab_size, cfg.text_width)
-        self.positional_embedding = nn.Parameter(0.01 * torch.randn(cfg.context_length, cfg.text_width))
+        self.positional_embedding = nn.Parameter(
+            0.01 * torch.randn(cfg.context_length, cfg.text_width)
+        )
         self.ln_final = nn.LayerNorm(cfg.text_width)
-        self.text_projection = nn.Parameter(cfg.text_width ** -0.5 * torch.randn(cfg.text_width, cfg.embed_dim))
+        self.text_projection = nn.Parameter(
+            cfg.text_width**-0.5 * torch.randn(cfg.text_width, cfg.embed_dim)
+        )
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        x = self.token_embedding(tokens) + self.positional_embedding.to(self.token_embedding.weight.dtype)
+        x = self.token_embedding(tokens) + self.positional_embedding.to(
+            self.token_embedding.weight.dtype
+        )
         x = self.transformer(x.permute(1, 0, 2)).permute(1, 0, 2)
         x = self.ln_final(x)
         return x[torch.arange(x.shape[0]), tokens.argmax(dim=-1)] @ self.text_projection

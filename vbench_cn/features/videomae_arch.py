@@ -72,7 +72,9 @@ class Attention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, n, c = x.shape
         bias = torch.cat([self.q_bias, torch.zeros_like(self.q_bias), self.v_bias])
-        qkv = F.linear(x, self.qkv.weight, bias).reshape(b, n, 3, self.num_heads, c // self.num_heads)
+        qkv = F.linear(x, self.qkv.weight, bias).reshape(
+            b, n, 3, self.num_heads, c // self.num_heads
+        )
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
         out = F.scaled_dot_product_attention(q, k, v)  # softmax(q k^T / sqrt(d)) v
         return self.proj(out.transpose(1, 2).reshape(b, n, c))
@@ -130,7 +132,9 @@ class VideoMAEv2(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.patch_embed = PatchEmbed(cfg)
-        self.register_buffer("pos_embed", sinusoid_table(cfg.num_tokens, cfg.embed_dim), persistent=False)
+        self.register_buffer(
+            "pos_embed", sinusoid_table(cfg.num_tokens, cfg.embed_dim), persistent=False
+        )
         self.blocks = nn.ModuleList([Block(cfg) for _ in range(cfg.depth)])
         self.fc_norm = nn.LayerNorm(cfg.embed_dim, eps=cfg.layer_norm_eps)
         self.head = nn.Linear(cfg.embed_dim, cfg.num_classes)
@@ -151,8 +155,10 @@ class VideoMAEv2(nn.Module):
         """Clips ``(B, 3, T, H, W)`` in [0, 1] → ``fc_norm(mean over tokens)``."""
         tokens = self.patch_embed(x)
         if tokens.shape[1] != self.pos_embed.shape[1]:
-            raise ValueError(f"VideoMAE-v2 expects {self.cfg.num_frames} frames of {self.cfg.image_size}px "
-                             f"({self.pos_embed.shape[1]} tokens), got {tokens.shape[1]} tokens")
+            raise ValueError(
+                f"VideoMAE-v2 expects {self.cfg.num_frames} frames of {self.cfg.image_size}px "
+                f"({self.pos_embed.shape[1]} tokens), got {tokens.shape[1]} tokens"
+            )
         x = tokens + self.pos_embed.to(tokens.dtype)
         for blk in self.blocks:
             x = blk(x)
@@ -188,5 +194,3 @@ def count_params(cfg: VideoViTConfig) -> int:
     patch = 3 * cfg.tubelet_size * cfg.patch_size**2 * d + d
     block = 2 * 2 * d + 3 * d * d + 2 * d + d * d + d + d * h + h + h * d + d
     return patch + cfg.depth * block + 2 * d + d * cfg.num_classes + cfg.num_classes
-
-

@@ -44,10 +44,13 @@ def frame_similarity(embeddings: torch.Tensor, *, clamp_negative: bool = True) -
     # error, so rounding to 12 decimals only removes float64 summation noise: identical
     # frames give exactly 1.0 even when a batched forward differs by an ulp.
     value = round(float(terms.mean()), 12)
-    return Score(value, {
-        "weight": pairs,
-        "frames": pairs + 1,
-        "mean_cos_previous": float(to_prev.mean()),
-        "mean_cos_first": float(to_first.mean()),
-        "min_term": float(terms.min()),
-    })
+    return Score(
+        value,
+        {
+            "weight": pairs,
+            "frames": pairs + 1,
+            "mean_cos_previous": float(to_prev.mean()),
+            "mean_cos_first": float(to_first.mean()),
+            "min_term": float(terms.min()),
+        },
+    )

@@ -84,8 +84,9 @@ def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray, *, eps: float = 1
     return float(np.trace(covmean))
 
 
-def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray, *,
-                     eps: float = 1e-6) -> float:
+def frechet_distance(
+    mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray, *, eps: float = 1e-6
+) -> float:
     """Fréchet distance between ``N(mu1, sigma1)`` and ``N(mu2, sigma2)``, float64, never NaN.
 
     ``d^2 = ||mu1 - mu2||^2 + tr(sigma1) + tr(sigma2) - 2 tr((sigma1 sigma2)^{1/2})``
@@ -101,16 +102,21 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     s1 = np.atleast_2d(np.asarray(sigma1, dtype=np.float64))
     s2 = np.atleast_2d(np.asarray(sigma2, dtype=np.float64))
     if mu1.shape != mu2.shape or s1.shape != s2.shape or s1.shape != (mu1.size, mu1.size):
-        raise ValueError(f"shapes differ: mu {mu1.shape} vs {mu2.shape}, sigma {s1.shape} vs {s2.shape}")
+        raise ValueError(
+            f"shapes differ: mu {mu1.shape} vs {mu2.shape}, sigma {s1.shape} vs {s2.shape}"
+        )
     diff = mu1 - mu2
-    value = float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * trace_sqrt_product(s1, s2, eps=eps))
+    value = float(
+        diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * trace_sqrt_product(s1, s2, eps=eps)
+    )
     if not np.isfinite(value):
         raise FloatingPointError("Fréchet distance is not finite (features overflow?)")
     return max(value, 0.0)
 
 
-def polynomial_kernel(x: np.ndarray, y: np.ndarray, *, degree: int = 3, coef0: float = 1.0,
-                      gamma: float | None = None) -> np.ndarray:
+def polynomial_kernel(
+    x: np.ndarray, y: np.ndarray, *, degree: int = 3, coef0: float = 1.0, gamma: float | None = None
+) -> np.ndarray:
     """``(gamma · x y^T + coef0)^degree`` with ``gamma = 1 / D`` by default (KID's kernel)."""
     g = 1.0 / x.shape[1] if gamma is None else gamma
     return (g * (np.asarray(x, np.float64) @ np.asarray(y, np.float64).T) + coef0) ** degree
@@ -129,8 +135,15 @@ def mmd2_unbiased(k_xx: np.ndarray, k_yy: np.ndarray, k_xy: np.ndarray) -> float
     return float(t_xx + t_yy - 2.0 * k_xy.mean())
 
 
-def kernel_inception_distance(x: np.ndarray, y: np.ndarray, *, subsets: int = 100, subset_size: int = 1000,
-                              degree: int = 3, seed: int = 0) -> tuple[float, float]:
+def kernel_inception_distance(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    subsets: int = 100,
+    subset_size: int = 1000,
+    degree: int = 3,
+    seed: int = 0,
+) -> tuple[float, float]:
     """KID between feature sets ``x (m, D)`` and ``y (n, D)``: mean and std over random subsets.
 
     Each subset draws ``min(subset_size, m, n)`` rows of each set without replacement
@@ -146,8 +159,15 @@ def kernel_inception_distance(x: np.ndarray, y: np.ndarray, *, subsets: int = 10
     return float(values.mean()), float(values.std())
 
 
-def _subset_mmds(k_xx: np.ndarray, k_yy: np.ndarray, k_xy: np.ndarray, *, subsets: int, subset_size: int,
-                 seed: int) -> np.ndarray:
+def _subset_mmds(
+    k_xx: np.ndarray,
+    k_yy: np.ndarray,
+    k_xy: np.ndarray,
+    *,
+    subsets: int,
+    subset_size: int,
+    seed: int,
+) -> np.ndarray:
     """Unbiased MMD^2 of ``subsets`` random subsets drawn from precomputed kernel matrices.
 
     Block sums are gathered for small subsets and computed as ``u^T K u`` with 0/1 indicator
@@ -246,17 +266,23 @@ class _WeightedFrechet:
         eig = np.linalg.eigvalsh(gram / (n - 1))
         tr_g = float((xc * xc).sum() / (n - 1))
         diff = mu - self.mu_r
-        return max(float(diff @ diff + tr_g + self.tr_r - 2.0 * np.sqrt(np.clip(eig, 0, None)).sum()), 0.0)
+        return max(
+            float(diff @ diff + tr_g + self.tr_r - 2.0 * np.sqrt(np.clip(eig, 0, None)).sum()), 0.0
+        )
 
 
 def _check_reference(reference: ReferenceStats | None, kind: str) -> ReferenceStats:
     if reference is None:
         raise NotApplicable("no reference set given (use --reference NAME)")
     if kind == "moments" and (reference.mu is None or reference.sigma is None):
-        raise NotApplicable(f"reference {reference.name!r} holds no mean/covariance for {reference.dimension}")
+        raise NotApplicable(
+            f"reference {reference.name!r} holds no mean/covariance for {reference.dimension}"
+        )
     if kind == "features" and reference.features is None:
-        raise NotApplicable(f"reference {reference.name!r} holds no feature vectors for {reference.dimension} "
-                            "(imported mean/covariance only; KID needs samples)")
+        raise NotApplicable(
+            f"reference {reference.name!r} holds no feature vectors for {reference.dimension} "
+            "(imported mean/covariance only; KID needs samples)"
+        )
     return reference
 
 
@@ -290,15 +316,22 @@ def frechet_distance_set(
         raise ValueError(f"features are {d}-d but reference {ref.name!r} is {ref.mu.shape[0]}-d")  # type: ignore[union-attr]
     need = d + 1 if min_samples is None else max(2, int(min_samples))
     if n < need:
-        raise NotApplicable(f"set too small: {n} feature vectors from {len(rows)} videos; a full-rank "
-                            f"{d}x{d} covariance needs at least {need}")
+        raise NotApplicable(
+            f"set too small: {n} feature vectors from {len(rows)} videos; a full-rank "
+            f"{d}x{d} covariance needs at least {need}"
+        )
     if ref.count is not None and ref.count < need:
-        raise NotApplicable(f"reference {ref.name!r} too small: {ref.count} feature vectors; a full-rank "
-                            f"{d}x{d} covariance needs at least {need}")
+        raise NotApplicable(
+            f"reference {ref.name!r} too small: {ref.count} feature vectors; a full-rank "
+            f"{d}x{d} covariance needs at least {need}"
+        )
     mu, sigma = mean_and_covariance(x)
     value = frechet_distance(mu, sigma, ref.mu, ref.sigma)  # type: ignore[arg-type]
     details: dict[str, Any] = {
-        "videos": len(rows), "samples": n, "feature_dim": d, **ref.describe(),
+        "videos": len(rows),
+        "samples": n,
+        "feature_dim": d,
+        **ref.describe(),
         "mean_term": float(((mu - ref.mu) ** 2).sum()),  # type: ignore[operator]
     }
     if bootstrap > 0 and len(rows) >= 2:
@@ -345,7 +378,9 @@ def kid_set(
     if y.shape[1] != d:
         raise ValueError(f"features are {d}-d but reference {ref.name!r} is {y.shape[1]}-d")
     if n < 2 or y.shape[0] < 2:
-        raise NotApplicable(f"set too small: KID needs at least 2 feature vectors per set (got {n} and {y.shape[0]})")
+        raise NotApplicable(
+            f"set too small: KID needs at least 2 feature vectors per set (got {n} and {y.shape[0]})"
+        )
     rng = np.random.default_rng(seed)
     if n > max_rows:
         keep = np.sort(rng.choice(n, max_rows, replace=False))
@@ -365,13 +400,20 @@ def kid_set(
 
     def full(counts: np.ndarray) -> float:
         total = counts.sum()
-        pairs = counts @ k_xx @ counts - counts @ diag_xx  # every ordered pair of distinct positions
+        pairs = (
+            counts @ k_xx @ counts - counts @ diag_xx
+        )  # every ordered pair of distinct positions
         return float(pairs / (total * (total - 1)) + t_yy - 2.0 * (counts @ xy_rows) / total)
 
     details: dict[str, Any] = {
-        "videos": len(rows), "samples": n, "feature_dim": d, **ref.describe(),
-        "kid_std": float(values.std()), "subsets": int(values.size),
-        "subset_size": int(min(subset_size, n, m)), "kid_all_pairs": full(np.ones(n)),
+        "videos": len(rows),
+        "samples": n,
+        "feature_dim": d,
+        **ref.describe(),
+        "kid_std": float(values.std()),
+        "subsets": int(values.size),
+        "subset_size": int(min(subset_size, n, m)),
+        "kid_all_pairs": full(np.ones(n)),
     }
     if bootstrap > 0 and len(rows) >= 2:
         reps = []

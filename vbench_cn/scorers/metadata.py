@@ -24,7 +24,9 @@ def duration_seconds(_: Any, *, video: VideoInfo, cap_seconds: float = 60.0) -> 
     """
     if video.duration_seconds <= 0:
         raise NotApplicable("duration unknown (no timestamps and no frame rate)")
-    return Score(min(video.duration_seconds, cap_seconds), {"duration_seconds": video.duration_seconds})
+    return Score(
+        min(video.duration_seconds, cap_seconds), {"duration_seconds": video.duration_seconds}
+    )
 
 
 @scorer("metadata.frame_rate")
@@ -32,7 +34,10 @@ def frame_rate(_: Any, *, video: VideoInfo, cap_fps: float = 30.0) -> Score:
     """Average frames per second, capped at ``cap_fps`` (smoother is better up to the cap)."""
     if video.fps <= 0:
         raise NotApplicable("frame rate unknown")
-    return Score(min(video.fps, cap_fps), {"fps": video.fps, "variable_frame_rate": video.variable_frame_rate})
+    return Score(
+        min(video.fps, cap_fps),
+        {"fps": video.fps, "variable_frame_rate": video.variable_frame_rate},
+    )
 
 
 @scorer("metadata.resolution")

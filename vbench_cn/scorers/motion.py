@@ -64,19 +64,28 @@ def dynamic_degree(
         >>> dynamic_degree(torch.tensor([7.0, 0.0, 0.0, 0.0, 0.0]), video=info).value
         0.0
     """
-    scores = pair_flow_scores.reshape(-1).to(torch.float64) if pair_flow_scores is not None else torch.zeros(0)
+    scores = (
+        pair_flow_scores.reshape(-1).to(torch.float64)
+        if pair_flow_scores is not None
+        else torch.zeros(0)
+    )
     if bool(torch.isnan(scores).any()):
-        raise NotApplicable(f"RAFT flow is NaN for {video.width}x{video.height} frames "
-                            "(sides under 128 px after padding to a multiple of 8)")
+        raise NotApplicable(
+            f"RAFT flow is NaN for {video.width}x{video.height} frames "
+            "(sides under 128 px after padding to a multiple of 8)"
+        )
     num_frames = int(scores.numel()) + 1
     thr = dynamic_threshold(video.height, video.width, flow_px_at_256=flow_px_at_256)
     count_num = dynamic_count(num_frames, pairs_per_16_frames=pairs_per_16_frames)
     above = int((scores > thr).sum())
     moving = scores.numel() > 0 and above >= count_num
-    return Score(1.0 if moving else 0.0, {
-        "pairs": int(scores.numel()),
-        "pairs_above": above,
-        "needed": count_num,
-        "threshold": thr,
-        "max_pair_score": float(scores.max()) if scores.numel() else math.nan,
-    })
+    return Score(
+        1.0 if moving else 0.0,
+        {
+            "pairs": int(scores.numel()),
+            "pairs_above": above,
+            "needed": count_num,
+            "threshold": thr,
+            "max_pair_score": float(scores.max()) if scores.numel() else math.nan,
+        },
+    )

@@ -32,8 +32,14 @@ def aesthetic(frame_scores: torch.Tensor, *, scale: float = 10.0) -> Score:
         0.5
     """
     s = _frames(frame_scores, "aesthetic scores")
-    return Score(float((s / scale).mean()), {"frames": int(s.numel()), "min_frame": float(s.min() / scale),
-                                              "max_frame": float(s.max() / scale)})
+    return Score(
+        float((s / scale).mean()),
+        {
+            "frames": int(s.numel()),
+            "min_frame": float(s.min() / scale),
+            "max_frame": float(s.max() / scale),
+        },
+    )
 
 
 @scorer("perceptual.imaging")
@@ -56,5 +62,12 @@ def imaging(frame_mos: torch.Tensor, *, mos_scale: float = 100.0) -> Score:
     """
     s = _frames(frame_mos, "MOS")
     mos = float(s.mean())
-    return Score(mos / mos_scale, {"mos": mos, "frames": int(s.numel()), "min_frame_mos": float(s.min()),
-                                   "max_frame_mos": float(s.max())})
+    return Score(
+        mos / mos_scale,
+        {
+            "mos": mos,
+            "frames": int(s.numel()),
+            "min_frame_mos": float(s.min()),
+            "max_frame_mos": float(s.max()),
+        },
+    )

@@ -24,4 +24,6 @@ def temporal_flickering(pair_mae: torch.Tensor) -> Score:
     if pair_mae is None or pair_mae.numel() == 0:
         raise NotApplicable("needs at least 2 frames")
     mean_mae = float(pair_mae.to(torch.float64).mean())
-    return Score((255.0 - mean_mae) / 255.0, {"frames": int(pair_mae.numel()) + 1, "mean_abs_diff": mean_mae})
+    return Score(
+        (255.0 - mean_mae) / 255.0, {"frames": int(pair_mae.numel()) + 1, "mean_abs_diff": mean_mae}
+    )

@@ -25,16 +25,36 @@ from vbench_cn.scorers import NotApplicable, Score, scorer
 
 #: Colour words VBench's colour check looks for in a caption (``vbench/color.py``).
 VBENCH_COLOR_WORDS: tuple[str, ...] = (
-    "white", "red", "pink", "blue", "silver", "purple", "orange", "green", "gray", "yellow",
-    "black", "grey",
+    "white",
+    "red",
+    "pink",
+    "blue",
+    "silver",
+    "purple",
+    "orange",
+    "green",
+    "gray",
+    "yellow",
+    "black",
+    "grey",
 )
 
 #: Relation names accepted in ``meta.relation.relation``: ours, plus VBench's phrasing.
 _RELATION_ALIASES: dict[str, str] = {
-    "left of": "left of", "on the left of": "left of", "to the left of": "left of",
-    "right of": "right of", "on the right of": "right of", "to the right of": "right of",
-    "above": "above", "top of": "above", "on the top of": "above", "on top of": "above",
-    "below": "below", "bottom of": "below", "on the bottom of": "below", "under": "below",
+    "left of": "left of",
+    "on the left of": "left of",
+    "to the left of": "left of",
+    "right of": "right of",
+    "on the right of": "right of",
+    "to the right of": "right of",
+    "above": "above",
+    "top of": "above",
+    "on the top of": "above",
+    "on top of": "above",
+    "below": "below",
+    "bottom of": "below",
+    "on the bottom of": "below",
+    "under": "below",
 }
 
 
@@ -96,7 +116,9 @@ def _frames(detections: Sequence[Sequence[Detection]] | None) -> Sequence[Sequen
     return detections
 
 
-def _kept(detections: Sequence[Sequence[Detection]] | None, min_score: float) -> list[list[Detection]]:
+def _kept(
+    detections: Sequence[Sequence[Detection]] | None, min_score: float
+) -> list[list[Detection]]:
     """Every frame's boxes scoring at least ``min_score`` (frames without boxes stay, empty)."""
     return [[d for d in frame if d.score >= min_score] for frame in _frames(detections)]
 
@@ -150,7 +172,9 @@ def _frame_success(detections: Sequence[Sequence[Detection]], names: Sequence[st
 
 
 @scorer("semantic.object_class")
-def object_class(detections: Sequence[Sequence[Detection]], *, prompt: Any = None, min_score: float = 0.0) -> Score:
+def object_class(
+    detections: Sequence[Sequence[Detection]], *, prompt: Any = None, min_score: float = 0.0
+) -> Score:
     """Fraction of frames in which the prompt's object is detected (VBench object class).
 
     ``vbench/object_class.py``: a frame succeeds when the target COCO name is among the
@@ -173,8 +197,9 @@ def object_class(detections: Sequence[Sequence[Detection]], *, prompt: Any = Non
 
 
 @scorer("semantic.multiple_objects")
-def multiple_objects(detections: Sequence[Sequence[Detection]], *, prompt: Any = None,
-                     min_score: float = 0.0) -> Score:
+def multiple_objects(
+    detections: Sequence[Sequence[Detection]], *, prompt: Any = None, min_score: float = 0.0
+) -> Score:
     """Fraction of frames in which every object of the prompt is detected.
 
     ``vbench/multiple_objects.py``: the aux string ``"A and B"`` is split on ``" and "``;
@@ -195,7 +220,9 @@ def multiple_objects(detections: Sequence[Sequence[Detection]], *, prompt: Any =
 
 
 @scorer("semantic.color")
-def color(detections: Sequence[Sequence[Detection]], *, prompt: Any = None, min_score: float = 0.0) -> Score:
+def color(
+    detections: Sequence[Sequence[Detection]], *, prompt: Any = None, min_score: float = 0.0
+) -> Score:
     """Among frames where the object is detected, the fraction where it has the asked colour.
 
     A substitute for ``vbench/color.py`` that reads pixels instead of dense captions: a
@@ -227,13 +254,16 @@ def color(detections: Sequence[Sequence[Detection]], *, prompt: Any = None, min_
         color_frames += any((d.color or "").lower() == target for d in boxes)
     if object_frames == 0:
         raise NotApplicable(f"{obj!r} was not detected in any frame (VBench drops such videos)")
-    return Score(color_frames / object_frames,
-                 {"frames": len(frames), "object_frames": object_frames, "color_frames": color_frames})
+    return Score(
+        color_frames / object_frames,
+        {"frames": len(frames), "object_frames": object_frames, "color_frames": color_frames},
+    )
 
 
 @scorer("semantic.color_captions")
-def color_captions(detections: Sequence[Sequence[Detection]], *, prompt: Any = None,
-                   top_box_class: bool = True) -> Score:
+def color_captions(
+    detections: Sequence[Sequence[Detection]], *, prompt: Any = None, top_box_class: bool = True
+) -> Score:
     """VBench's caption-based colour rule, for a dense-captioning detector (GRiT).
 
     ``vbench/color.py``: for each box whose class equals the object, the frame is an
@@ -271,8 +301,10 @@ def color_captions(detections: Sequence[Sequence[Detection]], *, prompt: Any = N
         color_frames += color_flag
     if object_frames == 0:
         raise NotApplicable(f"no caption of {obj!r} names a colour (VBench drops such videos)")
-    return Score(color_frames / object_frames,
-                 {"frames": len(frames), "object_frames": object_frames, "color_frames": color_frames})
+    return Score(
+        color_frames / object_frames,
+        {"frames": len(frames), "object_frames": object_frames, "color_frames": color_frames},
+    )
 
 
 def normalize_relation(relation: str) -> str:
@@ -284,7 +316,9 @@ def normalize_relation(relation: str) -> str:
     """
     key = " ".join(str(relation).lower().split())
     if key not in _RELATION_ALIASES:
-        raise NotApplicable(f"unknown relation {relation!r}; allowed: left of, right of, above, below")
+        raise NotApplicable(
+            f"unknown relation {relation!r}; allowed: left of, right of, above, below"
+        )
     return _RELATION_ALIASES[key]
 
 
@@ -297,8 +331,14 @@ def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def pair_score(relation: str, box_a: Sequence[float], box_b: Sequence[float], *,
-               directional: bool = True, iou_threshold: float = 0.1) -> float:
+def pair_score(
+    relation: str,
+    box_a: Sequence[float],
+    box_b: Sequence[float],
+    *,
+    directional: bool = True,
+    iou_threshold: float = 0.1,
+) -> float:
     """Score of "a *relation* b" for two boxes (``vbench/spatial_relationship.py``).
 
     VBench: with ``dx, dy`` the offset between box centres, a horizontal relation holds
@@ -328,9 +368,14 @@ def pair_score(relation: str, box_a: Sequence[float], box_b: Sequence[float], *,
 
 
 @scorer("semantic.spatial_relationship")
-def spatial_relationship(detections: Sequence[Sequence[Detection]], *, prompt: Any = None,
-                         direction: Literal["signed", "vbench"] = "signed",
-                         iou_threshold: float = 0.1, min_score: float = 0.0) -> Score:
+def spatial_relationship(
+    detections: Sequence[Sequence[Detection]],
+    *,
+    prompt: Any = None,
+    direction: Literal["signed", "vbench"] = "signed",
+    iou_threshold: float = 0.1,
+    min_score: float = 0.0,
+) -> Score:
     """Mean over frames of the best pair score for "a *relation* b".
 
     ``vbench/spatial_relationship.py``: frame score = max over box pairs of
@@ -355,9 +400,18 @@ def spatial_relationship(detections: Sequence[Sequence[Detection]], *, prompt: A
         0.0
     """
     rel = _meta(prompt, "relation")
-    if not isinstance(rel, Mapping) or not rel.get("a") or not rel.get("b") or not rel.get("relation"):
+    if (
+        not isinstance(rel, Mapping)
+        or not rel.get("a")
+        or not rel.get("b")
+        or not rel.get("relation")
+    ):
         raise NotApplicable('meta.relation must be {"a", "b", "relation"}')
-    a, b, relation = str(rel["a"]).strip(), str(rel["b"]).strip(), normalize_relation(rel["relation"])
+    a, b, relation = (
+        str(rel["a"]).strip(),
+        str(rel["b"]).strip(),
+        normalize_relation(rel["relation"]),
+    )
     if direction not in ("signed", "vbench"):
         raise ValueError(f"direction must be 'signed' or 'vbench', got {direction!r}")
     frames = _kept(detections, min_score)
@@ -366,13 +420,28 @@ def spatial_relationship(detections: Sequence[Sequence[Detection]], *, prompt: A
         best = 0.0
         if direction == "vbench":
             boxes = [d.box for d in frame if d.label in (a, b)]
-            pairs = [(boxes[i], boxes[j]) for i in range(len(boxes)) for j in range(i + 1, len(boxes))]
+            pairs = [
+                (boxes[i], boxes[j]) for i in range(len(boxes)) for j in range(i + 1, len(boxes))
+            ]
         else:
-            pairs = [(da.box, db.box) for da in frame if da.label == a for db in frame
-                     if db.label == b and db is not da]
+            pairs = [
+                (da.box, db.box)
+                for da in frame
+                if da.label == a
+                for db in frame
+                if db.label == b and db is not da
+            ]
         for box_a, box_b in pairs:
-            best = max(best, pair_score(relation, box_a, box_b, directional=direction == "signed",
-                                        iou_threshold=iou_threshold))
+            best = max(
+                best,
+                pair_score(
+                    relation,
+                    box_a,
+                    box_b,
+                    directional=direction == "signed",
+                    iou_threshold=iou_threshold,
+                ),
+            )
         scores.append(best)
     n = len(scores)
     return Score(sum(scores) / n, {"frames": n, "relation": relation, "weight": n})
@@ -382,8 +451,9 @@ def spatial_relationship(detections: Sequence[Sequence[Detection]], *, prompt: A
 
 
 @scorer("semantic.human_action")
-def human_action(predictions: ClassProbabilities, *, prompt: Any = None, top_k: int = 5,
-                 threshold: float = 0.85) -> Score:
+def human_action(
+    predictions: ClassProbabilities, *, prompt: Any = None, top_k: int = 5, threshold: float = 0.85
+) -> Score:
     """1 if the prompt's Kinetics-400 action is among the confident top-k classes, else 0.
 
     ``vbench/human_action.py``: sigmoid (not softmax) of UMT's logits, top-5, keep those
@@ -407,10 +477,19 @@ def human_action(predictions: ClassProbabilities, *, prompt: Any = None, top_k: 
     probs = predictions.probs.reshape(-1).float()
     k = min(top_k, probs.numel())
     values, indices = torch.topk(probs, k)
-    kept = [str(predictions.labels[int(i)]).lower() for v, i in zip(values.tolist(), indices.tolist())
-            if round(v, 4) >= threshold]
-    return Score(float(target in {_action_key(c) for c in kept}), {"kept": kept[:top_k], "top1": str(predictions.labels[int(indices[0])]),
-                                         "top1_prob": round(float(values[0]), 4)})
+    kept = [
+        str(predictions.labels[int(i)]).lower()
+        for v, i in zip(values.tolist(), indices.tolist())
+        if round(v, 4) >= threshold
+    ]
+    return Score(
+        float(target in {_action_key(c) for c in kept}),
+        {
+            "kept": kept[:top_k],
+            "top1": str(predictions.labels[int(indices[0])]),
+            "top1_prob": round(float(values[0]), 4),
+        },
+    )
 
 
 def _action_key(label: str) -> str:
@@ -451,7 +530,9 @@ def scene(predictions: ClassProbabilities, *, prompt: Any = None, top_k: int = 5
     top = torch.topk(probs, k, dim=1).indices
     hits = (top == keys.index(target)).any(dim=1)
     n = int(probs.shape[0])
-    return Score(float(hits.float().mean()), {"frames": n, "successes": int(hits.sum()), "weight": n})
+    return Score(
+        float(hits.float().mean()), {"frames": n, "successes": int(hits.sum()), "weight": n}
+    )
 
 
 def _label_key(label: str) -> str:
@@ -482,8 +563,12 @@ def scene_captions(captions: Sequence[str], *, prompt: Any = None) -> Score:
 
 
 @scorer("semantic.text_similarity")
-def text_similarity(embeddings: torch.Tensor | TaggedEmbeddings, *, text_features: torch.Tensor | None = None,
-                    prompt: Any = None) -> Score:
+def text_similarity(
+    embeddings: torch.Tensor | TaggedEmbeddings,
+    *,
+    text_features: torch.Tensor | None = None,
+    prompt: Any = None,
+) -> Score:
     """Cosine similarity between a video's (or its frames') embedding and a text embedding.
 
     * Frame embeddings ``(T, D)`` (appearance style, ``vbench/appearance_style.py``): the
@@ -509,10 +594,16 @@ def text_similarity(embeddings: torch.Tensor | TaggedEmbeddings, *, text_feature
         raise NotApplicable("no text embedding (the spec needs a text field)")
     if embeddings is None or embeddings.numel() == 0:
         raise NotApplicable("no frame was sampled")
-    emb = torch.nn.functional.normalize(embeddings.float().reshape(-1, embeddings.shape[-1]), dim=-1)
-    txt = torch.nn.functional.normalize(text_features.float().reshape(-1, text_features.shape[-1])[:1], dim=-1)
+    emb = torch.nn.functional.normalize(
+        embeddings.float().reshape(-1, embeddings.shape[-1]), dim=-1
+    )
+    txt = torch.nn.functional.normalize(
+        text_features.float().reshape(-1, text_features.shape[-1])[:1], dim=-1
+    )
     if emb.shape[-1] != txt.shape[-1]:
-        raise ValueError(f"embedding width {emb.shape[-1]} != text width {txt.shape[-1]} (different models)")
+        raise ValueError(
+            f"embedding width {emb.shape[-1]} != text width {txt.shape[-1]} (different models)"
+        )
     sims = (emb @ txt.T).reshape(-1).double()
     value = float(sims.mean())
     if not math.isfinite(value):

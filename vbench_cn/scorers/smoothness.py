@@ -35,4 +35,7 @@ def motion_smoothness(triplet_mae: torch.Tensor) -> Score:
     if triplet_mae is None or triplet_mae.numel() == 0:
         raise NotApplicable("needs at least 3 frames (one interpolated triplet)")
     mean_mae = float(triplet_mae.to(torch.float64).mean())
-    return Score((255.0 - mean_mae) / 255.0, {"triplets": int(triplet_mae.numel()), "mean_abs_diff": mean_mae})
+    return Score(
+        (255.0 - mean_mae) / 255.0,
+        {"triplets": int(triplet_mae.numel()), "mean_abs_diff": mean_mae},
+    )
