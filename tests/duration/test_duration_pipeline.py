@@ -262,7 +262,7 @@ class MeanColourZh(MeanColour):
     name = "test_mean_colour_zh"
 
     def finalize(self, outputs: torch.Tensor, *, info: VideoInfo) -> Any:
-        from vbench_cn.scorers.semantic import TaggedEmbeddings
+        from vbench_cn.features.outputs import TaggedEmbeddings
 
         return TaggedEmbeddings(outputs, model=self.name)
 

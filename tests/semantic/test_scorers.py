@@ -7,11 +7,9 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from vbench_cn.features.outputs import ClassProbabilities, Detection, TaggedEmbeddings
 from vbench_cn.scorers import NotApplicable, get_scorer
 from vbench_cn.scorers.semantic import (
-    ClassProbabilities,
-    Detection,
-    TaggedEmbeddings,
     color,
     color_captions,
     human_action,

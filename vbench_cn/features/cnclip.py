@@ -33,7 +33,7 @@ from torchvision.transforms import functional as TF
 
 from vbench_cn.features import ExtractorOptions, FeatureExtractor, register_extractor
 from vbench_cn.features._transforms import CLIP_MEAN, CLIP_STD, in_frame_slices, normalize
-from vbench_cn.scorers.semantic import TaggedEmbeddings
+from vbench_cn.features.outputs import TaggedEmbeddings
 from vbench_cn.video import VideoInfo
 from vbench_cn.weights import Weights, register_weights
 

@@ -31,7 +31,7 @@ from torchvision.transforms import functional as TF
 
 from vbench_cn.features import ExtractorOptions, FeatureExtractor, register_extractor
 from vbench_cn.features._transforms import CLIP_MEAN, CLIP_STD, normalize
-from vbench_cn.scorers.semantic import Detection
+from vbench_cn.features.outputs import Detection
 from vbench_cn.video import VideoInfo
 from vbench_cn.weights import Weights, register_weights
 

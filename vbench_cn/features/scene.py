@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from vbench_cn.features import ExtractorOptions, FeatureExtractor, register_extractor
 from vbench_cn.features._transforms import clip_transform
-from vbench_cn.scorers.semantic import ClassProbabilities
+from vbench_cn.features.outputs import ClassProbabilities
 from vbench_cn.video import VideoInfo
 
 #: Text prompt of a Places365 label for zero-shot classification.

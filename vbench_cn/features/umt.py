@@ -19,8 +19,8 @@ import torch
 
 from vbench_cn.features import ExtractorOptions, FeatureExtractor, register_extractor
 from vbench_cn.features._transforms import IMAGENET_MEAN, IMAGENET_STD, normalize
+from vbench_cn.features.outputs import ClassProbabilities
 from vbench_cn.features.viclip import ClipAssembler
-from vbench_cn.scorers.semantic import ClassProbabilities
 from vbench_cn.video import VideoInfo
 from vbench_cn.weights import Weights, register_weights
 

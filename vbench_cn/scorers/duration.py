@@ -27,6 +27,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from vbench_cn.features.outputs import TaggedEmbeddings
 from vbench_cn.features.windows import pool_windows, sample_times, window_ids, window_starts
 from vbench_cn.scorers import NotApplicable, Score, scorer
 from vbench_cn.video import VideoInfo
@@ -43,7 +44,8 @@ def _duration(video: VideoInfo | None, num_samples: int) -> float:
 def _as_tensor(features: Any, name: str) -> torch.Tensor:
     if features is None:
         raise NotApplicable(f"no {name} extracted")
-    features = getattr(features, "embeddings", features)  # TaggedEmbeddings (language routers)
+    if isinstance(features, TaggedEmbeddings):  # from a language router
+        features = features.embeddings
     x = torch.as_tensor(features).to(torch.float64)
     if x.numel() == 0:
         raise NotApplicable(f"no {name} extracted")
@@ -609,7 +611,7 @@ def order_concordance(positions: np.ndarray) -> tuple[float, float]:
 
 @scorer("duration.event_order")
 def event_order(
-    embeddings: torch.Tensor,
+    embeddings: torch.Tensor | TaggedEmbeddings,
     *,
     window_seconds: float = 2.0,
     video: VideoInfo | None = None,
@@ -669,7 +671,7 @@ def event_order(
     return Score(
         share,
         {
-            "model": getattr(embeddings, "model", None),
+            "model": embeddings.model if isinstance(embeddings, TaggedEmbeddings) else None,
             "events": n,
             "windows": int(win.shape[0]),
             "kendall_tau": round(tau, 4),

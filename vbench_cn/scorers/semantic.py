@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
 
+from vbench_cn.features.outputs import ClassProbabilities, Detection, TaggedEmbeddings
 from vbench_cn.scorers import NotApplicable, Score, scorer
 
 #: Colour words VBench's colour check looks for in a caption (``vbench/color.py``).
@@ -56,46 +56,6 @@ _RELATION_ALIASES: dict[str, str] = {
     "on the bottom of": "below",
     "under": "below",
 }
-
-
-@dataclass(frozen=True)
-class Detection:
-    """One detected box in one frame.
-
-    Attributes:
-        label: COCO-80 class name (``"dining table"``), as the detector named it.
-        score: detector confidence in [0, 1].
-        box: ``(x0, y0, x1, y1)`` in pixels, y growing downwards.
-        color: dominant colour name of the box's central pixels, or None.
-        caption: a dense caption of the box (captioning detectors such as GRiT), or None.
-    """
-
-    label: str
-    score: float
-    box: tuple[float, float, float, float]
-    color: str | None = None
-    caption: str | None = None
-
-
-@dataclass(frozen=True)
-class ClassProbabilities:
-    """Class probabilities with the class names they index.
-
-    Attributes:
-        probs: ``(C,)`` for one video or ``(T, C)`` for one row per frame.
-        labels: the ``C`` class names, in the model's output order.
-    """
-
-    probs: torch.Tensor
-    labels: Sequence[str]
-
-
-@dataclass(frozen=True)
-class TaggedEmbeddings:
-    """Embeddings plus the name of the model that produced them (kept in the record)."""
-
-    embeddings: torch.Tensor
-    model: str
 
 
 # --------------------------------------------------------------------------- helpers
