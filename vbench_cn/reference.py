@@ -589,14 +589,10 @@ def import_reference(
 
 def _default_weights_name(spec: DimensionSpec) -> str | None:
     """The registered weights entry of the spec's extractor (the detector published stats use)."""
-    import importlib
-
-    from vbench_cn.features import _BUILTIN_MODULES, _REGISTRY
+    from vbench_cn.features import EXTRACTORS
 
     if spec.backbone is None:
         return None
-    if spec.backbone not in _REGISTRY and spec.backbone in _BUILTIN_MODULES:
-        importlib.import_module(_BUILTIN_MODULES[spec.backbone])
-    cls = _REGISTRY.get(spec.backbone)
+    cls = EXTRACTORS.get(spec.backbone)
     names = tuple(getattr(cls, "weights", ()) or ())
     return names[0] if names else None

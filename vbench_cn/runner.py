@@ -353,11 +353,7 @@ class _Prefetcher:
 
 
 def _autocast(extractor: FeatureExtractor) -> Any:
-    if (
-        extractor.device.type == "cuda"
-        and extractor.options.amp
-        and getattr(extractor, "amp_ok", True)
-    ):
+    if extractor.device.type == "cuda" and extractor.options.amp and extractor.amp_ok:
         return torch.autocast("cuda", dtype=torch.float16)
     return torch.autocast("cpu", enabled=False)
 

@@ -39,6 +39,8 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 import torch
 
+from vbench_cn.registry import Registry
+
 if TYPE_CHECKING:
     from torch import nn
 
@@ -105,7 +107,10 @@ class Weights:
         return self.source
 
 
-_REGISTRY: dict[str, Weights] = {}
+#: Every checkpoint. Entries are registered by the modules that define the architectures
+#: (``vbench_cn.features`` hands this registry their names, imported on a lookup that misses)
+#: and by plugins of the ``vbench_cn.weights`` entry-point group.
+WEIGHTS: Registry[Weights] = Registry("weights", group="vbench_cn.weights")
 
 
 def register_weights(weights: Weights) -> Weights:
@@ -114,42 +119,18 @@ def register_weights(weights: Weights) -> Weights:
         raise ValueError(f"weights name {weights.name!r} must be lower_snake")
     if weights.sha256 is not None and not _SHA_RE.match(weights.sha256):
         raise ValueError(f"{weights.name}: sha256 must be 64 lowercase hex digits or None")
-    old = _REGISTRY.get(weights.name)
-    if old is not None and old != weights:
-        raise ValueError(f"weights {weights.name!r} are registered twice")
-    _REGISTRY[weights.name] = weights
-    return weights
-
-
-def _load_plugins() -> None:
-    """Import the feature modules so that entries registered there are known."""
-    import importlib
-
-    from vbench_cn.features import _BUILTIN_MODULES
-
-    for module in sorted(set(_BUILTIN_MODULES.values())):
-        try:
-            importlib.import_module(module)
-        except ImportError as exc:  # a backbone whose library is absent: its entries stay unknown
-            log.debug("weights: cannot import %s: %s", module, exc)
+    return WEIGHTS.register(weights.name, weights)
 
 
 def get_weights(name: str) -> Weights:
     """The entry called ``name``; unknown names fail with a did-you-mean."""
-    if name not in _REGISTRY:
-        _load_plugins()
-    if name not in _REGISTRY:
-        from vbench_cn._text import did_you_mean
-
-        raise KeyError(f"unknown weights {name!r}{did_you_mean(name, _REGISTRY)}")
-    return _REGISTRY[name]
+    return WEIGHTS[name]
 
 
 def list_weights(include: str | None = None) -> list[Weights]:
     """Every entry, sorted by name; ``include`` is an fnmatch pattern (``"clip*"``)."""
-    _load_plugins()
     return [
-        w for n, w in sorted(_REGISTRY.items()) if include is None or fnmatch.fnmatch(n, include)
+        WEIGHTS[n] for n in WEIGHTS.names() if include is None or fnmatch.fnmatch(n, include)
     ]
 
 

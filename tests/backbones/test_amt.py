@@ -70,7 +70,7 @@ def seeded_amt(seed: int = 0) -> AMTS:
 def use_model(monkeypatch: pytest.MonkeyPatch, model: nn.Module) -> None:
     """Make the runner build the ``amt_s`` extractor around ``model``."""
     monkeypatch.setitem(
-        features._REGISTRY, "amt_s", lambda opts: AMTInterpolationError(opts, model=model)
+        features.EXTRACTORS, "amt_s", lambda opts: AMTInterpolationError(opts, model=model)
     )
 
 

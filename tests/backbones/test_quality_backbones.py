@@ -248,7 +248,7 @@ def test_openai_style_torchscript_loads_through_the_clip_converter(
         meta={"num_params": 21, "used_by": []},
         convert=convert_openai_clip,
     )
-    monkeypatch.setitem(W._REGISTRY, entry.name, entry)
+    monkeypatch.setitem(W.WEIGHTS, entry.name, entry)
     model, _ = W.load_model(entry.name, ExtractorOptions(weights_overrides={entry.name: str(path)}))
     for key, value in state.items():
         got = model.state_dict()[key]

@@ -108,6 +108,6 @@ def tiny_registry() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as mp:
         for name, build in TINY.items():
             mp.setitem(
-                weights._REGISTRY, name, dataclasses.replace(weights._REGISTRY[name], build=build)
+                weights.WEIGHTS, name, dataclasses.replace(weights.WEIGHTS[name], build=build)
             )
         yield

@@ -46,7 +46,7 @@ def tiny_entry(
         transforms="none",
         meta={"num_params": 8, "used_by": []},
     )
-    monkeypatch.setitem(W._REGISTRY, name, entry)
+    monkeypatch.setitem(W.WEIGHTS, name, entry)
     return entry
 
 
@@ -330,7 +330,7 @@ def test_zip_member_is_extracted(
         monkeypatch, sha256=W.file_sha256(inner), source="https://example.invalid/models.zip"
     )
     monkeypatch.setitem(
-        W._REGISTRY,
+        W.WEIGHTS,
         entry.name,
         W.Weights(**{**entry.__dict__, "archive_member": "models/raft-things.pth"}),
     )

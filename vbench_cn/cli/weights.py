@@ -27,6 +27,7 @@ app = typer.Typer(
 
 
 def _select(names: list[str] | None, include: str | None) -> list[str]:
+    import vbench_cn.features  # noqa: F401  (its backbone modules declare the checkpoints)
     from vbench_cn.weights import get_weights, list_weights
 
     if not names:
@@ -48,6 +49,7 @@ def list_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """List registered checkpoints: name, file, sha256 (or unpinned), size, licence, users."""
+    import vbench_cn.features  # noqa: F401  (its backbone modules declare the checkpoints)
     from vbench_cn.weights import list_weights, weights_home
 
     rows: list[dict[str, Any]] = []

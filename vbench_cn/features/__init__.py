@@ -2,25 +2,43 @@
 
 An extractor declares how it prepares frames (CPU transform into model-ready items), how
 a batch of items goes through its model (``forward``, run on the device in batches that mix
-videos), and how one video's outputs are assembled (``finalize``). The runner owns
-decoding, batching, out-of-memory back-off and caching; an extractor never opens a file.
+videos), and how one video's outputs are assembled (``finalize``, returning a tensor or a
+type of :mod:`vbench_cn.features.outputs`). The runner owns decoding, batching,
+out-of-memory back-off and caching; an extractor never opens a file.
 
-Extractors are registered by name with :func:`register_extractor`; modules are imported
-lazily so that ``vbench-cn dimensions list`` does not build any model.
+Adding a backbone: one file, ``vbench_cn/features/<backbone>.py``, and one line here.
+
+* The file holds the architecture (or builds it from a library, importing the library inside
+  the builder), a :class:`~vbench_cn.weights.Weights` entry per checkpoint passed to
+  :func:`~vbench_cn.weights.register_weights` at module level (builder, converter and
+  random-init adjustment given directly), and the extractor class: ``name``, ``weights``
+  (the checkpoint names, first one default), ``prepare`` / ``forward`` / ``finalize``, and
+  ``self.model, self.weights_id = self.load()`` in ``__init__``.
+* The line maps the extractor's name to its class in :data:`BUILTIN_EXTRACTORS`
+  (``"name": "vbench_cn.features.<backbone>:<Class>"``), so that specs can name it and
+  ``vbench-cn dimensions list`` imports no model code. That key and the class's ``name``
+  are the two places the name is written; a test checks that they agree.
+
+Scorers import from here; nothing here imports a scorer. Third-party extractors register
+with :func:`register_extractor` or through the ``vbench_cn.extractors`` entry-point group
+(``name = "package.module:Class"``); their checkpoints through ``vbench_cn.weights``.
 """
 
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
-from vbench_cn._text import did_you_mean
+from vbench_cn.registry import Registry
 from vbench_cn.video import VideoInfo
+from vbench_cn.weights import WEIGHTS, load_model
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 @dataclass
@@ -46,7 +64,10 @@ class FeatureExtractor(ABC):
             out-of-memory).
         cpu_batch_size: items per forward pass on CPU, where batching buys nothing and
             costs activation memory (measured: DINO, CLIP as fast at 8 as at 32).
-        weights: weights-registry names this extractor loads (for ``weights list``).
+        weights: weights-registry names this extractor loads; :meth:`load` defaults to the
+            first.
+        amp_ok: whether fp16 autocast may run ``forward`` on CUDA; False where the reference
+            implementation runs the model in float32 and the scores move under fp16.
     """
 
     name: ClassVar[str]
@@ -54,12 +75,19 @@ class FeatureExtractor(ABC):
     batch_size: ClassVar[int] = 32
     cpu_batch_size: ClassVar[int] = 8
     weights: ClassVar[tuple[str, ...]] = ()
+    amp_ok: ClassVar[bool] = True
 
     def __init__(self, options: ExtractorOptions) -> None:
         self.options = options
         self.device = options.device
         #: ``"name@sha256[:12]"`` of the loaded weights, ``"random"``, or None (no model).
         self.weights_id: str | None = None
+
+    def load(self, name: str | None = None) -> tuple[nn.Module, str]:
+        """Checkpoint ``name`` (default ``weights[0]``) built, verified and loaded, or seeded
+        random under ``--random-weights``: ``(module in eval mode on the device, weights_id)``.
+        """
+        return load_model(name or self.weights[0], self.options)
 
     @abstractmethod
     def prepare(
@@ -96,45 +124,56 @@ class FeatureExtractor(ABC):
         return batch
 
 
-_REGISTRY: dict[str, Callable[[ExtractorOptions], FeatureExtractor]] = {}
-
-#: Modules that register built-in extractors when imported (lazy).
-_BUILTIN_MODULES: dict[str, str] = {
-    "frame_difference": "vbench_cn.features.pixels",
-    "video_metadata": "vbench_cn.features.pixels",
+#: Built-in extractors: name -> ``"module:Class"``, imported on first use.
+BUILTIN_EXTRACTORS: dict[str, str] = {
+    "frame_difference": "vbench_cn.features.pixels:FrameDifference",
+    "video_metadata": "vbench_cn.features.pixels:VideoMetadata",
+    "tiny_pixels": "vbench_cn.features.windows:TinyPixels",
+    "sharpness_noise": "vbench_cn.features.windows:SharpnessNoise",
+    "dino_vitb16": "vbench_cn.features.dino:DinoExtractor",
+    "clip_vitb32": "vbench_cn.features.clip:ClipViTB32",
+    "clip_vitl14_aesthetic": "vbench_cn.features.clip:ClipViTL14Aesthetic",
+    "raft_things": "vbench_cn.features.raft:RaftThings",
+    "musiq_spaq": "vbench_cn.features.musiq:MusiqSpaq",
+    "amt_s": "vbench_cn.features.amt:AMTInterpolationError",
+    "rapidocr": "vbench_cn.features.ocr:RapidOcr",
+    "owlv2_coco": "vbench_cn.features.detector:Owlv2Coco",
+    "umt_l16_k400": "vbench_cn.features.umt:UMTK400",
+    "clip_places365": "vbench_cn.features.scene:ClipPlaces365",
+    "viclip_l14": "vbench_cn.features.viclip:ViCLIPL14",
+    "cnclip_vitb16": "vbench_cn.features.cnclip:CNClipViTB16",
+    "cnclip_vitl14": "vbench_cn.features.cnclip:CNClipViTL14",
+    "style_clip": "vbench_cn.features.cnclip:StyleClipRouter",
+    "video_text": "vbench_cn.features.cnclip:VideoTextRouter",
+    "i3d_fvd": "vbench_cn.features.i3d:I3DFeatures",
+    "videomae_fvd": "vbench_cn.features.videomae:VideoMAEFeatures",
+    "inception_fid": "vbench_cn.features.inception:InceptionFeatures",
 }
 
+#: Every extractor: a class (or factory) called with :class:`ExtractorOptions`.
+EXTRACTORS: Registry[Callable[[ExtractorOptions], FeatureExtractor]] = Registry(
+    "feature extractor", group="vbench_cn.extractors"
+)
+EXTRACTORS.lazy(BUILTIN_EXTRACTORS)
+# Checkpoints are declared beside their architecture: a weights lookup imports these modules.
+WEIGHTS.add_modules(sorted({target.partition(":")[0] for target in BUILTIN_EXTRACTORS.values()}))
 
-def register_extractor(name: str, *, module: str | None = None) -> Callable[[type], type]:
-    """Class decorator registering an extractor under ``name``."""
+
+def register_extractor(name: str) -> Callable[[type], type]:
+    """Class decorator registering an extractor under ``name`` (plugins, tests)."""
 
     def deco(cls: type) -> type:
-        _REGISTRY[name] = cls  # type: ignore[assignment]
+        EXTRACTORS.register(name, cls)
         return cls
 
     return deco
 
 
-def add_builtin(name: str, module: str) -> None:
-    """Declare that importing ``module`` registers extractor ``name`` (lazy import)."""
-    _BUILTIN_MODULES[name] = module
-
-
 def list_extractors() -> list[str]:
     """Names of every known extractor (without importing model code)."""
-    return sorted(set(_BUILTIN_MODULES) | set(_REGISTRY))
+    return EXTRACTORS.names()
 
 
 def build_extractor(name: str, options: ExtractorOptions) -> FeatureExtractor:
     """Instantiate an extractor by name (imports its module on first use)."""
-    if name not in _REGISTRY:
-        if name not in _BUILTIN_MODULES:
-            raise KeyError(
-                f"unknown feature extractor {name!r}{did_you_mean(name, list_extractors())}"
-            )
-        importlib.import_module(_BUILTIN_MODULES[name])
-    return _REGISTRY[name](options)
-
-
-# Built-in extractors of other modules; each line maps a name to the module that registers it.
-from vbench_cn.features import _builtins  # noqa: E402,F401  (declares the lazy names)
+    return EXTRACTORS[name](options)

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vbench_cn.features import ExtractorOptions, FeatureExtractor, register_extractor
+from vbench_cn.features import ExtractorOptions, FeatureExtractor
 from vbench_cn.features.amt_arch import build_amt_s
 from vbench_cn.video import VideoInfo
 from vbench_cn.weights import StateDict, Weights, WeightsError, register_weights
@@ -136,7 +136,6 @@ AMT_S = register_weights(
 )
 
 
-@register_extractor("amt_s")
 class AMTInterpolationError(FeatureExtractor):
     """Per-triplet interpolation error of AMT-S (``vbench/motion_smoothness.py``).
 
@@ -156,9 +155,7 @@ class AMTInterpolationError(FeatureExtractor):
     def __init__(self, options: ExtractorOptions, *, model: nn.Module | None = None) -> None:
         super().__init__(options)
         if model is None:
-            from vbench_cn.weights import load_model
-
-            model, self.weights_id = load_model("amt_s", options)
+            model, self.weights_id = self.load()
         else:
             self.weights_id = "custom"
         self.model = model.to(self.device).eval()

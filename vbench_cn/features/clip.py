@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vbench_cn.features import ExtractorOptions, FeatureExtractor, register_extractor
+from vbench_cn.features import ExtractorOptions, FeatureExtractor
 from vbench_cn.features._transforms import clip_transform
 from vbench_cn.video import VideoInfo
 
@@ -66,7 +66,6 @@ def convert_openai_clip(raw: Any) -> dict[str, torch.Tensor]:
     return out
 
 
-@register_extractor("clip_vitb32")
 class ClipViTB32(FeatureExtractor):
     """Per-frame OpenAI CLIP ViT-B/32 image embeddings, L2-normalised: ``(T, 512)``.
 
@@ -82,10 +81,8 @@ class ClipViTB32(FeatureExtractor):
         super().__init__(options)
         import open_clip
 
-        from vbench_cn.weights import load_model
-
         self.model: Any
-        self.model, self.weights_id = load_model("clip_vitb32", options)
+        self.model, self.weights_id = self.load()
         self.tokenizer = open_clip.get_tokenizer(_OPEN_CLIP_NAMES["ViT-B-32"])
 
     def prepare(
@@ -130,7 +127,6 @@ class AestheticPredictor(nn.Module):
             return self.head(feats).squeeze(-1)
 
 
-@register_extractor("clip_vitl14_aesthetic")
 class ClipViTL14Aesthetic(FeatureExtractor):
     """Per-frame LAION aesthetic score (head output, ~0-10) of all frames: ``(T,)``.
 
@@ -144,11 +140,9 @@ class ClipViTL14Aesthetic(FeatureExtractor):
 
     def __init__(self, options: ExtractorOptions) -> None:
         super().__init__(options)
-        from vbench_cn.weights import load_model
-
         clip_model: Any
-        clip_model, clip_id = load_model("clip_vitl14", options)
-        head, head_id = load_model("laion_aesthetic_head", options)
+        clip_model, clip_id = self.load("clip_vitl14")
+        head, head_id = self.load("laion_aesthetic_head")
         self.model = AestheticPredictor(clip_model.visual, head).eval()
         del clip_model
         self.weights_id = "random" if clip_id == head_id == "random" else f"{clip_id}+{head_id}"

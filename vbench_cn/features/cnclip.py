@@ -31,7 +31,7 @@ from torch import nn
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms import functional as TF
 
-from vbench_cn.features import ExtractorOptions, FeatureExtractor, register_extractor
+from vbench_cn.features import ExtractorOptions, FeatureExtractor
 from vbench_cn.features._transforms import CLIP_MEAN, CLIP_STD, in_frame_slices, normalize
 from vbench_cn.features.outputs import TaggedEmbeddings
 from vbench_cn.video import VideoInfo
@@ -153,14 +153,11 @@ def tokenize_chinese(texts: Sequence[str], context_length: int = CONTEXT_LENGTH)
 class _CNClipBase(FeatureExtractor):
     """Chinese-CLIP image embeddings of every sampled frame, plus Chinese text embeddings."""
 
-    weights_name: ClassVar[str]
     batch_size = 32
 
     def __init__(self, options: ExtractorOptions) -> None:
         super().__init__(options)
-        from vbench_cn.weights import load_model
-
-        self.model, self.weights_id = load_model(self.weights_name, options)
+        self.model, self.weights_id = self.load()
         self.image_size = int(getattr(self.model, "image_size", 224))
 
     def prepare(
@@ -180,13 +177,11 @@ class _CNClipBase(FeatureExtractor):
             return F.normalize(self.model.encode_text(tokens).float(), dim=-1)
 
 
-@register_extractor("cnclip_vitb16")
 class CNClipViTB16(_CNClipBase):
     """Per-frame Chinese-CLIP ViT-B/16 embeddings ``(T, 512)``, L2-normalised (appearance style, zh)."""
 
     name = "cnclip_vitb16"
     weights: ClassVar[tuple[str, ...]] = ("cnclip_vitb16",)
-    weights_name = "cnclip_vitb16"
 
     def finalize(self, outputs: torch.Tensor, *, info: VideoInfo) -> TaggedEmbeddings:
         if outputs.numel() == 0:
@@ -194,7 +189,6 @@ class CNClipViTB16(_CNClipBase):
         return TaggedEmbeddings(F.normalize(outputs.float(), dim=-1), model=self.name)
 
 
-@register_extractor("cnclip_vitl14")
 class CNClipViTL14(_CNClipBase):
     """One Chinese-CLIP ViT-L/14 video embedding ``(1, 768)``: the normalised mean of its frames'.
 
@@ -205,7 +199,6 @@ class CNClipViTL14(_CNClipBase):
     name = "cnclip_vitl14"
     batch_size = 16
     weights: ClassVar[tuple[str, ...]] = ("cnclip_vitl14",)
-    weights_name = "cnclip_vitl14"
 
     def finalize(self, outputs: torch.Tensor, *, info: VideoInfo) -> TaggedEmbeddings:
         if outputs.numel() == 0:
@@ -236,7 +229,6 @@ class LanguageRouter(FeatureExtractor):
         )
 
 
-@register_extractor("style_clip")
 class StyleClipRouter(LanguageRouter):
     """Appearance style: English -> ``clip_vitb32`` (VBench), Chinese -> ``cnclip_vitb16``."""
 
@@ -245,7 +237,6 @@ class StyleClipRouter(LanguageRouter):
     weights: ClassVar[tuple[str, ...]] = ("clip_vitb32", "cnclip_vitb16")
 
 
-@register_extractor("video_text")
 class VideoTextRouter(LanguageRouter):
     """Video-text similarity: English -> ``viclip_l14`` (VBench), Chinese -> ``cnclip_vitl14``."""
 

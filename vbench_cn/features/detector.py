@@ -29,7 +29,7 @@ from torchvision.ops import batched_nms
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms import functional as TF
 
-from vbench_cn.features import ExtractorOptions, FeatureExtractor, register_extractor
+from vbench_cn.features import ExtractorOptions, FeatureExtractor
 from vbench_cn.features._transforms import CLIP_MEAN, CLIP_STD, normalize
 from vbench_cn.features.outputs import Detection
 from vbench_cn.video import VideoInfo
@@ -206,7 +206,6 @@ def tokenize_queries(
     return ids, (ids != 0).long()
 
 
-@register_extractor("owlv2_coco")
 class Owlv2Coco(FeatureExtractor):
     """Per-frame COCO detections with colours: a list of :class:`Detection` lists.
 
@@ -221,9 +220,7 @@ class Owlv2Coco(FeatureExtractor):
 
     def __init__(self, options: ExtractorOptions) -> None:
         super().__init__(options)
-        from vbench_cn.weights import load_model
-
-        self.model, self.weights_id = load_model("owlv2_b16", options)
+        self.model, self.weights_id = self.load()
         cfg = self.model.config
         self.image_size = int(cfg.vision_config.image_size)
         self.labels = coco_labels()

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vbench_cn.features import ExtractorOptions, FeatureExtractor, register_extractor
+from vbench_cn.features import ExtractorOptions, FeatureExtractor
 from vbench_cn.features._transforms import dino_transform
 from vbench_cn.video import VideoInfo
 
@@ -88,7 +88,6 @@ def build_dino_vitb16() -> nn.Module:
     return DinoViT()
 
 
-@register_extractor("dino_vitb16")
 class DinoExtractor(FeatureExtractor):
     """Per-frame DINO ViT-B/16 CLS embeddings, L2-normalised: ``(T, 768)``.
 
@@ -102,9 +101,7 @@ class DinoExtractor(FeatureExtractor):
 
     def __init__(self, options: ExtractorOptions) -> None:
         super().__init__(options)
-        from vbench_cn.weights import load_model
-
-        self.model, self.weights_id = load_model("dino_vitb16", options)
+        self.model, self.weights_id = self.load()
 
     def prepare(
         self, frames: torch.Tensor, *, position: int, info: VideoInfo

@@ -24,10 +24,10 @@ from typing import Any, ClassVar
 import torch
 import torch.nn.functional as F
 
-from vbench_cn.features import ExtractorOptions, FeatureExtractor, register_extractor
+from vbench_cn.features import ExtractorOptions, FeatureExtractor
 from vbench_cn.features.i3d_arch import I3D_CLIP_FRAMES, I3D_NUM_CLASSES, I3D_SIZE
 from vbench_cn.video import VideoInfo
-from vbench_cn.weights import Weights, load_model, register_weights
+from vbench_cn.weights import Weights, register_weights
 
 CLIP_FRAMES = 16
 CLIP_STRIDE = 16
@@ -120,7 +120,6 @@ I3D_WEIGHTS = register_weights(
 )
 
 
-@register_extractor("i3d_fvd")
 class I3DFeatures(FeatureExtractor):
     """Kinetics-400 I3D logits of non-overlapping 16-frame clips (FVD detector)."""
 
@@ -132,7 +131,7 @@ class I3DFeatures(FeatureExtractor):
 
     def __init__(self, options: ExtractorOptions) -> None:
         super().__init__(options)
-        self.model, self.weights_id = load_model("i3d_kinetics400", options)
+        self.model, self.weights_id = self.load()
 
     def prepare(
         self, frames: torch.Tensor, *, position: int, info: VideoInfo

@@ -16,11 +16,11 @@ from typing import Any, ClassVar
 
 import torch
 
-from vbench_cn.features import ExtractorOptions, FeatureExtractor, register_extractor
+from vbench_cn.features import ExtractorOptions, FeatureExtractor
 from vbench_cn.features.i3d import resize_frames
 from vbench_cn.features.inception_arch import INCEPTION_SIZE
 from vbench_cn.video import VideoInfo
-from vbench_cn.weights import Weights, load_model, register_weights
+from vbench_cn.weights import Weights, register_weights
 
 
 def _build() -> torch.nn.Module:
@@ -60,7 +60,6 @@ INCEPTION_WEIGHTS = register_weights(
 )
 
 
-@register_extractor("inception_fid")
 class InceptionFeatures(FeatureExtractor):
     """2048-d pool_3 features of the FID Inception-v3, one per sampled frame."""
 
@@ -71,7 +70,7 @@ class InceptionFeatures(FeatureExtractor):
 
     def __init__(self, options: ExtractorOptions) -> None:
         super().__init__(options)
-        self.model, self.weights_id = load_model("inception_v3_fid", options)
+        self.model, self.weights_id = self.load()
 
     def prepare(
         self, frames: torch.Tensor, *, position: int, info: VideoInfo

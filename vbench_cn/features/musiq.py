@@ -17,7 +17,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from vbench_cn.features import ExtractorOptions, FeatureExtractor, register_extractor
+from vbench_cn.features import ExtractorOptions, FeatureExtractor
 from vbench_cn.features._transforms import musiq_longer_transform
 from vbench_cn.video import VideoInfo
 
@@ -29,7 +29,6 @@ def build_musiq() -> nn.Module:
     return MUSIQ(num_class=1, pretrained=False)
 
 
-@register_extractor("musiq_spaq")
 class MusiqSpaq(FeatureExtractor):
     """Per-frame MUSIQ-SPAQ mean opinion score (0-100): ``(T,)``."""
 
@@ -41,9 +40,7 @@ class MusiqSpaq(FeatureExtractor):
 
     def __init__(self, options: ExtractorOptions) -> None:
         super().__init__(options)
-        from vbench_cn.weights import load_model
-
-        self.model, self.weights_id = load_model("musiq_spaq", options)
+        self.model, self.weights_id = self.load()
 
     def prepare(
         self, frames: torch.Tensor, *, position: int, info: VideoInfo

@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from vbench_cn.features import ExtractorOptions, FeatureExtractor, register_extractor
+from vbench_cn.features import ExtractorOptions, FeatureExtractor
 from vbench_cn.video import VideoInfo
 
 log = logging.getLogger(__name__)
@@ -194,7 +194,6 @@ def _det_preprocess(side_px: int) -> Any:
     return LongSidePreProcess(side_px, "max", [0.5, 0.5, 0.5], [0.5, 0.5, 0.5])
 
 
-@register_extractor("rapidocr")
 class RapidOcr(FeatureExtractor):
     """PP-OCRv4 (rapidocr-onnxruntime) text detection + recognition of each sampled frame.
 

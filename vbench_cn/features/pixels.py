@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from vbench_cn.features import FeatureExtractor, register_extractor
+from vbench_cn.features import FeatureExtractor
 from vbench_cn.video import VideoInfo
 
 
-@register_extractor("frame_difference")
 class FrameDifference(FeatureExtractor):
     """Mean absolute difference of consecutive frames, on the 0-255 scale.
 
@@ -31,7 +30,6 @@ class FrameDifference(FeatureExtractor):
         return (f[1:] - f[:-1]).abs().mean(dim=(1, 2, 3))
 
 
-@register_extractor("video_metadata")
 class VideoMetadata(FeatureExtractor):
     """No frames needed: the scorer reads the probe. Yields nothing per chunk."""
 

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vbench_cn.features import ExtractorOptions, FeatureExtractor, register_extractor
+from vbench_cn.features import ExtractorOptions, FeatureExtractor
 from vbench_cn.features._transforms import pad_to_multiple, to_float_nchw
 from vbench_cn.video import VideoInfo
 
@@ -265,7 +265,6 @@ class RaftPairScorer(nn.Module):
         return top_fraction_mean(magnitude)
 
 
-@register_extractor("raft_things")
 class RaftThings(FeatureExtractor):
     """Per consecutive pair of sampled frames: mean of the top 5 % RAFT flow magnitudes, ``(T-1,)``."""
 
@@ -277,9 +276,7 @@ class RaftThings(FeatureExtractor):
 
     def __init__(self, options: ExtractorOptions) -> None:
         super().__init__(options)
-        from vbench_cn.weights import load_model
-
-        raft, self.weights_id = load_model("raft_things", options)
+        raft, self.weights_id = self.load()
         self.model = RaftPairScorer(raft).eval()
 
     def prepare(

@@ -16,7 +16,7 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 
-from vbench_cn.features import ExtractorOptions, FeatureExtractor, register_extractor
+from vbench_cn.features import ExtractorOptions, FeatureExtractor
 from vbench_cn.features._transforms import clip_transform
 from vbench_cn.features.outputs import ClassProbabilities
 from vbench_cn.video import VideoInfo
@@ -34,7 +34,6 @@ def places365_labels() -> tuple[str, ...]:
     return tuple(line.strip() for line in text.splitlines() if line.strip())
 
 
-@register_extractor("clip_places365")
 class ClipPlaces365(FeatureExtractor):
     """Per-frame probabilities over the Places365 labels: :class:`ClassProbabilities` ``(T, 365)``."""
 
@@ -46,9 +45,7 @@ class ClipPlaces365(FeatureExtractor):
         super().__init__(options)
         import open_clip
 
-        from vbench_cn.weights import load_model
-
-        self.model, self.weights_id = load_model("clip_vitb32", options)
+        self.model, self.weights_id = self.load()
         self.labels = places365_labels()
         tokenizer = open_clip.get_tokenizer("ViT-B-32-quickgelu")
         tokens = tokenizer(

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from vbench_cn.features import ExtractorOptions, FeatureExtractor, register_extractor
+from vbench_cn.features import ExtractorOptions, FeatureExtractor
 from vbench_cn.features._transforms import IMAGENET_MEAN, IMAGENET_STD, normalize
 from vbench_cn.features.outputs import ClassProbabilities
 from vbench_cn.features.viclip import ClipAssembler
@@ -129,7 +129,6 @@ register_weights(
 )
 
 
-@register_extractor("umt_l16_k400")
 class UMTK400(FeatureExtractor):
     """Per-video sigmoid probabilities over the 400 Kinetics classes, with their names.
 
@@ -144,9 +143,7 @@ class UMTK400(FeatureExtractor):
 
     def __init__(self, options: ExtractorOptions) -> None:
         super().__init__(options)
-        from vbench_cn.weights import load_model
-
-        self.model, self.weights_id = load_model("umt_l16_k400", options)
+        self.model, self.weights_id = self.load()
         cfg = self.model.cfg
         self.crop = cfg.image_size
         self.assembler = ClipAssembler(cfg.num_frames)

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms import functional as TF
 
-from vbench_cn.features import ExtractorOptions, FeatureExtractor, register_extractor
+from vbench_cn.features import ExtractorOptions, FeatureExtractor
 from vbench_cn.features._transforms import CLIP_MEAN, CLIP_STD, in_frame_slices, normalize
 from vbench_cn.features.outputs import TaggedEmbeddings
 from vbench_cn.video import VideoInfo
@@ -117,7 +117,6 @@ register_weights(
 )
 
 
-@register_extractor("viclip_l14")
 class ViCLIPL14(FeatureExtractor):
     """One L2-normalised ViCLIP video embedding per video, ``(1, 768)``, tagged with the model.
 
@@ -134,9 +133,7 @@ class ViCLIPL14(FeatureExtractor):
         super().__init__(options)
         from open_clip.tokenizer import SimpleTokenizer
 
-        from vbench_cn.weights import load_model
-
-        self.model, self.weights_id = load_model("viclip_l14", options)
+        self.model, self.weights_id = self.load()
         cfg = self.model.cfg
         self.image_size = cfg.image_size
         self.assembler = ClipAssembler(cfg.num_frames)

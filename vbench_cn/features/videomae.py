@@ -13,11 +13,11 @@ from typing import Any, ClassVar, cast
 
 import torch
 
-from vbench_cn.features import ExtractorOptions, FeatureExtractor, register_extractor
+from vbench_cn.features import ExtractorOptions, FeatureExtractor
 from vbench_cn.features.i3d import CLIP_FRAMES, make_clips
 from vbench_cn.features.videomae_arch import VIT_GIANT, VideoMAEv2, count_params
 from vbench_cn.video import VideoInfo
-from vbench_cn.weights import Weights, load_model, register_weights
+from vbench_cn.weights import Weights, register_weights
 
 
 def _build() -> torch.nn.Module:
@@ -59,7 +59,6 @@ VIDEOMAE_WEIGHTS = register_weights(
 )
 
 
-@register_extractor("videomae_fvd")
 class VideoMAEFeatures(FeatureExtractor):
     """VideoMAE-v2 ViT-g embeddings of non-overlapping 16-frame clips (cd-FVD detector)."""
 
@@ -71,7 +70,7 @@ class VideoMAEFeatures(FeatureExtractor):
 
     def __init__(self, options: ExtractorOptions) -> None:
         super().__init__(options)
-        self.model, self.weights_id = load_model("videomaev2_vitg_ssv2", options)
+        self.model, self.weights_id = self.load()
 
     def prepare(
         self, frames: torch.Tensor, *, position: int, info: VideoInfo

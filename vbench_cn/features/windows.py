@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vbench_cn.features import FeatureExtractor, register_extractor
+from vbench_cn.features import FeatureExtractor
 from vbench_cn.video import VideoInfo
 
 #: Side of the ``tiny_pixels`` thumbnail.
@@ -128,7 +128,6 @@ def area_thumbnail(frame: np.ndarray, side: int = TINY_SIDE) -> np.ndarray:
     return (sums / counts).astype(np.float32)
 
 
-@register_extractor("tiny_pixels")
 class TinyPixels(FeatureExtractor):
     """Each frame area-averaged to ``32x32`` RGB (0-255 floats), flattened to ``(3072,)``.
 
@@ -205,7 +204,6 @@ def sharpness_and_noise(image: np.ndarray, *, strip_rows: int = 64) -> tuple[flo
     return grad_sum / interior, resp_sum * math.sqrt(math.pi / 2) / (6.0 * interior)
 
 
-@register_extractor("sharpness_noise")
 class SharpnessNoise(FeatureExtractor):
     """Weight-free per-frame quality proxy: ``[sharpness, 1 / (1 + noise_sigma)]``.
 

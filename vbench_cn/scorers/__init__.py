@@ -19,15 +19,12 @@ entry point's value is a module that applies :func:`scorer` when imported.
 
 from __future__ import annotations
 
-import importlib
 import inspect
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import Any
 
-log = logging.getLogger(__name__)
+from vbench_cn.registry import Registry
 
 RESERVED_ARGS = frozenset({"video", "prompt", "text_features", "reference"})
 
@@ -73,8 +70,10 @@ class ScorerEntry:
     context: tuple[str, ...]  # reserved names the runner fills
 
 
-_REGISTRY: dict[str, ScorerEntry] = {}
-_loaded = False
+#: Every scorer: the built-in modules register theirs when imported (on the first lookup).
+SCORERS: Registry[ScorerEntry] = Registry(
+    "scorer", group="vbench_cn.scorers", modules=_BUILTIN_MODULES
+)
 
 
 def scorer(name: str) -> Callable[[Callable[..., Score]], Callable[..., Score]]:
@@ -89,43 +88,12 @@ def scorer(name: str) -> Callable[[Callable[..., Score]], Callable[..., Score]]:
             params=tuple(k for k in kwonly if k not in RESERVED_ARGS),
             context=tuple(k for k in kwonly if k in RESERVED_ARGS),
         )
-        if name in _REGISTRY and _REGISTRY[name].fn is not fn:
-            raise ValueError(f"scorer {name!r} is registered twice")
-        _REGISTRY[name] = entry
+        SCORERS.register(name, entry)
         return fn
 
     return register
 
 
-def _load_all() -> None:
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    for module in _BUILTIN_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:  # a real missing dependency, not an absent module
-                raise
-    for ep in entry_points(group="vbench_cn.scorers"):
-        try:
-            ep.load()
-        except Exception as exc:  # a broken plugin must not break the built-ins
-            log.error("scorer plugin %s failed to load: %s", ep.name, exc)
-
-
 def get_scorer(name: str) -> ScorerEntry:
     """Look up a registered scorer; unknown names fail with a did-you-mean."""
-    _load_all()
-    if name not in _REGISTRY:
-        from vbench_cn._text import did_you_mean
-
-        raise KeyError(f"unknown scorer {name!r}{did_you_mean(name, _REGISTRY)}")
-    return _REGISTRY[name]
-
-
-def list_scorers() -> list[str]:
-    """Names of every registered scorer, sorted."""
-    _load_all()
-    return sorted(_REGISTRY)
+    return SCORERS[name]
