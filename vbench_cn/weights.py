@@ -35,7 +35,7 @@ import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import torch
 
@@ -43,8 +43,6 @@ from vbench_cn.registry import Registry
 
 if TYPE_CHECKING:
     from torch import nn
-
-    from vbench_cn.features import ExtractorOptions
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +52,16 @@ _HF_RE = re.compile(r"^hf://(?P<repo>[^/]+/[^/]+)/(?P<path>[^@]+?)(?:@(?P<rev>[^
 _CACHE_FILE = "sha256-cache.json"
 
 StateDict = dict[str, torch.Tensor]
+
+
+class LoadOptions(Protocol):
+    """What loading reads of its options (:class:`vbench_cn.features.ExtractorOptions`)."""
+
+    device: torch.device
+    random_weights: bool
+    weights_dir: str | None
+    weights_overrides: dict[str, str]
+    seed: int
 
 
 class WeightsError(Exception):
@@ -134,6 +142,15 @@ def list_weights(include: str | None = None) -> list[Weights]:
     ]
 
 
+def strip_module_prefix(raw: Any) -> StateDict:
+    """A checkpoint saved from ``DataParallel`` (keys ``module.*``, maybe under ``params``)."""
+    if isinstance(raw, dict) and "params" in raw and isinstance(raw["params"], dict):
+        raw = raw["params"]
+    if not isinstance(raw, dict):
+        raise WeightsError("checkpoint is not a dict")
+    return {k.removeprefix("module."): v for k, v in raw.items()}
+
+
 # --------------------------------------------------------------------------- where files are
 
 
@@ -156,7 +173,7 @@ def destination(name: str) -> Path:
     return weights_home() / get_weights(name).filename
 
 
-def candidates(name: str, options: ExtractorOptions | None = None) -> list[Path]:
+def candidates(name: str, options: LoadOptions | None = None) -> list[Path]:
     """Paths searched for ``name``, in order.
 
     An override alone if given; else the weights dir (``<dir>/<filename>``, then VBench's
@@ -183,7 +200,7 @@ def candidates(name: str, options: ExtractorOptions | None = None) -> list[Path]
     return paths
 
 
-def locate(name: str, options: ExtractorOptions | None = None) -> Path | None:
+def locate(name: str, options: LoadOptions | None = None) -> Path | None:
     """The first existing file for ``name`` (see :func:`candidates`), or None.
 
     An override path that does not exist is an error rather than a silent fallback.
@@ -285,7 +302,7 @@ class Verification:
     message: str = ""
 
 
-def verify(name: str, options: ExtractorOptions | None = None) -> Verification:
+def verify(name: str, options: LoadOptions | None = None) -> Verification:
     """Check the file of ``name`` on disk: ok, unpinned (no reference digest), missing or mismatch."""
     w = get_weights(name)
     try:
@@ -371,7 +388,7 @@ def _extract(w: Weights, archive: Path, tmp: Path) -> Path:
     return out
 
 
-def ensure(name: str, options: ExtractorOptions | None = None) -> Path:
+def ensure(name: str, options: LoadOptions | None = None) -> Path:
     """The path of ``name``'s file: found locally, else downloaded (unless offline)."""
     path = locate(name, options)
     if path is not None:
@@ -405,7 +422,7 @@ def read_file(path: str | os.PathLike[str]) -> Any:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def load_state_dict(name: str, options: ExtractorOptions | None = None) -> tuple[StateDict, str]:
+def load_state_dict(name: str, options: LoadOptions | None = None) -> tuple[StateDict, str]:
     """Locate (or download), verify and safely read ``name``'s checkpoint.
 
     Returns:
@@ -477,7 +494,7 @@ def build_random(name: str, seed: int = 0) -> nn.Module:
     return module
 
 
-def load_model(name: str, options: ExtractorOptions | None = None) -> tuple[nn.Module, str]:
+def load_model(name: str, options: LoadOptions | None = None) -> tuple[nn.Module, str]:
     """Build ``name``'s architecture with verified weights (or seeded random ones).
 
     Returns:
@@ -496,207 +513,3 @@ def load_model(name: str, options: ExtractorOptions | None = None) -> tuple[nn.M
             f"{name}: checkpoint does not fit the architecture ({_first_line(exc)})"
         ) from None
     return module.eval().to(device), weights_id
-
-
-# --------------------------------------------------------------------------- built-in entries
-# Builders import their libraries lazily so that listing the registry builds nothing.
-
-
-def _build_dino_vitb16() -> nn.Module:
-    from vbench_cn.features.dino import build_dino_vitb16
-
-    return build_dino_vitb16()
-
-
-def _build_clip(arch: str) -> Callable[[], nn.Module]:
-    def build() -> nn.Module:
-        from vbench_cn.features.clip import build_openai_clip
-
-        return build_openai_clip(arch)
-
-    return build
-
-
-def _convert_openai_clip(raw: Any) -> StateDict:
-    from vbench_cn.features.clip import convert_openai_clip
-
-    return convert_openai_clip(raw)
-
-
-def _build_laion_head() -> nn.Module:
-    from torch import nn
-
-    return nn.Linear(768, 1)
-
-
-def _randomize_laion_head(module: nn.Module, gen: torch.Generator) -> None:
-    # A random head outputs ~0; a bias near 5 puts head/10 in VBench's usual 0.4-0.6 range.
-    with torch.no_grad():
-        cast(Any, module).bias.fill_(5.0)
-
-
-def _build_raft() -> nn.Module:
-    from vbench_cn.features.raft import build_raft_large
-
-    return build_raft_large()
-
-
-def _convert_raft(raw: Any) -> StateDict:
-    from vbench_cn.features.raft import convert_princeton_raft
-
-    return convert_princeton_raft(raw)
-
-
-def _randomize_raft(module: nn.Module, gen: torch.Generator) -> None:
-    from vbench_cn.features.raft import shrink_random_flow
-
-    shrink_random_flow(module)
-
-
-def _build_musiq() -> nn.Module:
-    from vbench_cn.features.musiq import build_musiq
-
-    return build_musiq()
-
-
-def _strip_module_prefix(raw: Any) -> StateDict:
-    if isinstance(raw, dict) and "params" in raw and isinstance(raw["params"], dict):
-        raw = raw["params"]
-    if not isinstance(raw, dict):
-        raise WeightsError("checkpoint is not a dict")
-    return {k.removeprefix("module."): v for k, v in raw.items()}
-
-
-register_weights(
-    Weights(
-        name="dino_vitb16",
-        build=_build_dino_vitb16,
-        source="https://dl.fbaipublicfiles.com/dino/dino_vitbase16_pretrain/dino_vitbase16_pretrain.pth",
-        filename="dino_vitbase16_pretrain.pth",
-        sha256=None,  # not published; shared/vbench-reference.md §17
-        size_bytes=None,
-        license="Apache-2.0",
-        transforms="short side to 224 (bilinear, antialias=False, float 0-255), no crop, /255, ImageNet mean/std",
-        meta={
-            "num_params": 85798656,
-            "paper": "Caron et al., Emerging Properties in Self-Supervised Vision Transformers, ICCV 2021",
-            "vbench_file": "vbench/subject_consistency.py",
-            "vbench_cache_path": "dino_model/dino_vitbase16_pretrain.pth",
-            "used_by": ["subject_consistency"],
-        },
-        convert=_strip_module_prefix,
-    )
-)
-
-register_weights(
-    Weights(
-        name="clip_vitb32",
-        build=_build_clip("ViT-B-32"),
-        source="https://openaipublic.azureedge.net/clip/models/"
-        "40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af/ViT-B-32.pt",
-        filename="ViT-B-32.pt",
-        sha256="40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af",  # in the URL; openai-clip checks it
-        size_bytes=None,
-        license="MIT",
-        transforms="short side to 224 (bicubic, antialias=False, float 0-255), center crop 224, /255, CLIP mean/std",
-        meta={
-            "num_params": 151277313,
-            "paper": "Radford et al., Learning Transferable Visual Models From Natural Language Supervision, ICML 2021",
-            "vbench_file": "vbench/background_consistency.py",
-            "vbench_cache_path": "clip_model/ViT-B-32.pt",
-            "used_by": ["background_consistency", "appearance_style"],
-            "format": "TorchScript archive (fp16); read with the restricted tensor reader",
-        },
-        convert=_convert_openai_clip,
-    )
-)
-
-register_weights(
-    Weights(
-        name="clip_vitl14",
-        build=_build_clip("ViT-L-14"),
-        source="https://openaipublic.azureedge.net/clip/models/"
-        "b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836/ViT-L-14.pt",
-        filename="ViT-L-14.pt",
-        sha256="b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836",
-        size_bytes=None,
-        license="MIT",
-        transforms="short side to 224 (bicubic, antialias=False, float 0-255), center crop 224, /255, CLIP mean/std",
-        meta={
-            "num_params": 427616513,
-            "paper": "Radford et al., Learning Transferable Visual Models From Natural Language Supervision, ICML 2021",
-            "vbench_file": "vbench/aesthetic_quality.py",
-            "vbench_cache_path": "clip_model/ViT-L-14.pt",
-            "used_by": ["aesthetic_quality"],
-            "format": "TorchScript archive (fp16); read with the restricted tensor reader",
-        },
-        convert=_convert_openai_clip,
-    )
-)
-
-register_weights(
-    Weights(
-        name="laion_aesthetic_head",
-        build=_build_laion_head,
-        source="https://raw.githubusercontent.com/LAION-AI/aesthetic-predictor/main/sa_0_4_vit_l_14_linear.pth",
-        filename="sa_0_4_vit_l_14_linear.pth",
-        sha256=None,  # not published; shared/vbench-reference.md §17
-        size_bytes=None,
-        license="MIT",
-        transforms="L2-normalised float32 CLIP ViT-L/14 image embedding (768)",
-        meta={
-            "num_params": 769,
-            "paper": "LAION aesthetic predictor v1 (github.com/LAION-AI/aesthetic-predictor)",
-            "vbench_file": "vbench/aesthetic_quality.py",
-            "vbench_cache_path": "aesthetic_model/emb_reader/sa_0_4_vit_l_14_linear.pth",
-            "used_by": ["aesthetic_quality"],
-        },
-        randomize=_randomize_laion_head,
-    )
-)
-
-register_weights(
-    Weights(
-        name="raft_things",
-        build=_build_raft,
-        source="https://dl.dropboxusercontent.com/s/4j4z58wuv8o0mfz/models.zip",
-        filename="raft-things.pth",
-        sha256=None,  # not published; shared/vbench-reference.md §17
-        size_bytes=None,
-        license="BSD-3-Clause",
-        transforms="float 0-255 RGB frames (RAFT maps to [-1,1]), replicate-padded to a multiple of 8 (sintel mode)",
-        meta={
-            "num_params": 5257536,
-            "paper": "Teed & Deng, RAFT: Recurrent All-Pairs Field Transforms for Optical Flow, ECCV 2020",
-            "vbench_file": "vbench/dynamic_degree.py",
-            "vbench_cache_path": "raft_model/models/raft-things.pth",
-            "used_by": ["dynamic_degree"],
-            "format": "princeton-vl state dict, keys prefixed 'module.', mapped onto torchvision raft_large",
-        },
-        convert=_convert_raft,
-        archive_member="models/raft-things.pth",
-        randomize=_randomize_raft,
-    )
-)
-
-register_weights(
-    Weights(
-        name="musiq_spaq",
-        build=_build_musiq,
-        source="https://github.com/chaofengc/IQA-PyTorch/releases/download/v0.1-weights/musiq_spaq_ckpt-358bb6af.pth",
-        filename="musiq_spaq_ckpt-358bb6af.pth",
-        sha256=None,  # only the file-name prefix 358bb6af is published (unverified as a sha256 prefix)
-        size_bytes=None,
-        license="Apache-2.0 (google-research/musiq); port by IQA-PyTorch",
-        transforms="/255 RGB; longer side to 512 if larger (bilinear, antialias=False); MUSIQ multi-scale patches inside",
-        meta={
-            "num_params": 27125825,
-            "paper": "Ke et al., MUSIQ: Multi-scale Image Quality Transformer, ICCV 2021",
-            "vbench_file": "vbench/imaging_quality.py",
-            "vbench_cache_path": "pyiqa_model/musiq_spaq_ckpt-358bb6af.pth",
-            "used_by": ["imaging_quality"],
-            "hash_prefix": "358bb6af",
-        },
-        convert=_strip_module_prefix,
-    )
-)

@@ -15,7 +15,8 @@ Preprocessing is VBench's ``clip_transform(224)`` (``vbench/utils.py``). On CUDA
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from functools import partial
+from typing import Any, ClassVar, cast
 
 import torch
 import torch.nn.functional as F
@@ -24,6 +25,7 @@ from torch import nn
 from vbench_cn.features import ExtractorOptions, FeatureExtractor
 from vbench_cn.features._transforms import clip_transform
 from vbench_cn.video import VideoInfo
+from vbench_cn.weights import Weights, register_weights
 
 _OPEN_CLIP_NAMES = {"ViT-B-32": "ViT-B-32-quickgelu", "ViT-L-14": "ViT-L-14-quickgelu"}
 
@@ -66,6 +68,97 @@ def convert_openai_clip(raw: Any) -> dict[str, torch.Tensor]:
     return out
 
 
+def build_laion_head() -> nn.Module:
+    """LAION's aesthetic head: one linear layer on the 768-d ViT-L/14 embedding."""
+    return nn.Linear(768, 1)
+
+
+def _randomize_laion_head(module: nn.Module, gen: torch.Generator) -> None:
+    # A random head outputs ~0; a bias near 5 puts head/10 in VBench's usual 0.4-0.6 range.
+    with torch.no_grad():
+        cast(Any, module).bias.fill_(5.0)
+
+
+_CLIP_PAPER = (
+    "Radford et al., Learning Transferable Visual Models From Natural Language Supervision, "
+    "ICML 2021"
+)
+_CLIP_TRANSFORMS = (
+    "short side to 224 (bicubic, antialias=False, float 0-255), center crop 224, /255, "
+    "CLIP mean/std"
+)
+_TORCHSCRIPT = "TorchScript archive (fp16); read with the restricted tensor reader"
+
+CLIP_VITB32 = register_weights(
+    Weights(
+        name="clip_vitb32",
+        build=partial(build_openai_clip, "ViT-B-32"),
+        source="https://openaipublic.azureedge.net/clip/models/"
+        "40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af/ViT-B-32.pt",
+        filename="ViT-B-32.pt",
+        # in the URL; openai-clip checks it
+        sha256="40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af",
+        size_bytes=None,
+        license="MIT",
+        transforms=_CLIP_TRANSFORMS,
+        meta={
+            "num_params": 151277313,
+            "paper": _CLIP_PAPER,
+            "vbench_file": "vbench/background_consistency.py",
+            "vbench_cache_path": "clip_model/ViT-B-32.pt",
+            "used_by": ["background_consistency", "appearance_style"],
+            "format": _TORCHSCRIPT,
+        },
+        convert=convert_openai_clip,
+    )
+)
+
+CLIP_VITL14 = register_weights(
+    Weights(
+        name="clip_vitl14",
+        build=partial(build_openai_clip, "ViT-L-14"),
+        source="https://openaipublic.azureedge.net/clip/models/"
+        "b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836/ViT-L-14.pt",
+        filename="ViT-L-14.pt",
+        sha256="b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836",
+        size_bytes=None,
+        license="MIT",
+        transforms=_CLIP_TRANSFORMS,
+        meta={
+            "num_params": 427616513,
+            "paper": _CLIP_PAPER,
+            "vbench_file": "vbench/aesthetic_quality.py",
+            "vbench_cache_path": "clip_model/ViT-L-14.pt",
+            "used_by": ["aesthetic_quality"],
+            "format": _TORCHSCRIPT,
+        },
+        convert=convert_openai_clip,
+    )
+)
+
+LAION_AESTHETIC_HEAD = register_weights(
+    Weights(
+        name="laion_aesthetic_head",
+        build=build_laion_head,
+        source="https://raw.githubusercontent.com/LAION-AI/aesthetic-predictor/main/"
+        "sa_0_4_vit_l_14_linear.pth",
+        filename="sa_0_4_vit_l_14_linear.pth",
+        sha256=None,  # not published; shared/vbench-reference.md §17
+        size_bytes=None,
+        license="MIT",
+        transforms="L2-normalised float32 CLIP ViT-L/14 image embedding (768)",
+        meta={
+            "num_params": 769,
+            "paper": "LAION aesthetic predictor v1 (github.com/LAION-AI/aesthetic-predictor)",
+            "vbench_file": "vbench/aesthetic_quality.py",
+            "vbench_cache_path": "aesthetic_model/emb_reader/sa_0_4_vit_l_14_linear.pth",
+            "used_by": ["aesthetic_quality"],
+        },
+        randomize=_randomize_laion_head,
+    )
+)
+
+
 class ClipViTB32(FeatureExtractor):
     """Per-frame OpenAI CLIP ViT-B/32 image embeddings, L2-normalised: ``(T, 512)``.
 
@@ -75,7 +168,7 @@ class ClipViTB32(FeatureExtractor):
 
     name = "clip_vitb32"
     batch_size = 64
-    weights: ClassVar[tuple[str, ...]] = ("clip_vitb32",)
+    weights: ClassVar[tuple[str, ...]] = (CLIP_VITB32.name,)
 
     def __init__(self, options: ExtractorOptions) -> None:
         super().__init__(options)
@@ -136,13 +229,13 @@ class ClipViTL14Aesthetic(FeatureExtractor):
 
     name = "clip_vitl14_aesthetic"
     batch_size = 32
-    weights: ClassVar[tuple[str, ...]] = ("clip_vitl14", "laion_aesthetic_head")
+    weights: ClassVar[tuple[str, ...]] = (CLIP_VITL14.name, LAION_AESTHETIC_HEAD.name)
 
     def __init__(self, options: ExtractorOptions) -> None:
         super().__init__(options)
         clip_model: Any
-        clip_model, clip_id = self.load("clip_vitl14")
-        head, head_id = self.load("laion_aesthetic_head")
+        clip_model, clip_id = self.load(CLIP_VITL14.name)
+        head, head_id = self.load(LAION_AESTHETIC_HEAD.name)
         self.model = AestheticPredictor(clip_model.visual, head).eval()
         del clip_model
         self.weights_id = "random" if clip_id == head_id == "random" else f"{clip_id}+{head_id}"

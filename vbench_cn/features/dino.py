@@ -25,6 +25,7 @@ from torch import nn
 from vbench_cn.features import ExtractorOptions, FeatureExtractor
 from vbench_cn.features._transforms import dino_transform
 from vbench_cn.video import VideoInfo
+from vbench_cn.weights import Weights, register_weights, strip_module_prefix
 
 
 class DinoViT(nn.Module):
@@ -88,6 +89,31 @@ def build_dino_vitb16() -> nn.Module:
     return DinoViT()
 
 
+DINO_VITB16 = register_weights(
+    Weights(
+        name="dino_vitb16",
+        build=build_dino_vitb16,
+        source="https://dl.fbaipublicfiles.com/dino/dino_vitbase16_pretrain/"
+        "dino_vitbase16_pretrain.pth",
+        filename="dino_vitbase16_pretrain.pth",
+        sha256=None,  # not published; shared/vbench-reference.md §17
+        size_bytes=None,
+        license="Apache-2.0",
+        transforms="short side to 224 (bilinear, antialias=False, float 0-255), no crop, /255, "
+        "ImageNet mean/std",
+        meta={
+            "num_params": 85798656,
+            "paper": "Caron et al., Emerging Properties in Self-Supervised Vision Transformers, "
+            "ICCV 2021",
+            "vbench_file": "vbench/subject_consistency.py",
+            "vbench_cache_path": "dino_model/dino_vitbase16_pretrain.pth",
+            "used_by": ["subject_consistency"],
+        },
+        convert=strip_module_prefix,
+    )
+)
+
+
 class DinoExtractor(FeatureExtractor):
     """Per-frame DINO ViT-B/16 CLS embeddings, L2-normalised: ``(T, 768)``.
 
@@ -96,7 +122,7 @@ class DinoExtractor(FeatureExtractor):
 
     name = "dino_vitb16"
     batch_size = 32
-    weights: ClassVar[tuple[str, ...]] = ("dino_vitb16",)
+    weights: ClassVar[tuple[str, ...]] = (DINO_VITB16.name,)
     amp_ok = False  # VBench runs DINO in float32
 
     def __init__(self, options: ExtractorOptions) -> None:

@@ -20,6 +20,7 @@ from torch import nn
 from vbench_cn.features import ExtractorOptions, FeatureExtractor
 from vbench_cn.features._transforms import musiq_longer_transform
 from vbench_cn.video import VideoInfo
+from vbench_cn.weights import Weights, register_weights, strip_module_prefix
 
 
 def build_musiq() -> nn.Module:
@@ -29,13 +30,39 @@ def build_musiq() -> nn.Module:
     return MUSIQ(num_class=1, pretrained=False)
 
 
+MUSIQ_SPAQ = register_weights(
+    Weights(
+        name="musiq_spaq",
+        build=build_musiq,
+        source="https://github.com/chaofengc/IQA-PyTorch/releases/download/v0.1-weights/"
+        "musiq_spaq_ckpt-358bb6af.pth",
+        filename="musiq_spaq_ckpt-358bb6af.pth",
+        # only the file-name prefix 358bb6af is published (unverified as a sha256 prefix)
+        sha256=None,
+        size_bytes=None,
+        license="Apache-2.0 (google-research/musiq); port by IQA-PyTorch",
+        transforms="/255 RGB; longer side to 512 if larger (bilinear, antialias=False); "
+        "MUSIQ multi-scale patches inside",
+        meta={
+            "num_params": 27125825,
+            "paper": "Ke et al., MUSIQ: Multi-scale Image Quality Transformer, ICCV 2021",
+            "vbench_file": "vbench/imaging_quality.py",
+            "vbench_cache_path": "pyiqa_model/musiq_spaq_ckpt-358bb6af.pth",
+            "used_by": ["imaging_quality"],
+            "hash_prefix": "358bb6af",
+        },
+        convert=strip_module_prefix,
+    )
+)
+
+
 class MusiqSpaq(FeatureExtractor):
     """Per-frame MUSIQ-SPAQ mean opinion score (0-100): ``(T,)``."""
 
     name = "musiq_spaq"
     batch_size = 8
     cpu_batch_size = 1  # 0.24 s/frame at 1 vs 0.30 at 8 on a 2-core CPU: batching pays only on GPU
-    weights: ClassVar[tuple[str, ...]] = ("musiq_spaq",)
+    weights: ClassVar[tuple[str, ...]] = (MUSIQ_SPAQ.name,)
     amp_ok = False  # VBench runs MUSIQ in float32
 
     def __init__(self, options: ExtractorOptions) -> None:

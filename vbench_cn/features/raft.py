@@ -28,6 +28,7 @@ from torch import nn
 from vbench_cn.features import ExtractorOptions, FeatureExtractor
 from vbench_cn.features._transforms import pad_to_multiple, to_float_nchw
 from vbench_cn.video import VideoInfo
+from vbench_cn.weights import Weights, register_weights
 
 #: RAFT iterations VBench uses (``iters=20`` in vbench/dynamic_degree.py).
 NUM_FLOW_UPDATES = 20
@@ -167,6 +168,38 @@ def shrink_random_flow(module: nn.Module, factor: float = 0.2) -> None:
         conv.bias.mul_(factor)
 
 
+def _randomize_raft(module: nn.Module, gen: torch.Generator) -> None:
+    shrink_random_flow(module)
+
+
+RAFT_THINGS = register_weights(
+    Weights(
+        name="raft_things",
+        build=build_raft_large,
+        source="https://dl.dropboxusercontent.com/s/4j4z58wuv8o0mfz/models.zip",
+        filename="raft-things.pth",
+        sha256=None,  # not published; shared/vbench-reference.md §17
+        size_bytes=None,
+        license="BSD-3-Clause",
+        transforms="float 0-255 RGB frames (RAFT maps to [-1,1]), replicate-padded to a "
+        "multiple of 8 (sintel mode)",
+        meta={
+            "num_params": 5257536,
+            "paper": "Teed & Deng, RAFT: Recurrent All-Pairs Field Transforms for Optical Flow, "
+            "ECCV 2020",
+            "vbench_file": "vbench/dynamic_degree.py",
+            "vbench_cache_path": "raft_model/models/raft-things.pth",
+            "used_by": ["dynamic_degree"],
+            "format": "princeton-vl state dict, keys prefixed 'module.', mapped onto "
+            "torchvision raft_large",
+        },
+        convert=convert_princeton_raft,
+        archive_member="models/raft-things.pth",
+        randomize=_randomize_raft,
+    )
+)
+
+
 def top_fraction_mean(magnitude: torch.Tensor, fraction: float = TOP_FRACTION) -> torch.Tensor:
     """Mean of the ``int(fraction·H·W)`` largest values of each ``(B, H, W)`` map -> ``(B,)``.
 
@@ -271,7 +304,7 @@ class RaftThings(FeatureExtractor):
     name = "raft_things"
     overlap = 1
     batch_size = 8
-    weights: ClassVar[tuple[str, ...]] = ("raft_things",)
+    weights: ClassVar[tuple[str, ...]] = (RAFT_THINGS.name,)
     amp_ok = False  # VBench: mixed_precision=False
 
     def __init__(self, options: ExtractorOptions) -> None:
