@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 _CHILD = r"""
 import json, os, resource, sys, time
 import torch
-from vbench_cn.reference import build_reference
+from vbench_cn.reference_build import build_reference
 videos, name, dims, device = sys.argv[1], sys.argv[2], sys.argv[3].split(","), sys.argv[4]
 t0, c0 = time.perf_counter(), time.process_time()
 folder = build_reference([videos], name, dimensions=dims, random_weights=True, device=device, overwrite=True)
@@ -87,8 +87,12 @@ def time_scorers(samples: int, dim: int, bootstrap: int) -> dict[str, Any]:
     import numpy as np
     import torch
 
-    from vbench_cn.reference import ReferenceStats
-    from vbench_cn.scorers.fidelity import frechet_distance_set, kid_set, mean_and_covariance
+    from vbench_cn.scorers.fidelity import (
+        ReferenceStats,
+        frechet_distance_set,
+        kid_set,
+        mean_and_covariance,
+    )
 
     rng = np.random.default_rng(0)
     ref_x = rng.normal(size=(samples, dim))

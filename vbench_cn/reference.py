@@ -1,9 +1,11 @@
-"""Reference sets for fidelity dimensions: cached statistics of real videos.
+"""Reference sets for fidelity dimensions: cached statistics of real videos, on disk.
 
 ``vbench-cn reference build REAL_VIDEOS --name NAME`` runs the same extractors and sampling
-as ``evaluate`` on real videos and stores, per fidelity dimension, what its scorer needs:
-mean and covariance (Fréchet distances) or a capped random sample of feature vectors (KID).
-Published statistics (an ``.npz`` with ``mu`` and ``sigma``) can be imported.
+as ``evaluate`` on real videos (:mod:`vbench_cn.reference_build`) and stores, per fidelity
+dimension, what its scorer needs: mean and covariance (Fréchet distances) or a capped random
+sample of feature vectors (KID). Published statistics (an ``.npz`` with ``mu`` and
+``sigma``) can be imported. This module writes, reads and checks them; the runner reads
+them through :func:`load_reference_for`.
 
 Layout under ``$VBENCH_CN_HOME/references/NAME/`` (home: ``$VBENCH_CN_HOME`` or
 ``~/.cache/vbench_cn``)::
@@ -26,14 +28,15 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from vbench_cn import __version__
+from vbench_cn.scorers import NotApplicable
+from vbench_cn.scorers.fidelity import ReferenceStats
 
 if TYPE_CHECKING:
     from vbench_cn.specs import DimensionSpec
@@ -42,59 +45,10 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 META_FILE = "meta.json"
 #: What each set-level scorer reads from a reference: moments (mean/covariance) or features.
 SCORER_NEEDS: dict[str, str] = {"fidelity.frechet_distance": "moments", "fidelity.kid": "features"}
-#: Feature vectors kept for KID (a seeded random sample beyond that; 4096 x 2048 float32 = 32 MiB).
-DEFAULT_MAX_FEATURES = 4096
 
 
 class ReferenceError(ValueError):
     """A reference set is missing, malformed or does not fit the run (message: one line)."""
-
-
-@dataclass(frozen=True)
-class ReferenceStats:
-    """One dimension's statistics of a reference set.
-
-    Attributes:
-        name: reference name (or the ``.npz`` path it was read from).
-        dimension: dimension id the statistics were made for.
-        mu: ``(D,)`` mean, float64 (None when only features are stored).
-        sigma: ``(D, D)`` covariance (``ddof=1``), float64.
-        features: ``(n, D)`` float32 sample of feature vectors (KID), or None.
-        count: feature vectors behind ``mu``/``sigma`` (clips or frames); None when an
-            imported file does not say.
-        videos: reference videos, when known.
-        extractor: feature extractor name (``i3d_fvd``...).
-        weights_id: ``"name@sha256[:12]"``, ``"random"``, or a bare weights name for
-            imported statistics; None when unknown.
-        weights_sha256: full digest of the detector file, when known.
-        sampling: the spec's sampling key (``all``, ``frames=16``...).
-        dimension_version: spec version the statistics were made with.
-        source: how the statistics were made (``built from 100 videos``, ``imported from X``).
-    """
-
-    name: str
-    dimension: str
-    mu: np.ndarray | None
-    sigma: np.ndarray | None
-    features: np.ndarray | None
-    count: int | None
-    videos: int | None
-    extractor: str | None
-    weights_id: str | None
-    weights_sha256: str | None
-    sampling: str | None
-    dimension_version: int | None
-    source: str = ""
-    meta: Mapping[str, Any] = field(default_factory=dict, repr=False)
-
-    def describe(self) -> dict[str, Any]:
-        """What a score's details say about its reference."""
-        return {
-            "reference": self.name,
-            "reference_samples": self.count,
-            "reference_videos": self.videos,
-            "reference_weights": self.weights_id,
-        }
 
 
 # --------------------------------------------------------------------------- locations
@@ -139,28 +93,7 @@ def list_references() -> list[dict[str, Any]]:
     return out
 
 
-# --------------------------------------------------------------------------- statistics
-
-
-def feature_sample(features: np.ndarray, max_rows: int, seed: int = 0) -> np.ndarray:
-    """At most ``max_rows`` rows of ``features`` (seeded random choice, original order kept)."""
-    if features.shape[0] <= max_rows:
-        return features
-    keep = np.sort(np.random.default_rng(seed).choice(features.shape[0], max_rows, replace=False))
-    return features[keep]
-
-
-def stats_from_features(
-    features: np.ndarray, *, needs: str, max_features: int = DEFAULT_MAX_FEATURES, seed: int = 0
-) -> dict[str, np.ndarray]:
-    """Arrays to store for one dimension: ``mu``/``sigma`` (moments) or ``features`` (KID)."""
-    from vbench_cn.scorers.fidelity import mean_and_covariance
-
-    x = np.asarray(features, dtype=np.float64)
-    if needs == "features":
-        return {"features": feature_sample(x, max_features, seed).astype(np.float32)}
-    mu, sigma = mean_and_covariance(x)
-    return {"mu": mu, "sigma": sigma}
+# --------------------------------------------------------------------------- writing
 
 
 def save_reference(
@@ -320,6 +253,19 @@ def load_reference(
     return _stats(name, spec.id, _read_npz(path), entry)
 
 
+def load_reference_for(
+    spec: DimensionSpec, name: str | None, *, weights_id: str | None = None
+) -> ReferenceStats:
+    """Reference statistics for a set-level dimension (``--reference NAME``).
+
+    ``weights_id`` is the run's detector (``"random"`` under ``--random-weights``); a
+    reference built with other weights is refused by :func:`load_reference`.
+    """
+    if not name:
+        raise NotApplicable("no reference set given (use --reference NAME)")
+    return load_reference(name, spec, weights_id=weights_id)
+
+
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as data:
@@ -374,145 +320,7 @@ def _stats(
     )
 
 
-# --------------------------------------------------------------------------- build and import
-
-
-def fidelity_specs(
-    names: Iterable[str] | None = None, extra_dirs: Iterable[str | os.PathLike[str]] = ()
-) -> list[DimensionSpec]:
-    """Set-level specs to build statistics for (default: every set-level dimension)."""
-    from vbench_cn.specs import load_specs, select_specs
-
-    specs = select_specs(
-        load_specs([Path(d) for d in extra_dirs]), list(names) if names else ["fidelity"]
-    )
-    bad = [s.id for s in specs if s.level != "set" or s.scorer not in SCORER_NEEDS]
-    if bad:
-        raise ReferenceError(f"not set-level fidelity dimensions: {', '.join(bad)}")
-    return specs
-
-
-def build_reference(
-    videos: Sequence[str | os.PathLike[str]],
-    name: str,
-    *,
-    dimensions: Iterable[str] | None = None,
-    random_weights: bool = False,
-    device: str = "auto",
-    weights_dir: str | None = None,
-    weights_overrides: Mapping[str, str] | None = None,
-    work_dir: str | os.PathLike[str] | None = None,
-    max_features: int = DEFAULT_MAX_FEATURES,
-    overwrite: bool = False,
-    progress: bool = False,
-    description: str = "",
-) -> Path:
-    """Extract features of real ``videos`` with the run's extractors and cache their statistics.
-
-    The videos go through :class:`vbench_cn.runner.Runner` exactly as in ``evaluate`` (same
-    decoding, sampling, preprocessing and batching), as one model called ``reference``;
-    the per-video features it saves are then reduced to statistics.
-
-    Returns:
-        The reference folder.
-    """
-    from safetensors.torch import load_file
-
-    from vbench_cn.manifest import discover
-    from vbench_cn.runner import Runner, RunOptions, probe_all
-    from vbench_cn.weights import WeightsError
-
-    reference_dir(name)  # validate the name before any work
-    if (references_home() / name).exists() and not overwrite:
-        raise ReferenceError(
-            f"reference {name!r} already exists at {references_home() / name}; "
-            "pass --overwrite to replace it"
-        )
-    specs = fidelity_specs(dimensions)
-    items = discover([Path(v) for v in videos], model="reference")
-    if not items:
-        raise ReferenceError(f"no video files found in {', '.join(map(str, videos))}")
-    own_tmp = work_dir is None
-    out = Path(tempfile.mkdtemp(prefix="vbench-cn-reference-")) if own_tmp else Path(work_dir)  # type: ignore[arg-type]
-    try:
-        options = RunOptions(
-            out_dir=out,
-            device=device,
-            random_weights=random_weights,
-            weights_dir=weights_dir,
-            weights_overrides=dict(weights_overrides or {}),
-            progress=progress,
-        )
-        infos, errors = probe_all(items)
-        runner = Runner(specs, options)
-        for backbone in dict.fromkeys(s.backbone for s in specs if s.backbone):
-            try:  # build the detectors first: a missing checkpoint is one line, not an empty set
-                runner.extractor(backbone)
-            except (WeightsError, ImportError, OSError, RuntimeError) as exc:
-                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                raise ReferenceError(f"{backbone}: {first}") from None
-        runner.run(items, infos=infos)
-        dims: dict[str, tuple[dict[str, np.ndarray], dict[str, Any]]] = {}
-        for spec in specs:
-            folder = out / "features" / spec.id / "reference"
-            per_video = [
-                load_file(str(p))["features"].numpy() for p in sorted(folder.glob("*.safetensors"))
-            ]
-            per_video = [
-                f.reshape(f.shape[0], -1) if f.ndim > 1 else f[None] for f in per_video if f.size
-            ]
-            if not per_video:
-                raise ReferenceError(
-                    f"{spec.id}: no features from any of the {len(items)} videos "
-                    f"({len(errors)} unreadable; the others too short for the sampling?)"
-                )
-            x = np.concatenate(per_video)
-            if x.shape[0] < 2:
-                raise ReferenceError(
-                    f"{spec.id}: only {x.shape[0]} feature vector; need at least 2"
-                )
-            ext = runner._extractors.get(spec.backbone or "")
-            weights_id = (
-                ext.weights_id if ext is not None else ("random" if random_weights else None)
-            )
-            sha = None
-            if weights_id and weights_id != "random" and ext is not None:
-                sha = _full_sha(ext)
-            arrays = stats_from_features(
-                x, needs=SCORER_NEEDS[spec.scorer], max_features=max_features
-            )
-            meta = {
-                "extractor": spec.backbone,
-                "weights_id": weights_id,
-                "weights_sha256": sha,
-                "weights": list(getattr(ext, "weights", ()) or ()),
-                "sampling": spec.sampling.key,
-                "dimension_version": spec.version,
-                "scorer": spec.scorer,
-                "count": int(x.shape[0]),
-                "videos": len(per_video),
-                "random_weights": random_weights,
-                "source": f"built from {len(per_video)} videos ({x.shape[0]} feature vectors)",
-            }
-            dims[spec.id] = (arrays, meta)
-        return save_reference(name, dims, description=description, overwrite=overwrite)
-    finally:
-        if own_tmp:
-            shutil.rmtree(out, ignore_errors=True)
-
-
-def _full_sha(ext: Any) -> str | None:
-    """Full sha256 of the detector file an extractor loaded (from the weights sha cache)."""
-    from vbench_cn.weights import WeightsError, file_sha256, locate
-
-    for wname in getattr(ext, "weights", ()) or ():
-        try:
-            path = locate(wname, ext.options)
-        except WeightsError:  # an override that vanished: the short id in weights_id remains
-            return None
-        if path is not None:
-            return file_sha256(path)
-    return None
+# --------------------------------------------------------------------------- published statistics
 
 
 def import_reference(

@@ -27,6 +27,7 @@ import torch
 from vbench_cn import __version__
 from vbench_cn.features import ExtractorOptions, FeatureExtractor, build_extractor
 from vbench_cn.manifest import VideoItem
+from vbench_cn.reference import load_reference_for
 from vbench_cn.results import Record, RecordWriter, make_record, record_key, shard_path
 from vbench_cn.scorers import NotApplicable, Score, get_scorer
 from vbench_cn.specs import DimensionSpec
@@ -919,21 +920,6 @@ def _select(frames: torch.Tensor, positions: np.ndarray) -> torch.Tensor:
     if step > 0 and np.array_equal(positions, positions[0] + step * np.arange(len(positions))):
         return frames[int(positions[0]) : int(positions[-1]) + 1 : step]
     return frames[torch.from_numpy(positions)]
-
-
-def load_reference_for(
-    spec: DimensionSpec, name: str | None, *, weights_id: str | None = None
-) -> Any:
-    """Reference statistics for a set-level dimension (``--reference NAME``).
-
-    ``weights_id`` is the run's detector (``"random"`` under ``--random-weights``); a
-    reference built with other weights is refused by :func:`vbench_cn.reference.load_reference`.
-    """
-    if not name:
-        raise NotApplicable("no reference set given (use --reference NAME)")
-    from vbench_cn.reference import load_reference
-
-    return load_reference(name, spec, weights_id=weights_id)
 
 
 def prompt_text_field(field_name: str, item: VideoItem) -> str | list[str]:

@@ -114,8 +114,7 @@ def test_random_i3d_separates_noise_from_smooth_clips() -> None:
     min_samples is lowered because the sets are tiny.
     """
     from vbench_cn import synthetic as s
-    from vbench_cn.reference import ReferenceStats
-    from vbench_cn.scorers.fidelity import frechet_distance_set, mean_and_covariance
+    from vbench_cn.scorers.fidelity import ReferenceStats, frechet_distance_set, mean_and_covariance
     from vbench_cn.weights import build_random
 
     net = build_random("i3d_kinetics400", seed=0).eval()

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from vbench_cn.reference import ReferenceStats
 from vbench_cn.scorers import NotApplicable, get_scorer
 from vbench_cn.scorers.fidelity import (
+    ReferenceStats,
     _sym_sqrt,
     _WeightedFrechet,
     frechet_distance,

@@ -78,7 +78,8 @@ def build(
     ] = True,
 ) -> None:
     """Extract features of real videos with the evaluation extractors and cache their statistics."""
-    from vbench_cn.reference import ReferenceError, build_reference
+    from vbench_cn.reference import ReferenceError
+    from vbench_cn.reference_build import build_reference
     from vbench_cn.specs import SpecError
 
     for v in videos:

@@ -2,7 +2,7 @@
 
 Both compare one model's set of feature vectors (I3D logits of 16-frame clips, VideoMAE-v2
 embeddings, Inception pool features of frames) with cached statistics of a real reference
-set (:mod:`vbench_cn.reference`). Lower is better.
+set (:class:`ReferenceStats`, read from disk by :mod:`vbench_cn.reference`). Lower is better.
 
 * Fréchet distance (Heusel et al., NeurIPS 2017; Unterthiner et al., arXiv:1812.01717 for
   video): ``||mu_g - mu_r||^2 + tr(S_g + S_r - 2 (S_g S_r)^{1/2})`` in float64, the square
@@ -20,7 +20,8 @@ the model, and it is never NaN.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -30,7 +31,52 @@ from vbench_cn.scorers import NotApplicable, Score, scorer
 if TYPE_CHECKING:
     import torch
 
-    from vbench_cn.reference import ReferenceStats
+
+@dataclass(frozen=True)
+class ReferenceStats:
+    """One dimension's statistics of a reference set.
+
+    Attributes:
+        name: reference name (or the ``.npz`` path it was read from).
+        dimension: dimension id the statistics were made for.
+        mu: ``(D,)`` mean, float64 (None when only features are stored).
+        sigma: ``(D, D)`` covariance (``ddof=1``), float64.
+        features: ``(n, D)`` float32 sample of feature vectors (KID), or None.
+        count: feature vectors behind ``mu``/``sigma`` (clips or frames); None when an
+            imported file does not say.
+        videos: reference videos, when known.
+        extractor: feature extractor name (``i3d_fvd``...).
+        weights_id: ``"name@sha256[:12]"``, ``"random"``, or a bare weights name for
+            imported statistics; None when unknown.
+        weights_sha256: full digest of the detector file, when known.
+        sampling: the spec's sampling key (``all``, ``frames=16``...).
+        dimension_version: spec version the statistics were made with.
+        source: how the statistics were made (``built from 100 videos``, ``imported from X``).
+    """
+
+    name: str
+    dimension: str
+    mu: np.ndarray | None
+    sigma: np.ndarray | None
+    features: np.ndarray | None
+    count: int | None
+    videos: int | None
+    extractor: str | None
+    weights_id: str | None
+    weights_sha256: str | None
+    sampling: str | None
+    dimension_version: int | None
+    source: str = ""
+    meta: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    def describe(self) -> dict[str, Any]:
+        """What a score's details say about its reference."""
+        return {
+            "reference": self.name,
+            "reference_samples": self.count,
+            "reference_videos": self.videos,
+            "reference_weights": self.weights_id,
+        }
 
 
 # --------------------------------------------------------------------------- pure functions
