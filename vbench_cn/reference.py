@@ -47,7 +47,7 @@ META_FILE = "meta.json"
 SCORER_NEEDS: dict[str, str] = {"fidelity.frechet_distance": "moments", "fidelity.kid": "features"}
 
 
-class ReferenceError(ValueError):
+class ReferenceSetError(ValueError):
     """A reference set is missing, malformed or does not fit the run (message: one line)."""
 
 
@@ -64,7 +64,7 @@ def references_home() -> Path:
 def reference_dir(name: str) -> Path:
     """Folder of reference ``name``; the name must be a simple file name."""
     if not _NAME_RE.match(name):
-        raise ReferenceError(
+        raise ReferenceSetError(
             f"invalid reference name {name!r}: use letters, digits, '.', '_' or '-' (max 64)"
         )
     return references_home() / name
@@ -115,7 +115,7 @@ def save_reference(
     """
     folder = reference_dir(name)
     if folder.exists() and not overwrite:
-        raise ReferenceError(
+        raise ReferenceSetError(
             f"reference {name!r} already exists at {folder}; pass --overwrite to replace it"
         )
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -191,14 +191,14 @@ def load_reference(
         weights_id: the run's detector id (``"random"`` under ``--random-weights``).
 
     Raises:
-        ReferenceError: unknown name, missing files, or detector / sampling / extractor /
+        ReferenceSetError: unknown name, missing files, or detector / sampling / extractor /
             version mismatch (one line naming both sides).
     """
     if name.endswith(".npz") and Path(name).is_file():
         arrays = _read_npz(Path(name))
         ref = _stats(name, spec.id, arrays, {"source": f"file {name}"})
         if weights_id == "random":
-            raise ReferenceError(
+            raise ReferenceSetError(
                 f"{name}: statistics of unknown detector cannot be compared with random-weight "
                 "features; build a reference with --random-weights"
             )
@@ -209,25 +209,25 @@ def load_reference(
         known = [m["name"] for m in list_references()]
         from vbench_cn._text import did_you_mean
 
-        raise ReferenceError(
+        raise ReferenceSetError(
             f"unknown reference {name!r} (no {meta_path}){did_you_mean(name, known)}; "
             "create it with `vbench-cn reference build` or `reference import`"
         )
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except ValueError as exc:
-        raise ReferenceError(f"{meta_path}: invalid JSON ({exc})") from None
+        raise ReferenceSetError(f"{meta_path}: invalid JSON ({exc})") from None
     entry = meta.get("dimensions", {}).get(spec.id)
     if entry is None:
         have = ", ".join(sorted(meta.get("dimensions", {}))) or "none"
-        raise ReferenceError(f"reference {name!r} has no statistics for {spec.id} (it has: {have})")
+        raise ReferenceSetError(f"reference {name!r} has no statistics for {spec.id} (it has: {have})")
     if not same_detector(entry.get("weights_id"), weights_id):
-        raise ReferenceError(
+        raise ReferenceSetError(
             f"reference {name!r} ({spec.id}) was built with detector {entry.get('weights_id')}, "
             f"this run uses {weights_id}; rebuild it with the same weights"
         )
     if entry.get("sampling") is not None and entry["sampling"] != spec.sampling.key:
-        raise ReferenceError(
+        raise ReferenceSetError(
             f"reference {name!r} ({spec.id}) was built with sampling {entry['sampling']}, "
             f"the spec now samples {spec.sampling.key}; rebuild it"
         )
@@ -236,18 +236,18 @@ def load_reference(
         and spec.backbone is not None
         and entry["extractor"] != spec.backbone
     ):
-        raise ReferenceError(
+        raise ReferenceSetError(
             f"reference {name!r} ({spec.id}) holds {entry['extractor']} features, "
             f"the spec uses {spec.backbone}; rebuild it"
         )
     if entry.get("dimension_version") is not None and entry["dimension_version"] != spec.version:
-        raise ReferenceError(
+        raise ReferenceSetError(
             f"reference {name!r} ({spec.id}) was built for version {entry['dimension_version']} "
             f"of the dimension, this is version {spec.version}; rebuild it"
         )
     path = folder / entry.get("file", f"{spec.id}.npz")
     if entry.get("sha256") and _sha256(path) != entry["sha256"]:
-        raise ReferenceError(
+        raise ReferenceSetError(
             f"{path}: sha256 differs from {meta_path} (file changed or corrupt); rebuild it"
         )
     return _stats(name, spec.id, _read_npz(path), entry)
@@ -271,7 +271,7 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as data:
             return {k: np.asarray(data[k]) for k in data.files}
     except (OSError, ValueError) as exc:
-        raise ReferenceError(f"{path}: cannot read ({exc})") from None
+        raise ReferenceSetError(f"{path}: cannot read ({exc})") from None
 
 
 def _stats(
@@ -281,22 +281,22 @@ def _stats(
     sigma = arrays.get("sigma", arrays.get("cov"))
     feats = arrays.get("features")
     if (mu is None) != (sigma is None):
-        raise ReferenceError(
+        raise ReferenceSetError(
             f"reference {name!r} ({dim}): needs both mu and sigma, found {sorted(arrays)}"
         )
     if mu is None and feats is None:
-        raise ReferenceError(
+        raise ReferenceSetError(
             f"reference {name!r} ({dim}): holds neither mu/sigma nor features ({sorted(arrays)})"
         )
     if mu is not None:
         mu = np.asarray(mu, np.float64).reshape(-1)
         sigma = np.asarray(sigma, np.float64)
         if sigma.shape != (mu.size, mu.size):
-            raise ReferenceError(
+            raise ReferenceSetError(
                 f"reference {name!r} ({dim}): sigma {sigma.shape} does not fit mu {mu.shape}"
             )
         if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
-            raise ReferenceError(f"reference {name!r} ({dim}): mu/sigma hold NaN or inf")
+            raise ReferenceSetError(f"reference {name!r} ({dim}): mu/sigma hold NaN or inf")
     count = entry.get("count")
     if count is None and "count" in arrays:
         count = int(arrays["count"])
@@ -351,12 +351,12 @@ def import_reference(
     if dimension not in specs:
         from vbench_cn._text import did_you_mean
 
-        raise ReferenceError(f"unknown dimension {dimension!r}{did_you_mean(dimension, specs)}")
+        raise ReferenceSetError(f"unknown dimension {dimension!r}{did_you_mean(dimension, specs)}")
     spec = specs[dimension]
     if spec.scorer not in SCORER_NEEDS:
-        raise ReferenceError(f"{dimension} is not a set-level fidelity dimension")
+        raise ReferenceSetError(f"{dimension} is not a set-level fidelity dimension")
     if not src.is_file():
-        raise ReferenceError(f"{src}: file not found")
+        raise ReferenceSetError(f"{src}: file not found")
     arrays = _read_npz(src)
     stats = _stats(str(src), dimension, arrays, {})
     keep: dict[str, np.ndarray] = {}
@@ -365,7 +365,7 @@ def import_reference(
     if stats.features is not None:
         keep["features"] = stats.features
     if SCORER_NEEDS[spec.scorer] == "features" and "features" not in keep:
-        raise ReferenceError(
+        raise ReferenceSetError(
             f"{src}: {dimension} needs feature vectors ('features'), the file has {sorted(arrays)}"
         )
     if weights_id is None:

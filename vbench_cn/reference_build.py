@@ -22,7 +22,7 @@ from vbench_cn.features import FeatureExtractor
 from vbench_cn.manifest import discover
 from vbench_cn.reference import (
     SCORER_NEEDS,
-    ReferenceError,
+    ReferenceSetError,
     reference_dir,
     references_home,
     save_reference,
@@ -64,7 +64,7 @@ def fidelity_specs(
     )
     bad = [s.id for s in specs if s.level != "set" or s.scorer not in SCORER_NEEDS]
     if bad:
-        raise ReferenceError(f"not set-level fidelity dimensions: {', '.join(bad)}")
+        raise ReferenceSetError(f"not set-level fidelity dimensions: {', '.join(bad)}")
     return specs
 
 
@@ -94,14 +94,14 @@ def build_reference(
     """
     reference_dir(name)  # validate the name before any work
     if (references_home() / name).exists() and not overwrite:
-        raise ReferenceError(
+        raise ReferenceSetError(
             f"reference {name!r} already exists at {references_home() / name}; "
             "pass --overwrite to replace it"
         )
     specs = fidelity_specs(dimensions)
     items = discover([Path(v) for v in videos], model="reference")
     if not items:
-        raise ReferenceError(f"no video files found in {', '.join(map(str, videos))}")
+        raise ReferenceSetError(f"no video files found in {', '.join(map(str, videos))}")
     own_tmp = work_dir is None
     out = Path(tempfile.mkdtemp(prefix="vbench-cn-reference-")) if own_tmp else Path(work_dir)  # type: ignore[arg-type]
     try:
@@ -120,7 +120,7 @@ def build_reference(
                 runner.extractor(backbone)
             except (WeightsError, ImportError, OSError, RuntimeError) as exc:
                 first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                raise ReferenceError(f"{backbone}: {first}") from None
+                raise ReferenceSetError(f"{backbone}: {first}") from None
         runner.run(items, infos=infos)
         dims: dict[str, tuple[dict[str, np.ndarray], dict[str, Any]]] = {}
         for spec in specs:
@@ -132,13 +132,13 @@ def build_reference(
                 f.reshape(f.shape[0], -1) if f.ndim > 1 else f[None] for f in per_video if f.size
             ]
             if not per_video:
-                raise ReferenceError(
+                raise ReferenceSetError(
                     f"{spec.id}: no features from any of the {len(items)} videos "
                     f"({len(errors)} unreadable; the others too short for the sampling?)"
                 )
             x = np.concatenate(per_video)
             if x.shape[0] < 2:
-                raise ReferenceError(
+                raise ReferenceSetError(
                     f"{spec.id}: only {x.shape[0]} feature vector; need at least 2"
                 )
             ext = runner.extractor(spec.backbone) if spec.backbone else None  # built above

@@ -376,7 +376,6 @@ class Runner:
         self._build_errors: dict[str, Exception] = {}
         self._batchers: dict[str, _Batcher] = {}
         self._text_cache: dict[tuple[str, str, str], torch.Tensor] = {}
-        self.decode_calls = 0  # how many times a video was opened for decoding (tests)
 
     # -- extractors
 
@@ -515,8 +514,6 @@ class Runner:
                     _, (item, todo, todo_set), opened = event
                     job = self._start_job(item, todo, todo_set, opened)
                     jobs.append(job)
-                    if job.error is None:
-                        self.decode_calls += 1
                 elif kind == "chunk":
                     _, idx_chunk, frames = event
                     assert job is not None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -96,12 +96,6 @@ class DimensionSpec:
     groups: tuple[str, ...]
     path: str
     sha256: str
-    raw: Mapping[str, Any] = field(repr=False, default_factory=dict)
-
-    @property
-    def feature_key(self) -> tuple[str, str]:
-        """Dimensions with the same key share decoded frames and extractor outputs."""
-        return (self.backbone or "none", self.sampling.key)
 
     def normalize(self, score: float) -> float:
         """VBench's ``(s - min) / (max - min)``, not clipped (``scripts/cal_final_score.py``)."""
@@ -227,7 +221,6 @@ def parse_spec(
         groups=tuple(data.get("groups", ())),
         path=str(path),
         sha256=hashlib.sha256(raw_bytes).hexdigest(),
-        raw=dict(data),
     )
 
 

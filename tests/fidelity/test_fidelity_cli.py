@@ -116,10 +116,10 @@ def test_build_then_evaluate(
     assert "set too small: 3 feature vectors from 3 videos" in fvd["error"]
 
     # The same videos without random weights would use the real detector: the cache is refused.
-    from vbench_cn.reference import ReferenceError, load_reference
+    from vbench_cn.reference import ReferenceSetError, load_reference
     from vbench_cn.specs import load_specs
 
-    with pytest.raises(ReferenceError, match="built with detector random"):
+    with pytest.raises(ReferenceSetError, match="built with detector random"):
         load_reference(
             "smooth", load_specs()["kid_frames"], weights_id="inception_v3_fid@0123456789ab"
         )

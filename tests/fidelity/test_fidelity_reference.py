@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from vbench_cn.reference import (
-    ReferenceError,
+    ReferenceSetError,
     import_reference,
     list_references,
     load_reference,
@@ -71,7 +71,7 @@ def test_round_trip(home: Path, rng: np.random.Generator) -> None:
     listed = list_references()
     assert [r["name"] for r in listed] == ["k400"]
     assert listed[0]["dimensions"]["fvd"]["feature_dim"] == 400
-    with pytest.raises(ReferenceError, match="already exists"):
+    with pytest.raises(ReferenceSetError, match="already exists"):
         save_reference("k400", {"fvd": ({"mu": mu, "sigma": sigma}, meta_for("fvd"))})
 
 
@@ -79,14 +79,14 @@ def test_refused_on_detector_mismatch(home: Path, rng: np.random.Generator) -> N
     mu, sigma = mean_and_covariance(rng.normal(size=(50, 4)))
     save_reference("real", {"fvd": ({"mu": mu, "sigma": sigma}, meta_for("fvd"))})
     with pytest.raises(
-        ReferenceError,
+        ReferenceSetError,
         match=r"built with detector i3d_kinetics400@0123456789ab, this run uses random",
     ):
         load_reference("real", SPECS["fvd"], weights_id="random")
-    with pytest.raises(ReferenceError, match="this run uses i3d_kinetics400@ffffffffffff"):
+    with pytest.raises(ReferenceSetError, match="this run uses i3d_kinetics400@ffffffffffff"):
         load_reference("real", SPECS["fvd"], weights_id="i3d_kinetics400@ffffffffffff")
     save_reference("rand", {"fvd": ({"mu": mu, "sigma": sigma}, meta_for("fvd", "random"))})
-    with pytest.raises(ReferenceError, match="built with detector random"):
+    with pytest.raises(ReferenceSetError, match="built with detector random"):
         load_reference("rand", SPECS["fvd"], weights_id="i3d_kinetics400@0123456789ab")
     assert load_reference("rand", SPECS["fvd"], weights_id="random").weights_id == "random"
 
@@ -108,14 +108,14 @@ def test_refused_on_sampling_version_or_missing_dimension(
     mu, sigma = mean_and_covariance(rng.normal(size=(50, 4)))
     save_reference("r", {"fvd": ({"mu": mu, "sigma": sigma}, meta_for("fvd"))})
     other_sampling = dataclasses.replace(SPECS["fvd"], sampling=Sampling("fps", 8.0))
-    with pytest.raises(ReferenceError, match="built with sampling all, the spec now samples fps=8"):
+    with pytest.raises(ReferenceSetError, match="built with sampling all, the spec now samples fps=8"):
         load_reference("r", other_sampling, weights_id="i3d_kinetics400@0123456789ab")
     newer = dataclasses.replace(SPECS["fvd"], version=2)
-    with pytest.raises(ReferenceError, match="version 1 of the dimension, this is version 2"):
+    with pytest.raises(ReferenceSetError, match="version 1 of the dimension, this is version 2"):
         load_reference("r", newer, weights_id="i3d_kinetics400@0123456789ab")
-    with pytest.raises(ReferenceError, match=r"no statistics for fid_frames \(it has: fvd\)"):
+    with pytest.raises(ReferenceSetError, match=r"no statistics for fid_frames \(it has: fvd\)"):
         load_reference("r", SPECS["fid_frames"], weights_id="inception_v3_fid@0123456789ab")
-    with pytest.raises(ReferenceError, match="unknown reference 'x'"):
+    with pytest.raises(ReferenceSetError, match="unknown reference 'x'"):
         load_reference("x", SPECS["fvd"])
 
 
@@ -123,13 +123,13 @@ def test_changed_file_is_refused(home: Path, rng: np.random.Generator) -> None:
     mu, sigma = mean_and_covariance(rng.normal(size=(50, 4)))
     folder = save_reference("r", {"fvd": ({"mu": mu, "sigma": sigma}, meta_for("fvd"))})
     np.savez(folder / "fvd.npz", mu=mu + 1, sigma=sigma)
-    with pytest.raises(ReferenceError, match="sha256 differs"):
+    with pytest.raises(ReferenceSetError, match="sha256 differs"):
         load_reference("r", SPECS["fvd"], weights_id="i3d_kinetics400@0123456789ab")
 
 
 def test_invalid_names_are_refused(home: Path) -> None:
     for bad in ("../up", "a/b", "", ".hidden"):
-        with pytest.raises(ReferenceError, match="invalid reference name"):
+        with pytest.raises(ReferenceSetError, match="invalid reference name"):
             save_reference(bad, {})
 
 
@@ -146,15 +146,15 @@ def test_import_published_stats(home: Path, tmp_path: Path, rng: np.random.Gener
     np.testing.assert_allclose(ref.mu, mu)
     assert ref.count is None
     with pytest.raises(
-        ReferenceError, match="built with detector inception_v3_fid, this run uses random"
+        ReferenceSetError, match="built with detector inception_v3_fid, this run uses random"
     ):
         load_reference("pub", SPECS["fid_frames"], weights_id="random")
-    with pytest.raises(ReferenceError, match="needs feature vectors"):
+    with pytest.raises(ReferenceSetError, match="needs feature vectors"):
         import_reference(src, "pub_kid", dimension="kid_frames")
     np.savez(tmp_path / "bad.npz", mu=mu, sigma=sigma[:3])
-    with pytest.raises(ReferenceError, match=r"sigma \(3, 16\) does not fit mu \(16,\)"):
+    with pytest.raises(ReferenceSetError, match=r"sigma \(3, 16\) does not fit mu \(16,\)"):
         import_reference(tmp_path / "bad.npz", "bad", dimension="fid_frames")
-    with pytest.raises(ReferenceError, match="unknown dimension 'fid_frame'"):
+    with pytest.raises(ReferenceSetError, match="unknown dimension 'fid_frame'"):
         import_reference(src, "typo", dimension="fid_frame")
 
 
@@ -165,6 +165,6 @@ def test_npz_path_is_usable_directly(tmp_path: Path, rng: np.random.Generator) -
     ref = load_reference(str(src), SPECS["fvd"], weights_id="i3d_kinetics400@0123456789ab")
     np.testing.assert_allclose(ref.sigma, sigma)
     with pytest.raises(
-        ReferenceError, match="unknown detector cannot be compared with random-weight"
+        ReferenceSetError, match="unknown detector cannot be compared with random-weight"
     ):
         load_reference(str(src), SPECS["fvd"], weights_id="random")

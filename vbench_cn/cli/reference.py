@@ -78,7 +78,7 @@ def build(
     ] = True,
 ) -> None:
     """Extract features of real videos with the evaluation extractors and cache their statistics."""
-    from vbench_cn.reference import ReferenceError
+    from vbench_cn.reference import ReferenceSetError
     from vbench_cn.reference_build import build_reference
     from vbench_cn.specs import SpecError
 
@@ -100,7 +100,7 @@ def build(
             progress=progress,
             description=description,
         )
-    except (ReferenceError, SpecError, KeyError) as exc:
+    except (ReferenceSetError, SpecError, KeyError) as exc:
         usage_error(str(exc.args[0]) if exc.args else str(exc))
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     for dim, entry in meta["dimensions"].items():
@@ -194,7 +194,7 @@ def import_(
     ] = "",
 ) -> None:
     """Cache published statistics (mean/covariance) as a reference set."""
-    from vbench_cn.reference import ReferenceError, import_reference
+    from vbench_cn.reference import ReferenceSetError, import_reference
 
     try:
         folder = import_reference(
@@ -206,7 +206,7 @@ def import_(
             overwrite=overwrite,
             description=description,
         )
-    except ReferenceError as exc:
+    except ReferenceSetError as exc:
         usage_error(str(exc))
     typer.echo(str(folder))
 
