@@ -71,7 +71,7 @@ def reference_dir(name: str) -> Path:
 
 
 def list_references() -> list[dict[str, Any]]:
-    """Every cached reference's ``meta.json`` (plus ``path``), sorted by name; broken ones flagged."""
+    """Every cached reference's ``meta.json`` plus ``path``, sorted by name; broken ones flagged."""
     root = references_home()
     out: list[dict[str, Any]] = []
     if not root.is_dir():
@@ -220,7 +220,9 @@ def load_reference(
     entry = meta.get("dimensions", {}).get(spec.id)
     if entry is None:
         have = ", ".join(sorted(meta.get("dimensions", {}))) or "none"
-        raise ReferenceSetError(f"reference {name!r} has no statistics for {spec.id} (it has: {have})")
+        raise ReferenceSetError(
+            f"reference {name!r} has no statistics for {spec.id} (it has: {have})"
+        )
     if not same_detector(entry.get("weights_id"), weights_id):
         raise ReferenceSetError(
             f"reference {name!r} ({spec.id}) was built with detector {entry.get('weights_id')}, "
@@ -333,10 +335,13 @@ def import_reference(
     overwrite: bool = False,
     description: str = "",
 ) -> Path:
-    """Cache published statistics (``.npz`` with ``mu`` and ``sigma``, or ``features``) as reference ``name``.
+    """Cache published statistics as reference ``name``.
+
+    The file is an ``.npz`` with ``mu`` and ``sigma``, or ``features``.
 
     Args:
-        path: the ``.npz`` file (pytorch-fid / cd-fvd style keys ``mu``/``sigma``, or ``mean``/``cov``).
+        path: the ``.npz`` file (pytorch-fid / cd-fvd style keys ``mu``/``sigma``, or
+            ``mean``/``cov``).
         name: reference name.
         dimension: the dimension they are statistics of (``fid_frames``, ``fvd``...).
         weights_id: detector they were computed with; default the dimension's registered

@@ -214,9 +214,8 @@ class _Batcher:
 
     def _fail(self, group: _Group, exc: Exception) -> None:
         log.debug("forward failed", exc_info=exc)
-        group.error = f"{self.extractor.name} failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[
-            :300
-        ]
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        group.error = f"{self.extractor.name} failed: {type(exc).__name__}: {first}"[:300]
         for i, out in enumerate(group.outputs):
             if out is None:
                 group.outputs[i] = torch.zeros(0)
@@ -543,7 +542,7 @@ class Runner:
         return written
 
     def score_sets(self, items: Sequence[VideoItem]) -> list[Record]:
-        """Score the set-level dimensions over every rank's saved features (rank 0, after a barrier)."""
+        """Score set-level dimensions on every rank's saved features (rank 0, after a barrier)."""
         set_specs = [s for s in self.specs if s.level == "set"]
         if not set_specs:
             return []

@@ -137,9 +137,7 @@ def get_weights(name: str) -> Weights:
 
 def list_weights(include: str | None = None) -> list[Weights]:
     """Every entry, sorted by name; ``include`` is an fnmatch pattern (``"clip*"``)."""
-    return [
-        WEIGHTS[n] for n in WEIGHTS.names() if include is None or fnmatch.fnmatch(n, include)
-    ]
+    return [WEIGHTS[n] for n in WEIGHTS.names() if include is None or fnmatch.fnmatch(n, include)]
 
 
 def strip_module_prefix(raw: Any) -> StateDict:
@@ -303,7 +301,7 @@ class Verification:
 
 
 def verify(name: str, options: LoadOptions | None = None) -> Verification:
-    """Check the file of ``name`` on disk: ok, unpinned (no reference digest), missing or mismatch."""
+    """Check the file of ``name`` on disk: ok, unpinned (no reference digest), missing, mismatch."""
     w = get_weights(name)
     try:
         path = locate(name, options)

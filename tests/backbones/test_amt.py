@@ -1,4 +1,4 @@
-"""AMT-S and the motion-smoothness extractor: architecture, VBench's protocol, chunking, end to end."""
+"""AMT-S and the motion-smoothness extractor: architecture, VBench protocol, chunks, end to end."""
 
 from __future__ import annotations
 
@@ -113,7 +113,10 @@ def test_official_layout_checkpoint_loads_strictly(tmp_path: Path) -> None:
 
 
 def test_seeded_random_amt_matches_its_golden_output() -> None:
-    """A changed architecture, init recipe or op order shows up here (regenerate: VBENCH_CN_ACCEPT=1)."""
+    """A changed architecture, init recipe or op order shows up here.
+
+    Regenerate with VBENCH_CN_ACCEPT=1.
+    """
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(1)
     img0 = torch.rand(1, 3, 128, 160, generator=gen)

@@ -198,7 +198,7 @@ def test_clip_b32_golden(clip_b32) -> None:  # noqa: ANN001
 
 
 def _torchscript_like_openai(state: dict[str, torch.Tensor], path: Path) -> None:
-    """Save ``state`` as OpenAI does: a TorchScript module tree, fp16, plus non-weight attributes."""
+    """Save ``state`` as OpenAI does: a TorchScript module tree, fp16, and non-weight attributes."""
     root = nn.Module()
     for key, value in state.items():
         *parents, leaf = key.split(".")
@@ -221,7 +221,7 @@ def _torchscript_like_openai(state: dict[str, torch.Tensor], path: Path) -> None
 def test_openai_style_torchscript_loads_through_the_clip_converter(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Fast: a tiny module saved like OpenAI's archives goes through the reader and the CLIP converter."""
+    """Fast: a tiny module saved like OpenAI's archives goes through the reader and converter."""
     from vbench_cn.features.clip import convert_openai_clip
 
     torch.manual_seed(0)
@@ -319,7 +319,8 @@ def test_aesthetic_golden_and_head_on_normalised_float_features() -> None:
 def test_raft_key_mapping_round_trips_and_uses_every_key() -> None:
     tv = W.build_random("raft_things").state_dict()
     original = torchvision_to_princeton(tv)
-    # names and shapes of princeton-vl RAFT (core/extractor.py, core/update.py), DataParallel-prefixed
+    # names and shapes of princeton-vl RAFT (core/extractor.py, core/update.py),
+    # DataParallel-prefixed
     expected_shapes = {
         "module.fnet.conv1.weight": (64, 3, 7, 7),
         "module.fnet.layer3.1.conv2.bias": (128,),

@@ -1,5 +1,8 @@
-"""Fidelity tests: ``slow`` (the 1-billion-parameter ViT-g, the full ``fidelity`` category end to end)
-and ``parity`` (against cd-fvd) run only when asked for: ``pytest -m slow`` / ``pytest -m parity``."""
+"""Fidelity tests: ``slow`` and ``parity`` ones run only when asked for.
+
+``slow``: the 1-billion-parameter ViT-g, the full ``fidelity`` category end to end
+(``pytest -m slow``); ``parity``: against cd-fvd (``pytest -m parity``).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Detectors with random weights: clip sampling across chunks, architectures, parity with cd-fvd / pytorch-fid."""
+"""Detectors with random weights: clip sampling across chunks, architectures, parity.
+
+Parity is checked against cd-fvd and pytorch-fid.
+"""
 
 from __future__ import annotations
 
@@ -41,7 +44,7 @@ def info(num_frames: int) -> VideoInfo:
 
 
 def chunked_clips(num_frames: int, chunk: int, overlap: int = 15) -> list[int]:
-    """Clip starts emitted when a video is fed in chunks the way the runner does (carry = overlap)."""
+    """Clip starts emitted when a video is fed in chunks as the runner does (carry = overlap)."""
     starts: list[int] = []
     carry, cursor = 0, 0
     while cursor < num_frames:
@@ -108,7 +111,9 @@ def test_videomae_reduced_config_and_convert() -> None:
 
 
 def test_random_i3d_separates_noise_from_smooth_clips() -> None:
-    """Random-weight I3D features through the scorer: noise is farther from smooth clips than smooth clips are.
+    """Random-weight I3D features through the scorer: noise lies farther from smooth clips.
+
+    Farther than smooth clips lie from each other.
 
     Clips at 112 px instead of 224 px (the network is fully convolutional) keep this test fast;
     min_samples is lowered because the sets are tiny.
@@ -182,7 +187,10 @@ def test_fid_inception_matches_pytorch_fid() -> None:
 
 @pytest.mark.parity
 def test_i3d_and_videomae_match_cd_fvd() -> None:
-    """Our modules against cd-fvd 0.1.1's on shared random weights (pip install --no-deps cd-fvd)."""
+    """Our modules against cd-fvd 0.1.1's on shared random weights.
+
+    Needs ``pip install --no-deps cd-fvd``.
+    """
     from functools import partial
 
     i3d_mod = pytest.importorskip("cdfvd.third_party.i3d.pytorch_i3d")
@@ -223,7 +231,7 @@ def test_i3d_and_videomae_match_cd_fvd() -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 def test_videomae_giant_builds_and_runs() -> None:
-    """The real ViT-g config: ~1.01 B parameters, one random-weight clip through it (minutes on CPU)."""
+    """The real ViT-g config: ~1.01 B parameters, one random-weight clip (minutes on CPU)."""
     ext = build_extractor("videomae_fvd", ExtractorOptions(random_weights=True))
     assert sum(p.numel() for p in ext.model.parameters()) == 1011855918
     frames = torch.randint(0, 256, (16, 32, 32, 3), dtype=torch.uint8)

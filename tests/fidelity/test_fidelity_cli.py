@@ -1,4 +1,4 @@
-"""End to end with random weights: ``reference build`` on smooth videos, then ``evaluate --reference``."""
+"""End to end with random weights: ``reference build`` on smooth videos, then ``--reference``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Fréchet distance and KID on crafted features: closed forms, symmetry, unbiasedness, small sets."""
+"""Fréchet distance and KID on crafted features: closed forms, symmetry, bias, small sets."""
 
 from __future__ import annotations
 
@@ -150,7 +150,7 @@ def test_mmd2_unbiased_matches_brute_force(rng: np.random.Generator) -> None:
 
 
 def test_kid_is_unbiased_on_one_distribution() -> None:
-    """Same distribution: the unbiased estimate averages to 0, where the biased V-statistic does not."""
+    """Same distribution: the unbiased estimate averages to 0, the biased V-statistic does not."""
     rng = np.random.default_rng(1)
     unbiased, biased = [], []
     for _ in range(40):
@@ -265,7 +265,7 @@ def test_empty_set_is_not_applicable() -> None:
 
 
 def test_subset_paths_agree(rng: np.random.Generator) -> None:
-    """Large subsets (indicator products) and small ones (gathered blocks) give the same estimates."""
+    """Large subsets (indicator products) and small ones (gathered blocks) estimate the same."""
     from vbench_cn.scorers.fidelity import _subset_mmds
 
     x, y = rng.normal(size=(50, 4)), rng.normal(0.2, 1.0, size=(60, 4))

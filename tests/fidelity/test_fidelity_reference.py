@@ -1,4 +1,4 @@
-"""Cached reference statistics: round trip, refusal on detector / sampling / version mismatch, import."""
+"""Cached reference statistics: round trip, refusal on detector / sampling / version, import."""
 
 from __future__ import annotations
 
@@ -108,7 +108,9 @@ def test_refused_on_sampling_version_or_missing_dimension(
     mu, sigma = mean_and_covariance(rng.normal(size=(50, 4)))
     save_reference("r", {"fvd": ({"mu": mu, "sigma": sigma}, meta_for("fvd"))})
     other_sampling = dataclasses.replace(SPECS["fvd"], sampling=Sampling("fps", 8.0))
-    with pytest.raises(ReferenceSetError, match="built with sampling all, the spec now samples fps=8"):
+    with pytest.raises(
+        ReferenceSetError, match="built with sampling all, the spec now samples fps=8"
+    ):
         load_reference("r", other_sampling, weights_id="i3d_kinetics400@0123456789ab")
     newer = dataclasses.replace(SPECS["fvd"], version=2)
     with pytest.raises(ReferenceSetError, match="version 1 of the dimension, this is version 2"):

@@ -12,13 +12,13 @@ import contextlib
 import hashlib
 import json
 import sys
-import tomllib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import tomllib
 import torch
 
 HERE = Path(__file__).resolve().parent
@@ -29,7 +29,6 @@ VBENCH_VERSION = "0.1.5"
 
 sys.path.insert(0, str(HERE))
 from seeded import seeded_state_dict  # noqa: E402
-
 
 # --------------------------------------------------------------------------- videos
 
@@ -151,7 +150,7 @@ def seeded_checkpoint(name: str, seed: int) -> dict[str, torch.Tensor]:
 
 
 def write_torchscript_archive(state: dict[str, torch.Tensor], path: Path) -> None:
-    """A TorchScript archive whose ``state_dict()`` is ``state`` (the layout of OpenAI's CLIP files).
+    """A TorchScript archive whose ``state_dict()`` is ``state`` (the layout of OpenAI's CLIP).
 
     ``clip.load`` reads such a file with ``torch.jit.load`` and rebuilds CLIP from its
     ``state_dict()``; our registry reads its tensors without running it.
@@ -315,7 +314,7 @@ def compare(
     *,
     subset: bool = False,
 ) -> list[Row]:
-    """Per-dimension max |ours - VBench| over the videos VBench scored (or those in ``ours``'s subset)."""
+    """Per-dimension max |ours - VBench| over the videos VBench scored (or ``ours``'s subset)."""
     rows = []
     for dim, ref in sorted(reference.items()):
         names = DEFAULT_SUBSET.get(dim) if subset else None
@@ -349,7 +348,8 @@ def format_table(rows: Sequence[Row]) -> str:
     for r in rows:
         result = "ok" if r.ok else ("MISSING " + ",".join(r.missing) if r.missing else "FAIL")
         lines.append(
-            f"| {r.dimension} | {r.videos} | {r.max_abs_diff:.3g} | {r.atol:g} | {r.worst_video} | {result} |"
+            f"| {r.dimension} | {r.videos} | {r.max_abs_diff:.3g} | {r.atol:g} "
+            f"| {r.worst_video} | {result} |"
         )
     return "\n".join(lines)
 

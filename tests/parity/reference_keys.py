@@ -1,4 +1,4 @@
-"""Dump the tensor names, shapes and dtypes of every checkpoint VBench loads, from VBench's own models.
+"""Dump the tensor names, shapes and dtypes of every checkpoint VBench loads, from its own models.
 
 Runs INSIDE ``.venv-parity``. The output (``fixtures/checkpoint_keys.json``) lets the project
 venv write seeded checkpoints in the official layouts without VBench installed:
@@ -40,7 +40,6 @@ def models(dino_repo: Path) -> dict[str, dict[str, torch.Tensor]]:
 
     sys.path.insert(0, str(dino_repo))
     import vision_transformer as dino_vits
-
     from easydict import EasyDict
     from pyiqa.archs.musiq_arch import MUSIQ
     from vbench.third_party.RAFT.core.raft import RAFT

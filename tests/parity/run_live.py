@@ -1,4 +1,4 @@
-"""Live parity run: VBench's own code (in .venv-parity) and vbench-cn on the same videos and weights.
+"""Live parity run: VBench's own code (in .venv-parity) and vbench-cn on the same videos, weights.
 
     python tests/parity/run_live.py                       # compare, print the table
     python tests/parity/run_live.py --freeze              # ... and rewrite the JSON fixture
@@ -64,7 +64,7 @@ def run_reference(
 def run_ours(
     videos: Path, overrides: dict[str, str], dims: list[str], out: Path
 ) -> tuple[dict, list[str]]:
-    """Run ``vbench-cn evaluate`` in a subprocess with one thread; returns scores and the command."""
+    """Run ``vbench-cn evaluate`` in a subprocess with one thread; return scores and command."""
     from vbench_cn.results import read_records
 
     cmd = [
@@ -111,8 +111,9 @@ def main(argv: list[str] | None = None) -> int:
         dino = os.environ.get("VBENCH_CN_DINO_REPO")
         if "subject_consistency" in dims and not dino:
             print(
-                "subject_consistency needs a facebookresearch/dino checkout (hubconf.py, vision_transformer.py, "
-                "utils.py) in $VBENCH_CN_DINO_REPO: VBench loads DINO through torch.hub from it",
+                "subject_consistency needs a facebookresearch/dino checkout (hubconf.py, "
+                "vision_transformer.py, utils.py) in $VBENCH_CN_DINO_REPO: VBench loads DINO "
+                "through torch.hub from it",
                 file=sys.stderr,
             )
             return 2
@@ -127,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         rows = harness.compare(ours, ref["scores"], harness.load_tolerances())
         print(harness.format_table(rows))
         print(
-            f"\nVBench {ref['vbench_version']} {t1 - t0:.1f} s, vbench-cn {t2 - t1:.1f} s (1 thread each)"
+            f"\nVBench {ref['vbench_version']} {t1 - t0:.1f} s, "
+            f"vbench-cn {t2 - t1:.1f} s (1 thread each)"
         )
         if args.freeze:
             fixture = {

@@ -107,7 +107,10 @@ def seeded_tensor(
 
 
 def _is_slope(name: str) -> bool:
-    """PReLU slopes in AMT: ``...<n>.1.weight`` of conv+PReLU pairs, ``prelu.weight``, ``comb_block.1.weight``."""
+    """PReLU slopes in AMT.
+
+    ``...<n>.1.weight`` of conv+PReLU pairs, ``prelu.weight`` and ``comb_block.1.weight``.
+    """
     parts = name.split(".")
     return (
         "prelu" in parts

@@ -77,7 +77,8 @@ def test_umt_key_names_and_interpolated_position_table() -> None:
     assert table.shape == (1, 16 * 14 * 14, 8)
     base = sinusoid_table(8 * 196, 8).reshape(8, 196, 8)
     t = table.reshape(16, 196, 8)
-    # Linear interpolation 8 -> 16 (align_corners False): the first output frame equals the first input.
+    # Linear interpolation 8 -> 16 (align_corners False): the first output frame is the first
+    # input.
     assert torch.allclose(t[0], base[0]) and torch.allclose(t[-1], base[-1])
     assert torch.allclose(t[1], 0.75 * base[0] + 0.25 * base[1], atol=1e-6)
 

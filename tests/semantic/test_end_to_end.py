@@ -51,7 +51,7 @@ def _write(path: Path, seed: int) -> None:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory):
-    """One run over 18 videos (9 prompts x zh/en) with all semantic dimensions; returns (runner, records)."""
+    """One run over 18 videos (9 prompts x zh/en), all semantic dimensions: (runner, records)."""
     root = tmp_path_factory.mktemp("semantic")
     videos = root / "videos"
     for i, pid in enumerate(PROMPTS.values()):

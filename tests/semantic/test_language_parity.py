@@ -120,7 +120,7 @@ def test_models_and_dimensions_are_separate_rows_and_unknown_dims_skipped(specs)
     ]
     records.append(rec("a", "not_a_dimension", "p", "zh", 1.0))
     df = language_parity(records, specs)
-    assert sorted(zip(df["model"], df["dimension"])) == [
+    assert sorted(zip(df["model"], df["dimension"], strict=True)) == [
         ("a", "color"),
         ("a", "scene"),
         ("b", "color"),

@@ -32,29 +32,34 @@ REFERENCE = textwrap.dedent("""
     out = {}
     from vbench.third_party.ViCLIP.viclip_vision import VisionTransformer as VV
     from vbench.third_party.ViCLIP.viclip_text import CLIP_TEXT
-    vis = VV(input_resolution=224, patch_size=14, width=32, layers=1, heads=2, output_dim=32, kernel_size=1,
-             num_frames=8).eval()
-    txt = CLIP_TEXT(embed_dim=32, context_length=32, vocab_size=49408, transformer_width=32, transformer_heads=2,
-                    transformer_layers=1, checkpoint_num=0).eval()
+    vis = VV(input_resolution=224, patch_size=14, width=32, layers=1, heads=2, output_dim=32,
+             kernel_size=1, num_frames=8).eval()
+    txt = CLIP_TEXT(embed_dim=32, context_length=32, vocab_size=49408, transformer_width=32,
+                    transformer_heads=2, transformer_layers=1, checkpoint_num=0).eval()
     sd = d["viclip"]
-    vis.load_state_dict({k[len("vision_encoder."):]: v for k, v in sd.items() if k.startswith("vision_encoder.")})
-    txt.load_state_dict({k[len("text_encoder."):]: v for k, v in sd.items() if k.startswith("text_encoder.")})
+    def part(prefix):
+        return {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)}
+    vis.load_state_dict(part("vision_encoder."))
+    txt.load_state_dict(part("text_encoder."))
     with torch.no_grad():
         out["viclip_video"] = vis(d["clip"].permute(0, 2, 1, 3, 4))
         out["viclip_text"] = txt(txt.tokenize(d["texts"], context_length=32))
     from vbench.third_party.umt.models.modeling_finetune import VisionTransformer as UV
-    umt = UV(img_size=224, patch_size=16, embed_dim=32, depth=1, num_heads=2, mlp_ratio=4, qkv_bias=True,
-             norm_layer=partial(nn.LayerNorm, eps=1e-6), num_classes=400, all_frames=16, tubelet_size=1,
-             use_mean_pooling=True, init_scale=0.001).eval()
+    umt = UV(img_size=224, patch_size=16, embed_dim=32, depth=1, num_heads=2, mlp_ratio=4,
+             qkv_bias=True, norm_layer=partial(nn.LayerNorm, eps=1e-6), num_classes=400,
+             all_frames=16, tubelet_size=1, use_mean_pooling=True, init_scale=0.001).eval()
     missing, unexpected = umt.load_state_dict(d["umt"], strict=False)
     assert not missing and not unexpected, (missing, unexpected)
     with torch.no_grad():
         out["umt_logits"] = umt(d["umt_clip"])
     from vbench.utils import clip_transform
-    out["clip_transform"] = clip_transform(224)(d["frames"].permute(0, 3, 1, 2))  # uint8 (T, C, H, W)
-    from vbench.third_party.umt.datasets.video_transforms import Compose, Resize, CenterCrop, Normalize
+    # uint8 (T, C, H, W)
+    out["clip_transform"] = clip_transform(224)(d["frames"].permute(0, 3, 1, 2))
+    from vbench.third_party.umt.datasets.video_transforms import (
+        Compose, Resize, CenterCrop, Normalize)
     from vbench.third_party.umt.datasets.volume_transforms import ClipToTensor
-    tf = Compose([Resize(256, interpolation="bilinear"), CenterCrop(size=(224, 224)), ClipToTensor(),
+    tf = Compose([Resize(256, interpolation="bilinear"), CenterCrop(size=(224, 224)),
+                  ClipToTensor(),
                   Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])])
     out["umt_transform"] = tf(d["frames"].numpy())  # (C, T, H, W)
     torch.save(out, sys.argv[2])

@@ -96,7 +96,10 @@ def test_multiple_objects_accepts_vbench_and_string() -> None:
 
 def test_box_left_of_another_satisfies_left_of_and_not_right_of() -> None:
     frame = [box("dog", *LEFT), box("cat", *RIGHT)]
-    rel = lambda r: P(relation={"a": "dog", "b": "cat", "relation": r})
+
+    def rel(r: str) -> SimpleNamespace:
+        return P(relation={"a": "dog", "b": "cat", "relation": r})
+
     assert spatial_relationship([frame], prompt=rel("left of")).value == 1.0
     assert spatial_relationship([frame], prompt=rel("right of")).value == 0.0
     assert spatial_relationship([frame], prompt=rel("above")).value == 0.0
@@ -107,7 +110,10 @@ def test_box_left_of_another_satisfies_left_of_and_not_right_of() -> None:
 
 def test_vertical_relations_follow_image_coordinates() -> None:
     frame = [box("kite", *TOP), box("person", *BOTTOM)]
-    rel = lambda r: P(relation={"a": "kite", "b": "person", "relation": r})
+
+    def rel(r: str) -> SimpleNamespace:
+        return P(relation={"a": "kite", "b": "person", "relation": r})
+
     assert spatial_relationship([frame], prompt=rel("above")).value == 1.0
     assert spatial_relationship([frame], prompt=rel("below")).value == 0.0
     assert (

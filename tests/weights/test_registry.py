@@ -1,4 +1,4 @@
-"""Weights registry: schema of every entry, sha256 policy, locating, downloading (mocked), loading."""
+"""Weights registry: schema of every entry, sha256 policy, locating, downloading (mocked), load."""
 
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ def test_schema(entry: W.Weights) -> None:
 
 @pytest.mark.parametrize("entry", ALL, ids=lambda w: w.name)
 def test_num_params_matches_architecture(entry: W.Weights) -> None:
-    """Offline check that the checkpoint will fit: parameter count of ``build()`` (on meta, no memory)."""
+    """Offline check that the checkpoint will fit: parameter count of ``build()`` (on meta)."""
     try:
         with torch.device("meta"):
             module = entry.build()

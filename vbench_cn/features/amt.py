@@ -96,7 +96,10 @@ def interpolation_mae(model: nn.Module, triplets: torch.Tensor, *, t: float = 0.
 
 
 def convert_amt_checkpoint(raw: Any) -> StateDict:
-    """The official ``amt-s.pth`` holds ``{"state_dict": ...}`` (VBench reads ``ckpt["state_dict"]``)."""
+    """The official ``amt-s.pth`` holds ``{"state_dict": ...}``.
+
+    VBench reads ``ckpt["state_dict"]``.
+    """
     if isinstance(raw, dict) and isinstance(raw.get("state_dict"), dict):
         return dict(raw["state_dict"])
     if isinstance(raw, dict) and all(isinstance(v, torch.Tensor) for v in raw.values()):
@@ -121,10 +124,12 @@ AMT_S = register_weights(
         sha256=None,  # not published (shared/vbench-reference.md §17)
         size_bytes=None,
         license="CC-BY-NC-4.0 (per the MCG-NKU/AMT repository; unverified)",
-        transforms="RGB float /255, replicate-padded (centred) to a multiple of 16, full resolution",
+        transforms="RGB float /255, replicate-padded (centred) to a multiple of 16, "
+        "full resolution",
         meta={
             "num_params": 2_990_543,
-            "paper": "Li et al., AMT: All-Pairs Multi-Field Transforms for Efficient Frame Interpolation, CVPR 2023",
+            "paper": "Li et al., AMT: All-Pairs Multi-Field Transforms for Efficient Frame "
+            "Interpolation, CVPR 2023",
             "vbench_file": "vbench/motion_smoothness.py",
             "vbench_cache_path": "amt_model/amt-s.pth",
             "used_by": ["motion_smoothness"],

@@ -31,7 +31,7 @@ __all__ = ["AMTS", "build_amt_s"]
 
 
 def _rescale(x: Tensor, factor: float) -> Tensor:
-    """Bilinear resize by ``factor`` (``align_corners=False``), as AMT resizes flows and features."""
+    """Bilinear resize by ``factor`` (``align_corners=False``), as AMT resizes flows, features."""
     return F.interpolate(x, scale_factor=factor, mode="bilinear", align_corners=False)
 
 
@@ -150,7 +150,10 @@ class BidirectionalCorrelation:
         return F.grid_sample(volume, grid, align_corners=True)
 
     def lookup(self, coords0: Tensor, coords1: Tensor) -> tuple[Tensor, Tensor]:
-        """Correlation features ``(B, levels·(2r+1)², H, W)`` at ``coords0`` and ``coords1`` ``(B, 2, H, W)``."""
+        """Correlation features ``(B, levels·(2r+1)², H, W)`` at two coordinate grids.
+
+        ``coords0`` and ``coords1`` are ``(B, 2, H, W)``.
+        """
         r = self.radius
         c0 = coords0.permute(0, 2, 3, 1)
         c1 = coords1.permute(0, 2, 3, 1)
@@ -170,7 +173,7 @@ class BidirectionalCorrelation:
         return feat0, feat1
 
 
-# --------------------------------------------------------------------------- context pyramid and decoders
+# ------------------------------------------------------------------ context pyramid and decoders
 
 
 class ContextPyramid(nn.Module):
@@ -277,7 +280,10 @@ class MultiFieldDecoder(nn.Module):
 
 
 class CorrelationUpdate(nn.Module):
-    """Residual update of flows and feature from correlation lookups (RAFT's small update, no GRU state)."""
+    """Residual update of flows and feature from correlation lookups.
+
+    RAFT's small update, without GRU state.
+    """
 
     def __init__(
         self,
@@ -378,7 +384,7 @@ class AMTS(nn.Module):
         t: Tensor,
         downsample: int,
     ) -> tuple[Tensor, Tensor, Tensor]:
-        """Look up correlations at the flows scaled from ``t`` to the full interval; add the update."""
+        """Look up correlations at the flows scaled from ``t`` to the full interval; add update."""
         f0, f1 = flow0, flow1
         if downsample != 1:  # bring the flows to the 1/8 grid of the correlation volume
             inv = 1 / downsample

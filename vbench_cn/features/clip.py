@@ -31,7 +31,7 @@ _OPEN_CLIP_NAMES = {"ViT-B-32": "ViT-B-32-quickgelu", "ViT-L-14": "ViT-L-14-quic
 
 
 def build_openai_clip(arch: str) -> nn.Module:
-    """open_clip model with OpenAI's architecture ``arch`` (``ViT-B-32`` or ``ViT-L-14``), random init."""
+    """open_clip model of OpenAI's ``arch`` (``ViT-B-32`` or ``ViT-L-14``), random init."""
     import logging
 
     import open_clip

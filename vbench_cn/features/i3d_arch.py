@@ -39,7 +39,7 @@ def same_padding(
     pixel, when odd, goes after (TF convention).
     """
     pads: list[int] = []
-    for n, k, s in zip(size, kernel, stride):
+    for n, k, s in zip(size, kernel, stride, strict=True):
         total = max((math.ceil(n / s) - 1) * s + k - n, 0)
         pads.append(total // 2)
         pads.append(total - total // 2)
@@ -48,7 +48,7 @@ def same_padding(
 
 
 class Unit3D(nn.Module):
-    """Conv3d (no bias unless the classifier) + optional BatchNorm3d + optional ReLU, SAME padding."""
+    """Conv3d (bias only in the classifier) + optional BatchNorm3d + optional ReLU, SAME padding."""
 
     def __init__(
         self,
@@ -128,7 +128,7 @@ _BLOCKS: tuple[tuple[str, int, tuple[int, ...]], ...] = (
 
 
 class InceptionI3d(nn.Module):
-    """I3D returning Kinetics-400 logits ``(B, num_classes)`` for clips ``(B, 3, T, H, W)`` in [-1, 1].
+    """I3D: Kinetics-400 logits ``(B, num_classes)`` of clips ``(B, 3, T, H, W)`` in [-1, 1].
 
     Args:
         num_classes: classifier outputs (400 for Kinetics-400).

@@ -39,17 +39,19 @@ INCEPTION_WEIGHTS = register_weights(
     Weights(
         name="inception_v3_fid",
         build=_build,
-        source="https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth",
+        source="https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
+        "pt_inception-2015-12-05-6726825d.pth",
         filename="pt_inception-2015-12-05-6726825d.pth",
         sha256=None,  # only the prefix 6726825d is published (in the file name)
         size_bytes=None,
         license="Apache-2.0 (TensorFlow inception-2015-12-05 graph, ported by pytorch-fid)",
-        transforms="each frame resized to 299x299 (bilinear, align_corners=False, no antialias, aspect not kept), "
-        "[0, 255] -> [-1, 1]; features: 2048-d final average pool (pool_3)",
+        transforms="each frame resized to 299x299 (bilinear, align_corners=False, no antialias, "
+        "aspect not kept), [0, 255] -> [-1, 1]; features: 2048-d final average pool (pool_3)",
         meta={
-            "num_params": 23850960,  # includes the unused 1008-class fc, so the checkpoint loads strictly
-            "paper": "Szegedy et al., Rethinking the Inception Architecture, CVPR 2016; FID: Heusel et al., "
-            "NeurIPS 2017; KID: Binkowski et al., ICLR 2018",
+            # includes the unused 1008-class fc, so the checkpoint loads strictly
+            "num_params": 23850960,
+            "paper": "Szegedy et al., Rethinking the Inception Architecture, CVPR 2016; "
+            "FID: Heusel et al., NeurIPS 2017; KID: Binkowski et al., ICLR 2018",
             "reference_impl": "pytorch-fid 0.3.0 pytorch_fid/inception.py (fid_inception_v3)",
             "used_by": ["fid_frames", "kid_frames"],
             "sha256_prefix": "6726825d",

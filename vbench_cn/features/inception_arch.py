@@ -23,7 +23,7 @@ INCEPTION_FEATURES = 2048
 
 
 class FIDInceptionV3(nn.Module):
-    """Inception-v3 of the FID graph; ``forward`` maps ``(B, 3, 299, 299)`` in [-1, 1] to ``(B, 2048)``."""
+    """Inception-v3 of the FID graph: ``(B, 3, 299, 299)`` in [-1, 1] -> ``(B, 2048)``."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -121,5 +121,5 @@ def build_fid_inception() -> FIDInceptionV3:
 
 
 def convert_inception_state_dict(sd: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """``pt_inception-2015-12-05`` tensors already use our names; drop a DataParallel prefix if any."""
+    """``pt_inception-2015-12-05`` tensors already use our names; drop a DataParallel prefix."""
     return {k.removeprefix("module."): v for k, v in sd.items()}

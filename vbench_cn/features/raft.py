@@ -72,7 +72,7 @@ _ALIAS = re.compile(r"\.(layer\d\.\d)\.norm3\.")
 
 
 def princeton_to_torchvision_key(key: str) -> str | None:
-    """Torchvision name of one original RAFT key; None for the ``norm3`` alias of ``downsample.1``."""
+    """Torchvision name of an original RAFT key; None for ``norm3``, alias of ``downsample.1``."""
     key = key.removeprefix("module.")
     if _ALIAS.search(key):
         return None
@@ -221,7 +221,7 @@ def _coords_grid(batch: int, height: int, width: int, device: torch.device) -> t
 
 
 def _sample(volume: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
-    """Bilinear lookup at absolute pixel coordinates (RAFT's ``bilinear_sampler``, align_corners)."""
+    """Bilinear lookup at absolute pixel coordinates (RAFT's ``bilinear_sampler``, corners)."""
     height, width = volume.shape[-2:]
     x, y = coords.split([1, 1], dim=-1)
     grid = torch.cat([2 * x / (width - 1) - 1, 2 * y / (height - 1) - 1], dim=-1)
@@ -299,7 +299,10 @@ class RaftPairScorer(nn.Module):
 
 
 class RaftThings(FeatureExtractor):
-    """Per consecutive pair of sampled frames: mean of the top 5 % RAFT flow magnitudes, ``(T-1,)``."""
+    """Per pair of consecutive sampled frames, the mean of the top 5 % RAFT flow magnitudes.
+
+    Output ``(T-1,)``.
+    """
 
     name = "raft_things"
     overlap = 1

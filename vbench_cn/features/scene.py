@@ -35,7 +35,7 @@ def places365_labels() -> tuple[str, ...]:
 
 
 class ClipPlaces365(FeatureExtractor):
-    """Per-frame probabilities over the Places365 labels: :class:`ClassProbabilities` ``(T, 365)``."""
+    """Per-frame probabilities over the Places365 labels, ``(T, 365)`` ClassProbabilities."""
 
     name = "clip_places365"
     batch_size = 64

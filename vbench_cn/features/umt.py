@@ -115,11 +115,12 @@ register_weights(
         sha256=UMT_SHA256,  # HF LFS digest, shared/vbench-reference.md §17
         size_bytes=None,  # ~607 MB (fp16 tensors)
         license="MIT (OpenGVLab unmasked_teacher)",
-        transforms="16 middle frames, uint8 short side 256 (cv2 INTER_LINEAR), center crop 224, /255, "
-        "ImageNet mean/std, (1, 3, 16, 224, 224); sigmoid outputs",
+        transforms="16 middle frames, uint8 short side 256 (cv2 INTER_LINEAR), center crop 224, "
+        "/255, ImageNet mean/std, (1, 3, 16, 224, 224); sigmoid outputs",
         meta={
             "num_params": 306695568,
-            "paper": "Li et al., Unmasked Teacher: Towards Training-Efficient Video Foundation Models, ICCV 2023",
+            "paper": "Li et al., Unmasked Teacher: Towards Training-Efficient Video Foundation "
+            "Models, ICCV 2023",
             "vbench_file": "vbench/human_action.py",
             "vbench_cache_path": "umt_model/l16_ptk710_ftk710_ftk400_f16_res224.pth",
             "used_by": ["human_action"],

@@ -36,7 +36,7 @@ class UMTConfig:
 
 
 def sinusoid_table(num_positions: int, dim: int) -> torch.Tensor:
-    """``(num_positions, dim)`` table: sin on even, cos on odd channels, ``pos / 10000^(2(j//2)/dim)``."""
+    """``(num_positions, dim)`` table of ``pos / 10000^(2(j//2)/dim)``; sin on even j, else cos."""
     pos = torch.arange(num_positions, dtype=torch.float64)[:, None]
     j = torch.arange(dim, dtype=torch.float64)[None, :]
     angle = pos / torch.pow(

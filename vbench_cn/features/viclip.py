@@ -29,7 +29,7 @@ VICLIP_SHA256 = "7a4d6ad6eac6632db3693f4b97f9f8f6445b65b1e139a6fc6686150522238c5
 
 @in_frame_slices
 def clip_transform_uint8(frames: torch.Tensor, size: int = 224) -> torch.Tensor:
-    """VBench ``clip_transform(224)`` on a **uint8** clip, as ``read_frames_decord_by_fps`` feeds it.
+    """VBench ``clip_transform(224)`` on a **uint8** clip (``read_frames_decord_by_fps`` feeds it).
 
     torchvision resizes a uint8 tensor in float and rounds/clamps the result back to uint8;
     then center crop, ``/255`` and CLIP mean/std.
@@ -102,12 +102,12 @@ register_weights(
         sha256=VICLIP_SHA256,  # HF LFS digest, shared/vbench-reference.md §17
         size_bytes=None,  # ~1.71 GB
         license="MIT (OpenGVLab InternVid / ViCLIP model card)",
-        transforms="8 middle frames, uint8 short side 224 (bicubic, antialias=False, rounded), center crop 224, "
-        "/255, CLIP mean/std; text: CLIP BPE, 32 tokens",
+        transforms="8 middle frames, uint8 short side 224 (bicubic, antialias=False, rounded), "
+        "center crop 224, /255, CLIP mean/std; text: CLIP BPE, 32 tokens",
         meta={
             "num_params": 427590145,
-            "paper": "Wang et al., InternVid: A Large-scale Video-Text Dataset for Multimodal Understanding "
-            "and Generation, ICLR 2024",
+            "paper": "Wang et al., InternVid: A Large-scale Video-Text Dataset for Multimodal "
+            "Understanding and Generation, ICLR 2024",
             "vbench_file": "vbench/overall_consistency.py",
             "vbench_cache_path": "ViCLIP/ViClip-InternVid-10M-FLT.pth",
             "used_by": ["overall_consistency", "temporal_style"],

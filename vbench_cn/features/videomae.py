@@ -37,20 +37,23 @@ VIDEOMAE_WEIGHTS = register_weights(
         name="videomaev2_vitg_ssv2",
         build=_build,
         # The checkpoint cd-fvd downloads (cdfvd/third_party/VideoMAEv2/utils.py, cd-fvd 0.1.1).
-        source="https://pjlab-gvm-data.oss-cn-shanghai.aliyuncs.com/internvideo/videomaev2/vit_g_hybrid_pt_1200e_ssv2_ft.pth",
+        source="https://pjlab-gvm-data.oss-cn-shanghai.aliyuncs.com/internvideo/videomaev2/"
+        "vit_g_hybrid_pt_1200e_ssv2_ft.pth",
         filename="vit_g_hybrid_pt_1200e_ssv2_ft.pth",
         sha256=None,  # not published
         size_bytes=None,
         license="MIT (OpenGVLab/VideoMAEv2; the model zoo asks users to fill a request form)",
-        transforms="16 consecutive frames, each resized to 224x224 (bilinear, align_corners=False, no antialias, "
-        "aspect not kept), [0, 255] -> [0, 1], no mean/std; features: fc_norm of the mean token (1408-d)",
+        transforms="16 consecutive frames, each resized to 224x224 (bilinear, "
+        "align_corners=False, no antialias, aspect not kept), [0, 255] -> [0, 1], no mean/std; "
+        "features: fc_norm of the mean token (1408-d)",
         meta={
             "num_params": count_params(
                 VIT_GIANT
             ),  # 1,011,855,918; checked against build() in a slow test
-            "paper": "Wang et al., VideoMAE V2, CVPR 2023; Ge et al., On the Content Bias in Frechet Video "
-            "Distance, CVPR 2024",
-            "reference_impl": "cd-fvd 0.1.1 cdfvd/third_party/VideoMAEv2 (vit_giant_patch14_224, SSv2 fine-tuned)",
+            "paper": "Wang et al., VideoMAE V2, CVPR 2023; Ge et al., On the Content Bias in "
+            "Frechet Video Distance, CVPR 2024",
+            "reference_impl": "cd-fvd 0.1.1 cdfvd/third_party/VideoMAEv2 "
+            "(vit_giant_patch14_224, SSv2 fine-tuned)",
             "used_by": ["fvd_videomae"],
             "format": "torch.save dict {'model': state dict} (read with weights_only=True)",
         },

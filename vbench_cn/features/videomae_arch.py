@@ -50,7 +50,10 @@ VIT_GIANT = VideoViTConfig()
 
 
 def sinusoid_table(num_positions: int, dim: int) -> torch.Tensor:
-    """``(1, N, dim)`` sine-cosine table: angle ``pos / 10000^(2*floor(j/2)/dim)``; sin on even j, cos on odd j."""
+    """``(1, N, dim)`` sine-cosine table of angle ``pos / 10000^(2*floor(j/2)/dim)``.
+
+    sin on even channels j, cos on odd ones.
+    """
     pos = torch.arange(num_positions, dtype=torch.float64)[:, None]
     j = torch.arange(dim, dtype=torch.float64)[None, :]
     angle = pos / torch.pow(10000.0, 2 * torch.div(j, 2, rounding_mode="floor") / dim)
@@ -59,7 +62,7 @@ def sinusoid_table(num_positions: int, dim: int) -> torch.Tensor:
 
 
 class Attention(nn.Module):
-    """Multi-head self-attention; ``qkv`` has no bias parameter, ``q_bias``/``v_bias`` are separate."""
+    """Multi-head self-attention; ``qkv`` has no bias, ``q_bias`` and ``v_bias`` are separate."""
 
     def __init__(self, dim: int, num_heads: int) -> None:
         super().__init__()
@@ -141,7 +144,7 @@ class VideoMAEv2(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Random init as VideoMAE-v2: truncated normal (std 0.02) linears, zero biases, unit norms."""
+        """Random init as VideoMAE-v2: trunc-normal (std 0.02) linears, zero biases, unit norms."""
         for m in self.modules():
             if isinstance(m, nn.Linear):
                 nn.init.trunc_normal_(m.weight, std=0.02)

@@ -116,7 +116,7 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
         return []
     padded = np.concatenate([[False], mask, [False]]).astype(np.int8)
     edges = np.flatnonzero(np.diff(padded))
-    return [(int(s), int(e - s)) for s, e in zip(edges[::2], edges[1::2])]
+    return [(int(s), int(e - s)) for s, e in zip(edges[::2], edges[1::2], strict=True)]
 
 
 # --------------------------------------------------------------------------- 1. sustained quality
@@ -188,7 +188,7 @@ def sustained_quality(
     )
 
 
-# --------------------------------------------------------------------------- 2. long-range consistency
+# ------------------------------------------------------------------ 2. long-range consistency
 
 
 @scorer("duration.long_range_consistency")
@@ -359,7 +359,8 @@ def loop_detection(
     duplicate_motion_ratio * m)`` with ``m`` the smaller of the two frames' largest
     distance to an adjacent sample (a repeat sampled half a step out of phase, as a
     ping-pong almost always is, lies within one step of motion of its original), and the
-    video went away in between, ``max_{a<m<b} D(a, m) >= max(change_threshold, return_ratio * D(a, b))``,
+    video went away in between,
+    ``max_{a<m<b} D(a, m) >= max(change_threshold, return_ratio * D(a, b))``,
     so a held or frozen shot is not a loop. A
     *repeated segment* is a run of returns at least ``min_repeat_seconds`` long along a
     diagonal ``b - a = lag`` (a clip looped: the same order at a constant lag) or an
@@ -472,7 +473,8 @@ def detect_cuts(
     for robustness to a neighbouring cut or a burst of motion.
 
     Example:
-        >>> detect_cuts(np.array([1.0, 1, 1, 40, 1, 1, 1]), ratio=3, min_jump=10, baseline_pairs=3).tolist()
+        >>> distances = np.array([1.0, 1, 1, 40, 1, 1, 1])
+        >>> detect_cuts(distances, ratio=3, min_jump=10, baseline_pairs=3).tolist()
         [3]
     """
     n = len(distances)
@@ -730,7 +732,8 @@ def duration_category_score(
 
     Example:
         >>> w = {"duration_seconds": 1.0, "sustained_quality": 1.0, "loop_detection": 1.0}
-        >>> duration_category_score({"duration_seconds": 0.5, "sustained_quality": 0.9, "loop_detection": 0.7}, w)
+        >>> s = {"duration_seconds": 0.5, "sustained_quality": 0.9, "loop_detection": 0.7}
+        >>> duration_category_score(s, w)
         0.4
     """
     if length_dimension not in normalized:

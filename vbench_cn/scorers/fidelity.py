@@ -425,7 +425,8 @@ def kid_set(
         raise ValueError(f"features are {d}-d but reference {ref.name!r} is {y.shape[1]}-d")
     if n < 2 or y.shape[0] < 2:
         raise NotApplicable(
-            f"set too small: KID needs at least 2 feature vectors per set (got {n} and {y.shape[0]})"
+            "set too small: KID needs at least 2 feature vectors per set "
+            f"(got {n} and {y.shape[0]})"
         )
     rng = np.random.default_rng(seed)
     if n > max_rows:

@@ -439,7 +439,7 @@ def human_action(
     values, indices = torch.topk(probs, k)
     kept = [
         str(predictions.labels[int(i)]).lower()
-        for v, i in zip(values.tolist(), indices.tolist())
+        for v, i in zip(values.tolist(), indices.tolist(), strict=True)
         if round(v, 4) >= threshold
     ]
     return Score(
@@ -474,7 +474,8 @@ def scene(predictions: ClassProbabilities, *, prompt: Any = None, top_k: int = 5
 
     Example:
         >>> from types import SimpleNamespace as P
-        >>> pr = ClassProbabilities(torch.tensor([[0.7, 0.3], [0.2, 0.8]]), ["alley", "bazaar/outdoor"])
+        >>> probs = torch.tensor([[0.7, 0.3], [0.2, 0.8]])
+        >>> pr = ClassProbabilities(probs, ["alley", "bazaar/outdoor"])
         >>> scene(pr, prompt=P(meta={"scene": "alley"}), top_k=1).value
         0.5
     """
@@ -508,7 +509,8 @@ def scene_captions(captions: Sequence[str], *, prompt: Any = None) -> Score:
 
     Example:
         >>> from types import SimpleNamespace as P
-        >>> scene_captions(["a busy outdoor bazaar", "a street"], prompt=P(meta={"scene": "bazaar outdoor"})).value
+        >>> captions = ["a busy outdoor bazaar", "a street"]
+        >>> scene_captions(captions, prompt=P(meta={"scene": "bazaar outdoor"})).value
         0.5
     """
     words = str(_meta(prompt, "scene")).replace("/", " ").replace("_", " ").lower().split()
@@ -578,6 +580,6 @@ def text_similarity(
 
 # --------------------------------------------------------------------------- language parity
 # The run-level scorer of dimensions/language_parity.toml (see vbench_cn/language_parity.py).
-from vbench_cn.language_parity import parity_gap
+from vbench_cn.language_parity import parity_gap  # noqa: E402
 
 scorer("language.parity_gap")(parity_gap)
