@@ -18,6 +18,10 @@ reports it as "unpinned" and every record still carries the computed digest
 
 Offline (``VBENCH_CN_OFFLINE=1``, ``HF_HUB_OFFLINE=1`` or no network) a missing file is one
 line: ``dino_vitb16: missing <path> (sha256 …); download <url> or pass --weights-dir``.
+
+This module is the mechanism only. The entries live beside their architectures, in
+``vbench_cn/features/<backbone>.py``; importing :mod:`vbench_cn.features` (as the runner and
+the CLI do) lets a lookup by name find an entry whose module is not imported yet.
 """
 
 from __future__ import annotations
