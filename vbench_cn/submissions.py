@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from vbench_cn._text import did_you_mean
-from vbench_cn.aggregate import CATEGORY_ROWS, AggregateResult
+from vbench_cn.aggregation import CATEGORY_ROWS, AggregateResult
 from vbench_cn.specs import DimensionSpec
 
 SCHEMA_VERSION = 1
@@ -399,7 +399,7 @@ def make_submission(
     """A ``computed`` submission from an aggregate (one model of it), validated.
 
     Args:
-        result: :func:`vbench_cn.aggregate.aggregate` of the run.
+        result: :func:`vbench_cn.aggregation.aggregate` of the run.
         run_model: which model of the run (needed only when the run holds several).
         model: display name on the leaderboard.
         organisation: who made the model.

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from _lbhelpers import rec, section18_specs, spec, specs
 
-from vbench_cn.aggregate import aggregate, category_scores, vbench_totals
+from vbench_cn.aggregation import aggregate, category_scores, vbench_totals
 from vbench_cn.stats import cluster_bootstrap_mean, holm, paired_permutation_pvalue
 
 

@@ -7,7 +7,7 @@ import pytest
 from _lbhelpers import rec, spec, specs, write_run
 from typer.testing import CliRunner
 
-from vbench_cn.compare import compare
+from vbench_cn.comparison import compare
 
 SPECS = specs(
     spec("up"),

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from _lbhelpers import SECTION_18, section18_specs, shipped_specs
 
-from vbench_cn.aggregate import vbench_totals
+from vbench_cn.aggregation import vbench_totals
 from vbench_cn.submissions import load_submissions
 from vbench_cn.vbench_import import VBENCH_DIMENSIONS, with_vbench_fallback
 

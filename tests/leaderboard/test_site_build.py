@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from _lbhelpers import rec, section18_specs, spec, write_run
 
-from vbench_cn.aggregate import aggregate
+from vbench_cn.aggregation import aggregate
 from vbench_cn.site import build_site, build_site_from_run
 from vbench_cn.submissions import load_submissions, make_submission
 from vbench_cn.vbench_import import with_vbench_fallback

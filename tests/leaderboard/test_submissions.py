@@ -10,7 +10,7 @@ import pytest
 from _lbhelpers import rec, shipped_specs, spec, specs, write_run
 from typer.testing import CliRunner
 
-from vbench_cn.aggregate import aggregate
+from vbench_cn.aggregation import aggregate
 from vbench_cn.submissions import (
     SubmissionError,
     load_submissions,

@@ -8,7 +8,7 @@ import pytest
 from _lbhelpers import section18_specs
 from typer.testing import CliRunner
 
-from vbench_cn.aggregate import aggregate
+from vbench_cn.aggregation import aggregate
 from vbench_cn.results import read_records
 from vbench_cn.vbench_import import VBenchImportError, import_eval_results, parse_eval_results
 

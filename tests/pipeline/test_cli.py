@@ -80,7 +80,7 @@ def test_library_api_names_are_callable(tmp_path: Path, clips_dir: Path) -> None
     records = vbench_cn.evaluate(
         [clips_dir], model="m", dimensions=["duration_seconds"], out_dir=tmp_path, progress=False
     )
-    import vbench_cn.aggregate  # noqa: F401  (the submodule import must not shadow the function)
+    import vbench_cn.aggregation  # noqa: F401  (importing the module must not shadow the function)
 
     result = vbench_cn.aggregate(records, load_specs())
     assert "duration_seconds" in result.to_markdown()

@@ -1,6 +1,6 @@
 """``vbench-cn aggregate | compare | import-vbench | leaderboard build|submit|validate``.
 
-A thin layer over :mod:`vbench_cn.aggregate`, :mod:`vbench_cn.compare`,
+A thin layer over :mod:`vbench_cn.aggregation`, :mod:`vbench_cn.comparison`,
 :mod:`vbench_cn.vbench_import`, :mod:`vbench_cn.submissions` and :mod:`vbench_cn.site`.
 Tables go to stdout (or ``--out``), notes to stderr; bad input exits 2 with one line.
 """
@@ -107,7 +107,7 @@ def aggregate_cmd(
     ] = False,
 ) -> None:
     """Per model and dimension: mean, 95 % CI over prompts, normalised and category scores (汇总)."""
-    from vbench_cn.aggregate import aggregate
+    from vbench_cn.aggregation import aggregate
 
     if language_parity:
         from vbench_cn.language_parity import language_parity as parity_table
@@ -177,7 +177,7 @@ def compare_cmd(
     dimensions_dir: DimsDirOpt = None,
 ) -> None:
     """Paired comparison of two runs on their shared prompts, Holm-corrected (对比两次评测)."""
-    from vbench_cn.compare import compare
+    from vbench_cn.comparison import compare
 
     specs = _specs(dimensions_dir)
     try:
@@ -310,7 +310,7 @@ def submit_cmd(
     dimensions_dir: DimsDirOpt = None,
 ) -> None:
     """Write a computed submission from a run; runs with random weights are refused (提交)."""
-    from vbench_cn.aggregate import aggregate
+    from vbench_cn.aggregation import aggregate
     from vbench_cn.submissions import make_submission, write_submission
 
     specs = _specs(dimensions_dir)

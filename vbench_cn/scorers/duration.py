@@ -718,7 +718,7 @@ def duration_category_score(
     when their inputs are, so the category is too.
 
     Works on floats or on equally shaped numpy arrays (bootstrap replicates), like
-    :func:`vbench_cn.aggregate.category_scores`.
+    :func:`vbench_cn.aggregation.category_scores`.
 
     Args:
         normalized: dimension id → normalised score(s) of the duration category's

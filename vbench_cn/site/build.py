@@ -26,7 +26,7 @@ from typing import Any
 import jinja2
 
 from vbench_cn import __version__
-from vbench_cn.aggregate import CATEGORY_ROWS, vbench_totals
+from vbench_cn.aggregation import CATEGORY_ROWS, vbench_totals
 from vbench_cn.site.plots import Bar, bars_svg, radar_svg
 from vbench_cn.specs import DimensionSpec
 from vbench_cn.submissions import slugify
@@ -324,7 +324,7 @@ def build_site_from_run(
     weights are kept but flagged on every page as a demo (the real leaderboard refuses them
     in :func:`vbench_cn.submissions.validate_submission`).
     """
-    from vbench_cn.aggregate import aggregate
+    from vbench_cn.aggregation import aggregate
     from vbench_cn.results import read_records
     from vbench_cn.specs import load_specs
     from vbench_cn.submissions import make_submission

@@ -20,7 +20,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from vbench_cn._text import did_you_mean
-from vbench_cn.aggregate import prompt_key
+from vbench_cn.aggregation import prompt_key
 from vbench_cn.specs import DimensionSpec
 from vbench_cn.stats import holm, paired_bootstrap_mean, paired_permutation_pvalue
 
@@ -123,7 +123,7 @@ def per_prompt_means(
 
     Returns:
         ``{dimension: {prompt_key: mean}}``; the key is
-        :func:`vbench_cn.aggregate.prompt_key`, so the same prompt matches across runs.
+        :func:`vbench_cn.aggregation.prompt_key`, so the same prompt matches across runs.
     """
     sums: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0.0, 0.0]))
     for rec in records:
@@ -236,7 +236,3 @@ def compare(
         warnings=warnings,
     )
 
-
-from vbench_cn._callable_module import make_callable  # noqa: E402
-
-make_callable(__name__)  # vbench_cn.compare(...) calls compare() above

@@ -754,7 +754,3 @@ def _set_row(rec: Mapping[str, Any], spec: DimensionSpec | None) -> dict[str, An
         "details": json.dumps(details, sort_keys=True, ensure_ascii=False, default=str),
     }
 
-
-from vbench_cn._callable_module import make_callable  # noqa: E402
-
-make_callable(__name__)  # vbench_cn.aggregate(...) calls aggregate() above
