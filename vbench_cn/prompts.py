@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -28,12 +27,12 @@ from typing import Any, Literal
 
 from vbench_cn._resources import prompts_dir
 from vbench_cn._text import did_you_mean
+from vbench_cn.specs import ANY_PROMPTS, DimensionSpec, load_specs
 
 __all__ = [
     "CAMERA_MOTIONS",
     "CATEGORIES",
     "COLORS",
-    "DIMENSION_TAGS",
     "MIN_PROMPTS",
     "RELATIONS",
     "SET_PREFIXES",
@@ -43,7 +42,7 @@ __all__ = [
     "by_tag",
     "check_chinese",
     "check_english",
-    "count_by",
+    "dimension_tags",
     "export",
     "find_near_duplicates",
     "labels",
@@ -96,17 +95,6 @@ MIN_PROMPTS: dict[str, int] = {
     "chinese_culture": 100,
     "text_rendering": 60,
     "long_multi_event": 40,
-}
-
-#: VBench dimension -> the prompt tag it is scored on (dimensions without a suite of
-#: their own borrow one, as in VBench's ``dimension_to_folder.json``).
-DIMENSION_TAGS: dict[str, str] = {
-    **{tag: tag for tag in SET_PREFIXES},
-    "background_consistency": "scene",
-    "motion_smoothness": "subject_consistency",
-    "dynamic_degree": "subject_consistency",
-    "aesthetic_quality": "overall_consistency",
-    "imaging_quality": "overall_consistency",
 }
 
 CATEGORIES: tuple[str, ...] = (
@@ -577,16 +565,53 @@ def by_id(prompts: Iterable[Prompt] | None = None) -> dict[str, Prompt]:
     return {p.id: p for p in _default(prompts)}
 
 
-def by_tag(tag: str, prompts: Iterable[Prompt] | None = None) -> list[Prompt]:
-    """Prompts carrying ``tag`` (a suite name, or a dimension mapped by :data:`DIMENSION_TAGS`).
+def dimension_tags(specs: Mapping[str, DimensionSpec] | None = None) -> dict[str, str]:
+    """Suite tag or dimension id -> the tag of the prompts it is scored on.
+
+    Each suite tag names itself; each dimension takes the tag its spec's ``prompts`` field
+    names (dimensions without a suite of their own borrow one, as in VBench's
+    ``dimension_to_folder.json``), or ``"any"`` for a dimension scored on every prompt.
+    Read from the specs, so a new dimension needs no entry here.
+
+    Args:
+        specs: dimension specs (default: the built-in ones).
+
+    Example:
+        >>> dimension_tags()["dynamic_degree"], dimension_tags()["fvd"]
+        ('subject_consistency', 'any')
+    """
+    tags = {tag: tag for tag in SET_PREFIXES}
+    tags.update(_builtin_dimension_tags() if specs is None else _spec_tags(specs))
+    return tags
+
+
+def _spec_tags(specs: Mapping[str, DimensionSpec]) -> dict[str, str]:
+    return {spec.id: spec.prompts for spec in specs.values()}
+
+
+@cache
+def _builtin_dimension_tags() -> dict[str, str]:
+    return _spec_tags(load_specs(check_registries=False))
+
+
+def by_tag(
+    tag: str,
+    prompts: Iterable[Prompt] | None = None,
+    *,
+    specs: Mapping[str, DimensionSpec] | None = None,
+) -> list[Prompt]:
+    """Prompts of a suite tag or of a dimension (see :func:`dimension_tags`).
+
+    A dimension scored on every prompt (``prompts = "any"``) gets the whole suite.
 
     Raises:
         KeyError: unknown tag, with a did-you-mean suggestion.
     """
-    if tag not in DIMENSION_TAGS:
-        raise KeyError(f"unknown tag {tag!r}{did_you_mean(tag, DIMENSION_TAGS)}")
-    suite = DIMENSION_TAGS[tag]
-    return [p for p in _default(prompts) if suite in p.tags]
+    tags = dimension_tags(specs)
+    if tag not in tags:
+        raise KeyError(f"unknown tag {tag!r}{did_you_mean(tag, tags)}")
+    items = _default(prompts)
+    return items if tags[tag] == ANY_PROMPTS else [p for p in items if tags[tag] in p.tags]
 
 
 def stats(prompts: Iterable[Prompt] | None = None) -> dict[str, dict[str, int]]:
@@ -812,6 +837,7 @@ def load_vbench_prompt_info(path: Path | str) -> list[Prompt]:
         raise SuiteError(f"{path}: cannot read VBench prompt info: {err}") from None
     if not isinstance(data, list):
         raise SuiteError(f"{path}: expected a JSON list of prompt entries")
+    suites = {d: t for d, t in dimension_tags().items() if t != ANY_PROMPTS}
     prompts = []
     for n, entry in enumerate(data):
         where = f"{path}: entry {n}"
@@ -825,13 +851,13 @@ def load_vbench_prompt_info(path: Path | str) -> list[Prompt]:
             raise _fail(where, "dimension", "must be a list of dimension names")
         tags: list[str] = []
         for dim in dims:
-            if dim not in DIMENSION_TAGS:
+            if dim not in suites:
                 raise _fail(
                     where,
                     "dimension",
-                    f"unknown dimension {dim!r}{did_you_mean(dim, DIMENSION_TAGS)}",
+                    f"unknown dimension {dim!r}{did_you_mean(dim, suites)}",
                 )
-            tag = DIMENSION_TAGS[dim]
+            tag = suites[dim]
             if tag not in tags:
                 tags.append(tag)
         aux = entry.get("auxiliary_info", {})
@@ -848,8 +874,3 @@ def load_vbench_prompt_info(path: Path | str) -> list[Prompt]:
             )
         )
     return prompts
-
-
-def count_by(prompts: Iterable[Prompt], key: str = "category") -> Counter[str]:
-    """How many prompts per ``category`` (or any top-level attribute)."""
-    return Counter(str(getattr(p, key)) for p in prompts)

@@ -29,6 +29,8 @@ CATEGORIES: tuple[str, ...] = ("quality", "semantic", "fidelity", "duration", "l
 PARITY = ("vbench", "substitute", "new")
 LEVELS = ("video", "set", "run")
 AGGREGATES = ("mean", "weighted")
+#: The ``prompts`` value of a dimension scored on every prompt rather than on one suite tag.
+ANY_PROMPTS = "any"
 EXPECTS_KEYS = (
     "min_frames",
     "max_frames",
@@ -207,7 +209,7 @@ def parse_spec(
         backbone=backbone,
         sampling=sampling,
         params=params,
-        prompts=str(data.get("prompts", "any")),
+        prompts=str(data.get("prompts", ANY_PROMPTS)),
         normalization=(lo, hi),
         weight=float(weight),
         higher_is_better=bool(data.get("higher_is_better", True)),
@@ -224,8 +226,8 @@ def parse_spec(
     )
 
 
-def load_spec(path: str | Path) -> DimensionSpec:
-    """Read and validate one spec file."""
+def load_spec(path: str | Path, *, check_registries: bool = True) -> DimensionSpec:
+    """Read and validate one spec file (``check_registries``: as :func:`parse_spec`)."""
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -233,17 +235,23 @@ def load_spec(path: str | Path) -> DimensionSpec:
         raise SpecError(f"{path}: invalid TOML ({exc})") from None
     except OSError as exc:
         raise SpecError(f"{path}: cannot read ({exc.strerror})") from None
-    return parse_spec(data, path)
+    return parse_spec(data, path, check_registries=check_registries)
 
 
-def load_specs(extra_dirs: Iterable[str | Path] = ()) -> dict[str, DimensionSpec]:
-    """All specs: the built-in ones plus those in ``extra_dirs`` (later dirs override)."""
+def load_specs(
+    extra_dirs: Iterable[str | Path] = (), *, check_registries: bool = True
+) -> dict[str, DimensionSpec]:
+    """All specs: the built-in ones plus those in ``extra_dirs`` (later dirs override).
+
+    ``check_registries=False`` checks the data only, without importing the scorer and
+    extractor modules (and so torch): what listing dimensions or prompts needs.
+    """
     specs: dict[str, DimensionSpec] = {}
     for directory in [dimensions_dir(), *map(Path, extra_dirs)]:
         if not Path(directory).is_dir():
             raise SpecError(f"{directory}: dimensions folder not found")
         for path in sorted(Path(directory).glob("*.toml")):
-            spec = load_spec(path)
+            spec = load_spec(path, check_registries=check_registries)
             specs[spec.id] = spec
     return specs
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from vbench_cn.cli.prompts import app
 from vbench_cn.prompts import load_suite
+from vbench_cn.specs import load_specs
 
 runner = CliRunner()
 
@@ -62,6 +64,19 @@ def test_export_json_for_one_dimension_to_file(tmp_path: Path) -> None:
     assert [i["text"] for i in items] == [p.en for p in scene]
     assert items[0]["files"] == [f"{items[0]['id']}-{i}.mp4" for i in range(3)]
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize("spec", load_specs(check_registries=False).values(), ids=lambda s: s.id)
+def test_export_works_for_every_dimension_spec(spec) -> None:
+    """Each dimension exports the prompts its spec's ``prompts`` field names (all for "any")."""
+    result = runner.invoke(
+        app, ["export", "--lang", "en", "--dimension", spec.id, "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    suite = load_suite()
+    expected = [p.id for p in suite if spec.prompts == "any" or spec.prompts in p.tags]
+    assert expected, f"{spec.id}: no prompt carries the tag {spec.prompts!r}"
+    assert [i["id"] for i in json.loads(result.stdout)] == expected
 
 
 def test_unknown_dimension_exits_2_with_suggestion() -> None:

@@ -94,10 +94,9 @@ def export_cmd(
     suite: SuiteOpt = None,
 ) -> None:
     """Export prompts to generate videos from; name each video {prompt_id}-{i}.mp4."""
-    if dimension is not None and dimension not in suite_mod.DIMENSION_TAGS:
-        raise _usage_error(
-            f"unknown dimension {dimension!r}{did_you_mean(dimension, suite_mod.DIMENSION_TAGS)}"
-        )
+    tags = suite_mod.dimension_tags()
+    if dimension is not None and dimension not in tags:
+        raise _usage_error(f"unknown dimension {dimension!r}{did_you_mean(dimension, tags)}")
     prompts = _load(suite)
     if dimension is not None:
         prompts = suite_mod.by_tag(dimension, prompts)
