@@ -176,8 +176,7 @@ def validate_submission(doc: Any, specs: Mapping[str, DimensionSpec]) -> dict[st
 
     Args:
         doc: the parsed JSON.
-        specs: known dimensions (use :func:`vbench_cn.vbench_import.with_vbench_fallback`
-            so VBench's 16 dimensions are known before their spec files exist).
+        specs: known dimensions (:func:`vbench_cn.specs.load_specs`).
     """
     if not isinstance(doc, dict):
         raise ValueError("top level must be a JSON object")

@@ -1,4 +1,4 @@
-"""Our VBench aggregation recomputes the published Total/Quality/Semantic of every full reported row."""
+"""Our VBench rule recomputes the published Total/Quality/Semantic of every full reported row."""
 
 from __future__ import annotations
 
@@ -9,14 +9,13 @@ from _lbhelpers import SECTION_18, section18_specs, shipped_specs
 
 from vbench_cn.aggregation import vbench_totals
 from vbench_cn.submissions import load_submissions
-from vbench_cn.vbench_import import VBENCH_DIMENSIONS, with_vbench_fallback
 
 REPO = Path(__file__).resolve().parents[2]
 TOLERANCE_PERCENT = 0.01
 
 
 def _full_rows(specs) -> list[dict]:
-    subs = load_submissions(REPO / "leaderboard" / "submissions", with_vbench_fallback(specs))
+    subs = load_submissions(REPO / "leaderboard" / "submissions", specs)
     rows = [
         s
         for s in subs
@@ -48,24 +47,20 @@ def test_reported_rows_recomputed_with_section18_specs():
 
 
 def test_reported_rows_recomputed_with_shipped_specs():
-    """The same check with the spec files of the suite, once all 16 VBench specs exist."""
+    """The same check with the spec files of the suite."""
     shipped = shipped_specs()
-    vbench_ids = {s.id for s in shipped.values() if s.vbench_name}
-    missing = sorted({d.id for d in VBENCH_DIMENSIONS} - vbench_ids)
-    if missing:
-        pytest.skip(
-            f"{len(missing)} of the 16 VBench dimension specs are not in dimensions/ yet "
-            f"(with vbench_name): {', '.join(missing)}"
-        )
     _check(_full_rows(shipped), shipped)
 
 
-def test_package_fallback_table_matches_section18():
-    """The stand-in specs the site uses before the spec files land carry §18's constants."""
-    fallback = {d.id: d for d in VBENCH_DIMENSIONS}
+def test_shipped_specs_carry_section18_constants():
+    """The 16 VBench dimension specs carry §18's bounds, weight and group, and no other
+    spec claims a VBench name."""
+    shipped = shipped_specs()
     for dim_id, lo, hi, weight, group in SECTION_18:
-        d = fallback[dim_id]
-        assert (d.min, d.max, d.weight, d.group) == (lo, hi, weight, group), dim_id
+        s = shipped[dim_id]
+        assert (s.normalization, s.weight, s.category) == ((lo, hi), weight, group), dim_id
+        assert s.vbench_name, dim_id
+    assert {s.id for s in shipped.values() if s.vbench_name} == {d for d, *_ in SECTION_18}
 
 
 def test_tolerance_is_tight_enough_to_fail():

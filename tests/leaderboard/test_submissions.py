@@ -19,7 +19,6 @@ from vbench_cn.submissions import (
     validate_submission,
     write_submission,
 )
-from vbench_cn.vbench_import import with_vbench_fallback
 
 REPO = Path(__file__).resolve().parents[2]
 SPECS = specs(spec("a", normalization={"min": 0.0, "max": 1.0}), spec("b", category="semantic"))
@@ -178,9 +177,7 @@ def test_duplicate_model_versions_rejected(tmp_path):
 
 
 def _shipped() -> list[dict]:
-    return load_submissions(
-        REPO / "leaderboard" / "submissions", with_vbench_fallback(shipped_specs())
-    )
+    return load_submissions(REPO / "leaderboard" / "submissions", shipped_specs())
 
 
 def test_shipped_submissions_are_valid_and_cover_the_required_models():

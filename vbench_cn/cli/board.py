@@ -47,11 +47,9 @@ DimsDirOpt = Annotated[
 
 
 def _specs(extra: list[Path] | None) -> dict[str, DimensionSpec]:
-    """Built-in + extra specs, with VBench stand-ins for VBench dimensions not yet specified."""
-    from vbench_cn.vbench_import import with_vbench_fallback
-
+    """Built-in + extra specs, by id."""
     try:
-        return with_vbench_fallback(load_specs(extra or ()))
+        return dict(sorted(load_specs(extra or ()).items()))
     except SpecError as exc:
         usage_error(str(exc))
 

@@ -177,7 +177,7 @@ def build_site(
     Args:
         submissions: documents from :func:`vbench_cn.submissions.load_submissions` (or
             :func:`vbench_cn.submissions.make_submission`).
-        specs: dimension specs (with the VBench stand-ins, so reported rows have labels).
+        specs: dimension specs (every dimension a row reports needs one, for its label).
         out_dir: output folder; files the build owns are overwritten.
         title: the site's title (browser tab).
 
@@ -328,9 +328,8 @@ def build_site_from_run(
     from vbench_cn.results import read_records
     from vbench_cn.specs import load_specs
     from vbench_cn.submissions import make_submission
-    from vbench_cn.vbench_import import with_vbench_fallback
 
-    specs = with_vbench_fallback(specs if specs is not None else load_specs())
+    specs = dict(sorted((specs if specs is not None else load_specs()).items()))
     records = read_records(run_dir)
     if not records:
         raise ValueError(f"{run_dir}: no records found (expected records/*.jsonl)")
