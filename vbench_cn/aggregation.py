@@ -43,8 +43,6 @@ from vbench_cn.stats import (
 
 #: Category rows reported for every model, in display order ("total" = all categories).
 CATEGORY_ROWS: tuple[str, ...] = (*CATEGORIES, "total")
-#: The duration dimension that gates the duration category (see :func:`category_scores`).
-DURATION_LENGTH_DIMENSION = "duration_seconds"
 #: VBench's Quality:Semantic weights in its Total (``scripts/constant.py``).
 VBENCH_QUALITY_WEIGHT = 4.0
 VBENCH_SEMANTIC_WEIGHT = 1.0
@@ -138,12 +136,11 @@ def category_scores(
     absent from the result. Set-level dimensions (FVD, ...) count like the others, with
     their normalised value: the fidelity category consists of them.
 
-    The duration category is the exception: when its length dimension
-    (``duration_seconds``) and at least one other duration dimension are present, it is
-    the gated score of :func:`vbench_cn.scorers.duration.duration_category_score`
-    (length factor x weighted mean of the others), so a long video that falls apart and
-    a short one that cannot fail over time both score low. ``total`` stays the
-    spec-weighted mean over every dimension.
+    A category with a gate (a spec with ``category_gate = true``, e.g. ``duration_seconds``
+    for Duration) is the exception: when its gate and at least one other member are present,
+    it is :func:`gated_category_score` over its video-level members, so a long video that
+    falls apart and a short one that cannot fail over time both score low. ``total`` stays
+    the spec-weighted mean over every dimension.
 
     Args:
         normalized: dimension id → normalised score(s).
@@ -168,23 +165,68 @@ def category_scores(
             acc[0] = acc[0] + spec.weight * value
             acc[1] += spec.weight
     out = {cat: num / den for cat, (num, den) in sums.items()}
-    duration = {
-        d: v
-        for d, v in normalized.items()
-        if d in specs
-        and specs[d].category == "duration"
-        and specs[d].weight > 0
-        and specs[d].level == "video"
-    }
-    if DURATION_LENGTH_DIMENSION in duration and len(duration) > 1:
-        from vbench_cn.scorers.duration import duration_category_score
-
-        out["duration"] = duration_category_score(
-            duration,
-            {d: specs[d].weight for d in duration},
-            length_dimension=DURATION_LENGTH_DIMENSION,
-        )
+    for gate in sorted((s for s in specs.values() if s.category_gate), key=lambda s: s.id):
+        members = {
+            d: v
+            for d, v in normalized.items()
+            if d in specs
+            and specs[d].category == gate.category
+            and specs[d].weight > 0
+            and specs[d].level == "video"
+        }
+        if gate.id in members and len(members) > 1:
+            out[gate.category] = gated_category_score(
+                members, {d: specs[d].weight for d in members}, gate=gate.id
+            )
     return out
+
+
+def gated_category_score(
+    normalized: Mapping[str, Any], weights: Mapping[str, float], *, gate: str
+) -> Any:
+    """A gated category = gate factor x weighted mean of the category's other dimensions.
+
+    ``G = clip(n_gate, 0, 1)`` and ``S = sum w_d n_d / sum w_d`` over every other dimension
+    present. For Duration the gate is the normalised length (``duration_seconds``: seconds
+    / 60, capped at 60 s) and the others are the quality-over-time dimensions, frame rate
+    and resolution. The product is high only when the video is both long *and* holds up:
+    averaging would let a 60-s video that falls apart still collect the full length term,
+    and a 5-s video that cannot fail over time collect near-perfect sustain terms. Both
+    factors are in [0, 1] when their inputs are, so the category is too.
+
+    Works on floats or on equally shaped numpy arrays (bootstrap replicates), like
+    :func:`category_scores`.
+
+    Args:
+        normalized: dimension id → normalised score(s) of the category's dimensions.
+        weights: dimension id → spec weight; a dimension without a positive one is ignored.
+        gate: the gating dimension.
+
+    Returns:
+        The category score(s), or NaN when the gate or every other dimension is missing.
+
+    Example:
+        >>> w = {"duration_seconds": 1.0, "sustained_quality": 1.0, "loop_detection": 1.0}
+        >>> n = {"duration_seconds": 0.5, "sustained_quality": 0.9, "loop_detection": 0.7}
+        >>> gated_category_score(n, w, gate="duration_seconds")
+        0.4
+    """
+    if gate not in normalized:
+        return float("nan")
+    num: Any = 0.0
+    den = 0.0
+    for dim, value in normalized.items():
+        if dim == gate:
+            continue
+        weight = float(weights.get(dim, 0.0))
+        if weight <= 0:
+            continue
+        num = num + weight * value
+        den += weight
+    if den == 0:
+        return float("nan")
+    out = np.clip(normalized[gate], 0.0, 1.0) * (num / den)
+    return float(out) if np.ndim(out) == 0 else out
 
 
 def vbench_specs(specs: Mapping[str, DimensionSpec]) -> dict[str, list[DimensionSpec]]:
@@ -753,4 +795,3 @@ def _set_row(rec: Mapping[str, Any], spec: DimensionSpec | None) -> dict[str, An
         else float("nan"),
         "details": json.dumps(details, sort_keys=True, ensure_ascii=False, default=str),
     }
-

@@ -64,6 +64,7 @@ _FIELDS = {
     "expects",
     "source",
     "groups",
+    "category_gate",
 }
 
 
@@ -96,6 +97,8 @@ class DimensionSpec:
     expects: Mapping[str, float]
     source: str
     groups: tuple[str, ...]
+    #: Gates its category: category = this normalised score x the others' weighted mean.
+    category_gate: bool
     path: str
     sha256: str
 
@@ -172,6 +175,9 @@ def parse_spec(
             raise _err(path, f"expects.{key}", f"unknown key{did_you_mean(key, EXPECTS_KEYS)}")
         if not isinstance(value, (int, float)):
             raise _err(path, f"expects.{key}", "must be a number")
+    category_gate = data.get("category_gate", False)
+    if not isinstance(category_gate, bool):
+        raise _err(path, "category_gate", "must be true or false")
     params = dict(data.get("params", {}))
     backbone = data.get("backbone")
     if check_registries:
@@ -221,6 +227,7 @@ def parse_spec(
         expects=expects,
         source=str(data.get("source", "")),
         groups=tuple(data.get("groups", ())),
+        category_gate=category_gate,
         path=str(path),
         sha256=hashlib.sha256(raw_bytes).hexdigest(),
     )
@@ -253,6 +260,12 @@ def load_specs(
         for path in sorted(Path(directory).glob("*.toml")):
             spec = load_spec(path, check_registries=check_registries)
             specs[spec.id] = spec
+    gates: dict[str, str] = {}
+    for spec in specs.values():
+        if spec.category_gate and gates.setdefault(spec.category, spec.id) != spec.id:
+            raise _err(
+                spec.path, "category_gate", f"{gates[spec.category]} already gates {spec.category}"
+            )
     return specs
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from vbench_cn.aggregation import gated_category_score
 from vbench_cn.features.windows import pool_windows, sample_times, window_ids
 from vbench_cn.manifest import PromptInfo
 from vbench_cn.scorers import NotApplicable
@@ -240,7 +241,7 @@ def test_duration_category_gates_instead_of_averaging() -> None:
     short_good = {"duration_seconds": 5 / 60, **{k: 1.0 for k in d.SUSTAIN_DIMENSIONS}}
     long_good = {"duration_seconds": 1.0, **{k: 0.9 for k in d.SUSTAIN_DIMENSIONS}}
     scores = {
-        k: d.duration_category_score(v, w)
+        k: gated_category_score(v, w, gate="duration_seconds")
         for k, v in (("long_bad", long_bad), ("short_good", short_good), ("long_good", long_good))
     }
     assert scores["long_good"] == pytest.approx(0.9)
@@ -253,14 +254,15 @@ def test_duration_category_gates_instead_of_averaging() -> None:
 
 def test_duration_category_on_bootstrap_arrays_and_missing_parts() -> None:
     w = {"duration_seconds": 1.0, "loop_detection": 1.0, "frame_rate": 0.5}
-    arr = d.duration_category_score(
+    arr = gated_category_score(
         {
             "duration_seconds": np.array([0.5, 1.0, 1.5]),
             "loop_detection": np.array([1.0, 0.5, 1.0]),
             "frame_rate": np.array([1.0, 1.0, 1.0]),
         },
         w,
+        gate="duration_seconds",
     )
     assert np.allclose(arr, [0.5, 2 / 3, 1.0])  # length factor clipped at 1
-    assert math.isnan(d.duration_category_score({"loop_detection": 1.0}, w))
-    assert math.isnan(d.duration_category_score({"duration_seconds": 1.0}, w))
+    assert math.isnan(gated_category_score({"loop_detection": 1.0}, w, gate="duration_seconds"))
+    assert math.isnan(gated_category_score({"duration_seconds": 1.0}, w, gate="duration_seconds"))

@@ -209,7 +209,12 @@ def test_category_scores_ignore_unknown_and_zero_weight():
 
 def test_duration_category_is_gated_by_length():
     sp = specs(
-        spec("duration_seconds", category="duration", normalization={"min": 0.0, "max": 60.0}),
+        spec(
+            "duration_seconds",
+            category="duration",
+            normalization={"min": 0.0, "max": 60.0},
+            category_gate=True,
+        ),
         spec("sustained_quality", category="duration", weight=2.0),
         spec("frame_rate", category="duration"),
     )

@@ -81,6 +81,7 @@ def test_valid_spec_loads(tmp_path: Path) -> None:
             "name",
             "zh",
         ),
+        (lambda t: t + 'category_gate = "yes"\n', "category_gate", "true or false"),
     ],
 )
 def test_broken_spec_names_file_and_field(tmp_path: Path, edit, field: str, message: str) -> None:  # type: ignore[no-untyped-def]
@@ -117,3 +118,16 @@ def test_extra_dimension_folder_adds_specs(tmp_path: Path) -> None:
     _write(tmp_path, "my_flicker", GOOD.format(id="my_flicker"))
     specs = load_specs([tmp_path])
     assert "my_flicker" in specs and "temporal_flickering" in specs
+
+
+def test_the_length_gates_the_duration_category_and_nothing_else_gates() -> None:
+    gates = {s.id: s.category for s in load_specs().values() if s.category_gate}
+    assert gates == {"duration_seconds": "duration"}
+
+
+def test_a_second_gate_in_one_category_names_both(tmp_path: Path) -> None:
+    text = GOOD.format(id="my_length").replace('"quality"', '"duration"')
+    path = _write(tmp_path, "my_length", text + "category_gate = true\n")
+    with pytest.raises(SpecError) as err:
+        load_specs([tmp_path])
+    assert str(err.value) == f"{path}: category_gate: duration_seconds already gates duration"

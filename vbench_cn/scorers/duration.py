@@ -15,7 +15,8 @@ Dimensions:
     ``unintended_cuts``: ``exp(-cuts_per_minute / scale)``.
     ``event_order``: whether the prompt's events peak in the prompt's order.
 
-:func:`duration_category_score` combines them with the length into the Duration category.
+:func:`vbench_cn.aggregation.gated_category_score` combines them with the length into the
+Duration category.
 """
 
 from __future__ import annotations
@@ -684,10 +685,8 @@ def event_order(
     )
 
 
-# --------------------------------------------------------------------------- Duration category
-
-
-#: Dimensions that measure how a video holds up over time (gated by the length factor).
+#: The dimensions scored in this module (the Duration category's gate and its rule live in
+#: the specs and :func:`vbench_cn.aggregation.gated_category_score`).
 SUSTAIN_DIMENSIONS: tuple[str, ...] = (
     "sustained_quality",
     "long_range_consistency",
@@ -696,60 +695,3 @@ SUSTAIN_DIMENSIONS: tuple[str, ...] = (
     "unintended_cuts",
     "event_order",
 )
-
-
-def duration_category_score(
-    normalized: Mapping[str, Any],
-    weights: Mapping[str, float],
-    *,
-    length_dimension: str = "duration_seconds",
-    length_exponent: float = 1.0,
-) -> Any:
-    """Duration category = length factor x weighted mean of the other duration dimensions.
-
-    ``L = clip(n_len, 0, 1) ** length_exponent`` with ``n_len`` the normalised
-    ``duration_seconds`` (seconds / 60, capped at the 60-s cap), and ``S = sum w_d n_d /
-    sum w_d`` over every other dimension of the category present (the six
-    quality-over-time dimensions, frame rate and resolution). The category is ``L * S``: a
-    gate, not an average. Averaging would let a 60-s video that falls apart still collect
-    the full length term, and a 5-s video that cannot fail over time collect near-perfect
-    sustain terms; the product is high only when the video is both long *and* holds up
-    (short and good: ``L`` small; long and bad: ``S`` small). Both factors are in [0, 1]
-    when their inputs are, so the category is too.
-
-    Works on floats or on equally shaped numpy arrays (bootstrap replicates), like
-    :func:`vbench_cn.aggregation.category_scores`.
-
-    Args:
-        normalized: dimension id → normalised score(s) of the duration category's
-            dimensions (others are ignored only if their weight is missing from ``weights``).
-        weights: dimension id → spec weight (``spec.weight``) for the duration category.
-        length_dimension: the dimension that gives the length.
-        length_exponent: ``> 1`` punishes short videos more, ``< 1`` less.
-
-    Returns:
-        The category score(s), or NaN when the length or every other dimension is missing.
-
-    Example:
-        >>> w = {"duration_seconds": 1.0, "sustained_quality": 1.0, "loop_detection": 1.0}
-        >>> s = {"duration_seconds": 0.5, "sustained_quality": 0.9, "loop_detection": 0.7}
-        >>> duration_category_score(s, w)
-        0.4
-    """
-    if length_dimension not in normalized:
-        return float("nan")
-    num: Any = 0.0
-    den = 0.0
-    for dim, value in normalized.items():
-        if dim == length_dimension:
-            continue
-        weight = float(weights.get(dim, 0.0))
-        if weight <= 0:
-            continue
-        num = num + weight * value
-        den += weight
-    if den == 0:
-        return float("nan")
-    length = np.clip(normalized[length_dimension], 0.0, 1.0) ** length_exponent
-    out = length * (num / den)
-    return float(out) if np.ndim(out) == 0 else out
