@@ -12,12 +12,17 @@ prompt with a Chinese text model (Chinese-CLIP) and an English one with VBench's
 their gap also contains the difference between two models' similarity scales, so each row
 says which models scored each language (``same_model``) and such gaps should be read as
 indicative only.
+
+It is a report over a run's records, not a dimension: no spec, nothing for the runner to
+score per video. ``vbench-cn aggregate RUN --language-parity`` renders it
+(:mod:`vbench_cn.report`).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +63,6 @@ def parity_gap(
     seed: int = 0,
 ) -> Score:
     """Mean of per-prompt differences zh − en with its paired bootstrap CI and p-value.
-
-    Registered as the scorer ``language.parity_gap`` (spec ``language_parity``, level run).
 
     Args:
         differences: ``(n_prompts,)`` per-prompt ``mean_zh − mean_en``.
@@ -133,9 +136,9 @@ def language_parity(
     records: Iterable[Mapping[str, Any]],
     specs: Mapping[str, Any],
     *,
-    num_resamples: int | None = None,
-    confidence: float | None = None,
-    seed: int | None = None,
+    num_resamples: int = DEFAULT_NUM_RESAMPLES,
+    confidence: float = DEFAULT_CONFIDENCE,
+    seed: int = 0,
 ) -> pd.DataFrame:
     """The zh − en gap of every (model, video-level dimension) scored in both languages.
 
@@ -143,10 +146,9 @@ def language_parity(
         records: records of a run (any models and dimensions; set-level ones are ignored).
         specs: dimension id → :class:`~vbench_cn.specs.DimensionSpec` (aggregate rule,
             normalisation); dimensions without a spec are skipped.
-        num_resamples: bootstrap replicates (default: the ``language_parity`` spec's
-            params, else 2000).
-        confidence: two-sided level of the interval (default as above, else 0.95).
-        seed: RNG seed (same input, same output; default as above, else 0).
+        num_resamples: bootstrap replicates.
+        confidence: two-sided level of the interval.
+        seed: RNG seed (same input, same output).
 
     Returns:
         One row per (model, dimension) with at least one prompt scored in both languages;
@@ -163,22 +165,13 @@ def language_parity(
         >>> round(float(df.loc[0, "gap"]), 6), int(df.loc[0, "n_prompts"])
         (-0.1, 3)
     """
-    own = specs.get("language_parity")
-    params = dict(getattr(own, "params", {}) or {})
-    for key, value in (
-        ("num_resamples", num_resamples),
-        ("confidence", confidence),
-        ("seed", seed),
-    ):
-        if value is not None:
-            params[key] = value
+    params = {"num_resamples": num_resamples, "confidence": confidence, "seed": seed}
     by_cell: dict[tuple[str, str], list[Mapping[str, Any]]] = defaultdict(list)
     for rec in records:
         spec = specs.get(rec.get("dimension", ""))
         if (
             spec is None
             or getattr(spec, "level", "video") != "video"
-            or getattr(spec, "category", "") == "language"
             or rec.get("level", "video") != "video"
         ):
             continue
@@ -225,6 +218,13 @@ def language_parity(
             }
         )
     return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+@dataclass
+class LanguageParityResult:
+    """The language-parity report of a run: :func:`language_parity`'s table, to render."""
+
+    table: pd.DataFrame
 
 
 def language_parity_of_run(

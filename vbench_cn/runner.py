@@ -30,7 +30,7 @@ from vbench_cn.manifest import VideoItem
 from vbench_cn.reference import load_reference_for
 from vbench_cn.results import Record, RecordWriter, make_record, record_key, shard_path
 from vbench_cn.scorers import NotApplicable, Score, get_scorer
-from vbench_cn.specs import DimensionSpec
+from vbench_cn.specs import LEVELS, DimensionSpec
 from vbench_cn.video import DEFAULT_CHUNK_FRAMES, VideoError, VideoInfo, VideoReader
 
 log = logging.getLogger(__name__)
@@ -367,6 +367,11 @@ class Runner:
     def __init__(self, specs: Sequence[DimensionSpec], options: RunOptions) -> None:
         if not specs:
             raise ValueError("no dimension selected")
+        not_run = [f"{s.id} ({s.level})" for s in specs if s.level not in LEVELS]
+        if not_run:
+            raise ValueError(
+                f"the runner scores levels {', '.join(LEVELS)}, not {', '.join(not_run)}"
+            )
         self.specs = list(specs)
         self.options = options
         self.device = resolve_device(options.device)

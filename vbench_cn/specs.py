@@ -27,7 +27,8 @@ else:  # pragma: no cover
 Category = Literal["quality", "semantic", "fidelity", "duration", "language"]
 CATEGORIES: tuple[str, ...] = ("quality", "semantic", "fidelity", "duration", "language")
 PARITY = ("vbench", "substitute", "new")
-LEVELS = ("video", "set", "run")
+#: What a dimension scores: each video, or a model's whole set of videos (FVD, FID, ...).
+LEVELS = ("video", "set")
 AGGREGATES = ("mean", "weighted")
 #: The ``prompts`` value of a dimension scored on every prompt rather than on one suite tag.
 ANY_PROMPTS = "any"

@@ -238,3 +238,12 @@ def test_probe_all_reports_unreadable_files(tmp_path: Path) -> None:
     items = discover([folder], model="m")
     infos, errors = probe_all(items)
     assert len(errors) == 4 and all(infos[p] is None for p in errors)
+
+
+def test_runner_refuses_a_level_it_does_not_run(tmp_path: Path) -> None:
+    """A spec is never dropped silently: a level other than video or set stops the run."""
+    import dataclasses
+
+    spec = dataclasses.replace(load_specs()["duration_seconds"], level="run")
+    with pytest.raises(ValueError, match=r"levels video, set, not duration_seconds \(run\)"):
+        Runner([spec], RunOptions(out_dir=tmp_path, progress=False))

@@ -82,6 +82,7 @@ def test_valid_spec_loads(tmp_path: Path) -> None:
             "zh",
         ),
         (lambda t: t + 'category_gate = "yes"\n', "category_gate", "true or false"),
+        (lambda t: t + 'level = "run"\n', "level", "'run' not one of video, set"),
     ],
 )
 def test_broken_spec_names_file_and_field(tmp_path: Path, edit, field: str, message: str) -> None:  # type: ignore[no-untyped-def]

@@ -38,10 +38,12 @@ def specs():
     return load_specs()
 
 
-def test_spec_is_run_level_language_dimension_bound_to_registered_scorer(specs) -> None:
-    spec = specs["language_parity"]
-    assert (spec.level, spec.category, spec.weight) == ("run", "language", 0.0)
-    assert get_scorer(spec.scorer).fn is parity_gap
+def test_language_parity_is_a_report_not_a_dimension(specs) -> None:
+    """No spec, no registered scorer: ``aggregate --language-parity`` computes it."""
+    assert "language_parity" not in specs
+    assert {s.level for s in specs.values()} == {"video", "set"}
+    with pytest.raises(KeyError):
+        get_scorer("language.parity_gap")
 
 
 def test_gap_is_zh_minus_en_with_ci_over_prompts(specs) -> None:

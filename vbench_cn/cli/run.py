@@ -38,7 +38,7 @@ def evaluate(
         typer.Option(
             "--dimensions",
             "-d",
-            help="Dimension ids, categories (quality, semantic, duration, fidelity, language) or 'all'; comma list or repeated.",
+            help="Dimension ids, categories (quality, semantic, duration, fidelity) or 'all'; comma list or repeated.",
         ),
     ] = None,
     out: Annotated[

@@ -576,10 +576,3 @@ def text_similarity(
     if prompt is not None:
         details["lang"] = prompt.lang
     return Score(value, details)
-
-
-# --------------------------------------------------------------------------- language parity
-# The run-level scorer of dimensions/language_parity.toml (see vbench_cn/language_parity.py).
-from vbench_cn.language_parity import parity_gap  # noqa: E402
-
-scorer("language.parity_gap")(parity_gap)
