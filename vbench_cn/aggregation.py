@@ -17,9 +17,7 @@ dimensions, Total = (4·Quality + Semantic) / 5, normalisation not clipped.
 
 from __future__ import annotations
 
-import io
 import json
-import math
 import re
 import zlib
 from collections import defaultdict
@@ -30,12 +28,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vbench_cn import __version__
 from vbench_cn.specs import CATEGORIES, DimensionSpec
 from vbench_cn.stats import (
     DEFAULT_CONFIDENCE,
     DEFAULT_NUM_RESAMPLES,
     cluster_bootstrap_mean,
+    finite,
     percentile_interval,
     prompt_counts,
     ratio_replicates,
@@ -101,10 +99,6 @@ SET_COLUMNS = [
 def _seed(base: int, *names: str) -> list[int]:
     """A seed that depends only on ``base`` and the names (stable across runs and Pythons)."""
     return [base, *(zlib.crc32(n.encode("utf-8")) for n in names)]
-
-
-def _finite(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def prompt_key(rec: Mapping[str, Any]) -> str:
@@ -311,198 +305,6 @@ class AggregateResult:
     confidence: float
     seed: int
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready nested dict (NaN → None): ``{"models": {name: {...}}, "specs": [...]}``."""
-        models: dict[str, Any] = {}
-        for name in sorted(self.models):
-            dims = {
-                row["dimension"]: _clean(
-                    {k: row[k] for k in DIMENSION_COLUMNS if k not in ("model", "dimension")}
-                )
-                for row in self.dimensions[self.dimensions["model"] == name].to_dict("records")
-            }
-            cats = {
-                row["category"]: _clean(
-                    {k: row[k] for k in CATEGORY_COLUMNS if k not in ("model", "category")}
-                )
-                for row in self.categories[self.categories["model"] == name].to_dict("records")
-            }
-            vb_rows = self.vbench[self.vbench["model"] == name].to_dict("records")
-            vb = _clean({k: v for k, v in vb_rows[0].items() if k != "model"}) if vb_rows else None
-            sets = {
-                row["dimension"]: _clean(
-                    {k: row[k] for k in SET_COLUMNS if k not in ("model", "dimension")}
-                )
-                for row in self.set_level[self.set_level["model"] == name].to_dict("records")
-            }
-            for row in sets.values():
-                row["details"] = json.loads(row["details"]) if row.get("details") else {}
-            models[name] = {
-                "meta": self.models[name],
-                "dimensions": dims,
-                "categories": cats,
-                "vbench": vb,
-                "set_level": sets,
-            }
-        return {
-            "suite_version": __version__,
-            "bootstrap": {
-                "unit": "prompt",
-                "num_resamples": self.num_resamples,
-                "confidence": self.confidence,
-                "seed": self.seed,
-            },
-            "specs": self.specs,
-            "unknown_dimensions": self.unknown_dimensions,
-            "models": models,
-        }
-
-    def to_json(self) -> str:
-        """The aggregate as JSON text (sorted keys, NaN written as null)."""
-        return (
-            json.dumps(
-                self.to_dict(), ensure_ascii=False, indent=2, sort_keys=True, allow_nan=False
-            )
-            + "\n"
-        )
-
-    def to_long_frame(self) -> pd.DataFrame:
-        """All rows in one long table (``row`` = dimension | category | vbench | set)."""
-        parts = []
-        d = self.dimensions.assign(
-            row="dimension", name=self.dimensions["dimension"], score=self.dimensions["mean"]
-        )
-        parts.append(d)
-        c = self.categories.assign(row="category", name=self.categories["category"])
-        parts.append(c)
-        for _, vb in self.vbench.iterrows():
-            for part in ("quality", "semantic", "total"):
-                parts.append(
-                    pd.DataFrame(
-                        [
-                            {
-                                "model": vb["model"],
-                                "row": "vbench",
-                                "name": f"vbench_{part}",
-                                "score": vb[part],
-                                "ci_low": vb[f"{part}_ci_low"],
-                                "ci_high": vb[f"{part}_ci_high"],
-                                "n_dimensions": vb["n_dimensions"],
-                            }
-                        ]
-                    )
-                )
-        parts.append(self.set_level.assign(row="set", name=self.set_level["dimension"]))
-        frames = [p for p in parts if not p.empty]
-        if not frames:
-            return pd.DataFrame(columns=["model", "row", "name", "score"])
-        long = pd.concat(frames, ignore_index=True, sort=False)
-        first = ["model", "row", "name", "score", "ci_low", "ci_high", "normalized"]
-        cols = [c for c in first if c in long] + sorted(
-            c for c in long if c not in first and c not in ("dimension", "category", "mean")
-        )
-        return long[cols]
-
-    def to_csv(self) -> str:
-        """The long table as CSV text."""
-        buf = io.StringIO()
-        self.to_long_frame().to_csv(buf, index=False, lineterminator="\n")
-        return buf.getvalue()
-
-    def to_markdown(self) -> str:
-        """Human-readable Markdown: one table of dimensions, one of categories, VBench, set level."""
-        out = [
-            f"# Aggregate (95 % CI: bootstrap over prompts, {self.num_resamples} resamples, seed {self.seed})",
-            "",
-        ]
-        out += [
-            "## Dimensions",
-            "",
-            "| model | dimension | mean [95% CI] | normalised | videos | prompts | errors | skipped |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
-        for row in self.dimensions.to_dict("records"):
-            out.append(
-                f"| {_md(row['model'])} | {_md(row['dimension'])} | {_fmt_ci(row['mean'], row['ci_low'], row['ci_high'])}"
-                f" | {_fmt(row['normalized'])} | {row['n_videos']} | {row['n_prompts']} | {row['n_errors']}"
-                f" | {row['n_skipped']} |"
-            )
-        out += [
-            "",
-            "## Categories (normalised, spec weights)",
-            "",
-            "| model | category | score [95% CI] | dimensions |",
-            "|---|---|---|---|",
-        ]
-        for row in self.categories.to_dict("records"):
-            out.append(
-                f"| {_md(row['model'])} | {row['category']} | "
-                f"{_fmt_ci(row['score'], row['ci_low'], row['ci_high'])} | {row['n_dimensions']} |"
-            )
-        if not self.vbench.empty:
-            out += [
-                "",
-                "## VBench rule (Total = (4·Quality + Semantic)/5)",
-                "",
-                "| model | Total | Quality | Semantic | dims |",
-                "|---|---|---|---|---|",
-            ]
-            for row in self.vbench.to_dict("records"):
-                out.append(
-                    f"| {_md(row['model'])} | {_fmt_ci(row['total'], row['total_ci_low'], row['total_ci_high'])} | "
-                    f"{_fmt_ci(row['quality'], row['quality_ci_low'], row['quality_ci_high'])} | "
-                    f"{_fmt_ci(row['semantic'], row['semantic_ci_low'], row['semantic_ci_high'])} | "
-                    f"{row['n_dimensions']}/{row['n_expected']} |"
-                )
-        if not self.set_level.empty:
-            out += [
-                "",
-                "## Set-level scores (as computed, not normalised)",
-                "",
-                "| model | dimension | score [95% CI] | better | videos | reference |",
-                "|---|---|---|---|---|---|",
-            ]
-            for row in self.set_level.to_dict("records"):
-                better = "higher" if row["higher_is_better"] else "lower"
-                out.append(
-                    f"| {_md(row['model'])} | {_md(row['dimension'])} | {_fmt_ci(row['score'], row['ci_low'], row['ci_high'])}"
-                    f" | {better} | {_fmt(row['n_videos'], 0)} | {_md(str(row['reference'] or '—'))} |"
-                )
-        if self.unknown_dimensions:
-            out += [
-                "",
-                f"Unknown dimensions (no spec, not aggregated): {', '.join(map(_md, self.unknown_dimensions))}",
-            ]
-        return "\n".join(out) + "\n"
-
-
-def _md(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-def _fmt(x: Any, digits: int = 4) -> str:
-    return f"{x:.{digits}f}" if _finite(x) else "—"
-
-
-def _fmt_ci(value: Any, lo: Any, hi: Any) -> str:
-    if not _finite(value):
-        return "—"
-    if _finite(lo) and _finite(hi):
-        return f"{value:.4f} [{lo:.4f}, {hi:.4f}]"
-    return f"{value:.4f}"
-
-
-def _clean(d: Mapping[str, Any]) -> dict[str, Any]:
-    """NaN → None and numpy scalars → Python, for JSON."""
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, np.generic):
-            v = v.item()
-        if isinstance(v, float) and not math.isfinite(v):
-            v = None
-        out[k] = v
-    return out
-
 
 def aggregate(
     records: Iterable[Mapping[str, Any]],
@@ -564,13 +366,13 @@ def aggregate(
             cell.n_skipped += 1
             continue
         score = rec.get("score")
-        if status != "ok" or not _finite(score):
+        if status != "ok" or not finite(score):
             cell.n_errors += 1
             continue
         weight = 1.0
         if spec.aggregate == "weighted":
             w = (rec.get("details") or {}).get("weight")
-            if _finite(w) and w > 0:
+            if finite(w) and w > 0:
                 weight = float(w)
             else:
                 cell.n_unweighted += 1
@@ -598,13 +400,13 @@ def aggregate(
                 confidence=confidence,
                 seed=_seed(seed, model, dim),
             )
-            norm = spec.normalize(est.value) if _finite(est.value) else float("nan")
+            norm = spec.normalize(est.value) if finite(est.value) else float("nan")
             n_lo, n_hi = (
                 (spec.normalize(est.ci_low), spec.normalize(est.ci_high))
-                if _finite(est.ci_low)
+                if finite(est.ci_low)
                 else (float("nan"), float("nan"))
             )
-            if _finite(norm):
+            if finite(norm):
                 point_norm[dim] = norm
             dim_rows.append(
                 {
@@ -636,7 +438,7 @@ def aggregate(
         set_norm = {
             r["dimension"]: r["normalized"]
             for r in set_rows
-            if r["model"] == model and r["dimension"] in specs and _finite(r["normalized"])
+            if r["model"] == model and r["dimension"] in specs and finite(r["normalized"])
         }
         all_norm = {**point_norm, **set_norm}
         cats = category_scores(all_norm, specs)
@@ -676,7 +478,7 @@ def aggregate(
                 row[part] = vb[part]
                 lo, hi = (
                     percentile_interval(np.asarray(vb_reps[part]), confidence=confidence)
-                    if _finite(vb[part])
+                    if finite(vb[part])
                     else (float("nan"), float("nan"))
                 )
                 row[f"{part}_ci_low"], row[f"{part}_ci_high"] = lo, hi
@@ -722,7 +524,7 @@ def _joint_replicates(
     num_resamples: int,
     seed: Sequence[int],
 ) -> dict[str, np.ndarray]:
-    """Normalised bootstrap replicates of every dimension, resampling the model's prompts jointly."""
+    """Normalised bootstrap replicates of every dimension, the model's prompts resampled jointly."""
     dims = [d for d in sorted(cells) if d in point_norm]
     keys = sorted({k for d in dims for k in cells[d].values})
     if not keys:
@@ -757,7 +559,7 @@ def _set_category_interval(
         return nan
     for row in set_rows:
         if row["model"] == model and row["dimension"] == members[0]:
-            if _finite(row["ci_low"]) and _finite(row["ci_high"]):
+            if finite(row["ci_low"]) and finite(row["ci_high"]):
                 spec = specs[members[0]]
                 a, b = spec.normalize(row["ci_low"]), spec.normalize(row["ci_high"])
                 return (min(a, b), max(a, b))
@@ -778,18 +580,18 @@ def _set_row(rec: Mapping[str, Any], spec: DimensionSpec | None) -> dict[str, An
     return {
         "model": str(rec.get("model")),
         "dimension": str(rec.get("dimension")),
-        "score": float(score) if _finite(score) else float("nan"),
+        "score": float(score) if finite(score) else float("nan"),
         "higher_is_better": spec.higher_is_better
         if spec
         else bool(details.get("higher_is_better", False)),
         "status": rec.get("status", "ok"),
         "n_videos": details.get("n_videos", details.get("num_videos")),
         "reference": details.get("reference", details.get("reference_id")),
-        "ci_low": float(ci_low) if _finite(ci_low) else float("nan"),
-        "ci_high": float(ci_high) if _finite(ci_high) else float("nan"),
+        "ci_low": float(ci_low) if finite(ci_low) else float("nan"),
+        "ci_high": float(ci_high) if finite(ci_high) else float("nan"),
         "normalized": spec.normalize(float(score))
         if spec is not None
-        and _finite(score)
+        and finite(score)
         and rec.get("status", "ok") == "ok"
         and int(rec.get("dimension_version") or 1) == spec.version
         else float("nan"),

@@ -10,7 +10,6 @@ separate intervals would.
 
 from __future__ import annotations
 
-import math
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -22,7 +21,7 @@ import pandas as pd
 from vbench_cn._text import did_you_mean
 from vbench_cn.aggregation import prompt_key
 from vbench_cn.specs import DimensionSpec
-from vbench_cn.stats import holm, paired_bootstrap_mean, paired_permutation_pvalue
+from vbench_cn.stats import finite, holm, paired_bootstrap_mean, paired_permutation_pvalue
 
 Verdict = Literal["better", "worse", "no detectable difference", "not comparable"]
 
@@ -59,39 +58,6 @@ class CompareResult:
     model_b: str
     alpha: float
     warnings: list[str]
-
-    def to_markdown(self) -> str:
-        """The comparison as a Markdown table, warnings first."""
-        lines = [
-            f"# {self.model_b} (B) vs {self.model_a} (A): difference B − A, paired over prompts",
-            "",
-        ]
-        lines += [f"> {w}" for w in self.warnings]
-        if self.warnings:
-            lines.append("")
-        lines += [
-            "| dimension | prompts | A | B | B − A [95% CI] | p | p (Holm) | verdict for B |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
-        for r in self.table.to_dict("records"):
-            diff = (
-                f"{r['difference']:+.4f} [{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]"
-                if _finite(r["difference"])
-                else "—"
-            )
-            lines.append(
-                f"| {r['dimension']} | {r['n_prompts']} | {_f(r['mean_a'])} | {_f(r['mean_b'])} | {diff} "
-                f"| {_f(r['p_value'], 3)} | {_f(r['p_holm'], 3)} | {r['verdict']} |"
-            )
-        return "\n".join(lines) + "\n"
-
-
-def _finite(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
-def _f(x: Any, digits: int = 4) -> str:
-    return f"{x:.{digits}f}" if _finite(x) else "—"
 
 
 def _pick_model(records: Sequence[Mapping[str, Any]], model: str | None, label: str) -> str:
@@ -135,10 +101,10 @@ def per_prompt_means(
         if int(rec.get("dimension_version") or 1) != spec.version:
             continue
         score = rec.get("score")
-        if rec.get("status", "ok") != "ok" or not _finite(score):
+        if rec.get("status", "ok") != "ok" or not finite(score):
             continue
         w = (rec.get("details") or {}).get("weight") if spec.aggregate == "weighted" else 1.0
-        w = float(w) if _finite(w) and w > 0 else 1.0
+        w = float(w) if finite(w) and w > 0 else 1.0
         acc = sums[spec.id][prompt_key(rec)]
         acc[0] += w * float(score)
         acc[1] += w
@@ -146,7 +112,7 @@ def per_prompt_means(
 
 
 def _verdict(diff: float, p_holm: float, alpha: float, higher_is_better: bool) -> Verdict:
-    if not (_finite(diff) and _finite(p_holm)):
+    if not (finite(diff) and finite(p_holm)):
         return "not comparable"
     if p_holm >= alpha or diff == 0:
         return "no detectable difference"
@@ -235,4 +201,3 @@ def compare(
         alpha=alpha,
         warnings=warnings,
     )
-

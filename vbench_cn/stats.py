@@ -8,8 +8,10 @@ Every function takes an explicit ``seed`` so the same input always gives the sam
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.stats
@@ -18,6 +20,16 @@ import scipy.stats
 DEFAULT_NUM_RESAMPLES = 2000
 #: Two-sided level of every interval (95 %).
 DEFAULT_CONFIDENCE = 0.95
+
+
+def finite(x: Any) -> bool:
+    """Whether ``x`` is a finite real number (an int or float, not a bool, None or NaN).
+
+    Example:
+        >>> [finite(v) for v in (1, 0.5, float("nan"), True, None, "1")]
+        [True, True, False, False, False, False]
+    """
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def prompt_counts(

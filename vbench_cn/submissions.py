@@ -28,6 +28,7 @@ from typing import Any
 
 from vbench_cn._text import did_you_mean
 from vbench_cn.aggregation import CATEGORY_ROWS, AggregateResult
+from vbench_cn.report import aggregate_document
 from vbench_cn.specs import DimensionSpec
 
 SCHEMA_VERSION = 1
@@ -413,7 +414,7 @@ def make_submission(
     Raises:
         ValueError: several models and no ``run_model``, random weights, or an invalid field.
     """
-    data = result.to_dict()
+    data = aggregate_document(result)
     names = sorted(data["models"])
     if run_model is None:
         if len(names) != 1:

@@ -10,6 +10,7 @@ import pytest
 from _lbhelpers import rec, section18_specs, spec, specs
 
 from vbench_cn.aggregation import aggregate, category_scores, vbench_totals
+from vbench_cn.report import render
 from vbench_cn.stats import cluster_bootstrap_mean, holm, paired_permutation_pvalue
 
 
@@ -150,16 +151,16 @@ def test_json_echoes_specs_and_outputs_are_deterministic():
     ]
     first = aggregate(records, sp, num_resamples=300, seed=7)
     second = aggregate(list(reversed(records)), sp, num_resamples=300, seed=7)
-    assert first.to_json() == second.to_json()
-    assert first.to_csv() == second.to_csv()
-    doc = json.loads(first.to_json())
+    assert render(first, "json") == render(second, "json")
+    assert render(first, "csv") == render(second, "csv")
+    doc = json.loads(render(first, "json"))
     assert doc["specs"] == [
         {"id": s.id, "version": s.version, "sha256": s.sha256} for s in sp.values()
     ]
     assert doc["bootstrap"]["unit"] == "prompt"
-    assert "| m | a |" in first.to_markdown()
+    assert "| m | a |" in render(first, "md")
     other_seed = aggregate(records, sp, num_resamples=300, seed=8)
-    assert other_seed.to_json() != first.to_json()
+    assert render(other_seed, "json") != render(first, "json")
 
 
 def test_bootstrap_resamples_prompts_not_videos():

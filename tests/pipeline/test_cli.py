@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from vbench_cn.cli import app
+from vbench_cn.report import render
 
 runner = CliRunner()
 
@@ -83,7 +84,7 @@ def test_library_api_names_are_callable(tmp_path: Path, clips_dir: Path) -> None
     import vbench_cn.aggregation  # noqa: F401  (importing the module must not shadow the function)
 
     result = vbench_cn.aggregate(records, load_specs())
-    assert "duration_seconds" in result.to_markdown()
+    assert "duration_seconds" in render(result, "md")
     assert [s.id for s in vbench_cn.list_dimensions()] and callable(vbench_cn.compare)
 
 

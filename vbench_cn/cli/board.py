@@ -8,7 +8,6 @@ Tables go to stdout (or ``--out``), notes to stderr; bad input exits 2 with one 
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import sys
 from enum import Enum
 from pathlib import Path
@@ -31,11 +30,12 @@ leaderboard_app = typer.Typer(
 
 
 class AggFormat(str, Enum):
-    """Output format of ``aggregate`` and ``compare``."""
+    """Output format of ``aggregate`` and ``compare`` (:data:`vbench_cn.report.FORMATS`)."""
 
     md = "md"
     csv = "csv"
     json = "json"
+    parquet = "parquet"
 
 
 DimsDirOpt = Annotated[
@@ -65,12 +65,23 @@ def _records(run_dir: Path) -> list:
     return records
 
 
-def _emit(text: str, out: Path | None) -> None:
+def _emit(result: Any, fmt: AggFormat, out: Path | None) -> None:
+    """Render ``result`` in ``fmt`` to ``out``, or to stdout (Parquet as bytes)."""
+    from vbench_cn.report import render
+
+    data = render(result, fmt.value)
     if out is None:
-        sys.stdout.write(text)
+        if isinstance(data, bytes):
+            sys.stdout.flush()
+            sys.stdout.buffer.write(data)
+        else:
+            sys.stdout.write(data)
         return
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
+    if isinstance(data, bytes):
+        out.write_bytes(data)
+    else:
+        out.write_text(data, encoding="utf-8")
     print(f"wrote {out}", file=sys.stderr)
 
 
@@ -88,7 +99,9 @@ def aggregate_cmd(
     run_dir: Annotated[
         Path, typer.Argument(help="Run directory (records/*.jsonl) or one JSONL file.")
     ],
-    fmt: Annotated[AggFormat, typer.Option("--format", help="md, csv or json.")] = AggFormat.md,
+    fmt: Annotated[
+        AggFormat, typer.Option("--format", help="md, csv, json or parquet.")
+    ] = AggFormat.md,
     out: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
     resamples: Annotated[
         int, typer.Option("--resamples", min=100, help="Bootstrap replicates.")
@@ -105,46 +118,26 @@ def aggregate_cmd(
     ] = False,
 ) -> None:
     """Per model and dimension: mean, 95 % CI over prompts, normalised and category scores (汇总)."""
-    from vbench_cn.aggregation import aggregate
-
     if language_parity:
+        from vbench_cn.language_parity import LanguageParityResult
         from vbench_cn.language_parity import language_parity as parity_table
 
         table = parity_table(
             _records(run_dir), _specs(dimensions_dir), num_resamples=resamples, seed=seed
         )
-        text = {
-            "md": lambda: (
-                _markdown_table(table)
-                if not table.empty
-                else "no prompt was scored in both languages\n"
-            ),
-            "csv": lambda: table.to_csv(index=False),
-            "json": lambda: table.to_json(orient="records", force_ascii=False, indent=2),
-        }[fmt.value]()
-        _emit(text, out)
+        _emit(LanguageParityResult(table), fmt, out)
         return
+    from vbench_cn.aggregation import aggregate
+
     result = aggregate(
         _records(run_dir), _specs(dimensions_dir), num_resamples=resamples, seed=seed
     )
-    text = {"md": result.to_markdown, "csv": result.to_csv, "json": result.to_json}[fmt.value]()
     if result.unknown_dimensions:
         print(
             f"note: no spec for {', '.join(result.unknown_dimensions)}; not aggregated",
             file=sys.stderr,
         )
-    _emit(text, out)
-
-
-def _markdown_table(table: Any) -> str:
-    """A pandas DataFrame as a Markdown table (floats to 4 significant digits)."""
-    cols = [str(c) for c in table.columns]
-    fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)  # noqa: E731
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += [
-        "| " + " | ".join(fmt(v) for v in row) + " |" for row in table.itertuples(index=False)
-    ]
-    return "\n".join(lines) + "\n"
+    _emit(result, fmt, out)
 
 
 COMPARE_EPILOG = """Examples:
@@ -160,7 +153,9 @@ COMPARE_EPILOG = """Examples:
 def compare_cmd(
     run_a: Annotated[Path, typer.Argument(help="Baseline run (A).")],
     run_b: Annotated[Path, typer.Argument(help="Candidate run (B); differences are B − A.")],
-    fmt: Annotated[AggFormat, typer.Option("--format", help="md, csv or json.")] = AggFormat.md,
+    fmt: Annotated[
+        AggFormat, typer.Option("--format", help="md, csv, json or parquet.")
+    ] = AggFormat.md,
     out: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
     alpha: Annotated[
         float, typer.Option("--alpha", min=0.0001, max=0.5, help="Family-wise error level (Holm).")
@@ -192,27 +187,7 @@ def compare_cmd(
         usage_error(f"{exc} (--model-a / --model-b)")
     for warning in result.warnings:
         print(f"note: {warning}", file=sys.stderr)
-    if fmt is AggFormat.md:
-        text = result.to_markdown()
-    elif fmt is AggFormat.csv:
-        text = result.table.to_csv(index=False, lineterminator="\n")
-    else:
-        rows = json.loads(result.table.to_json(orient="records"))
-        text = (
-            json.dumps(
-                {
-                    "model_a": result.model_a,
-                    "model_b": result.model_b,
-                    "alpha": alpha,
-                    "warnings": result.warnings,
-                    "dimensions": rows,
-                },
-                ensure_ascii=False,
-                indent=2,
-            )
-            + "\n"
-        )
-    _emit(text, out)
+    _emit(result, fmt, out)
 
 
 IMPORT_EPILOG = """Examples:
