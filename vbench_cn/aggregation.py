@@ -306,6 +306,22 @@ class AggregateResult:
     seed: int
 
 
+@dataclass
+class _Collected:
+    """One pass over a run's records, sorted into what each later step needs."""
+
+    cells: dict[tuple[str, str], _Cell] = field(default_factory=lambda: defaultdict(_Cell))
+    set_rows: list[dict[str, Any]] = field(default_factory=list)
+    meta: dict[str, dict[str, Any]] = field(default_factory=dict)
+    unknown: set[str] = field(default_factory=set)
+
+    def model_cells(self, model: str) -> dict[str, _Cell]:
+        return {dim: c for (mod, dim), c in self.cells.items() if mod == model}
+
+    def model_set_rows(self, model: str) -> list[dict[str, Any]]:
+        return [r for r in self.set_rows if r["model"] == model]
+
+
 def aggregate(
     records: Iterable[Mapping[str, Any]],
     specs: Mapping[str, DimensionSpec],
@@ -315,6 +331,10 @@ def aggregate(
     seed: int = 0,
 ) -> AggregateResult:
     """Aggregate a run's records per model and dimension.
+
+    Steps: collect the records into per-(model, dimension) cells; per model, bootstrap each
+    dimension, then the categories and VBench's rule from one joint resampling of the
+    model's prompts; finally the per-model metadata.
 
     Args:
         records: records as read by :func:`vbench_cn.results.read_records`.
@@ -326,195 +346,265 @@ def aggregate(
     Returns:
         An :class:`AggregateResult` (use ``.dimensions`` for the per-dimension DataFrame).
     """
-    cells: dict[tuple[str, str], _Cell] = defaultdict(_Cell)
-    set_rows: list[dict[str, Any]] = []
-    meta: dict[str, dict[str, Any]] = {}
-    unknown: set[str] = set()
-    for rec in records:
-        model, dim = str(rec.get("model")), str(rec.get("dimension"))
-        m = meta.setdefault(
-            model,
-            {
-                "random_weights": False,
-                "weights": set(),
-                "suite_versions": set(),
-                "prompt_langs": set(),
-                "samples": defaultdict(set),
-            },
-        )
-        m["random_weights"] |= bool(rec.get("random_weights")) or rec.get("weights") == "random"
-        if rec.get("weights"):
-            m["weights"].add(str(rec["weights"]))
-        if rec.get("suite_version"):
-            m["suite_versions"].add(str(rec["suite_version"]))
-        if rec.get("prompt_lang"):
-            m["prompt_langs"].add(str(rec["prompt_lang"]))
-        spec = specs.get(dim)
-        level = rec.get("level") or (spec.level if spec else "video")
-        if level != "video" or (spec is not None and spec.level != "video"):
-            set_rows.append(_set_row(rec, spec))
-            continue
-        if spec is None:
-            unknown.add(dim)
-            continue
-        cell = cells[(model, dim)]
-        if int(rec.get("dimension_version") or 1) != spec.version:
-            cell.n_stale += 1
-            continue
-        status = rec.get("status", "ok")
-        if status == "skipped":
-            cell.n_skipped += 1
-            continue
-        score = rec.get("score")
-        if status != "ok" or not finite(score):
-            cell.n_errors += 1
-            continue
-        weight = 1.0
-        if spec.aggregate == "weighted":
-            w = (rec.get("details") or {}).get("weight")
-            if finite(w) and w > 0:
-                weight = float(w)
-            else:
-                cell.n_unweighted += 1
-        key = prompt_key(rec)
-        cell.values[key].append(float(score))
-        cell.weights[key].append(weight)
-        cell.n_videos += 1
-        if rec.get("sample") is not None:
-            m["samples"][key].add(rec["sample"])
-
-    set_rows.sort(key=lambda r: (r["model"], r["dimension"]))
+    data = _collect(records, specs)
     dim_rows: list[dict[str, Any]] = []
     cat_rows: list[dict[str, Any]] = []
     vb_rows: list[dict[str, Any]] = []
-    for model in sorted(meta):
-        model_cells = {dim: c for (mod, dim), c in cells.items() if mod == model}
-        point_norm: dict[str, float] = {}
-        for dim in sorted(model_cells):
-            cell, spec = model_cells[dim], specs[dim]
-            keys = sorted(cell.values)
-            est = cluster_bootstrap_mean(
-                [cell.values[k] for k in keys],
-                [cell.weights[k] for k in keys],
-                num_resamples=num_resamples,
-                confidence=confidence,
-                seed=_seed(seed, model, dim),
-            )
-            norm = spec.normalize(est.value) if finite(est.value) else float("nan")
-            n_lo, n_hi = (
-                (spec.normalize(est.ci_low), spec.normalize(est.ci_high))
-                if finite(est.ci_low)
-                else (float("nan"), float("nan"))
-            )
-            if finite(norm):
-                point_norm[dim] = norm
-            dim_rows.append(
-                {
-                    "model": model,
-                    "dimension": dim,
-                    "category": spec.category,
-                    "version": spec.version,
-                    "aggregate": spec.aggregate,
-                    "higher_is_better": spec.higher_is_better,
-                    "mean": est.value,
-                    "ci_low": est.ci_low,
-                    "ci_high": est.ci_high,
-                    "normalized": norm,
-                    "normalized_ci_low": min(n_lo, n_hi),
-                    "normalized_ci_high": max(n_lo, n_hi),
-                    "n_videos": cell.n_videos,
-                    "n_prompts": len(keys),
-                    "n_errors": cell.n_errors,
-                    "n_skipped": cell.n_skipped,
-                    "n_stale": cell.n_stale,
-                    "n_unweighted": cell.n_unweighted,
-                }
-            )
+    for model in sorted(data.meta):
+        cells = data.model_cells(model)
+        rows, point_norm = _dimension_rows(model, cells, specs, num_resamples, confidence, seed)
+        dim_rows += rows
         rep_norm = _joint_replicates(
-            model_cells, specs, point_norm, num_resamples, _seed(seed, model, "joint")
+            cells, specs, point_norm, num_resamples, _seed(seed, model, "joint")
         )
-        # Set-level scores enter the categories with their normalised value; their own
-        # uncertainty is not resampled over prompts, so they are fixed in the replicates.
-        set_norm = {
-            r["dimension"]: r["normalized"]
-            for r in set_rows
-            if r["model"] == model and r["dimension"] in specs and finite(r["normalized"])
-        }
-        all_norm = {**point_norm, **set_norm}
-        cats = category_scores(all_norm, specs)
-        if rep_norm or set_norm:
-            fixed = {d: np.full(num_resamples, v) for d, v in set_norm.items()}
-            cat_reps = category_scores({**rep_norm, **fixed}, specs)
-        else:
-            cat_reps = {}
-        for cat in CATEGORY_ROWS:
-            if cat not in cats:
-                continue
-            members = sorted(
-                d
-                for d in all_norm
-                if specs[d].weight > 0 and (cat == "total" or specs[d].category == cat)
-            )
-            if all(d in set_norm for d in members):
-                lo, hi = _set_category_interval(members, set_rows, model, specs)
-            else:
-                lo, hi = percentile_interval(cat_reps[cat], confidence=confidence)
-            cat_rows.append(
-                {
-                    "model": model,
-                    "category": cat,
-                    "score": cats[cat],
-                    "ci_low": lo,
-                    "ci_high": hi,
-                    "n_dimensions": len(members),
-                    "dimensions": ",".join(members),
-                }
-            )
-        vb = vbench_totals(point_norm, specs)
-        if vb["n_expected"] > 0 and vb["n_dimensions"] > 0:
-            vb_reps = vbench_totals(rep_norm, specs) if rep_norm else {}
-            row = {"model": model}
-            for part in ("quality", "semantic", "total"):
-                row[part] = vb[part]
-                lo, hi = (
-                    percentile_interval(np.asarray(vb_reps[part]), confidence=confidence)
-                    if finite(vb[part])
-                    else (float("nan"), float("nan"))
-                )
-                row[f"{part}_ci_low"], row[f"{part}_ci_high"] = lo, hi
-            row.update(
-                n_dimensions=vb["n_dimensions"],
-                n_expected=vb["n_expected"],
-                complete=vb["complete"],
-            )
-            vb_rows.append(row)
-
-    models_meta = {
-        name: {
-            "random_weights": m["random_weights"],
-            "weights": sorted(m["weights"]),
-            "suite_versions": sorted(m["suite_versions"]),
-            "prompt_langs": sorted(m["prompt_langs"]),
-            "samples_per_prompt": max((len(s) for s in m["samples"].values()), default=None),
-            "n_prompts": len(m["samples"]),
-        }
-        for name, m in meta.items()
-    }
+        cat_rows += _category_rows(
+            model,
+            point_norm,
+            rep_norm,
+            data.model_set_rows(model),
+            specs,
+            num_resamples,
+            confidence,
+        )
+        vb_row = _vbench_row(model, point_norm, rep_norm, specs, confidence)
+        if vb_row is not None:
+            vb_rows.append(vb_row)
     return AggregateResult(
         dimensions=pd.DataFrame(dim_rows, columns=DIMENSION_COLUMNS),
         categories=pd.DataFrame(cat_rows, columns=CATEGORY_COLUMNS),
         vbench=pd.DataFrame(vb_rows, columns=VBENCH_COLUMNS),
-        set_level=pd.DataFrame(set_rows, columns=SET_COLUMNS),
-        models=models_meta,
+        set_level=pd.DataFrame(data.set_rows, columns=SET_COLUMNS),
+        models={name: _model_meta(m) for name, m in data.meta.items()},
         specs=[
             {"id": s.id, "version": s.version, "sha256": s.sha256}
             for s in sorted(specs.values(), key=lambda s: s.id)
         ],
-        unknown_dimensions=sorted(unknown),
+        unknown_dimensions=sorted(data.unknown),
         num_resamples=num_resamples,
         confidence=confidence,
         seed=seed,
     )
+
+
+def _collect(
+    records: Iterable[Mapping[str, Any]], specs: Mapping[str, DimensionSpec]
+) -> _Collected:
+    """Sort records into video-level cells, set-level rows, per-model metadata and unknowns.
+
+    A video-level record counts as stale (another spec version), skipped, an error (not ok
+    or no finite score) or a value with its weight (``details["weight"]`` for weighted
+    specs), grouped by its prompt (:func:`prompt_key`).
+    """
+    data = _Collected()
+    for rec in records:
+        model, dim = str(rec.get("model")), str(rec.get("dimension"))
+        m = data.meta.setdefault(model, _new_meta())
+        m["random_weights"] |= bool(rec.get("random_weights")) or rec.get("weights") == "random"
+        for key, field_name in (
+            ("weights", "weights"),
+            ("suite_versions", "suite_version"),
+            ("prompt_langs", "prompt_lang"),
+        ):
+            if rec.get(field_name):
+                m[key].add(str(rec[field_name]))
+        spec = specs.get(dim)
+        level = rec.get("level") or (spec.level if spec else "video")
+        if level != "video" or (spec is not None and spec.level != "video"):
+            data.set_rows.append(_set_row(rec, spec))
+            continue
+        if spec is None:
+            data.unknown.add(dim)
+            continue
+        _add_video_record(data.cells[(model, dim)], rec, spec, m["samples"])
+    data.set_rows.sort(key=lambda r: (r["model"], r["dimension"]))
+    return data
+
+
+def _new_meta() -> dict[str, Any]:
+    return {
+        "random_weights": False,
+        "weights": set(),
+        "suite_versions": set(),
+        "prompt_langs": set(),
+        "samples": defaultdict(set),
+    }
+
+
+def _add_video_record(
+    cell: _Cell, rec: Mapping[str, Any], spec: DimensionSpec, samples: dict[str, set[Any]]
+) -> None:
+    """Count one video-level record into its (model, dimension) cell."""
+    if int(rec.get("dimension_version") or 1) != spec.version:
+        cell.n_stale += 1
+        return
+    status = rec.get("status", "ok")
+    if status == "skipped":
+        cell.n_skipped += 1
+        return
+    score = rec.get("score")
+    if status != "ok" or not finite(score):
+        cell.n_errors += 1
+        return
+    weight = 1.0
+    if spec.aggregate == "weighted":
+        w = (rec.get("details") or {}).get("weight")
+        if finite(w) and w > 0:
+            weight = float(w)
+        else:
+            cell.n_unweighted += 1
+    key = prompt_key(rec)
+    cell.values[key].append(float(score))
+    cell.weights[key].append(weight)
+    cell.n_videos += 1
+    if rec.get("sample") is not None:
+        samples[key].add(rec["sample"])
+
+
+def _dimension_rows(
+    model: str,
+    cells: Mapping[str, _Cell],
+    specs: Mapping[str, DimensionSpec],
+    num_resamples: int,
+    confidence: float,
+    seed: int,
+) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """One row per dimension of ``model`` (mean, prompt-bootstrap CI, normalised score),
+    and the finite normalised means that the categories and VBench's rule are made of."""
+    rows: list[dict[str, Any]] = []
+    point_norm: dict[str, float] = {}
+    for dim in sorted(cells):
+        cell, spec = cells[dim], specs[dim]
+        keys = sorted(cell.values)
+        est = cluster_bootstrap_mean(
+            [cell.values[k] for k in keys],
+            [cell.weights[k] for k in keys],
+            num_resamples=num_resamples,
+            confidence=confidence,
+            seed=_seed(seed, model, dim),
+        )
+        norm = spec.normalize(est.value) if finite(est.value) else float("nan")
+        n_lo, n_hi = (
+            (spec.normalize(est.ci_low), spec.normalize(est.ci_high))
+            if finite(est.ci_low)
+            else (float("nan"), float("nan"))
+        )
+        if finite(norm):
+            point_norm[dim] = norm
+        rows.append(
+            {
+                "model": model,
+                "dimension": dim,
+                "category": spec.category,
+                "version": spec.version,
+                "aggregate": spec.aggregate,
+                "higher_is_better": spec.higher_is_better,
+                "mean": est.value,
+                "ci_low": est.ci_low,
+                "ci_high": est.ci_high,
+                "normalized": norm,
+                "normalized_ci_low": min(n_lo, n_hi),
+                "normalized_ci_high": max(n_lo, n_hi),
+                "n_videos": cell.n_videos,
+                "n_prompts": len(keys),
+                "n_errors": cell.n_errors,
+                "n_skipped": cell.n_skipped,
+                "n_stale": cell.n_stale,
+                "n_unweighted": cell.n_unweighted,
+            }
+        )
+    return rows, point_norm
+
+
+def _category_rows(
+    model: str,
+    point_norm: Mapping[str, float],
+    rep_norm: Mapping[str, np.ndarray],
+    set_rows: Sequence[Mapping[str, Any]],
+    specs: Mapping[str, DimensionSpec],
+    num_resamples: int,
+    confidence: float,
+) -> list[dict[str, Any]]:
+    """One row per category of ``model`` present, in :data:`CATEGORY_ROWS` order.
+
+    Set-level scores enter the categories with their normalised value; their own
+    uncertainty is not resampled over prompts, so they are held fixed in the replicates.
+    """
+    set_norm = {
+        r["dimension"]: r["normalized"]
+        for r in set_rows
+        if r["dimension"] in specs and finite(r["normalized"])
+    }
+    all_norm = {**point_norm, **set_norm}
+    cats = category_scores(all_norm, specs)
+    cat_reps: dict[str, Any] = {}
+    if rep_norm or set_norm:
+        fixed = {d: np.full(num_resamples, v) for d, v in set_norm.items()}
+        cat_reps = category_scores({**rep_norm, **fixed}, specs)
+    rows = []
+    for cat in CATEGORY_ROWS:
+        if cat not in cats:
+            continue
+        members = sorted(
+            d
+            for d in all_norm
+            if specs[d].weight > 0 and (cat == "total" or specs[d].category == cat)
+        )
+        if all(d in set_norm for d in members):
+            lo, hi = _set_category_interval(members, set_rows, model, specs)
+        else:
+            lo, hi = percentile_interval(cat_reps[cat], confidence=confidence)
+        rows.append(
+            {
+                "model": model,
+                "category": cat,
+                "score": cats[cat],
+                "ci_low": lo,
+                "ci_high": hi,
+                "n_dimensions": len(members),
+                "dimensions": ",".join(members),
+            }
+        )
+    return rows
+
+
+def _vbench_row(
+    model: str,
+    point_norm: Mapping[str, float],
+    rep_norm: Mapping[str, np.ndarray],
+    specs: Mapping[str, DimensionSpec],
+    confidence: float,
+) -> dict[str, Any] | None:
+    """VBench's Quality, Semantic and Total of ``model`` with CIs, or None when it has no
+    VBench dimension (see :func:`vbench_totals`)."""
+    vb = vbench_totals(point_norm, specs)
+    if not (vb["n_expected"] > 0 and vb["n_dimensions"] > 0):
+        return None
+    vb_reps = vbench_totals(rep_norm, specs) if rep_norm else {}
+    row: dict[str, Any] = {"model": model}
+    for part in ("quality", "semantic", "total"):
+        row[part] = vb[part]
+        lo, hi = (
+            percentile_interval(np.asarray(vb_reps[part]), confidence=confidence)
+            if finite(vb[part])
+            else (float("nan"), float("nan"))
+        )
+        row[f"{part}_ci_low"], row[f"{part}_ci_high"] = lo, hi
+    row.update(
+        n_dimensions=vb["n_dimensions"], n_expected=vb["n_expected"], complete=vb["complete"]
+    )
+    return row
+
+
+def _model_meta(m: Mapping[str, Any]) -> dict[str, Any]:
+    """A model's metadata as reported: sorted lists, samples per prompt, prompt count."""
+    return {
+        "random_weights": m["random_weights"],
+        "weights": sorted(m["weights"]),
+        "suite_versions": sorted(m["suite_versions"]),
+        "prompt_langs": sorted(m["prompt_langs"]),
+        "samples_per_prompt": max((len(s) for s in m["samples"].values()), default=None),
+        "n_prompts": len(m["samples"]),
+    }
 
 
 def _joint_replicates(
