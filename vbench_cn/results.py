@@ -178,11 +178,6 @@ class RecordWriter:
         os.fsync(self._fh.fileno())
         self.done.add(record_key(rec))
 
-    def write_many(self, recs: Iterable[Record]) -> None:
-        """Append several records."""
-        for rec in recs:
-            self.write(rec)
-
     def close(self) -> None:
         """Close the shard file."""
         self._fh.close()
