@@ -18,10 +18,12 @@ import math
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch is imported where frames become tensors, so specs load without it
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -239,6 +241,8 @@ class VideoReader:
 
     def read_all(self, indices: Sequence[int] | np.ndarray) -> torch.Tensor:
         """Decode the given frames into one tensor, in the order (and repeats) given."""
+        import torch
+
         wanted = np.asarray(indices, dtype=np.int64)
         chunks = list(self.read(wanted))
         got = np.concatenate([c[0] for c in chunks])
@@ -298,6 +302,8 @@ class _DecordImpl:
         chunks, decord's decoder thread keeps decoding ahead into an unbounded queue (4.6 GB
         after 4.5 s idle on 1080p), so memory is bounded only if chunks are consumed at once.
         """
+        import torch
+
         for start in range(0, len(unique), chunk):
             idx = unique[start : start + chunk]
             out = np.empty((len(idx), self.height, self.width, 3), dtype=np.uint8)
@@ -356,6 +362,7 @@ def _pyav_frames(
     index, so the caller can let decord read the rest.
     """
     import av
+    import torch
 
     if len(unique) == 0:
         return

@@ -2,7 +2,9 @@
 
 Each command module exposes ``register(app)``; this file only assembles them, so a
 command group can be added without touching the others. Data goes to stdout; progress
-and logs go to stderr; usage errors exit 2 with one line.
+and logs go to stderr; usage errors exit 2 with one line. Command modules import torch
+and the models inside the commands that need them, so ``--help`` and the listing
+commands start at once (tests/pipeline/test_cli_startup.py).
 """
 
 from __future__ import annotations
@@ -36,21 +38,9 @@ _SUB_APPS = (
 
 def _assemble() -> None:
     for module_name in _COMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue  # that command group is not part of this build
-            raise
-        module.register(app)
+        importlib.import_module(module_name).register(app)
     for module_name, name, help_text in _SUB_APPS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue
-            raise
-        app.add_typer(module.app, name=name, help=help_text)
+        app.add_typer(importlib.import_module(module_name).app, name=name, help=help_text)
 
 
 _assemble()

@@ -197,13 +197,14 @@ def dimensions_list(
     """List dimensions with English and Chinese names (维度列表)."""
     from rich.table import Table
 
-    from vbench_cn.api import list_dimensions
-    from vbench_cn.specs import SpecError
+    from vbench_cn.specs import SpecError, load_specs
 
     try:
-        specs = list_dimensions(dimensions_dir or ())
+        # Data only: listing needs no scorer module (nor torch); `dimensions validate` checks those.
+        loaded = load_specs(dimensions_dir or (), check_registries=False)
     except SpecError as exc:
         usage_error(str(exc))
+    specs = sorted(loaded.values(), key=lambda s: (s.category, s.id))
     rows = [
         {
             "id": s.id,
