@@ -10,7 +10,7 @@ Category scores (quality, semantic, fidelity, duration, language, total) are the
 spec-weighted means of normalised dimension scores; their CIs come from one joint
 bootstrap over the union of a model's prompts, so correlated dimensions are resampled
 together. For the dimensions that exist in VBench (``spec.vbench_name``) VBench's own rule
-is reproduced (``scripts/cal_final_score.py``, see docs ``vbench-reference.md`` §18):
+is reproduced (``scripts/cal_final_score.py``, see ``docs/vbench-reference.md`` §18):
 Quality = Σ w·n / Σ w over its quality dimensions, Semantic = plain mean of its semantic
 dimensions, Total = (4·Quality + Semantic) / 5, normalisation not clipped.
 """

@@ -460,7 +460,7 @@ def randomize_(module: nn.Module, seed: int) -> nn.Module:
 
     Norm weights (all ones), biases and cls tokens (all zeros) are constant after the usual
     init; an implementation that dropped a bias or a norm would then match a reference by
-    accident (see shared/vbench-offline.md). Ones become ``1 + 0.1·N(0,1)``, other
+    accident (see docs/vbench-offline.md). Ones become ``1 + 0.1·N(0,1)``, other
     constants ``c + 0.02·N(0,1)``; BatchNorm running variances stay positive.
     """
     gen = torch.Generator().manual_seed(seed)

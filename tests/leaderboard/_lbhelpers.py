@@ -9,7 +9,7 @@ from typing import Any
 from vbench_cn.results import make_record
 from vbench_cn.specs import DimensionSpec, parse_spec
 
-#: VBench's constant table as printed in docs vbench-reference.md §18, typed in again here
+#: VBench's constant table as printed in docs/vbench-reference.md §18, typed in again here
 #: (not imported from the package) so the test checks the package's own copy.
 SECTION_18 = [
     # id, min, max, weight, group

@@ -1,7 +1,7 @@
 """Run VBench's own per-dimension code on a folder of videos; write per-video scores to JSON.
 
 Runs INSIDE ``.venv-parity`` (vbench==0.1.5 and its working package set, see
-``shared/vbench-offline.md``); never imports vbench_cn. The checkpoints must already be in
+``docs/vbench-offline.md``); never imports vbench_cn. The checkpoints must already be in
 VBench's cache layout under ``--cache`` (``harness.write_checkpoints`` puts them there).
 
     .venv-parity/bin/python tests/parity/reference_runner.py --videos DIR --cache DIR \\

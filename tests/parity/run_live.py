@@ -8,7 +8,7 @@ Steps: encode the harness videos; save seeded random checkpoints in VBench's cac
 and in ours; run ``reference_runner.py`` with ``.venv-parity/bin/python`` (threads 1); run
 ``vbench-cn evaluate --weights NAME=PATH`` (``OMP_NUM_THREADS=1``, TF32 irrelevant on CPU);
 compare per-video scores with ``tolerances.toml``. Exit status 1 when a dimension is out of
-tolerance. Build the parity venv first as ``shared/vbench-offline.md`` says (the commands
+tolerance. Build the parity venv first as ``docs/vbench-offline.md`` says (the commands
 are in ``tests/parity/README.md``).
 """
 

@@ -8,7 +8,7 @@ imported by ``reference_runner.py`` inside ``.venv-parity`` too.
 
 Every constant of the real initialisation (norm weights and biases, zero biases, PReLU
 slopes) gets seeded noise as well, so an implementation that drops a bias or a norm cannot
-match by accident (``shared/vbench-offline.md``).
+match by accident (``docs/vbench-offline.md``).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 VBench's ``load_video`` returns float32 frames in 0..255 (not uint8), so every resize runs
 on floats and is never rounded, and CLIP's bicubic output may overshoot 0..255 without a
-clamp (shared/vbench-offline.md). ``antialias=False`` is pinned, as in VBench since commit
+clamp (docs/vbench-offline.md). ``antialias=False`` is pinned, as in VBench since commit
 ``ee896a9`` (2024-11-29). Sources: ``vbench/utils.py`` (``clip_transform``,
 ``dino_transform``), ``vbench/imaging_quality.py`` (``transform``, mode ``longer``).
 """

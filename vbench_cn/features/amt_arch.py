@@ -15,7 +15,7 @@ numerical recipe (order of reductions, grid normalisation, interpolation modes) 
 reference implementation vendored in ``vbench==0.1.5`` (``vbench/third_party/amt``), since
 the motion-smoothness score truncates the prediction to ``uint8`` and so amplifies any
 float difference. Only the full-resolution path (``scale_factor == 1``) exists: it is the
-path VBench takes on CPU and on every ``torch.device`` (see ``shared/vbench-reference.md`` §4).
+path VBench takes on CPU and on every ``torch.device`` (see ``docs/vbench-reference.md`` §4).
 """
 
 from __future__ import annotations

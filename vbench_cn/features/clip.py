@@ -143,7 +143,7 @@ LAION_AESTHETIC_HEAD = register_weights(
         source="https://raw.githubusercontent.com/LAION-AI/aesthetic-predictor/main/"
         "sa_0_4_vit_l_14_linear.pth",
         filename="sa_0_4_vit_l_14_linear.pth",
-        sha256=None,  # not published; shared/vbench-reference.md §17
+        sha256=None,  # not published; docs/vbench-reference.md §17
         size_bytes=None,
         license="MIT",
         transforms="L2-normalised float32 CLIP ViT-L/14 image embedding (768)",

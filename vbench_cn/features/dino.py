@@ -96,7 +96,7 @@ DINO_VITB16 = register_weights(
         source="https://dl.fbaipublicfiles.com/dino/dino_vitbase16_pretrain/"
         "dino_vitbase16_pretrain.pth",
         filename="dino_vitbase16_pretrain.pth",
-        sha256=None,  # not published; shared/vbench-reference.md §17
+        sha256=None,  # not published; docs/vbench-reference.md §17
         size_bytes=None,
         license="Apache-2.0",
         transforms="short side to 224 (bilinear, antialias=False, float 0-255), no crop, /255, "

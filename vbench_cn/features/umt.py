@@ -112,7 +112,7 @@ register_weights(
         build=_build,
         source="hf://OpenGVLab/VBench_Used_Models/l16_ptk710_ftk710_ftk400_f16_res224.pth",
         filename="l16_ptk710_ftk710_ftk400_f16_res224.pth",
-        sha256=UMT_SHA256,  # HF LFS digest, shared/vbench-reference.md §17
+        sha256=UMT_SHA256,  # HF LFS digest, docs/vbench-reference.md §17
         size_bytes=None,  # ~607 MB (fp16 tensors)
         license="MIT (OpenGVLab unmasked_teacher)",
         transforms="16 middle frames, uint8 short side 256 (cv2 INTER_LINEAR), center crop 224, "

@@ -99,7 +99,7 @@ register_weights(
         build=_build,
         source="hf://OpenGVLab/VBench_Used_Models/ViClip-InternVid-10M-FLT.pth",
         filename="ViClip-InternVid-10M-FLT.pth",
-        sha256=VICLIP_SHA256,  # HF LFS digest, shared/vbench-reference.md §17
+        sha256=VICLIP_SHA256,  # HF LFS digest, docs/vbench-reference.md §17
         size_bytes=None,  # ~1.71 GB
         license="MIT (OpenGVLab InternVid / ViCLIP model card)",
         transforms="8 middle frames, uint8 short side 224 (bicubic, antialias=False, rounded), "

@@ -2,7 +2,7 @@
 
 The nine VBench semantic dimensions (``vbench/{object_class,multiple_objects,color,
 spatial_relationship,human_action,scene,appearance_style,temporal_style,
-overall_consistency}.py``; formulas summarised in ``shared/vbench-reference.md`` §8-§16),
+overall_consistency}.py``; formulas summarised in ``docs/vbench-reference.md`` §8-§16),
 as pure functions of detector boxes, class probabilities or embeddings plus the prompt's
 structured metadata (``prompts/README.md``). Metadata that a dimension needs and the
 prompt lacks gives :class:`~vbench_cn.scorers.NotApplicable`, never a score of 0.
