@@ -1,7 +1,7 @@
 """Decode benchmark: peak RSS and frames/s of the ways to read a long video's frames.
 
     python bench/decode_bench.py /tmp/long1080.mp4 --frames 1600 --step 1
-    python bench/decode_bench.py /tmp/long1080.mp4 --frames 4800 --step 8   # sparse, as fps sampling
+    python bench/decode_bench.py /tmp/long1080.mp4 --frames 4800 --step 8  # sparse (fps sampling)
 
 Each method runs in its own child process (``ru_maxrss`` is its peak alone) and reads the
 same frame indices in 16-frame chunks:

@@ -1,8 +1,8 @@
 """Time and peak memory of ``reference build`` on synthetic clips (random-weight detectors).
 
-    python bench/fidelity_bench.py                                  # 100 clips, fvd + fid_frames + kid_frames
-    python bench/fidelity_bench.py --clips 20 --dimensions fvd       # one detector
-    python bench/fidelity_bench.py --dimensions fidelity --device cuda   # with VideoMAE-v2 ViT-g (GPU)
+    python bench/fidelity_bench.py  # 100 clips, fvd + fid_frames + kid_frames
+    python bench/fidelity_bench.py --clips 20 --dimensions fvd  # one detector
+    python bench/fidelity_bench.py --dimensions fidelity --device cuda  # VideoMAE-v2 ViT-g (GPU)
     python bench/fidelity_bench.py --score-only --dim 2048 --samples 3000  # scorer cost alone
 
 The scorer part times one Fréchet distance (scipy sqrtm) plus its bootstrap interval, and one
@@ -37,7 +37,9 @@ import torch
 from vbench_cn.reference_build import build_reference
 videos, name, dims, device = sys.argv[1], sys.argv[2], sys.argv[3].split(","), sys.argv[4]
 t0, c0 = time.perf_counter(), time.process_time()
-folder = build_reference([videos], name, dimensions=dims, random_weights=True, device=device, overwrite=True)
+folder = build_reference(
+    [videos], name, dimensions=dims, random_weights=True, device=device, overwrite=True
+)
 out = {"wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0, "folder": str(folder),
        "cuda_peak_bytes": torch.cuda.max_memory_allocated() if torch.cuda.is_available() else None,
        "torch_threads": torch.get_num_threads()}
@@ -83,7 +85,7 @@ def run_child(videos: Path, name: str, dims: str, device: str, home: Path) -> di
 
 
 def time_scorers(samples: int, dim: int, bootstrap: int) -> dict[str, Any]:
-    """Seconds for one Fréchet distance with ``bootstrap`` replicates, and one KID, on random features."""
+    """Seconds for one Fréchet distance (``bootstrap`` replicates) and one KID, random features."""
     import numpy as np
     import torch
 

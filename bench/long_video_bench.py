@@ -7,7 +7,7 @@ and throughput (video frames and sampled frames per wall-clock second).
     python bench/long_video_bench.py generate /tmp/long1080.mp4 --minutes 10 --fps 8
     python bench/long_video_bench.py score /tmp/long1080.mp4 --chunk-frames 64
     python bench/long_video_bench.py score /tmp/long1080.mp4 --spec-set default --random-weights
-    python bench/long_video_bench.py run /tmp/long1080.mp4   # generate if absent, then both scorings
+    python bench/long_video_bench.py run /tmp/long1080.mp4  # generate if absent, then score both
 
 The video: a 1920x1080 texture panning 2 px per frame under a moving square, with two hard
 cuts (at 30 % and 60 % of its length: 3:00 and 6:00 of 10 minutes), a 4-s clip looped for
@@ -58,7 +58,7 @@ DURATION_DIMS = [
 
 
 def _texture(height: int, width: int, seed: int, cell: int = 24) -> np.ndarray:
-    """A smooth colourful ``(H, W, 3)`` uint8 texture, rendered in column strips (bounded memory)."""
+    """A smooth colourful ``(H, W, 3)`` uint8 texture, drawn in column strips (bounded memory)."""
     import torch
     import torch.nn.functional as F
 

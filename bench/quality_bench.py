@@ -46,7 +46,7 @@ QUALITY = (
 
 
 def bench_clips(count: int, seed: int, fps: float = 6.0) -> list[tuple[str, np.ndarray, float]]:
-    """``count`` clips of 2-3 s at ``fps`` and 256-480 px: moving, static, cut, jittery, flickering."""
+    """``count`` clips of 2-3 s at ``fps``, 256-480 px: moving, static, cut, jittery, flickering."""
     from vbench_cn import synthetic as s
 
     sizes = [(256, 256), (256, 320), (320, 256), (256, 384), (288, 288), (256, 480)]
@@ -212,8 +212,8 @@ def print_table(s: dict[str, Any], dims: list[str]) -> None:
     print("|---|---|---|---|---|")
     for row in s["backbones"]:
         print(
-            f"| {row['extractor']} | {row['frames']} | {row['forward_s']} | {row['frames_per_s']} | "
-            f"{row['forward_share']} |"
+            f"| {row['extractor']} | {row['frames']} | {row['forward_s']} | "
+            f"{row['frames_per_s']} | {row['forward_share']} |"
         )
     if "vbench_seconds_per_dimension" in s:
         print("\n| VBench dimension | seconds (incl. model load, decode) |")
@@ -256,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     if not args.skip_vbench and "subject_consistency" in dims and dino is None:
         p.error(
-            "VBench loads DINO through torch.hub from a facebookresearch/dino checkout: pass --dino-repo"
+            "VBench loads DINO through torch.hub from a facebookresearch/dino checkout: "
+            "pass --dino-repo"
         )
     cache, overrides = harness.write_checkpoints(args.seed, out / "weights", dims, dino_repo=dino)
     print(

@@ -115,8 +115,8 @@ def make_demo_videos(folder: Path) -> list[Path]:
 
 def run_demo(out: Path, *, build_site: bool = True) -> None:
     """Generate, score, rank, and (optionally) build the site; prints the ranking to stdout."""
-    from vbench_cn.cli._common import stderr, stdout
     from vbench_cn.api import evaluate
+    from vbench_cn.cli._common import stderr, stdout
 
     t0 = time.perf_counter()
     videos = out / "videos"

@@ -159,9 +159,11 @@ def language_parity(
 
     Example:
         >>> from types import SimpleNamespace as S
-        >>> recs = [dict(model="m", dimension="d", prompt_id=f"p{i}", prompt_lang=lang, status="ok",
-        ...              score=s, weights="random") for i in range(3) for lang, s in (("zh", 0.4), ("en", 0.5))]
-        >>> df = language_parity(recs, {"d": S(level="video", aggregate="mean", normalization=(0.0, 1.0))})
+        >>> recs = [dict(model="m", dimension="d", prompt_id=f"p{i}", prompt_lang=lang,
+        ...              status="ok", score=s, weights="random")
+        ...         for i in range(3) for lang, s in (("zh", 0.4), ("en", 0.5))]
+        >>> spec = S(level="video", aggregate="mean", normalization=(0.0, 1.0))
+        >>> df = language_parity(recs, {"d": spec})
         >>> round(float(df.loc[0, "gap"]), 6), int(df.loc[0, "n_prompts"])
         (-0.1, 3)
     """

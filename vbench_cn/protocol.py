@@ -48,11 +48,15 @@ def check_protocol(
         bad = len(its) - len(ok)
         sizes = Counter(f"{v.width}x{v.height}" for v in ok)  # type: ignore[union-attr]
         unknown_prompts = sum(1 for i in its if i.prompt is None or not i.prompt.known)
+        fps = _range([v.fps for v in ok], "{:.3g}")  # type: ignore[union-attr]
+        frames = _range([v.num_frames for v in ok])  # type: ignore[union-attr]
+        duration = _range([v.duration_seconds for v in ok], "{:.2f}")  # type: ignore[union-attr]
+        codecs = ", ".join(sorted({str(v.codec) for v in ok}))  # type: ignore[union-attr]
         summary.append(
-            f"{model}: {len(its)} videos ({bad} unreadable), fps {_range([v.fps for v in ok], '{:.3g}')}, "  # type: ignore[union-attr]
-            f"frames {_range([v.num_frames for v in ok])}, duration {_range([v.duration_seconds for v in ok], '{:.2f}')} s, "  # type: ignore[union-attr]
+            f"{model}: {len(its)} videos ({bad} unreadable), fps {fps}, "
+            f"frames {frames}, duration {duration} s, "
             f"size {', '.join(f'{k} ×{n}' for k, n in sizes.most_common(3))}"
-            f"{'' if len(sizes) <= 3 else ', …'}, codec {', '.join(sorted({str(v.codec) for v in ok}))}"  # type: ignore[union-attr]
+            f"{'' if len(sizes) <= 3 else ', …'}, codec {codecs}"
             + (f", {unknown_prompts} with prompts not in the suite" if unknown_prompts else "")
         )
         vfr = sum(1 for v in ok if v.variable_frame_rate)  # type: ignore[union-attr]
@@ -84,7 +88,8 @@ def _spec_warnings(
         (
             "max_duration_seconds",
             lambda v: v.duration_seconds > exp["max_duration_seconds"] + 1e-6,
-            "longer than {:g} s (VBench's protocol is for clips under 5 s; use the duration dimensions for long videos)",
+            "longer than {:g} s (VBench's protocol is for clips under 5 s; "
+            "use the duration dimensions for long videos)",
         ),
         (
             "min_side",
@@ -107,6 +112,7 @@ def _spec_warnings(
         off = sum(1 for c in samples.values() if c != want)
         if off:
             out.append(
-                f"{model}: {spec.id}: {off} prompts do not have {want} samples (VBench samples {want} per prompt)"
+                f"{model}: {spec.id}: {off} prompts do not have {want} samples "
+                f"(VBench samples {want} per prompt)"
             )
     return out

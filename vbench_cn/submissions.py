@@ -307,8 +307,9 @@ def _validate_dimensions(doc: Mapping[str, Any], specs: Mapping[str, DimensionSp
             _number(value, f"{where}.{key}")
             if value is not None and not lo <= value <= hi:
                 raise ValueError(
-                    f"{where}.{key}: {value} out of range for {dim} (normalisation {spec.normalization[0]}.."
-                    f"{spec.normalization[1]}; VBench percentages must be divided by 100)"
+                    f"{where}.{key}: {value} out of range for {dim} "
+                    f"(normalisation {spec.normalization[0]}..{spec.normalization[1]}; "
+                    "VBench percentages must be divided by 100)"
                 )
         if (
             row.get("ci_low") is not None

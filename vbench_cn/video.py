@@ -95,7 +95,8 @@ class Sampling:
         ((key, value),) = spec.items()
         if key not in ("frames", "every_seconds", "fps", "stride_fps"):
             raise ValueError(
-                f"unknown sampling {key!r}; allowed: fps='all', frames, every_seconds, fps, stride_fps"
+                f"unknown sampling {key!r}; "
+                "allowed: fps='all', frames, every_seconds, fps, stride_fps"
             )
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
             raise ValueError(f"sampling {key} must be a positive number, got {value!r}")
@@ -139,7 +140,7 @@ def middle_sample_indices(num_frames: int, count: int) -> np.ndarray:
     as ``vbench/utils.py`` does, so the result always has ``count`` entries (not unique).
     """
     edges = np.linspace(0, num_frames, count + 1).astype(np.int64)
-    idx = [int((a + b) // 2) for a, b in zip(edges[:-1], edges[1:])]
+    idx = [int((a + b) // 2) for a, b in zip(edges[:-1], edges[1:], strict=True)]
     if len(idx) < count:  # pragma: no cover - linspace always yields count bins
         idx += [idx[-1]] * (count - len(idx))
     return np.minimum(np.asarray(idx, dtype=np.int64), num_frames - 1)
@@ -167,7 +168,7 @@ class VideoReader:
     """Opens a video once, knows its timestamps, and reads chosen frames in chunks."""
 
     def __init__(self, path: str | os.PathLike[str], *, backend: str = "auto") -> None:
-        """Open ``path``; ``backend`` is ``auto`` (decord index, PyAV pixels), ``decord`` or ``pyav``."""
+        """Open ``path``; ``backend`` is ``auto`` (decord index, PyAV pixels), decord or pyav."""
         if backend not in ("auto", "decord", "pyav"):
             raise ValueError(f"backend must be auto, decord or pyav, got {backend!r}")
         self.path = os.fspath(path)
@@ -381,7 +382,8 @@ def _pyav_frames(
                     buf = np.empty((min(chunk, len(unique) - seen), *rgb.shape), dtype=np.uint8)
                 elif buf.shape[1:] != rgb.shape:
                     raise ValueError(
-                        f"frame {i} is {rgb.shape[1]}x{rgb.shape[0]}, not {buf.shape[2]}x{buf.shape[1]}"
+                        f"frame {i} is {rgb.shape[1]}x{rgb.shape[0]}, "
+                        f"not {buf.shape[2]}x{buf.shape[1]}"
                     )
                 buf[len(buf_idx)] = rgb
                 buf_idx.append(i)

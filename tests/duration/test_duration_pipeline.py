@@ -216,7 +216,7 @@ def _events_prompt(lang: str, order: list[int]) -> PromptInfo:
 
 
 def _event_order_records(tmp_path: Path, backbone: str, items: list[VideoItem]) -> dict[str, Any]:
-    """Score ``items`` on the shipped event_order spec with its backbone replaced; records by video."""
+    """Score ``items`` on the shipped event_order spec, its backbone replaced; records by video."""
     spec = (DIMENSIONS_DIR / "event_order.toml").read_text(encoding="utf-8")
     assert 'backbone = "style_clip"' in spec
     dims = tmp_path / "dims"

@@ -46,7 +46,8 @@ class Browser:
     ) -> None:
         cmd_r, cmd_w = os.pipe()
         evt_r, evt_w = os.pipe()
-        # Move the child's ends above the low fds so they cannot clash with 3 and 4 (bash handles fds > 9).
+        # Move the child's ends above the low fds so they cannot clash with 3 and 4
+        # (bash handles fds > 9).
         child_in = fcntl.fcntl(cmd_r, fcntl.F_DUPFD, 50)
         child_out = fcntl.fcntl(evt_w, fcntl.F_DUPFD, 50)
         os.close(cmd_r)

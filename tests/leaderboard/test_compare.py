@@ -88,8 +88,9 @@ def test_compare_cli(tmp_path, monkeypatch):
     dims.mkdir()
     for sid, extra in (("up", ""), ("down", "higher_is_better = false\n"), ("flat", "")):
         (dims / f"{sid}.toml").write_text(
-            f'id = "{sid}"\nversion = 1\nname = {{ en = "{sid}", zh = "{sid}" }}\ncategory = "quality"\n'
-            f'description = {{ en = "x", zh = "x" }}\nscorer = "quality.temporal_flickering"\n{extra}',
+            f'id = "{sid}"\nversion = 1\nname = {{ en = "{sid}", zh = "{sid}" }}\n'
+            f'category = "quality"\ndescription = {{ en = "x", zh = "x" }}\n'
+            f'scorer = "quality.temporal_flickering"\n{extra}',
             encoding="utf-8",
         )
     # Only our specs: the built-in folder is being filled by others and is not under test here.

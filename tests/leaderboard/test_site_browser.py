@@ -23,11 +23,17 @@ if CHROMIUM is None:
         allow_module_level=True,
     )
 
-HEADERS_JS = "Array.from(document.querySelectorAll('#{t} thead th')).map(h => h.innerText.replace(/[↕▲▼]/g, '').trim())"
+HEADERS_JS = (
+    "Array.from(document.querySelectorAll('#{t} thead th'))"
+    ".map(h => h.innerText.replace(/[↕▲▼]/g, '').trim())"
+)
 MODELS_JS = (
     "Array.from(document.querySelectorAll('#{t} tbody tr')).map(r => r.getAttribute('data-model'))"
 )
-CELLS_JS = "Array.from(document.querySelectorAll('#{t} tbody tr')).map(r => r.cells[{i}].getAttribute('data-value'))"
+CELLS_JS = (
+    "Array.from(document.querySelectorAll('#{t} tbody tr'))"
+    ".map(r => r.cells[{i}].getAttribute('data-value'))"
+)
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +103,8 @@ def test_lang_query_flag_and_subpages(built, browser, tmp_path):
     ):
         browser.navigate(page.as_uri())
         images = browser.evaluate(
-            "Array.from(document.images).map(i => [i.getAttribute('src'), i.complete && i.naturalWidth > 0])"
+            "Array.from(document.images)"
+            ".map(i => [i.getAttribute('src'), i.complete && i.naturalWidth > 0])"
         )
         assert all(ok for _, ok in images), images  # every chart loaded from disk
     browser.navigate((out / "dimensions" / "subject-consistency.html").as_uri())

@@ -1,4 +1,4 @@
-"""The static site: every page is there, hostile text is escaped, the build is byte-deterministic."""
+"""The static site: every page is there, hostile text is escaped, the build is deterministic."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Submission schema: valid files pass, broken or hostile ones fail with a readable one-line error."""
+"""Submission schema: valid files pass, broken or hostile ones fail with one readable line."""
 
 from __future__ import annotations
 

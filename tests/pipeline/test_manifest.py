@@ -74,7 +74,8 @@ def test_jsonl_and_csv_manifests_carry_metadata(tmp_path: Path, index: PromptInd
     )
     csv = tmp_path / "m.csv"
     csv.write_text(
-        'path,model,prompt_id,lang,sample,relation\na.mp4,ours,sr-0001,en,2,"{""a"": ""cat"", ""b"": ""dog"", ""relation"": ""left of""}"\n',
+        "path,model,prompt_id,lang,sample,relation\n"
+        'a.mp4,ours,sr-0001,en,2,"{""a"": ""cat"", ""b"": ""dog"", ""relation"": ""left of""}"\n',
         encoding="utf-8",
     )
     item = read_manifest(csv, index=index)[0]

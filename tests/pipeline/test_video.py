@@ -147,7 +147,8 @@ def _rss_mib() -> float:
 
 @pytest.mark.parametrize("size, crf", [((48, 64), 23), ((33, 47), 23), ((64, 64), 0)])
 def test_frames_equal_vbench_get_batch(tmp_path: Path, size: tuple[int, int], crf: int) -> None:
-    """PyAV's pixels are exactly decord ``get_batch``'s (VBench's load_video), sparse and out of GOP order."""
+    """PyAV's pixels are exactly decord ``get_batch``'s (VBench's load_video), sparse, out of GOP
+    order."""
     import decord
 
     path = s.write_video(tmp_path / "a.mp4", s.translating_clip(40, *size), crf=crf)

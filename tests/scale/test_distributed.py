@@ -236,7 +236,7 @@ def test_killed_two_rank_run_resumes_without_loss_or_duplicates(tmp_path: Path) 
     ]
     keys = [(r["video"], r["dimension"]) for r in lines]
     assert len(keys) == len(set(keys)), "no record is written twice across shards"
-    assert {k: r["score"] for k, r in zip(keys, lines)} == expected
+    assert {k: r["score"] for k, r in zip(keys, lines, strict=True)} == expected
 
 
 def test_batch_size_follows_free_gpu_memory() -> None:
@@ -253,7 +253,7 @@ def test_batch_size_follows_free_gpu_memory() -> None:
 
 
 def test_cpu_runs_use_the_extractors_cpu_batch_size(tmp_path: Path) -> None:
-    """On CPU batching buys no speed and costs activation memory: the runner takes cpu_batch_size."""
+    """On CPU batching buys no speed and costs activation memory: the runner uses cpu_batch_size."""
     from vbench_cn.features import register_extractor
     from vbench_cn.runner import Runner, RunOptions
     from vbench_cn.specs import load_specs

@@ -27,7 +27,8 @@ def test_ulp_noise_still_gives_exactly_one() -> None:
 
 
 def test_formula_on_known_angles() -> None:
-    # unit vectors at angles 0, 60, 120 degrees: cos(prev) = 0.5, 0.5; cos(first) = 0.5, -0.5 -> clamped to 0
+    # unit vectors at angles 0, 60, 120 degrees: cos(prev) = 0.5, 0.5;
+    # cos(first) = 0.5, -0.5 -> clamped to 0
     a = [
         torch.tensor([math.cos(math.radians(d)), math.sin(math.radians(d))], dtype=torch.float64)
         for d in (0, 60, 120)

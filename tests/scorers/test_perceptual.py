@@ -1,4 +1,4 @@
-"""perceptual.aesthetic and perceptual.imaging: VBench's per-video arithmetic on crafted frame scores."""
+"""perceptual.aesthetic and perceptual.imaging: VBench's per-video arithmetic on crafted scores."""
 
 from __future__ import annotations
 

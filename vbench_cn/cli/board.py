@@ -11,7 +11,7 @@ import datetime as _dt
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Any, Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -117,7 +117,7 @@ def aggregate_cmd(
         ),
     ] = False,
 ) -> None:
-    """Per model and dimension: mean, 95 % CI over prompts, normalised and category scores (汇总)."""
+    """Per model and dimension: mean, 95 % CI over prompts, normalised and category scores (汇总)."""  # noqa: E501 (help text: one line)
     if language_parity:
         from vbench_cn.language_parity import LanguageParityResult
         from vbench_cn.language_parity import language_parity as parity_table
@@ -195,7 +195,7 @@ IMPORT_EPILOG = """Examples:
   vbench-cn import-vbench evaluation_results/mymodel_eval_results.json --model mymodel --out runs/mymodel-vbench
 
   vbench-cn aggregate runs/mymodel-vbench
-"""
+"""  # noqa: E501 (an example command is one line)
 
 
 def import_vbench_cmd(
@@ -204,7 +204,7 @@ def import_vbench_cmd(
     out: Annotated[Path, typer.Option("--out", help="Run directory to create.")],
     dimensions_dir: DimsDirOpt = None,
 ) -> None:
-    """Convert VBench results into vbench-cn records, for intervals, comparisons and the site (导入 VBench 结果)."""
+    """Convert VBench results into vbench-cn records, for intervals, comparisons and the site (导入 VBench 结果)."""  # noqa: E501 (help text: one line)
     from vbench_cn.submissions import check_model_name
     from vbench_cn.vbench_import import VBenchImportError, import_eval_results
 
@@ -227,7 +227,7 @@ BUILD_EPILOG = """Examples:
   vbench-cn leaderboard build --out site/
 
   vbench-cn leaderboard build --submissions my-subs/ --out /tmp/site && xdg-open /tmp/site/index.html
-"""
+"""  # noqa: E501 (an example command is one line)
 
 
 @leaderboard_app.command("build", epilog=BUILD_EPILOG)
@@ -323,7 +323,8 @@ def validate_cmd(
         usage_error(str(exc))
     kinds = {k: sum(1 for s in subs if s["kind"] == k) for k in ("computed", "reported")}
     print(
-        f"{len(subs)} valid submissions ({kinds['computed']} computed, {kinds['reported']} reported)"
+        f"{len(subs)} valid submissions "
+        f"({kinds['computed']} computed, {kinds['reported']} reported)"
     )
 
 

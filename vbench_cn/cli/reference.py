@@ -1,4 +1,7 @@
-"""``vbench-cn reference build|list|import``: cached statistics of real videos for fidelity dimensions."""
+"""``vbench-cn reference build|list|import``: cached statistics of real videos, for fidelity.
+
+The statistics are what FVD / FID / KID compare a model's videos against.
+"""
 
 from __future__ import annotations
 
@@ -39,14 +42,16 @@ def build(
         typer.Option(
             "--dimensions",
             "-d",
-            help="Set-level dimensions (default: all of category fidelity); comma list or repeated.",
+            help="Set-level dimensions (default: all of category fidelity); "
+            "comma list or repeated.",
         ),
     ] = None,
     random_weights: Annotated[
         bool,
         typer.Option(
             "--random-weights",
-            help="Randomly initialised detectors (tests); only random-weight runs can use the result.",
+            help="Randomly initialised detectors (tests); "
+            "only random-weight runs can use the result.",
         ),
     ] = False,
     weights_dir: Annotated[
@@ -111,8 +116,9 @@ def build(
         )
         if "mu" in entry["arrays"] and entry["count"] <= entry["feature_dim"]:
             stderr.print(
-                f"[yellow]warning[/yellow] {dim}: a full-rank {entry['feature_dim']}x{entry['feature_dim']} "
-                f"covariance needs more than {entry['feature_dim']} feature vectors; scores against this "
+                f"[yellow]warning[/yellow] {dim}: a full-rank "
+                f"{entry['feature_dim']}x{entry['feature_dim']} covariance needs more than "
+                f"{entry['feature_dim']} feature vectors; scores against this "
                 "reference will be refused (add real videos)",
                 markup=True,
                 highlight=False,

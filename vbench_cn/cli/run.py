@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -30,15 +29,16 @@ def evaluate(
         ),
     ],
     model: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--model", "-m", help="Model name for all videos (default: folder names)."),
     ] = None,
     dimensions: Annotated[
-        Optional[list[str]],
+        list[str] | None,
         typer.Option(
             "--dimensions",
             "-d",
-            help="Dimension ids, categories (quality, semantic, duration, fidelity) or 'all'; comma list or repeated.",
+            help="Dimension ids, categories (quality, semantic, duration, fidelity) or 'all'; "
+            "comma list or repeated.",
         ),
     ] = None,
     out: Annotated[
@@ -52,13 +52,13 @@ def evaluate(
         ),
     ] = False,
     weights_dir: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(
             "--weights-dir", help="Folder with checkpoints (ours or VBench's cache layout)."
         ),
     ] = None,
     weights: Annotated[
-        Optional[list[str]],
+        list[str] | None,
         typer.Option(
             "--weights", help="NAME=PATH: use this file for one backbone (its sha256 is recorded)."
         ),
@@ -71,18 +71,18 @@ def evaluate(
         ),
     ] = "en",
     prompt_suite: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(
             "--prompt-suite",
             help="VBench's VBench_full_info.json, to read videos named by VBench's prompts.",
         ),
     ] = None,
     dimensions_dir: Annotated[
-        Optional[list[Path]],
+        list[Path] | None,
         typer.Option("--dimensions-dir", help="Extra folder of dimension specs."),
     ] = None,
     reference: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(
             "--reference", help="Reference statistics for fidelity dimensions (name or .npz)."
         ),
@@ -91,7 +91,8 @@ def evaluate(
         int,
         typer.Option(
             "--chunk-frames",
-            help="Most frames decoded at a time; chunks are also capped at 48 MB of frames (bounds memory).",
+            help="Most frames decoded at a time; "
+            "chunks are also capped at 48 MB of frames (bounds memory).",
         ),
     ] = 64,
     retry_errors: Annotated[
@@ -114,12 +115,12 @@ def evaluate(
     ] = True,
 ) -> None:
     """Score videos along dimensions and append the records to --out (resumable)."""
+    from vbench_cn.api import write_run_info
+    from vbench_cn.distributed import barrier, dist_context
     from vbench_cn.manifest import ManifestError, PromptIndex, discover
     from vbench_cn.protocol import check_protocol
     from vbench_cn.runner import Runner, RunOptions, print_profile, probe_all
     from vbench_cn.specs import SpecError, load_specs, select_specs
-    from vbench_cn.distributed import barrier, dist_context
-    from vbench_cn.api import write_run_info
 
     if lang not in ("en", "zh"):
         usage_error(f"--lang must be en or zh, got {lang!r}")
@@ -140,7 +141,7 @@ def evaluate(
             report = check_protocol(items, infos, specs)
             for line in report.summary:
                 stderr.print(f"[bold]found[/bold] {line}", markup=True, highlight=False)
-            for path, err in errors.items():
+            for err in errors.values():
                 stderr.print(f"[red]error[/red] {err}", markup=True, highlight=False)
             for line in report.warnings:
                 stderr.print(f"[yellow]warning[/yellow] {line}", markup=True, highlight=False)
@@ -171,8 +172,8 @@ def evaluate(
         n_err = sum(1 for r in written if r["status"] == "error")
         n_skip = sum(1 for r in written if r["status"] == "skipped")
         stderr.print(
-            f"rank {rank}: {len(written)} records written ({n_err} errors, {n_skip} not applicable) "
-            f"in {elapsed:.1f} s → {out}",
+            f"rank {rank}: {len(written)} records written "
+            f"({n_err} errors, {n_skip} not applicable) in {elapsed:.1f} s → {out}",
             highlight=False,
         )
         if profile:
@@ -192,7 +193,7 @@ dimensions_app = typer.Typer(help="Dimension specs: list and validate.", no_args
 @dimensions_app.command("list")
 def dimensions_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-    dimensions_dir: Annotated[Optional[list[Path]], typer.Option("--dimensions-dir")] = None,
+    dimensions_dir: Annotated[list[Path] | None, typer.Option("--dimensions-dir")] = None,
 ) -> None:
     """List dimensions with English and Chinese names (维度列表)."""
     from rich.table import Table
@@ -231,7 +232,7 @@ def dimensions_list(
 @dimensions_app.command("validate")
 def dimensions_validate(
     paths: Annotated[
-        Optional[list[Path]], typer.Argument(help="Spec files or folders (default: built-in).")
+        list[Path] | None, typer.Argument(help="Spec files or folders (default: built-in).")
     ] = None,
 ) -> None:
     """Check spec files: fields, scorer and its parameters, extractor, sampling, normalisation."""
@@ -278,7 +279,7 @@ def demo(
         bool, typer.Option("--site/--no-site", help="Build the leaderboard site at the end.")
     ] = True,
 ) -> None:
-    """Generate synthetic videos of pretend models, score them and print a ranking (offline, < 1 min)."""
+    """Generate synthetic videos of pretend models, score them and print a ranking (offline, < 1 min)."""  # noqa: E501 (help text: one line)
     from vbench_cn.demo import run_demo
 
     run_demo(out, build_site=site)

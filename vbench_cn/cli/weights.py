@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -44,7 +44,7 @@ def _select(names: list[str] | None, include: str | None) -> list[str]:
 @app.command("list", epilog=EPILOG)
 def list_cmd(
     include: Annotated[
-        Optional[str], typer.Option("--include", help="fnmatch pattern on names, e.g. 'clip*'.")
+        str | None, typer.Option("--include", help="fnmatch pattern on names, e.g. 'clip*'.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
@@ -93,10 +93,10 @@ def list_cmd(
 @app.command("download", epilog=EPILOG)
 def download_cmd(
     names: Annotated[
-        Optional[list[str]], typer.Argument(help="Names (default: every entry, or --include).")
+        list[str] | None, typer.Argument(help="Names (default: every entry, or --include).")
     ] = None,
     include: Annotated[
-        Optional[str], typer.Option("--include", help="fnmatch pattern on names.")
+        str | None, typer.Option("--include", help="fnmatch pattern on names.")
     ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Download again even if a verified file is there.")
@@ -121,13 +121,13 @@ def download_cmd(
 @app.command("verify", epilog=EPILOG)
 def verify_cmd(
     names: Annotated[
-        Optional[list[str]], typer.Argument(help="Names (default: every entry, or --include).")
+        list[str] | None, typer.Argument(help="Names (default: every entry, or --include).")
     ] = None,
     include: Annotated[
-        Optional[str], typer.Option("--include", help="fnmatch pattern on names.")
+        str | None, typer.Option("--include", help="fnmatch pattern on names.")
     ] = None,
     weights_dir: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--weights-dir", help="Also look here (ours or VBench's cache layout)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of lines.")] = False,
@@ -155,9 +155,8 @@ def verify_cmd(
                 line += f" ({r.message})"
             stdout.print(line, highlight=False)
     if any(r.status in ("missing", "mismatch") for r in results):
-        stderr.print(
-            f"{sum(r.status in ('missing', 'mismatch') for r in results)} of {len(results)} not usable"
-        )
+        unusable = sum(r.status in ("missing", "mismatch") for r in results)
+        stderr.print(f"{unusable} of {len(results)} not usable")
         raise typer.Exit(1)
 
 

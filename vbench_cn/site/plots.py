@@ -2,9 +2,10 @@
 
 Charts are rendered without pyplot (no global state, no display) and written so that the
 same data always gives the same bytes: the SVG hash salt is fixed and the date metadata
-is dropped. Text is written as SVG ``<text>`` (``svg.fonttype = "none"``), so the browser draws Chinese
-model names with its own fonts and no CJK font is needed on the build machine; margins are
-fixed instead of ``bbox_inches="tight"``, which would draw every chart twice.
+is dropped. Text is written as SVG ``<text>`` (``svg.fonttype = "none"``), so the browser
+draws Chinese model names with its own fonts and no CJK font is needed on the build
+machine; margins are fixed instead of ``bbox_inches="tight"``, which would draw every chart
+twice.
 """
 
 from __future__ import annotations
