@@ -13,6 +13,9 @@ together. For the dimensions that exist in VBench (``spec.vbench_name``) VBench'
 is reproduced (``scripts/cal_final_score.py``, see ``docs/vbench-reference.md`` §18):
 Quality = Σ w·n / Σ w over its quality dimensions, Semantic = plain mean of its semantic
 dimensions, Total = (4·Quality + Semantic) / 5, normalisation not clipped.
+
+This module computes; :mod:`vbench_cn.report` renders the result (Markdown, CSV, JSON,
+Parquet).
 """
 
 from __future__ import annotations
