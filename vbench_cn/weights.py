@@ -28,12 +28,11 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import http.client
 import json
 import logging
 import os
 import re
-import shutil
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Callable, Mapping
@@ -48,12 +47,16 @@ from vbench_cn.registry import Registry
 if TYPE_CHECKING:
     from torch import nn
 
+    from vbench_cn.download import Progress
+
 log = logging.getLogger(__name__)
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 _HF_RE = re.compile(r"^hf://(?P<repo>[^/]+/[^/]+)/(?P<path>[^@]+?)(?:@(?P<rev>[^@/]+))?$")
 _CACHE_FILE = "sha256-cache.json"
+#: torch's weights_only refusal names the global: "Unsupported global: GLOBAL argparse.Namespace".
+_REFUSED_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
 
 StateDict = dict[str, torch.Tensor]
 
@@ -95,6 +98,9 @@ class Weights:
         archive_member: when ``source`` is a zip, the member to extract.
         randomize: extra adjustment of a random-init model (``--random-weights``), e.g. to
             keep a random head in a realistic output range.
+        pickled: kinds of :data:`SAFE_GLOBALS` the real file pickles besides tensors
+            (``"argparse"``, ``"numpy_scalars"``); everything else is refused.
+        unpinned_reason: why ``sha256`` is None: the sources searched for a digest.
     """
 
     name: str
@@ -109,14 +115,22 @@ class Weights:
     convert: Callable[[Any], StateDict] | None = None
     archive_member: str | None = None
     randomize: Callable[[nn.Module, torch.Generator], None] | None = None
+    pickled: tuple[str, ...] = ()
+    unpinned_reason: str = ""
 
     @property
     def url(self) -> str:
         """A browsable download address (hf:// sources expanded to their resolve URL)."""
-        m = _HF_RE.match(self.source)
-        if m:
-            return f"https://huggingface.co/{m['repo']}/resolve/{m['rev'] or 'main'}/{m['path']}"
+        hf = parse_hf_source(self.source)
+        if hf:
+            return f"https://huggingface.co/{hf[0]}/resolve/{hf[2]}/{hf[1]}"
         return self.source
+
+
+def parse_hf_source(source: str) -> tuple[str, str, str] | None:
+    """``hf://org/repo/path@rev`` -> ``(org/repo, path, rev)`` (rev ``main`` when absent)."""
+    m = _HF_RE.match(source)
+    return (m["repo"], m["path"], m["rev"] or "main") if m else None
 
 
 #: Every checkpoint. Entries are registered by the modules that define the architectures
@@ -131,6 +145,11 @@ def register_weights(weights: Weights) -> Weights:
         raise ValueError(f"weights name {weights.name!r} must be lower_snake")
     if weights.sha256 is not None and not _SHA_RE.match(weights.sha256):
         raise ValueError(f"{weights.name}: sha256 must be 64 lowercase hex digits or None")
+    if weights.sha256 is None and not weights.unpinned_reason:
+        raise ValueError(f"{weights.name}: an unpinned entry must say why (unpinned_reason)")
+    unknown = set(weights.pickled) - set(SAFE_GLOBALS)
+    if unknown:
+        raise ValueError(f"{weights.name}: unknown pickled kinds {sorted(unknown)}")
     return WEIGHTS.register(weights.name, weights)
 
 
@@ -328,12 +347,15 @@ def verify(name: str, options: LoadOptions | None = None) -> Verification:
 # --------------------------------------------------------------------------- download
 
 
-def download(name: str, *, force: bool = False, progress: bool = True) -> Path:
+def download(name: str, *, force: bool = False, progress: Progress | None = None) -> Path:
     """Fetch the file of ``name`` into :func:`weights_home`, verify it, return its path.
 
-    A file already there that verifies is returned without touching the network. A
-    download whose sha256 differs from the pinned one is deleted and refused.
+    A file already there that verifies is returned without touching the network. A broken
+    transfer leaves ``<file>.part`` for the next call to resume (:mod:`vbench_cn.download`);
+    a download whose sha256 differs from the pinned one is deleted and refused.
     """
+    from vbench_cn import download as dl
+
     w = get_weights(name)
     dest = weights_home() / w.filename
     if dest.is_file() and not force:
@@ -341,53 +363,34 @@ def download(name: str, *, force: bool = False, progress: bool = True) -> Path:
         return dest
     if offline():
         raise WeightsMissing(_missing_message(w, dest, "offline"))
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=dest.parent, prefix=f".{w.name}-") as tmp:
-        try:
-            got = _fetch(w, Path(tmp), progress=progress)
-        except WeightsError:
-            raise
-        except Exception as exc:  # network, HTTP, hub errors: one line with where to get the file
-            raise WeightsMissing(
-                _missing_message(w, dest, f"{type(exc).__name__}: {_first_line(exc)}")
-            ) from None
-        if w.archive_member:
-            got = _extract(w, got, Path(tmp))
-        sha = file_sha256(got)
-        if w.sha256 is not None and sha != w.sha256:
-            raise WeightsError(
-                f"{name}: downloaded file has sha256 {sha[:12]}…, expected {w.sha256[:12]}…; "
-                f"refused (corrupt or changed upstream: {w.url})"
-            )
-        os.replace(got, dest)
-    file_sha256(dest)  # cache the digest under the final path
-    return dest
-
-
-def _fetch(w: Weights, tmp: Path, *, progress: bool) -> Path:
-    m = _HF_RE.match(w.source)
-    if m:
-        from huggingface_hub import hf_hub_download
-
-        return Path(hf_hub_download(m["repo"], m["path"], revision=m["rev"], local_dir=str(tmp)))
-    from torch.hub import download_url_to_file
-
-    target = tmp / Path(w.source.split("?", 1)[0]).name
-    download_url_to_file(w.source, str(target), hash_prefix=None, progress=progress)
-    return target
-
-
-def _extract(w: Weights, archive: Path, tmp: Path) -> Path:
+    url = dl.resolve_url(w)
+    target = dest if w.archive_member is None else dest.parent / dl.remote_name(w)
     try:
-        with zipfile.ZipFile(archive) as zf, zf.open(str(w.archive_member)) as src:
-            out = tmp / Path(str(w.archive_member)).name
-            with open(out, "wb") as dst:
-                shutil.copyfileobj(src, dst)
-    except (zipfile.BadZipFile, KeyError) as exc:
-        raise WeightsError(
-            f"{w.name}: {w.url}: cannot extract {w.archive_member} ({_first_line(exc)})"
+        got = dl.fetch(url, target, progress=progress)
+    except (OSError, ValueError, http.client.HTTPException) as exc:  # refused, 404, timeout, cut
+        digest = f" (sha256 {w.sha256})" if w.sha256 else ""
+        raise WeightsMissing(
+            f"{name}: cannot download {url} ({dl.describe_error(exc)}); "
+            f"put the file at {dest}{digest} by hand, or pass --weights-dir"
         ) from None
-    return out
+    if w.archive_member:
+        try:
+            dl.extract_member(got, w.archive_member, dest)
+        except (zipfile.BadZipFile, KeyError) as exc:
+            got.unlink()
+            raise WeightsError(
+                f"{name}: {url}: cannot extract {w.archive_member} ({_first_line(exc)}); "
+                f"deleted {got}"
+            ) from None
+        got.unlink()
+    sha = file_sha256(dest)
+    if w.sha256 is not None and sha != w.sha256:
+        dest.unlink()
+        raise WeightsError(
+            f"{name}: downloaded file has sha256 {sha[:12]}…, expected {w.sha256[:12]}…; "
+            f"deleted {dest} (corrupt or changed upstream: {url})"
+        )
+    return dest
 
 
 def ensure(name: str, options: LoadOptions | None = None) -> Path:
@@ -406,11 +409,50 @@ def _first_line(exc: BaseException) -> str:
 # --------------------------------------------------------------------------- loading
 
 
-def read_file(path: str | os.PathLike[str]) -> Any:
+def _argparse_globals() -> list[Any]:
+    import argparse
+
+    return [argparse.Namespace]
+
+
+def _numpy_scalar_globals() -> list[Any]:
+    """What a pickled numpy scalar (``np.float64(0.7)``, ``np.int64(3)``) refers to.
+
+    The scalar reconstructor is named ``numpy.core.multiarray.scalar`` in files written
+    with numpy 1.x and ``numpy._core.multiarray.scalar`` with numpy 2.x; both names map
+    to the installed function. Dtypes are pickled as ``numpy.dtype`` plus their class.
+    """
+    import numpy as np
+
+    try:
+        from numpy._core.multiarray import scalar
+    except ImportError:  # numpy < 2
+        from numpy.core.multiarray import scalar  # type: ignore[no-redef]
+    dtype_classes = [getattr(np.dtypes, n) for n in dir(np.dtypes) if n.endswith("DType")]
+    return [
+        (scalar, "numpy.core.multiarray.scalar"),
+        (scalar, "numpy._core.multiarray.scalar"),
+        np.dtype,
+        *dtype_classes,
+    ]
+
+
+#: Benign objects a checkpoint may pickle besides tensors and containers, by kind; an entry
+#: names the kinds its real file holds (``Weights.pickled``) and nothing else is allowed.
+SAFE_GLOBALS: dict[str, Callable[[], list[Any]]] = {
+    "argparse": _argparse_globals,  # training arguments saved beside the weights
+    "numpy_scalars": _numpy_scalar_globals,  # epoch counters, best metrics
+}
+
+
+def read_file(path: str | os.PathLike[str], pickled: tuple[str, ...] = ()) -> Any:
     """Read a checkpoint without executing code from it.
 
     ``.safetensors`` via safetensors; TorchScript archives via the restricted reader in
-    :mod:`vbench_cn._torchscript`; anything else with ``torch.load(weights_only=True)``.
+    :mod:`vbench_cn._torchscript`; anything else with ``torch.load(weights_only=True)``,
+    which refuses every global but tensors and containers unless allowed here: ``pickled``
+    names kinds of :data:`SAFE_GLOBALS` (never arbitrary classes, never
+    ``weights_only=False``).
     """
     path = os.fspath(path)
     if path.endswith(".safetensors"):
@@ -421,7 +463,9 @@ def read_file(path: str | os.PathLike[str]) -> Any:
 
     if is_torchscript_archive(path):
         return read_torchscript_tensors(path)
-    return torch.load(path, map_location="cpu", weights_only=True)
+    allowed = [g for kind in pickled for g in SAFE_GLOBALS[kind]()]
+    with torch.serialization.safe_globals(allowed):
+        return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def load_state_dict(name: str, options: LoadOptions | None = None) -> tuple[StateDict, str]:
@@ -445,9 +489,13 @@ def load_state_dict(name: str, options: LoadOptions | None = None) -> tuple[Stat
             w.sha256[:12],
         )
     try:
-        raw = read_file(path)
+        raw = read_file(path, w.pickled)
     except Exception as exc:
-        cause = f"{type(exc).__name__}: {_first_line(exc)}"
+        refused = _REFUSED_GLOBAL.search(str(exc))
+        if refused:  # torch's message is many lines; name the object it refused
+            cause = f"it pickles {refused[1]}, which {name} does not allow"
+        else:
+            cause = f"{type(exc).__name__}: {_first_line(exc)}"
         raise WeightsError(f"{name}: {path}: cannot read checkpoint ({cause})") from None
     state = w.convert(raw) if w.convert else raw
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):

@@ -61,13 +61,19 @@ def tiny_cnclip() -> nn.Module:
 
     return build_cnclip(
         "ViT-B-16",
-        embed_dim=32,
-        vision_layers=1,
-        vision_width=64,
-        text_hidden_size=32,
-        text_num_hidden_layers=1,
-        text_num_attention_heads=2,
-        text_intermediate_size=64,
+        text={
+            "hidden_size": 32,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "intermediate_size": 64,
+        },
+        vision={
+            "hidden_size": 64,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "intermediate_size": 128,
+        },
+        projection_dim=32,
     )
 
 

@@ -1,7 +1,8 @@
-"""Weights registry: schema of every entry, sha256 policy, locating, downloading (mocked), load."""
+"""Weights registry: entry schema, sha256 policy, locating, loading (downloads: test_download)."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -45,6 +46,7 @@ def tiny_entry(
         license="MIT",
         transforms="none",
         meta={"num_params": 8, "used_by": []},
+        unpinned_reason="" if sha256 else "a test file",
     )
     monkeypatch.setitem(W.WEIGHTS, name, entry)
     return entry
@@ -83,6 +85,21 @@ def test_schema(entry: W.Weights) -> None:
     assert isinstance(entry.meta.get("num_params"), int)
     assert isinstance(entry.meta.get("used_by"), (list, tuple))
     assert entry.size_bytes is None or entry.size_bytes > 0
+    assert entry.sha256 or "searched" in entry.unpinned_reason  # unpinned says why and where
+
+
+def test_cli_list_says_why_a_file_is_unpinned() -> None:
+    from typer.testing import CliRunner
+
+    from vbench_cn.cli import app
+
+    result = CliRunner().invoke(app, ["weights", "list", "--json"])
+    rows = {r["name"]: r for r in json.loads(result.output)}
+    assert rows["dino_vitb16"]["sha256"] is None
+    assert "552daf80332dbde16bba2a52c6508b77" in rows["dino_vitb16"]["unpinned_reason"]
+    assert rows["musiq_spaq"]["sha256"].startswith("358bb6af")  # the file name's hash prefix
+    table = CliRunner().invoke(app, ["weights", "list"], env={"COLUMNS": "200"}).output
+    assert "raft_things: unpinned:" in table and "searched" in table
 
 
 @pytest.mark.parametrize("entry", ALL, ids=lambda w: w.name)
@@ -118,6 +135,10 @@ def test_register_rejects_bad_entries(monkeypatch: pytest.MonkeyPatch) -> None:
         W.register_weights(W.Weights(**{**base.__dict__, "name": "tiny_other", "sha256": "abc123"}))
     with pytest.raises(ValueError, match="registered twice"):
         W.register_weights(W.Weights(**{**base.__dict__, "license": "other"}))
+    with pytest.raises(ValueError, match="must say why"):
+        W.register_weights(W.Weights(**{**base.__dict__, "name": "tiny_x", "unpinned_reason": ""}))
+    with pytest.raises(ValueError, match="unknown pickled kinds"):
+        W.register_weights(W.Weights(**{**base.__dict__, "name": "tiny_y", "pickled": ("os",)}))
 
 
 def test_hf_source_url() -> None:
@@ -235,8 +256,9 @@ def test_vbench_cache_layout_is_found(home: Path, tmp_path: Path) -> None:
     assert (
         W.locate("laion_aesthetic_head", ExtractorOptions(weights_dir=str(vb))) == ours
     )  # our layout first
-    _, weights_id = W.load_model("laion_aesthetic_head", ExtractorOptions(weights_dir=str(vb)))
-    assert weights_id.startswith("laion_aesthetic_head@")
+    # the head is pinned (LAION's git blob): a look-alike file is found but refused
+    with pytest.raises(W.WeightsError, match="does not match the pinned 2cd4e60f4f24"):
+        W.load_model("laion_aesthetic_head", ExtractorOptions(weights_dir=str(vb)))
 
 
 def test_pickled_code_is_not_loaded(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -259,91 +281,11 @@ def test_valid_cache_makes_no_download_call(home: Path, monkeypatch: pytest.Monk
     tiny_entry(monkeypatch, sha256=W.file_sha256(home / "tiny.pth"))
     calls: list[str] = []
     monkeypatch.setattr(
-        torch.hub, "download_url_to_file", lambda url, dst, *a, **k: calls.append(url)
+        "vbench_cn.download.fetch", lambda url, target, **k: calls.append(url) or target
     )
     assert W.download("tiny_linear_test") == home / "tiny.pth"
     W.load_model("tiny_linear_test", ExtractorOptions())
     assert calls == []
-
-
-def test_download_verifies_and_installs(
-    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("VBENCH_CN_OFFLINE", "0")
-    good = tmp_path / "upstream.pth"
-    save_linear(good, seed=5)
-    tiny_entry(monkeypatch, sha256=W.file_sha256(good))
-    calls: list[str] = []
-
-    def fake(url: str, dst: str, hash_prefix: str | None = None, progress: bool = True) -> None:
-        calls.append(url)
-        Path(dst).write_bytes(good.read_bytes())
-
-    monkeypatch.setattr(torch.hub, "download_url_to_file", fake)
-    path = W.download("tiny_linear_test")
-    assert calls == ["https://example.invalid/weights/tiny.pth"] and path == home / "tiny.pth"
-    assert W.verify("tiny_linear_test").status == "ok"
-
-
-def test_corrupt_download_is_refused(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("VBENCH_CN_OFFLINE", "0")
-    tiny_entry(monkeypatch, sha256="3" * 64)
-    monkeypatch.setattr(
-        torch.hub,
-        "download_url_to_file",
-        lambda url, dst, *a, **k: Path(dst).write_bytes(b"<html>not a checkpoint</html>"),
-    )
-    with pytest.raises(W.WeightsError, match="refused"):
-        W.download("tiny_linear_test")
-    assert not (home / "tiny.pth").exists()
-    assert not [
-        p for p in home.iterdir() if p.name.startswith(".tiny")
-    ]  # no partial file left behind
-
-
-def test_network_failure_is_one_line(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("VBENCH_CN_OFFLINE", "0")
-    tiny_entry(monkeypatch, sha256=None)
-
-    def fail(*a: object, **k: object) -> None:
-        raise OSError("[Errno -3] Temporary failure in name resolution\nsecond line")
-
-    monkeypatch.setattr(torch.hub, "download_url_to_file", fail)
-    with pytest.raises(W.WeightsMissing) as info:
-        W.download("tiny_linear_test")
-    assert "\n" not in str(info.value) and "example.invalid" in str(info.value)
-
-
-def test_zip_member_is_extracted(
-    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import zipfile
-
-    monkeypatch.setenv("VBENCH_CN_OFFLINE", "0")
-    inner = tmp_path / "raft-things.pth"
-    save_linear(inner, seed=7)
-    archive = tmp_path / "models.zip"
-    with zipfile.ZipFile(archive, "w") as zf:
-        zf.write(inner, "models/raft-things.pth")
-        zf.writestr("models/other.pth", b"x")
-    entry = tiny_entry(
-        monkeypatch, sha256=W.file_sha256(inner), source="https://example.invalid/models.zip"
-    )
-    monkeypatch.setitem(
-        W.WEIGHTS,
-        entry.name,
-        W.Weights(**{**entry.__dict__, "archive_member": "models/raft-things.pth"}),
-    )
-    monkeypatch.setattr(
-        torch.hub,
-        "download_url_to_file",
-        lambda url, dst, *a, **k: Path(dst).write_bytes(archive.read_bytes()),
-    )
-    path = W.download(entry.name)
-    assert W.file_sha256(path) == W.file_sha256(inner)
-
-
-# --------------------------------------------------------------------------- random weights
 
 
 def test_random_weights_are_seeded_and_constants_get_noise() -> None:
@@ -382,33 +324,3 @@ def test_torch_hub_cache_is_searched_last(
     assert all(
         tmp_path / "hub" not in p.parents for p in W.candidates("raft_things")
     )  # a zip member
-
-
-def test_hf_download_goes_through_hf_hub(
-    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import huggingface_hub
-
-    monkeypatch.setenv("VBENCH_CN_OFFLINE", "0")
-    good = tmp_path / "upstream.pth"
-    save_linear(good, seed=9)
-    tiny_entry(monkeypatch, sha256=W.file_sha256(good), source="hf://org/repo/sub/tiny.pth@0123abc")
-    calls: list[tuple] = []
-
-    def fake(
-        repo_id: str,
-        filename: str,
-        *,
-        revision: str | None = None,
-        local_dir: str | None = None,
-        **k: object,
-    ) -> str:
-        calls.append((repo_id, filename, revision))
-        out = Path(str(local_dir)) / filename
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(good.read_bytes())
-        return str(out)
-
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake)
-    assert W.download("tiny_linear_test") == home / "tiny.pth"
-    assert calls == [("org/repo", "sub/tiny.pth", "0123abc")]

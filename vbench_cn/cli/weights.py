@@ -16,6 +16,11 @@ EPILOG = """Examples:
 
   vbench-cn weights download dino_vitb16 raft_things
 
+  vbench-cn weights download --only imaging_quality,dynamic_degree
+
+  HF_ENDPOINT=https://hf-mirror.com VBENCH_CN_MIRROR=https://example.org/vbench-cn \\
+    vbench-cn weights download
+
   VBENCH_CN_OFFLINE=1 vbench-cn weights verify --weights-dir ~/.cache/vbench
 """
 
@@ -66,6 +71,8 @@ def list_cmd(
                 "num_params": w.meta.get("num_params"),
                 "used_by": list(w.meta.get("used_by", [])),
                 "vbench_cache_path": w.meta.get("vbench_cache_path"),
+                "unpinned_reason": w.unpinned_reason or None,
+                "pickled": list(w.pickled),
                 "in_home": present,
             }
         )
@@ -88,6 +95,9 @@ def list_cmd(
             "yes" if r["in_home"] else "no",
         )
     stdout.print(table)
+    for r in rows:
+        if r["unpinned_reason"]:
+            stdout.print(f"{r['name']}: unpinned: {r['unpinned_reason']}", highlight=False)
 
 
 @app.command("download", epilog=EPILOG)
@@ -98,22 +108,46 @@ def download_cmd(
     include: Annotated[
         str | None, typer.Option("--include", help="fnmatch pattern on names.")
     ] = None,
+    only: Annotated[
+        Optional[str],
+        typer.Option(
+            "--only", help="Only what these dimensions need (comma-separated dimension ids)."
+        ),
+    ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Download again even if a verified file is there.")
     ] = False,
 ) -> None:
-    """Download checkpoints into $VBENCH_CN_HOME and verify their sha256 (exit 1 if any fails)."""
+    """Download checkpoints into $VBENCH_CN_HOME and verify their sha256 (exit 1 if any fails).
+
+    A broken download resumes where it stopped on the next run. Mirrors: HF_ENDPOINT for
+    Hugging Face files, VBENCH_CN_MIRROR (a folder URL holding the files under their
+    upstream names) for the others.
+    """
+    import time
+
+    from vbench_cn.download import RichProgress, needed_weights, rate_summary
     from vbench_cn.weights import WeightsError, download
 
-    failed = 0
-    for name in _select(split_list(names), include):
+    selected = _select(split_list(names), include)
+    if only:
         try:
-            path = download(name, force=force)
-        except WeightsError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            failed += 1
-            continue
-        stdout.print(f"{name}: {path}")
+            wanted = needed_weights(split_list([only]) or [])
+        except KeyError as exc:
+            usage_error(str(exc.args[0]))
+        selected = [n for n in selected if n in wanted] if names or include else wanted
+    failed = 0
+    with RichProgress() as bars:
+        for name in selected:
+            start = time.monotonic()
+            try:
+                path = download(name, force=force, progress=bars.start(name))
+            except WeightsError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                failed += 1
+                continue
+            took = rate_summary(path.stat().st_size, time.monotonic() - start)
+            stdout.print(f"{name}: {path} ({took})", highlight=False)
     if failed:
         raise typer.Exit(1)
 

@@ -121,7 +121,10 @@ AMT_S = register_weights(
         build=build_amt_s,
         source="https://huggingface.co/lalala125/AMT/resolve/main/amt-s.pth",
         filename="amt-s.pth",
-        sha256=None,  # not published (docs/vbench-reference.md §17)
+        sha256=None,
+        unpinned_reason="Hugging Face shows the LFS sha256 of lalala125/AMT amt-s.pth on the "
+        "file's page, but no copy of it was found (searched: the code, pages and issues corpora "
+        "for the file name with sha256); see docs/weights.md",
         size_bytes=None,
         license="CC-BY-NC-4.0 (per the MCG-NKU/AMT repository; unverified)",
         transforms="RGB float /255, replicate-padded (centred) to a multiple of 16, "

@@ -143,8 +143,9 @@ LAION_AESTHETIC_HEAD = register_weights(
         source="https://raw.githubusercontent.com/LAION-AI/aesthetic-predictor/main/"
         "sa_0_4_vit_l_14_linear.pth",
         filename="sa_0_4_vit_l_14_linear.pth",
-        sha256=None,  # not published; docs/vbench-reference.md §17
-        size_bytes=None,
+        # computed from the git blob at LAION-AI/aesthetic-predictor@6d122ada (docs/weights.md)
+        sha256="2cd4e60f4f24ae3bcd57b847b13c1f3ba27edc28cc1a7f9ce74ee9f421243cba",
+        size_bytes=4071,
         license="MIT",
         transforms="L2-normalised float32 CLIP ViT-L/14 image embedding (768)",
         meta={

@@ -1,12 +1,19 @@
 """Chinese-CLIP (Yang et al., 2022) for Chinese prompts, and the language routers.
 
 A video generated from a Chinese prompt is scored against the Chinese text by a model
-that reads Chinese, not through a translation. Chinese-CLIP's architecture and its
-BERT-Chinese vocabulary come from the ``cn_clip`` package (``cn_clip.clip.model.CLIP``,
-``cn_clip.clip.tokenize``, 52-token context), so nothing is downloaded but the weights:
-``clip_cn_vit-b-16.pt`` / ``clip_cn_vit-l-14.pt`` from the Hugging Face repos
-``OFA-Sys/chinese-clip-vit-{base-patch16,large-patch14}``, read with
-``torch.load(weights_only=True)`` (``cn_clip``'s own loader unpickles freely).
+that reads Chinese, not through a translation. The architecture is transformers'
+``ChineseCLIPModel`` (a CLIP ViT image tower, a RoBERTa-wwm-ext-base text tower whose
+``[CLS]`` state is projected), built from the configs below, so nothing but the weights is
+downloaded. Two checkpoint layouts load: the Hugging Face one (``model.safetensors`` of
+``OFA-Sys/chinese-clip-vit-*``, the default for ViT-B/16) and the original training
+checkpoint of the ``cn_clip`` package (``clip_cn_vit-*.pt``: ``{"state_dict": ...}`` with
+DDP's ``module.`` prefix, OpenAI-CLIP visual names, fp16 tensors), mapped by
+:func:`convert_cnclip`. ``tests/parity/test_backbone_parity.py`` checks both towers against
+``cn_clip`` on the same seeded weights.
+
+Text: BERT-Chinese WordPiece (``vbench_cn/data/vocab/bert_chinese_vocab.txt``, the
+``vocab.txt`` of the Hugging Face repositories, sha256 in ``docs/weights.md``), lower-cased,
+CJK characters split, ``[CLS] text [SEP]`` cut and zero-padded to 52 tokens.
 
 Preprocessing is Chinese-CLIP's ``image_transform``: resize to 224x224 (bicubic, aspect
 ratio not kept, antialiased as PIL is), /255, CLIP mean/std.
@@ -20,9 +27,9 @@ videos share ``clip_vitb32`` with background consistency and no video runs both 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from pathlib import Path
+from functools import lru_cache
+from importlib.resources import files
 from typing import Any, ClassVar
 
 import torch
@@ -37,80 +44,170 @@ from vbench_cn.features.outputs import TaggedEmbeddings
 from vbench_cn.video import VideoInfo
 from vbench_cn.weights import Weights, register_weights
 
-#: Context length of every released Chinese-CLIP text model (``cn_clip.clip.tokenize``).
+#: Context length of every released Chinese-CLIP text model.
 CONTEXT_LENGTH = 52
+#: WordPiece ids of the special tokens in the BERT-Chinese vocabulary.
+PAD_ID, CLS_ID, SEP_ID = 0, 101, 102
+#: Longest word WordPiece splits before giving up with ``[UNK]`` (Chinese-CLIP's tokenizer: 200).
+MAX_WORD_CHARS = 200
 
-_ARCHS: dict[str, tuple[str, str]] = {
-    "ViT-B-16": ("ViT-B-16", "RoBERTa-wwm-ext-base-chinese"),
-    "ViT-L-14": ("ViT-L-14", "RoBERTa-wwm-ext-base-chinese"),
+#: RoBERTa-wwm-ext-base-chinese, the text tower of both released ViT-B/16 and ViT-L/14 models.
+_TEXT = {
+    "vocab_size": 21128,
+    "hidden_size": 768,
+    "num_hidden_layers": 12,
+    "num_attention_heads": 12,
+    "intermediate_size": 3072,
+    "max_position_embeddings": 512,
+    "type_vocab_size": 2,
+    "hidden_act": "gelu",
+}
+#: Image towers (OpenAI CLIP ViTs with QuickGELU) and the joint embedding size.
+_ARCHS: dict[str, tuple[dict[str, int], int]] = {
+    "ViT-B-16": (
+        {
+            "hidden_size": 768,
+            "num_hidden_layers": 12,
+            "num_attention_heads": 12,
+            "intermediate_size": 3072,
+            "patch_size": 16,
+            "image_size": 224,
+        },
+        512,
+    ),
+    "ViT-L-14": (
+        {
+            "hidden_size": 1024,
+            "num_hidden_layers": 24,
+            "num_attention_heads": 16,
+            "intermediate_size": 4096,
+            "patch_size": 14,
+            "image_size": 224,
+        },
+        768,
+    ),
 }
 
 
-def cnclip_config(arch: str) -> dict[str, Any]:
-    """The ``cn_clip.clip.model.CLIP`` keyword arguments of ``arch``, from cn_clip's configs."""
-    import cn_clip.clip
+def build_cnclip(
+    arch: str,
+    *,
+    text: dict[str, Any] | None = None,
+    vision: dict[str, Any] | None = None,
+    projection_dim: int | None = None,
+) -> nn.Module:
+    """``ChineseCLIPModel`` of ``arch`` (``ViT-B-16`` or ``ViT-L-14``), float32, random init.
 
-    vision, text = _ARCHS[arch]
-    root = Path(cn_clip.clip.__file__).parent / "model_configs"
-    cfg = json.loads((root / f"{vision}.json").read_text())
-    cfg.update(json.loads((root / f"{text}.json").read_text()))
-    return cfg
-
-
-def build_cnclip(arch: str, **overrides: Any) -> nn.Module:
-    """Chinese-CLIP ``arch`` (``ViT-B-16`` or ``ViT-L-14``) in float32, random init.
-
-    ``overrides`` change config entries (reduced sizes for tests).
+    ``text``, ``vision`` and ``projection_dim`` override config entries (small test models).
     """
-    from cn_clip.clip.model import CLIP
+    from transformers import ChineseCLIPConfig, ChineseCLIPModel
 
-    cfg = {**cnclip_config(arch), **overrides}
-    model = CLIP(**cfg)
-    model.image_size = int(cfg["image_resolution"])  # type: ignore[assignment]
-    return model.float()
+    vision_cfg, dim = _ARCHS[arch]
+    cfg = ChineseCLIPConfig(
+        text_config={**_TEXT, **(text or {})},
+        vision_config={**vision_cfg, "hidden_act": "quick_gelu", **(vision or {})},
+        projection_dim=projection_dim or dim,
+    )
+    return ChineseCLIPModel(cfg).float()
+
+
+def _split_qkv(key: str, value: torch.Tensor, out: dict[str, torch.Tensor]) -> None:
+    """OpenAI CLIP's fused ``in_proj`` -> transformers' ``q_proj``/``k_proj``/``v_proj``."""
+    prefix, kind = key.rsplit(".attn.in_proj_", 1)
+    for name, part in zip(("q", "k", "v"), value.chunk(3, dim=0), strict=True):
+        out[f"{prefix}.self_attn.{name}_proj.{kind}"] = part
+
+
+_VISUAL_NAMES = (
+    ("visual.class_embedding", "vision_model.embeddings.class_embedding"),
+    ("visual.positional_embedding", "vision_model.embeddings.position_embedding.weight"),
+    ("visual.conv1.weight", "vision_model.embeddings.patch_embedding.weight"),
+    ("visual.ln_pre.", "vision_model.pre_layrnorm."),
+    ("visual.ln_post.", "vision_model.post_layernorm."),
+    ("visual.transformer.resblocks.", "vision_model.encoder.layers."),
+    (".attn.out_proj.", ".self_attn.out_proj."),
+    (".ln_1.", ".layer_norm1."),
+    (".ln_2.", ".layer_norm2."),
+    (".mlp.c_fc.", ".mlp.fc1."),
+    (".mlp.c_proj.", ".mlp.fc2."),
+)
+
+
+def _from_cn_clip(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The ``cn_clip`` training layout (``bert.*``, ``visual.*``) under transformers' names."""
+    out: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        if key == "visual.proj":
+            out["visual_projection.weight"] = value.t()
+        elif key == "text_projection":
+            out["text_projection.weight"] = value.t()
+        elif key.startswith("bert."):
+            out["text_model." + key.removeprefix("bert.")] = value
+        elif key.startswith("visual."):
+            for old, new in _VISUAL_NAMES:
+                key = key.replace(old, new)
+            if ".attn.in_proj_" in key:
+                _split_qkv(key, value, out)
+            else:
+                out[key] = value
+        else:
+            out[key] = value  # logit_scale
+    return out
 
 
 def convert_cnclip(raw: Any) -> dict[str, torch.Tensor]:
-    """A Chinese-CLIP training checkpoint -> state dict.
+    """A Chinese-CLIP checkpoint (Hugging Face or ``cn_clip`` training layout) -> our state dict.
 
-    Takes ``raw["state_dict"]``, strips DDP's ``module.`` prefix and drops the unused BERT
-    pooler, as ``cn_clip.clip.utils.create_model`` does; tensors become float32.
+    Unwraps ``raw["state_dict"]``, strips DDP's ``module.`` prefix, renames ``cn_clip``'s
+    keys, drops the unused BERT pooler and position-id buffers; tensors become float32.
     """
     if isinstance(raw, dict) and isinstance(raw.get("state_dict"), dict):
         raw = raw["state_dict"]
     if not isinstance(raw, dict):
         raise TypeError("Chinese-CLIP checkpoint is not a dict")
-    out = {}
-    for key, value in raw.items():
-        key = key.removeprefix("module.")
-        if "bert.pooler" in key or not isinstance(value, torch.Tensor):
-            continue
-        out[key] = value.float() if value.is_floating_point() else value
-    return out
+    state = {k.removeprefix("module."): v for k, v in raw.items() if isinstance(v, torch.Tensor)}
+    if any(k.startswith(("bert.", "visual.")) for k in state):
+        state = _from_cn_clip(state)
+    return {
+        k: v.float() if v.is_floating_point() else v
+        for k, v in state.items()
+        if ".pooler." not in k and not k.endswith(("position_ids", "token_type_ids"))
+    }
 
 
 def _builder(arch: str) -> Any:
     return lambda: build_cnclip(arch)
 
 
+_SEARCHED = "searched: the code, pages and issues corpora (docs/weights.md)"
 _COMMON_META = {
     "paper": "Yang et al., Chinese CLIP: Contrastive Vision-Language Pretraining in Chinese, "
     "arXiv 2211.01335",
-    "package": "cn_clip (architecture, BERT-Chinese vocab.txt)",
+    "package": "transformers ChineseCLIPModel; vocabulary in vbench_cn/data/vocab",
 }
+_TRANSFORMS = (
+    "resize to 224x224 (bicubic, antialiased, aspect not kept), /255, CLIP mean/std; "
+    "text: BERT-Chinese WordPiece, 52 tokens"
+)
 
 register_weights(
     Weights(
         name="cnclip_vitb16",
         build=_builder("ViT-B-16"),
-        source="hf://OFA-Sys/chinese-clip-vit-base-patch16/clip_cn_vit-b-16.pt",
-        filename="clip_cn_vit-b-16.pt",
-        sha256=None,  # no published digest; records carry the computed one
+        source="hf://OFA-Sys/chinese-clip-vit-base-patch16/model.safetensors"
+        "@f4a64596bbcf9a2a94591b74b9dc39b2e4e77e3e",
+        filename="chinese-clip-vit-base-patch16.safetensors",
+        sha256="29cc0b2bcf6ff777f2e15742be92b110e4acbdb2068356e862c4637a4b15fe4f",
         size_bytes=None,
         license="MIT",
-        transforms="resize to 224x224 (bicubic, antialiased, aspect not kept), /255, "
-        "CLIP mean/std; text: BERT-Chinese WordPiece, 52 tokens",
-        meta={**_COMMON_META, "num_params": 188262913, "used_by": ["appearance_style (zh)"]},
+        transforms=_TRANSFORMS,
+        meta={
+            **_COMMON_META,
+            "num_params": 188262913,
+            "used_by": ["appearance_style (zh)"],
+            "sha256_source": "docs/weights.md#cnclip_vitb16",
+            "format": "safetensors, transformers' names; cn_clip's clip_cn_vit-b-16.pt loads too",
+        },
         convert=convert_cnclip,
     )
 )
@@ -121,15 +218,18 @@ register_weights(
         build=_builder("ViT-L-14"),
         source="hf://OFA-Sys/chinese-clip-vit-large-patch14/clip_cn_vit-l-14.pt",
         filename="clip_cn_vit-l-14.pt",
-        sha256=None,  # no published digest; records carry the computed one
+        sha256=None,
+        unpinned_reason="no sha256 of clip_cn_vit-l-14.pt (or of the repository's "
+        "transformers-format files) found; " + _SEARCHED,
         size_bytes=None,
         license="MIT",
-        transforms="resize to 224x224 (bicubic, antialiased, aspect not kept), /255, "
-        "CLIP mean/std; text: BERT-Chinese WordPiece, 52 tokens",
+        transforms=_TRANSFORMS,
         meta={
             **_COMMON_META,
             "num_params": 406233089,
             "used_by": ["overall_consistency (zh)", "temporal_style (zh)"],
+            "format": "cn_clip training checkpoint: {'epoch', 'step', 'name', 'state_dict'} "
+            "with 'module.' keys and fp16 tensors",
         },
         convert=convert_cnclip,
     )
@@ -144,11 +244,43 @@ def cnclip_transform(frames: torch.Tensor, size: int = 224) -> torch.Tensor:
     return normalize(x.clamp(0, 255) / 255.0, CLIP_MEAN, CLIP_STD)
 
 
+@lru_cache(maxsize=1)
+def _wordpiece() -> Any:
+    """The BERT-Chinese WordPiece tokenizer (``tokenizers``, the engine behind transformers')."""
+    from tokenizers import Tokenizer, normalizers, pre_tokenizers
+    from tokenizers.models import WordPiece
+
+    text = files("vbench_cn").joinpath("data/vocab/bert_chinese_vocab.txt").read_text("utf-8")
+    # one token a line; split on "\n" only (the file holds tokens that str.splitlines breaks on)
+    vocab = {token.strip(): i for i, token in enumerate(text.rstrip("\n").split("\n"))}
+    tok = Tokenizer(WordPiece(vocab, unk_token="[UNK]", max_input_chars_per_word=MAX_WORD_CHARS))
+    tok.normalizer = normalizers.BertNormalizer(
+        clean_text=True, handle_chinese_chars=True, lowercase=True
+    )
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    return tok
+
+
 def tokenize_chinese(texts: Sequence[str], context_length: int = CONTEXT_LENGTH) -> torch.Tensor:
     """BERT-Chinese WordPiece ids ``(n, context_length)``: [CLS] text [SEP], zero padded."""
-    from cn_clip.clip import tokenize
+    out = torch.full((len(texts), context_length), PAD_ID, dtype=torch.long)
+    for i, encoding in enumerate(_wordpiece().encode_batch(list(texts), add_special_tokens=False)):
+        ids = [CLS_ID, *encoding.ids[: context_length - 2], SEP_ID]
+        out[i, : len(ids)] = torch.tensor(ids)
+    return out
 
-    return tokenize(list(texts), context_length=context_length)
+
+def encode_image(model: nn.Module, pixels: torch.Tensor) -> torch.Tensor:
+    """Projected ``[CLS]`` state of the image tower (post-norm), ``(n, D)``, not normalised."""
+    pooled = model.vision_model(pixel_values=pixels).pooler_output
+    return model.visual_projection(pooled)
+
+
+def encode_text(model: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
+    """Projected ``[CLS]`` state of the text tower, ``(n, D)``; padding (id 0) is masked."""
+    mask = tokens.ne(PAD_ID).long()
+    hidden = model.text_model(input_ids=tokens, attention_mask=mask).last_hidden_state
+    return model.text_projection(hidden[:, 0])
 
 
 class _CNClipBase(FeatureExtractor):
@@ -159,7 +291,7 @@ class _CNClipBase(FeatureExtractor):
     def __init__(self, options: ExtractorOptions) -> None:
         super().__init__(options)
         self.model, self.weights_id = self.load()
-        self.image_size = int(getattr(self.model, "image_size", 224))
+        self.image_size = int(self.model.config.vision_config.image_size)
 
     def prepare(
         self, frames: torch.Tensor, *, position: int, info: VideoInfo
@@ -169,13 +301,13 @@ class _CNClipBase(FeatureExtractor):
         return cnclip_transform(frames, self.image_size)
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
-        return self.model.encode_image(batch)
+        return encode_image(self.model, batch)
 
     def encode_text(self, texts: Sequence[str], *, lang: str) -> torch.Tensor:
-        """L2-normalised text embeddings ``(n, D)``; reads Chinese natively, English less well."""
+        """L2-normalised text embeddings ``(n, D)``; reads Chinese natively (English less well)."""
         tokens = tokenize_chinese(texts).to(self.device)
         with torch.inference_mode():
-            return F.normalize(self.model.encode_text(tokens).float(), dim=-1)
+            return F.normalize(encode_text(self.model, tokens).float(), dim=-1)
 
 
 class CNClipViTB16(_CNClipBase):

@@ -102,7 +102,11 @@ register_weights(
         build=build_owlv2,
         source="hf://google/owlv2-base-patch16-ensemble/model.safetensors@7c77fc1316a353da3109f81d80ae118dd58fd55b",
         filename="owlv2-base-patch16-ensemble.safetensors",
-        sha256=None,  # not published; records carry the computed digest
+        sha256=None,
+        unpinned_reason="Hugging Face shows the LFS sha256 of google/owlv2-base-patch16-ensemble "
+        "model.safetensors, but no copy of it was found (searched: the code, pages and "
+        "issues corpora for the file name with sha256); the source is pinned to a commit, so "
+        "the bytes cannot change; see docs/weights.md",
         size_bytes=None,  # ~620 MB
         license="Apache-2.0",
         transforms="pad to square (grey 0.5, bottom/right), resize 960x960 bilinear, "

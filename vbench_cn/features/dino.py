@@ -96,7 +96,11 @@ DINO_VITB16 = register_weights(
         source="https://dl.fbaipublicfiles.com/dino/dino_vitbase16_pretrain/"
         "dino_vitbase16_pretrain.pth",
         filename="dino_vitbase16_pretrain.pth",
-        sha256=None,  # not published; docs/vbench-reference.md §17
+        sha256=None,
+        unpinned_reason="Meta publishes no sha256; the object store's metadata gives the MD5 "
+        "552daf80332dbde16bba2a52c6508b77 (quoted in public code), not a sha256 "
+        "(searched: the code, pages and issues corpora "
+        "for the file name with sha256; docs/weights.md)",
         size_bytes=None,
         license="Apache-2.0",
         transforms="short side to 224 (bilinear, antialias=False, float 0-255), no crop, /255, "

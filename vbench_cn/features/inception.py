@@ -42,8 +42,9 @@ INCEPTION_WEIGHTS = register_weights(
         source="https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
         "pt_inception-2015-12-05-6726825d.pth",
         filename="pt_inception-2015-12-05-6726825d.pth",
-        sha256=None,  # only the prefix 6726825d is published (in the file name)
-        size_bytes=None,
+        # torch.hub-style name: 6726825d is the digest's prefix (docs/weights.md)
+        sha256="6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2",
+        size_bytes=95628359,
         license="Apache-2.0 (TensorFlow inception-2015-12-05 graph, ported by pytorch-fid)",
         transforms="each frame resized to 299x299 (bilinear, align_corners=False, no antialias, "
         "aspect not kept), [0, 255] -> [-1, 1]; features: 2048-d final average pool (pool_3)",
@@ -52,7 +53,7 @@ INCEPTION_WEIGHTS = register_weights(
             "num_params": 23850960,
             "paper": "Szegedy et al., Rethinking the Inception Architecture, CVPR 2016; "
             "FID: Heusel et al., NeurIPS 2017; KID: Binkowski et al., ICLR 2018",
-            "reference_impl": "pytorch-fid 0.3.0 pytorch_fid/inception.py (fid_inception_v3)",
+            "reference_impl": "pytorch-fid 0.3.0 (fid_inception_v3), compared where installed",
             "used_by": ["fid_frames", "kid_frames"],
             "sha256_prefix": "6726825d",
             "format": "torch.save state dict (read with weights_only=True)",

@@ -1,9 +1,9 @@
 """MUSIQ (SPAQ) per-frame image quality (imaging quality).
 
-Architecture: pyiqa's ``pyiqa.archs.musiq_arch.MUSIQ`` with ``num_class=1`` and no
-pretrained download, the class VBench instantiates (``vbench/imaging_quality.py``).
-In eval mode MUSIQ maps its 0-1 input to [-1, 1] and builds multi-scale patches itself
-(longer side 224 and 384 plus the native resolution), so its score depends on resolution.
+Architecture: :mod:`vbench_cn.features.musiq_arch`, our MUSIQ with the single-score head,
+numerically the pyiqa class VBench instantiates (``vbench/imaging_quality.py``). MUSIQ maps
+its 0-1 input to [-1, 1] and builds multi-scale patches itself (longer side 224 and 384
+plus the native resolution), so its score depends on resolution.
 
 Preprocessing: VBench's default mode ``longer`` (since 2024-04-21): frames whose longer
 side exceeds 512 are resized so that it is 512 (bilinear, ``antialias=False``), then /255.
@@ -15,20 +15,12 @@ from __future__ import annotations
 from typing import ClassVar
 
 import torch
-from torch import nn
 
 from vbench_cn.features import ExtractorOptions, FeatureExtractor
 from vbench_cn.features._transforms import musiq_longer_transform
+from vbench_cn.features.musiq_arch import build_musiq
 from vbench_cn.video import VideoInfo
 from vbench_cn.weights import Weights, register_weights, strip_module_prefix
-
-
-def build_musiq() -> nn.Module:
-    """pyiqa MUSIQ with ``num_class=1`` and random init (``pretrained=False``: no download)."""
-    from pyiqa.archs.musiq_arch import MUSIQ
-
-    return MUSIQ(num_class=1, pretrained=False)
-
 
 MUSIQ_SPAQ = register_weights(
     Weights(
@@ -37,8 +29,8 @@ MUSIQ_SPAQ = register_weights(
         source="https://github.com/chaofengc/IQA-PyTorch/releases/download/v0.1-weights/"
         "musiq_spaq_ckpt-358bb6af.pth",
         filename="musiq_spaq_ckpt-358bb6af.pth",
-        # only the file-name prefix 358bb6af is published (unverified as a sha256 prefix)
-        sha256=None,
+        # torch.hub-style name: 358bb6af is the digest's prefix (docs/weights.md)
+        sha256="358bb6af275e28ea56821d44fb55c6cb83645db11f394d3ad65b2d149965ab50",
         size_bytes=None,
         license="Apache-2.0 (google-research/musiq); port by IQA-PyTorch",
         transforms="/255 RGB; longer side to 512 if larger (bilinear, antialias=False); "

@@ -160,7 +160,7 @@ def shrink_random_flow(module: nn.Module, factor: float = 0.2) -> None:
     """Scale a random RAFT's last flow layer so random flow is a few pixels, not 12-20.
 
     With random weights RAFT predicts large flow everywhere and every clip counts as
-    dynamic; x0.2 makes the random model discriminate (docs/vbench-offline.md).
+    dynamic; x0.2 makes the random model discriminate (shared/vbench-offline.md).
     """
     conv: Any = module.get_submodule("update_block.flow_head.conv2")
     with torch.no_grad():
@@ -178,7 +178,11 @@ RAFT_THINGS = register_weights(
         build=build_raft_large,
         source="https://dl.dropboxusercontent.com/s/4j4z58wuv8o0mfz/models.zip",
         filename="raft-things.pth",
-        sha256=None,  # not published; docs/vbench-reference.md §17
+        sha256=None,
+        unpinned_reason="princeton-vl publishes no digest of models.zip or raft-things.pth "
+        "(Dropbox link); a digest found for ProPainter's re-hosted copy is not shown to be the "
+        "same file (searched: the code, pages and issues corpora "
+        "for the file name with sha256; docs/weights.md)",
         size_bytes=None,
         license="BSD-3-Clause",
         transforms="float 0-255 RGB frames (RAFT maps to [-1,1]), replicate-padded to a "

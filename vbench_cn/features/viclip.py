@@ -113,6 +113,7 @@ register_weights(
             "used_by": ["overall_consistency", "temporal_style"],
         },
         convert=_convert,
+        pickled=("argparse", "numpy_scalars"),  # training state saved beside 'model'
     )
 )
 

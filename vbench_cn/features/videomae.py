@@ -40,7 +40,12 @@ VIDEOMAE_WEIGHTS = register_weights(
         source="https://pjlab-gvm-data.oss-cn-shanghai.aliyuncs.com/internvideo/videomaev2/"
         "vit_g_hybrid_pt_1200e_ssv2_ft.pth",
         filename="vit_g_hybrid_pt_1200e_ssv2_ft.pth",
-        sha256=None,  # not published
+        sha256=None,
+        unpinned_reason="OpenGVLab publishes no digest for its model zoo files ("
+        "searched: the code, pages and issues corpora "
+        "for the file name with sha256); see docs/weights.md",
+        # VideoMAE-v2's save_model stores the training argparse.Namespace beside 'model'
+        pickled=("argparse", "numpy_scalars"),
         size_bytes=None,
         license="MIT (OpenGVLab/VideoMAEv2; the model zoo asks users to fill a request form)",
         transforms="16 consecutive frames, each resized to 224x224 (bilinear, "
@@ -55,7 +60,7 @@ VIDEOMAE_WEIGHTS = register_weights(
             "reference_impl": "cd-fvd 0.1.1 cdfvd/third_party/VideoMAEv2 "
             "(vit_giant_patch14_224, SSv2 fine-tuned)",
             "used_by": ["fvd_videomae"],
-            "format": "torch.save dict {'model': state dict} (read with weights_only=True)",
+            "format": "torch.save dict {'model' or 'module': state dict, 'args': Namespace, ...}",
         },
         convert=_convert,
     )
