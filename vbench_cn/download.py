@@ -22,17 +22,15 @@ the file by hand.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from vbench_cn.weights import Weights
+from typing import Any
 
 #: Bytes read per chunk.
 CHUNK = 1 << 20
@@ -40,6 +38,14 @@ CHUNK = 1 << 20
 DEFAULT_TIMEOUT = 60.0
 
 Progress = Callable[[int, int | None], None]
+
+_HF_RE = re.compile(r"^hf://(?P<repo>[^/]+/[^/]+)/(?P<path>[^@]+?)(?:@(?P<rev>[^@/]+))?$")
+
+
+def parse_hf_source(source: str) -> tuple[str, str, str] | None:
+    """``hf://org/repo/path@rev`` -> ``(org/repo, path, rev)`` (rev ``main`` when absent)."""
+    m = _HF_RE.match(source)
+    return (m["repo"], m["path"], m["rev"] or "main") if m else None
 
 
 def hf_endpoint() -> str:
@@ -55,23 +61,21 @@ def hf_endpoint() -> str:
         return "https://huggingface.co"
 
 
-def resolve_url(w: Weights) -> str:
-    """Where ``w``'s file (or its archive) is fetched from, mirrors applied."""
-    from vbench_cn.weights import parse_hf_source
-
-    hf = parse_hf_source(w.source)
+def resolve_url(source: str) -> str:
+    """Where a registry ``source`` (``hf://…`` or a URL) is fetched from, mirrors applied."""
+    hf = parse_hf_source(source)
     if hf is not None:
         repo, path, rev = hf
         return f"{hf_endpoint()}/{repo}/resolve/{rev}/{path}"
     mirror = os.environ.get("VBENCH_CN_MIRROR", "").strip()
     if mirror:
-        return f"{mirror.rstrip('/')}/{remote_name(w)}"
-    return w.source
+        return f"{mirror.rstrip('/')}/{remote_name(source)}"
+    return source
 
 
-def remote_name(w: Weights) -> str:
-    """The upstream file name of ``w``'s source (the archive for zip members)."""
-    return Path(w.source.split("?", 1)[0]).name
+def remote_name(source: str) -> str:
+    """The upstream file name of a source URL (the archive for zip members)."""
+    return Path(source.split("?", 1)[0]).name
 
 
 def _timeout() -> float:
@@ -171,7 +175,9 @@ class RichProgress:
         )
 
         if console is None:
-            from vbench_cn.cli._common import stderr as console
+            from rich.console import Console
+
+            console = Console(stderr=True)
 
         self._progress = Progress(
             TextColumn("{task.description}"),
@@ -200,27 +206,6 @@ class RichProgress:
             self._progress.update(tasks[0], completed=done, total=total)
 
         return update
-
-
-def needed_weights(dimensions: Iterable[str]) -> list[str]:
-    """Names of the checkpoints the given dimensions need (their extractors' ``weights``)."""
-    from vbench_cn.features import EXTRACTORS
-    from vbench_cn.specs import load_specs
-
-    specs = load_specs()
-    names: list[str] = []
-    for dim in dimensions:
-        if dim not in specs:
-            from vbench_cn._text import did_you_mean
-
-            raise KeyError(f"unknown dimension {dim!r}{did_you_mean(dim, specs)}")
-        backbone = specs[dim].backbone
-        if backbone is None:
-            continue
-        for name in getattr(EXTRACTORS[backbone], "weights", ()):
-            if name not in names:
-                names.append(name)
-    return names
 
 
 def rate_summary(size: int, seconds: float) -> str:

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import torch
 
+from vbench_cn.download import parse_hf_source
 from vbench_cn.registry import Registry
 
 if TYPE_CHECKING:
@@ -53,7 +54,6 @@ log = logging.getLogger(__name__)
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
-_HF_RE = re.compile(r"^hf://(?P<repo>[^/]+/[^/]+)/(?P<path>[^@]+?)(?:@(?P<rev>[^@/]+))?$")
 _CACHE_FILE = "sha256-cache.json"
 #: torch's weights_only refusal names the global: "Unsupported global: GLOBAL argparse.Namespace".
 _REFUSED_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
@@ -125,12 +125,6 @@ class Weights:
         if hf:
             return f"https://huggingface.co/{hf[0]}/resolve/{hf[2]}/{hf[1]}"
         return self.source
-
-
-def parse_hf_source(source: str) -> tuple[str, str, str] | None:
-    """``hf://org/repo/path@rev`` -> ``(org/repo, path, rev)`` (rev ``main`` when absent)."""
-    m = _HF_RE.match(source)
-    return (m["repo"], m["path"], m["rev"] or "main") if m else None
 
 
 #: Every checkpoint. Entries are registered by the modules that define the architectures
@@ -212,7 +206,7 @@ def candidates(name: str, options: LoadOptions | None = None) -> list[Path]:
             paths.append(root / str(w.meta["vbench_cache_path"]))
     paths.append(weights_home() / w.filename)
     if (
-        not _HF_RE.match(w.source)
+        parse_hf_source(w.source) is None
         and w.archive_member is None
         and Path(w.source).name == w.filename
     ):
@@ -363,8 +357,8 @@ def download(name: str, *, force: bool = False, progress: Progress | None = None
         return dest
     if offline():
         raise WeightsMissing(_missing_message(w, dest, "offline"))
-    url = dl.resolve_url(w)
-    target = dest if w.archive_member is None else dest.parent / dl.remote_name(w)
+    url = dl.resolve_url(w.source)
+    target = dest if w.archive_member is None else dest.parent / dl.remote_name(w.source)
     try:
         got = dl.fetch(url, target, progress=progress)
     except (OSError, ValueError, http.client.HTTPException) as exc:  # refused, 404, timeout, cut

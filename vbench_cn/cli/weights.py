@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Any
+from collections.abc import Iterable
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -44,6 +45,27 @@ def _select(names: list[str] | None, include: str | None) -> list[str]:
         except KeyError as exc:
             usage_error(str(exc.args[0]))
     return out
+
+
+def _needed_weights(dimensions: Iterable[str]) -> list[str]:
+    """Names of the checkpoints the given dimensions need (their extractors' ``weights``)."""
+    from vbench_cn.features import EXTRACTORS
+    from vbench_cn.specs import load_specs
+
+    specs = load_specs()
+    names: list[str] = []
+    for dim in dimensions:
+        if dim not in specs:
+            from vbench_cn._text import did_you_mean
+
+            raise KeyError(f"unknown dimension {dim!r}{did_you_mean(dim, specs)}")
+        backbone = specs[dim].backbone
+        if backbone is None:
+            continue
+        for name in getattr(EXTRACTORS[backbone], "weights", ()):
+            if name not in names:
+                names.append(name)
+    return names
 
 
 @app.command("list", epilog=EPILOG)
@@ -126,13 +148,13 @@ def download_cmd(
     """
     import time
 
-    from vbench_cn.download import RichProgress, needed_weights, rate_summary
+    from vbench_cn.download import RichProgress, rate_summary
     from vbench_cn.weights import WeightsError, download
 
     selected = _select(split_list(names), include)
     if only:
         try:
-            wanted = needed_weights(split_list([only]) or [])
+            wanted = _needed_weights(split_list([only]) or [])
         except KeyError as exc:
             usage_error(str(exc.args[0]))
         selected = [n for n in selected if n in wanted] if names or include else wanted
