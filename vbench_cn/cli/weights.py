@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -131,7 +131,7 @@ def download_cmd(
         str | None, typer.Option("--include", help="fnmatch pattern on names.")
     ] = None,
     only: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(
             "--only", help="Only what these dimensions need (comma-separated dimension ids)."
         ),
