@@ -19,17 +19,8 @@ from vbench_cn.results import read_records
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _wheel_venv(tmp_path: Path) -> Path:
-    """Build the wheel, install it into a new venv; returns that venv's python."""
-    dist = tmp_path / "dist"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
-        + ["-w", str(dist), str(ROOT)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    wheel = next(dist.glob("vbench_cn-*.whl"))
+def _wheel_venv(tmp_path: Path, wheel: Path) -> Path:
+    """Install the built wheel into a new venv; returns that venv's python."""
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
@@ -53,8 +44,8 @@ def _wheel_venv(tmp_path: Path) -> Path:
     return python
 
 
-def test_demo_runs_offline_from_the_installed_wheel(tmp_path: Path) -> None:
-    python = _wheel_venv(tmp_path)
+def test_demo_runs_offline_from_the_installed_wheel(tmp_path: Path, built_wheel: Path) -> None:
+    python = _wheel_venv(tmp_path, built_wheel)
     work = tmp_path / "elsewhere"
     work.mkdir()
     env = {
