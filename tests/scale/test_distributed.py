@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +31,13 @@ def test_sharding_is_deterministic_and_balanced_by_cost() -> None:
 
 def test_more_ranks_than_videos_leaves_some_empty() -> None:
     assert balance_by_cost([1.0, 1.0], 4) == [[0], [1], [], []]
+
+
+def _free_port() -> int:
+    """A TCP port free right now (a fixed one collides with another run of this test)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _videos(root: Path) -> Path:
@@ -72,7 +80,7 @@ def test_two_gloo_ranks_give_exactly_the_records_of_one_process(tmp_path: Path) 
             "--nproc-per-node",
             "2",
             "--master-port",
-            "29517",
+            str(_free_port()),
             *_cmd(folder, tmp_path / "two"),
         ],
         capture_output=True,
