@@ -212,7 +212,7 @@ def test_killed_two_rank_run_resumes_without_loss_or_duplicates(tmp_path: Path) 
         "--nproc-per-node",
         "2",
         "--master-port",
-        "29519",
+        str(_free_port()),
         *_cmd(folder, two),
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
