@@ -47,6 +47,8 @@ CATEGORY_ROWS: tuple[str, ...] = (*CATEGORIES, "total")
 #: VBench's Quality:Semantic weights in its Total (``scripts/constant.py``).
 VBENCH_QUALITY_WEIGHT = 4.0
 VBENCH_SEMANTIC_WEIGHT = 1.0
+#: VBench's dimensions (``vbench/__init__.py`` ``build_full_dimension_list``): 7 quality, 9 semantic.
+VBENCH_DIMENSION_COUNT = 16
 
 DIMENSION_COLUMNS = [
     "model",
@@ -83,6 +85,8 @@ VBENCH_COLUMNS = [
     "n_dimensions",
     "n_expected",
     "complete",
+    "comparable",
+    "not_comparable_because",
 ]
 SET_COLUMNS = [
     "model",
@@ -270,6 +274,37 @@ def vbench_totals(
     return out
 
 
+def vbench_comparability(
+    specs: Mapping[str, DimensionSpec],
+    scored: Iterable[str],
+    random_weights: Iterable[str] = (),
+) -> tuple[bool, str]:
+    """Whether a model's VBench Total can be set beside VBench's leaderboard, and why not.
+
+    Comparable only when all 16 VBench dimensions were scored (``scored``: dimension ids with
+    a finite score), each by a spec that reproduces VBench (``parity = "vbench"``), none with
+    ``--random-weights`` (``random_weights``: dimension ids with a random-weights record).
+
+    Returns:
+        ``(comparable, reason)``; the reason is empty when comparable, else every cause.
+    """
+    vb = [s for g in vbench_specs(specs).values() for s in g]
+    scored, rand = set(scored), set(random_weights)
+    reasons = []
+    if len(vb) != VBENCH_DIMENSION_COUNT:
+        reasons.append(f"the specs define {len(vb)} of VBench's {VBENCH_DIMENSION_COUNT} dimensions")
+    missing = sorted(s.id for s in vb if s.id not in scored)
+    if missing:
+        reasons.append("missing: " + ", ".join(missing))
+    stand_ins = sorted(f"{s.id} ({s.parity})" for s in vb if s.parity != "vbench")
+    if stand_ins:
+        reasons.append("not VBench's computation: " + ", ".join(stand_ins))
+    randoms = sorted(s.id for s in vb if s.id in rand)
+    if randoms:
+        reasons.append("random weights: " + ", ".join(randoms))
+    return not reasons, "; ".join(reasons)
+
+
 @dataclass
 class _Cell:
     """Accumulator of one (model, dimension)."""
@@ -281,6 +316,7 @@ class _Cell:
     n_skipped: int = 0
     n_stale: int = 0
     n_unweighted: int = 0
+    random_weights: bool = False
 
 
 @dataclass
@@ -369,7 +405,8 @@ def aggregate(
             num_resamples,
             confidence,
         )
-        vb_row = _vbench_row(model, point_norm, rep_norm, specs, confidence)
+        randoms = [d for d, c in cells.items() if c.random_weights]
+        vb_row = _vbench_row(model, point_norm, rep_norm, specs, confidence, randoms)
         if vb_row is not None:
             vb_rows.append(vb_row)
     return AggregateResult(
@@ -437,6 +474,7 @@ def _add_video_record(
     cell: _Cell, rec: Mapping[str, Any], spec: DimensionSpec, samples: dict[str, set[Any]]
 ) -> None:
     """Count one video-level record into its (model, dimension) cell."""
+    cell.random_weights |= bool(rec.get("random_weights")) or rec.get("weights") == "random"
     if int(rec.get("dimension_version") or 1) != spec.version:
         cell.n_stale += 1
         return
@@ -576,9 +614,11 @@ def _vbench_row(
     rep_norm: Mapping[str, np.ndarray],
     specs: Mapping[str, DimensionSpec],
     confidence: float,
+    random_weights: Iterable[str] = (),
 ) -> dict[str, Any] | None:
-    """VBench's Quality, Semantic and Total of ``model`` with CIs, or None when it has no
-    VBench dimension (see :func:`vbench_totals`)."""
+    """VBench's Quality, Semantic and Total of ``model`` with CIs and whether they compare
+    with VBench's leaderboard (:func:`vbench_comparability`), or None when it has no VBench
+    dimension (see :func:`vbench_totals`)."""
     vb = vbench_totals(point_norm, specs)
     if not (vb["n_expected"] > 0 and vb["n_dimensions"] > 0):
         return None
@@ -592,8 +632,13 @@ def _vbench_row(
             else (float("nan"), float("nan"))
         )
         row[f"{part}_ci_low"], row[f"{part}_ci_high"] = lo, hi
+    comparable, why = vbench_comparability(specs, point_norm, random_weights)
     row.update(
-        n_dimensions=vb["n_dimensions"], n_expected=vb["n_expected"], complete=vb["complete"]
+        n_dimensions=vb["n_dimensions"],
+        n_expected=vb["n_expected"],
+        complete=vb["complete"],
+        comparable=comparable,
+        not_comparable_because=why,
     )
     return row
 

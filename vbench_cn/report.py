@@ -133,6 +133,7 @@ def aggregate_table(result: AggregateResult) -> pd.DataFrame:
                 "ci_low": vb[f"{part}_ci_low"],
                 "ci_high": vb[f"{part}_ci_high"],
                 "n_dimensions": vb["n_dimensions"],
+                "comparable": vb["comparable"],
             }
             parts.append(pd.DataFrame([row]))
     parts.append(result.set_level.assign(row="set", name=result.set_level["dimension"]))
@@ -179,14 +180,15 @@ def _aggregate_markdown(result: AggregateResult) -> str:
             "",
             "## VBench rule (Total = (4·Quality + Semantic)/5)",
             "",
-            "| model | Total | Quality | Semantic | dims |",
-            "|---|---|---|---|---|",
+            "| model | Total | Quality | Semantic | dims | comparable with VBench's leaderboard |",
+            "|---|---|---|---|---|---|",
         ]
         for row in result.vbench.to_dict("records"):
+            verdict = "yes" if row["comparable"] else f"no: {row['not_comparable_because']}"
             out.append(
                 f"| {_md(row['model'])} | {_ci(row, 'total', 'total_')}"
                 f" | {_ci(row, 'quality', 'quality_')} | {_ci(row, 'semantic', 'semantic_')}"
-                f" | {row['n_dimensions']}/{row['n_expected']} |"
+                f" | {row['n_dimensions']}/{row['n_expected']} | {_md(verdict)} |"
             )
     if not result.set_level.empty:
         out += [

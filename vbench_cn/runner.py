@@ -25,13 +25,13 @@ import numpy as np
 import torch
 
 from vbench_cn import __version__
-from vbench_cn.features import ExtractorOptions, FeatureExtractor, build_extractor
+from vbench_cn.features import ExtractorOptions, FeatureExtractor, build_extractor, extractor_class
 from vbench_cn.manifest import VideoItem
 from vbench_cn.reference import load_reference_for
 from vbench_cn.results import Record, RecordWriter, make_record, record_key, shard_path
 from vbench_cn.scorers import NotApplicable, Score, get_scorer
 from vbench_cn.specs import LEVELS, DimensionSpec
-from vbench_cn.video import DEFAULT_CHUNK_FRAMES, VideoError, VideoInfo, VideoReader
+from vbench_cn.video import DEFAULT_CHUNK_FRAMES, VideoError, VideoInfo, VideoReader, View
 
 log = logging.getLogger(__name__)
 
@@ -256,8 +256,9 @@ class _Prefetcher:
     """Decodes upcoming videos in a background thread into a bounded queue.
 
     Events, in order per video: ``("open", plan_entry, VideoReader | VideoError)``, then
-    ``("chunk", indices, frames)`` for each decoded chunk of the frames the video's
-    dimensions need (the union of their samplings), then ``("end", error | None)``. The
+    ``("chunk", view, indices, frames)`` for each decoded chunk of the frames the video's
+    dimensions need (per view, the union of their samplings; a view is a decoder-scaled
+    size some backbones read, see :data:`vbench_cn.video.View`), then ``("end", error | None)``. The
     queue holds a few chunks at most, so memory stays bounded while decoding overlaps the
     forward passes (decord and PyAV release the GIL while they decode).
     """
@@ -270,11 +271,13 @@ class _Prefetcher:
         chunk_frames: int,
         profile: Profile,
         max_chunks: int = 3,
+        views: dict[str, View] | None = None,
     ) -> None:
         import queue
         import threading
 
         self.plan = list(plan)
+        self.views = views or {}  # spec id -> view its backbone reads (absent: native size)
         self.chunk_frames = chunk_frames
         self.profile = profile
         self.queue: queue.Queue[tuple[Any, ...]] = queue.Queue(maxsize=max_chunks)
@@ -320,16 +323,23 @@ class _Prefetcher:
 
     def _read(self, reader: VideoReader, specs: Sequence[DimensionSpec]) -> str | None:
         info = reader.info
-        wanted = [s.sampling.indices(info.num_frames, reader.timestamps, info.fps) for s in specs]
-        needed = np.unique(np.concatenate(wanted)) if wanted else np.zeros(0, np.int64)
-        if len(needed) == 0:
+        wanted: dict[View, list[np.ndarray]] = defaultdict(list)
+        for s in specs:
+            idx = s.sampling.indices(info.num_frames, reader.timestamps, info.fps)
+            wanted[self.views.get(s.id)].append(idx)
+        needed = {v: np.unique(np.concatenate(i)) for v, i in wanted.items()}
+        needed = {v: i for v, i in needed.items() if len(i)}
+        if not needed:
             return None
+        chunks = {
+            v: chunk_frames_for(info if v is None else _sized(info, v), self.chunk_frames)
+            for v in needed
+        }
         t0 = time.perf_counter()
         try:
-            chunk = chunk_frames_for(info, self.chunk_frames)
-            for idx_chunk, frames in reader.read(needed, chunk_frames=chunk):
+            for view, idx_chunk, frames in reader.read_views(needed, chunk_frames=chunks):
                 self.profile.decode_seconds += time.perf_counter() - t0
-                if not self._put(("chunk", idx_chunk, frames)):
+                if not self._put(("chunk", view, idx_chunk, frames)):
                     return None
                 t0 = time.perf_counter()
         except VideoError as exc:
@@ -439,6 +449,23 @@ class Runner:
 
     # -- planning
 
+    @staticmethod
+    def views(specs: Sequence[DimensionSpec]) -> dict[str, View]:
+        """Spec id -> the decoder-scaled size its backbone reads, for backbones that have one."""
+        out: dict[str, View] = {}
+        for spec in specs:
+            try:
+                size = (
+                    getattr(extractor_class(spec.backbone), "decode_size", None)
+                    if spec.backbone
+                    else None
+                )
+            except (KeyError, ImportError):  # reported when the extractor is built
+                size = None
+            if size is not None:
+                out[spec.id] = (int(size[0]), int(size[1]))
+        return out
+
     def applies(self, spec: DimensionSpec, item: VideoItem) -> bool:
         """Whether ``spec`` is scored on this video: suite prompts follow the spec's tag."""
         if spec.prompts == "any" or self.options.all_prompts:
@@ -509,7 +536,9 @@ class Runner:
                 plan.append((item, todo, todo_set))
             else:
                 progress.advance()
-        prefetcher = _Prefetcher(plan, self.options.chunk_frames, self.profile)
+        prefetcher = _Prefetcher(
+            plan, self.options.chunk_frames, self.profile, views=self.views(self.specs)
+        )
         try:
             job: _Job | None = None
             for event in prefetcher:
@@ -519,10 +548,10 @@ class Runner:
                     job = self._start_job(item, todo, todo_set, opened)
                     jobs.append(job)
                 elif kind == "chunk":
-                    _, idx_chunk, frames = event
+                    _, view, idx_chunk, frames = event
                     assert job is not None
                     for group in job.groups:
-                        if group.extractor is not None:
+                        if group.extractor is not None and group.extractor.decode_size == view:
                             self._feed(group, idx_chunk, frames, job.info)  # type: ignore[arg-type]
                 else:  # "end"
                     assert job is not None
@@ -907,6 +936,13 @@ def chunk_frames_for(info: VideoInfo, max_frames: int, chunk_bytes: int = CHUNK_
     """
     frame_bytes = max(1, info.width * info.height * 3)
     return max(1, min(max_frames, chunk_bytes // frame_bytes))
+
+
+def _sized(info: VideoInfo, view: tuple[int, int]) -> VideoInfo:
+    """``info`` with the frame size of a decoder-scaled view (for chunk sizing)."""
+    from dataclasses import replace
+
+    return replace(info, width=view[0], height=view[1])
 
 
 def _select(frames: torch.Tensor, positions: np.ndarray) -> torch.Tensor:

@@ -66,6 +66,7 @@ _FIELDS = {
     "source",
     "groups",
     "category_gate",
+    "alternative_of",
 }
 
 
@@ -102,6 +103,9 @@ class DimensionSpec:
     category_gate: bool
     path: str
     sha256: str
+    #: the dimension this spec is a documented alternative of (another backbone for the same
+    #: question); such a spec runs only when named (by id or group), never by category or "all"
+    alternative_of: str | None = None
 
     def normalize(self, score: float) -> float:
         """VBench's ``(s - min) / (max - min)``, not clipped (``scripts/cal_final_score.py``)."""
@@ -229,6 +233,7 @@ def parse_spec(
         source=str(data.get("source", "")),
         groups=tuple(data.get("groups", ())),
         category_gate=category_gate,
+        alternative_of=data.get("alternative_of"),
         path=str(path),
         sha256=hashlib.sha256(raw_bytes).hexdigest(),
     )
@@ -275,18 +280,23 @@ def select_specs(
 ) -> list[DimensionSpec]:
     """Resolve dimension names, categories (``quality``) or groups to specs, in order.
 
-    ``None`` or ``["all"]`` selects every spec. Unknown names raise ``KeyError`` with a
+    ``None`` or ``["all"]`` selects every spec but the alternatives (``alternative_of``),
+    which run only when named by id or group. Unknown names raise ``KeyError`` with a
     did-you-mean suggestion.
     """
     names = [n.strip() for n in (names or ["all"]) if n.strip()]
     chosen: dict[str, DimensionSpec] = {}
     for name in names:
         if name == "all":
-            chosen.update(specs)
+            chosen.update({k: s for k, s in specs.items() if s.alternative_of is None})
         elif name in specs:
             chosen[name] = specs[name]
         else:
-            matched = {k: s for k, s in specs.items() if s.category == name or name in s.groups}
+            matched = {
+                k: s
+                for k, s in specs.items()
+                if name in s.groups or (s.category == name and s.alternative_of is None)
+            }
             if not matched:
                 options = [*specs, *CATEGORIES, *{g for s in specs.values() for g in s.groups}]
                 raise KeyError(f"unknown dimension {name!r}{did_you_mean(name, options)}")

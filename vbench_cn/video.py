@@ -8,6 +8,12 @@ unbounded queue whenever the caller pauses, so while our runner ran a slow forwa
 10-minute 1080p video filled 24 GB (issue 9; bench/decode_bench.py). PyAV is also the
 fallback for files decord cannot open, and decord for frames PyAV cannot decode. Frames
 come out as ``uint8`` tensors ``(N, H, W, 3)`` in RGB order.
+
+A backbone may need frames scaled by the decoder itself (VBench's scene reads frames through
+``decord.VideoReader(width=384, height=384)``): such a *view* ``(width, height)`` is made in
+the same decoding pass from each decoded frame, by an FFmpeg ``scale=W:H:flags=bilinear``
+filter converting straight to RGB, which is what decord's filter graph does (FFmpeg 4's
+default scale flags are bilinear); the frames are identical to decord's (a test).
 """
 
 from __future__ import annotations
@@ -31,6 +37,9 @@ VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".gif", ".m4v")
 
 #: Frames per decode chunk: 64 frames of 1080p RGB are ~400 MB; callers may pass less.
 DEFAULT_CHUNK_FRAMES = 64
+
+#: What a decoded frame is turned into: None (native size) or a decoder-scaled ``(width, height)``.
+View = tuple[int, int] | None
 
 
 class VideoError(Exception):
@@ -208,25 +217,48 @@ class VideoReader:
 
         ``indices`` may repeat (VBench pads short videos); each distinct frame is decoded once.
         """
-        wanted = np.asarray(indices, dtype=np.int64)
-        if len(wanted) == 0:
+        for _, idx, frames in self.read_views(
+            {None: np.asarray(indices)}, chunk_frames=chunk_frames
+        ):
+            yield idx, frames
+
+    def read_views(
+        self,
+        wanted: dict[View, np.ndarray],
+        *,
+        chunk_frames: int | dict[View, int] = DEFAULT_CHUNK_FRAMES,
+    ) -> Iterator[tuple[View, np.ndarray, torch.Tensor]]:
+        """Decode once, yielding ``(view, indices_chunk, frames)`` for each view's wanted frames.
+
+        Args:
+            wanted: per view (None: native size; ``(w, h)``: scaled by the decoder), the frame
+                indices it needs (may repeat).
+            chunk_frames: frames per chunk, one number or one per view.
+        """
+        todo = {v: np.unique(np.asarray(i, dtype=np.int64)) for v, i in wanted.items()}
+        todo = {v: i for v, i in todo.items() if len(i)}
+        if not todo:
             return
-        if wanted.min() < 0 or wanted.max() >= self.info.num_frames:
-            raise VideoError(f"{self.path}: frame index out of range")
-        unique = np.unique(wanted)
-        chunk = max(1, chunk_frames)
+        for idx in todo.values():
+            if idx.min() < 0 or idx.max() >= self.info.num_frames:
+                raise VideoError(f"{self.path}: frame index out of range")
+        chunks = {
+            v: max(1, chunk_frames[v] if isinstance(chunk_frames, dict) else chunk_frames)
+            for v in todo
+        }
         # Pixels from PyAV unless decord was asked for; the next decoder reads what one could
         # not (decord on 1-pixel frames, PyAV short of the frames decord indexed).
-        decoders: list[Callable[[np.ndarray, int], Iterator[tuple[np.ndarray, torch.Tensor]]]]
+        decoders: list[Callable[..., Iterator[tuple[View, np.ndarray, torch.Tensor]]]]
         decoders = [functools.partial(_pyav_frames, self.path)]
         if isinstance(self._impl, _DecordImpl):
             decoders.insert(0 if self.backend == "decord" else 1, self._impl.read)
-        done = 0
+        done = dict.fromkeys(todo, 0)
         for attempt, decode in enumerate(decoders, start=1):
             try:
-                for idx_chunk, frames in decode(unique[done:], chunk):
-                    done += len(idx_chunk)
-                    yield idx_chunk, frames
+                rest = {v: idx[done[v] :] for v, idx in todo.items() if done[v] < len(idx)}
+                for view, idx_chunk, frames in decode(rest, chunks):
+                    done[view] += len(idx_chunk)
+                    yield view, idx_chunk, frames
                 return
             except VideoError:
                 raise
@@ -296,26 +328,37 @@ class _DecordImpl:
     def info(self) -> VideoInfo:
         return _info(self)
 
-    def read(self, unique: np.ndarray, chunk: int) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
-        """Frame by frame (``vr[i]``, an accurate seek that is free for the next frame).
+    def read(
+        self, wanted: dict[View, np.ndarray], chunks: dict[View, int]
+    ) -> Iterator[tuple[View, np.ndarray, torch.Tensor]]:
+        """Frame by frame (``vr[i]``: an accurate seek, free for the next frame), view by view.
 
         Only for ``backend="decord"`` and as PyAV's fallback: while the caller pauses between
         chunks, decord's decoder thread keeps decoding ahead into an unbounded queue (4.6 GB
         after 4.5 s idle on 1080p), so memory is bounded only if chunks are consumed at once.
         """
+        import decord
         import torch
 
-        for start in range(0, len(unique), chunk):
-            idx = unique[start : start + chunk]
-            out = np.empty((len(idx), self.height, self.width, 3), dtype=np.uint8)
-            for k, i in enumerate(idx.tolist()):
-                frame = self.vr[i].asnumpy()
-                if frame.shape != out.shape[1:]:  # e.g. 1-pixel frames: PyAV reads the rest
-                    raise RuntimeError(
-                        f"decord returned a {frame.shape} frame, expected {out.shape[1:]}"
-                    )
-                out[k] = frame
-            yield idx, torch.from_numpy(out)
+        for view, unique in wanted.items():
+            if view is None:
+                vr, (width, height) = self.vr, (self.width, self.height)
+            else:
+                vr, (width, height) = (
+                    decord.VideoReader(self.path, width=view[0], height=view[1], num_threads=1),
+                    view,
+                )
+            for start in range(0, len(unique), chunks[view]):
+                idx = unique[start : start + chunks[view]]
+                out = np.empty((len(idx), height, width, 3), dtype=np.uint8)
+                for k, i in enumerate(idx.tolist()):
+                    frame = vr[i].asnumpy()
+                    if frame.shape != out.shape[1:]:  # e.g. 1-pixel frames: PyAV reads the rest
+                        raise RuntimeError(
+                            f"decord returned a {frame.shape} frame, expected {out.shape[1:]}"
+                        )
+                    out[k] = frame
+                yield view, idx, torch.from_numpy(out)
 
 
 class _PyAVImpl:
@@ -353,53 +396,89 @@ class _PyAVImpl:
         return _info(self)
 
 
+def _scaler(stream: Any, view: tuple[int, int]) -> Callable[[Any], np.ndarray]:
+    """An FFmpeg filter graph scaling decoded frames to ``view`` and converting them to RGB.
+
+    ``scale=W:H:flags=bilinear`` then ``rgb24``: one swscale call does both, as in decord's
+    graph (``scale=W:H`` with FFmpeg 4's default bilinear flags, ``rgb24`` sink).
+    """
+    import av
+
+    graph = av.filter.Graph()
+    source = graph.add_buffer(template=stream)
+    scale = graph.add("scale", f"{view[0]}:{view[1]}:flags=bilinear")
+    rgb = graph.add("format", "rgb24")
+    sink = graph.add("buffersink")
+    source.link_to(scale)
+    scale.link_to(rgb)
+    rgb.link_to(sink)
+    graph.configure()
+
+    def apply(frame: Any) -> np.ndarray:
+        graph.push(frame)
+        return graph.pull().to_ndarray()
+
+    return apply
+
+
 def _pyav_frames(
-    path: str, unique: np.ndarray, chunk: int
-) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
-    """Decode ``path`` in presentation order with PyAV, yielding the frames at ``unique`` indices.
+    path: str, wanted: dict[View, np.ndarray], chunks: dict[View, int]
+) -> Iterator[tuple[View, np.ndarray, torch.Tensor]]:
+    """Decode ``path`` in presentation order with PyAV, yielding each view's wanted frames.
 
     Sequential (no seeking): the decoder stops at the last wanted frame and holds at most a
-    few frames besides the chunk being filled. Raises if the stream ends before a wanted
+    few frames besides the chunks being filled. Raises if the stream ends before a wanted
     index, so the caller can let decord read the rest.
     """
     import av
     import torch
 
-    if len(unique) == 0:
+    wanted = {v: i for v, i in wanted.items() if len(i)}
+    if not wanted:
         return
-    wanted = set(unique.tolist())
-    last = int(unique[-1])
-    buf_idx: list[int] = []
-    buf: np.ndarray | None = None  # the chunk, filled in place (no list + stack copy)
-    seen = 0
+    sets = {v: set(i.tolist()) for v, i in wanted.items()}
+    last = max(int(i[-1]) for i in wanted.values())
+    buf_idx: dict[View, list[int]] = {v: [] for v in wanted}
+    bufs: dict[View, np.ndarray | None] = dict.fromkeys(wanted)  # filled in place
+    seen = dict.fromkeys(wanted, 0)
     with av.open(path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        convert: dict[View, Callable[[Any], np.ndarray]] = {
+            v: (lambda f: f.to_ndarray(format="rgb24")) if v is None else _scaler(stream, v)
+            for v in wanted
+        }
         for i, frame in enumerate(container.decode(stream)):
-            if i in wanted:
-                rgb = frame.to_ndarray(format="rgb24")
+            for view, indices in sets.items():
+                if i not in indices:
+                    continue
+                rgb = convert[view](frame)
+                buf = bufs[view]
                 if buf is None:
-                    buf = np.empty((min(chunk, len(unique) - seen), *rgb.shape), dtype=np.uint8)
+                    size = min(chunks[view], len(wanted[view]) - seen[view])
+                    buf = bufs[view] = np.empty((size, *rgb.shape), dtype=np.uint8)
                 elif buf.shape[1:] != rgb.shape:
                     raise ValueError(
                         f"frame {i} is {rgb.shape[1]}x{rgb.shape[0]}, "
                         f"not {buf.shape[2]}x{buf.shape[1]}"
                     )
-                buf[len(buf_idx)] = rgb
-                buf_idx.append(i)
-                if len(buf_idx) == buf.shape[0]:
-                    seen += len(buf_idx)
-                    yield np.asarray(buf_idx), torch.from_numpy(buf)
-                    buf_idx, buf = [], None
+                buf[len(buf_idx[view])] = rgb
+                buf_idx[view].append(i)
+                if len(buf_idx[view]) == buf.shape[0]:
+                    seen[view] += len(buf_idx[view])
+                    yield view, np.asarray(buf_idx[view]), torch.from_numpy(buf)
+                    buf_idx[view], bufs[view] = [], None
             if i >= last:
                 break
-    if buf_idx and buf is not None:
-        seen += len(buf_idx)
-        yield np.asarray(buf_idx), torch.from_numpy(buf[: len(buf_idx)])
-    if seen < len(unique):
-        raise EOFError(
-            f"PyAV decoded {seen} of the {len(unique)} wanted frames before the stream ended"
-        )
+    for view, idx in buf_idx.items():
+        buf = bufs[view]
+        if idx and buf is not None:
+            seen[view] += len(idx)
+            yield view, np.asarray(idx), torch.from_numpy(buf[: len(idx)])
+    short = {v: (seen[v], len(i)) for v, i in wanted.items() if seen[v] < len(i)}
+    if short:
+        got, total = next(iter(short.values()))
+        raise EOFError(f"PyAV decoded {got} of the {total} wanted frames before the stream ended")
 
 
 def _info(impl: _DecordImpl | _PyAVImpl) -> VideoInfo:

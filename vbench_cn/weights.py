@@ -403,50 +403,18 @@ def _first_line(exc: BaseException) -> str:
 # --------------------------------------------------------------------------- loading
 
 
-def _argparse_globals() -> list[Any]:
-    import argparse
-
-    return [argparse.Namespace]
-
-
-def _numpy_scalar_globals() -> list[Any]:
-    """What a pickled numpy scalar (``np.float64(0.7)``, ``np.int64(3)``) refers to.
-
-    The scalar reconstructor is named ``numpy.core.multiarray.scalar`` in files written
-    with numpy 1.x and ``numpy._core.multiarray.scalar`` with numpy 2.x; both names map
-    to the installed function. Dtypes are pickled as ``numpy.dtype`` plus their class.
-    """
-    import numpy as np
-
-    try:
-        from numpy._core.multiarray import scalar
-    except ImportError:  # numpy < 2
-        from numpy.core.multiarray import scalar  # type: ignore[no-redef]
-    dtype_classes = [getattr(np.dtypes, n) for n in dir(np.dtypes) if n.endswith("DType")]
-    return [
-        (scalar, "numpy.core.multiarray.scalar"),
-        (scalar, "numpy._core.multiarray.scalar"),
-        np.dtype,
-        *dtype_classes,
-    ]
-
-
-#: Benign objects a checkpoint may pickle besides tensors and containers, by kind; an entry
-#: names the kinds its real file holds (``Weights.pickled``) and nothing else is allowed.
-SAFE_GLOBALS: dict[str, Callable[[], list[Any]]] = {
-    "argparse": _argparse_globals,  # training arguments saved beside the weights
-    "numpy_scalars": _numpy_scalar_globals,  # epoch counters, best metrics
-}
-
-
-def read_file(path: str | os.PathLike[str], pickled: tuple[str, ...] = ()) -> Any:
+def read_file(
+    path: str | os.PathLike[str], pickled: tuple[str, ...] = (), *, mmap: bool = False
+) -> Any:
     """Read a checkpoint without executing code from it.
 
     ``.safetensors`` via safetensors; TorchScript archives via the restricted reader in
     :mod:`vbench_cn._torchscript`; anything else with ``torch.load(weights_only=True)``,
     which refuses every global but tensors and containers unless allowed here: ``pickled``
     names kinds of :data:`SAFE_GLOBALS` (never arbitrary classes, never
-    ``weights_only=False``).
+    ``weights_only=False``). With ``mmap`` a zip-format ``torch.save`` file is
+    memory-mapped: tensors are read from disk only when used, so a checkpoint holding an
+    optimiser state costs only the model's bytes (legacy-format files are read whole).
     """
     path = os.fspath(path)
     if path.endswith(".safetensors"):
@@ -459,11 +427,15 @@ def read_file(path: str | os.PathLike[str], pickled: tuple[str, ...] = ()) -> An
         return read_torchscript_tensors(path)
     allowed = [g for kind in pickled for g in SAFE_GLOBALS[kind]()]
     with torch.serialization.safe_globals(allowed):
+        if mmap and zipfile.is_zipfile(path):
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
         return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def load_state_dict(name: str, options: LoadOptions | None = None) -> tuple[StateDict, str]:
-    """Locate (or download), verify and safely read ``name``'s checkpoint.
+def load_state_dict(
+    name: str, options: LoadOptions | None = None, *, mmap: bool = False
+) -> tuple[StateDict, str]:
+    """Locate (or download), verify and safely read ``name``'s checkpoint (``mmap``: read_file).
 
     Returns:
         ``(state_dict, weights_id)``: the state dict after the entry's ``convert`` and
@@ -483,7 +455,7 @@ def load_state_dict(name: str, options: LoadOptions | None = None) -> tuple[Stat
             w.sha256[:12],
         )
     try:
-        raw = read_file(path, w.pickled)
+        raw = read_file(path, w.pickled, mmap=mmap)
     except Exception as exc:
         refused = _REFUSED_GLOBAL.search(str(exc))
         if refused:  # torch's message is many lines; name the object it refused

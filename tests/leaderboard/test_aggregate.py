@@ -266,3 +266,48 @@ def test_set_level_scores_form_the_fidelity_category():
     assert cats.loc["total", "ci_low"] < cats.loc["total", "score"] < cats.loc["total", "ci_high"]
     assert cats.loc["total", "dimensions"] == "fvd,q"
     assert result.set_level.iloc[0]["normalized"] == pytest.approx(0.75)
+
+
+def test_vbench_total_is_comparable_only_with_all_16_parity_dimensions_and_real_weights():
+    import dataclasses
+
+    sp = section18_specs()
+    records = [
+        rec("m", i, f"p{k}", 0, 0.5 + 0.01 * k, weights=f"{i}@0123456789ab")
+        for i in sp
+        for k in range(3)
+    ]
+
+    def verdict(recs, specs_=sp):
+        row = aggregate(recs, specs_, num_resamples=50).vbench.iloc[0]
+        return bool(row["comparable"]), row["not_comparable_because"], row["total"]
+
+    ok, why, total = verdict(records)
+    assert ok and why == "" and math.isfinite(total)
+    random_scene = [
+        dict(r, random_weights=True, weights="random") if r["dimension"] == "scene" else r
+        for r in records
+    ]
+    assert verdict(random_scene)[:2] == (False, "random weights: scene")
+    stand_in = dict(sp, color=dataclasses.replace(sp["color"], parity="substitute"))
+    assert verdict(records, stand_in)[:2] == (False, "not VBench's computation: color (substitute)")
+    ok, why, total = verdict([r for r in records if r["dimension"] != "dynamic_degree"])
+    assert (ok, why) == (False, "missing: dynamic_degree") and math.isnan(total)
+    fewer = {k: v for k, v in sp.items() if k != "scene"}
+    ok, why, _ = verdict([r for r in records if r["dimension"] != "scene"], fewer)
+    assert not ok and why == "the specs define 15 of VBench's 16 dimensions"
+
+
+def test_shipped_specs_say_which_vbench_dimensions_are_not_yet_vbench_parity():
+    from vbench_cn.aggregate import vbench_comparability
+    from vbench_cn.specs import load_specs
+
+    sp = load_specs()
+    vb = [s for s in sp.values() if s.vbench_name and s.category in ("quality", "semantic")]
+    assert (
+        len(vb) == 16 and sp["scene"].parity == "vbench" and "scene_clip" not in {s.id for s in vb}
+    )
+    ok, why = vbench_comparability(sp, [s.id for s in vb])
+    stand_ins = sorted(s.id for s in vb if s.parity != "vbench")
+    assert ok == (not stand_ins)
+    assert all(d in why for d in stand_ins) and "scene (" not in why

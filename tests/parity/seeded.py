@@ -43,6 +43,9 @@ SCALES: dict[str, dict[str, float]] = {
     # heads on normalised features: spread the outputs so score differences are not hidden
     "musiq_spaq": {"head.": 20.0},
     "laion_aesthetic_head": {"": 30.0},
+    # Tag2Text's per-class tag head: logits ~ N(-2, 1.5²) on LayerNorm'd features, so a few
+    # percent of the 3429 tags pass sigmoid > 0.7 (the default draw gives ~0: no tag at all)
+    "tag2text_swin_14m": {"fc.W": 88.0},
 }
 
 #: Constants added after scaling, by exact tensor name: realistic output levels (a MUSIQ MOS
@@ -50,6 +53,7 @@ SCALES: dict[str, dict[str, float]] = {
 OFFSETS: dict[str, dict[str, float]] = {
     "musiq_spaq": {"head.bias": 50.0},
     "laion_aesthetic_head": {"bias": 5.0},
+    "tag2text_swin_14m": {"fc.b": -2.0},
 }
 
 

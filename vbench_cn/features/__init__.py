@@ -68,6 +68,9 @@ class FeatureExtractor(ABC):
             first.
         amp_ok: whether fp16 autocast may run ``forward`` on CUDA; False where the reference
             implementation runs the model in float32 and the scores move under fp16.
+        decode_size: ``(width, height)`` the decoder scales frames to before ``prepare``
+            (VBench reads some dimensions' frames through a resizing decoder), or None for
+            frames at their native size.
     """
 
     name: ClassVar[str]
@@ -76,6 +79,7 @@ class FeatureExtractor(ABC):
     cpu_batch_size: ClassVar[int] = 8
     weights: ClassVar[tuple[str, ...]] = ()
     amp_ok: ClassVar[bool] = True
+    decode_size: ClassVar[tuple[int, int] | None] = None
 
     def __init__(self, options: ExtractorOptions) -> None:
         self.options = options
@@ -140,6 +144,7 @@ BUILTIN_EXTRACTORS: dict[str, str] = {
     "owlv2_coco": "vbench_cn.features.detector:Owlv2Coco",
     "umt_l16_k400": "vbench_cn.features.umt:UMTK400",
     "clip_places365": "vbench_cn.features.scene:ClipPlaces365",
+    "tag2text_swin14m": "vbench_cn.features.tag2text:Tag2TextCaptions",
     "viclip_l14": "vbench_cn.features.viclip:ViCLIPL14",
     "cnclip_vitb16": "vbench_cn.features.cnclip:CNClipViTB16",
     "cnclip_vitl14": "vbench_cn.features.cnclip:CNClipViTL14",
@@ -172,6 +177,11 @@ def register_extractor(name: str) -> Callable[[type], type]:
 def list_extractors() -> list[str]:
     """Names of every known extractor (without importing model code)."""
     return EXTRACTORS.names()
+
+
+def extractor_class(name: str) -> Callable[[ExtractorOptions], FeatureExtractor]:
+    """The class registered as ``name`` (imports its module, builds nothing)."""
+    return EXTRACTORS[name]
 
 
 def build_extractor(name: str, options: ExtractorOptions) -> FeatureExtractor:

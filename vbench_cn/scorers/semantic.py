@@ -501,24 +501,34 @@ def _label_key(label: str) -> str:
 
 
 @scorer("semantic.scene_captions")
-def scene_captions(captions: Sequence[str], *, prompt: Any = None) -> Score:
+def scene_captions(captions: Any, *, prompt: Any = None) -> Score:
     """VBench's caption rule for a captioning backbone (Tag2Text, ``vbench/scene.py``).
 
-    A frame succeeds iff every space-separated word of the scene label is a substring of
-    the frame's (lower-case) caption; score = successful frames / frames (weight = frames).
+    A frame succeeds iff every word of the scene label, split on single spaces exactly as
+    ``check_generate`` does, is a substring of the frame's caption (case-sensitive: Tag2Text's
+    captions are lower-case, as are the labels); score = successful frames / frames
+    (``weight`` = frames). The captions go into the details.
+
+    Args:
+        captions: one caption per sampled frame, or an object with a ``captions`` attribute
+            (:class:`vbench_cn.features.tag2text.FrameCaptions`).
+        prompt: ``meta.scene``.
 
     Example:
         >>> from types import SimpleNamespace as P
-        >>> captions = ["a busy outdoor bazaar", "a street"]
+        >>> captions = ["a busy bazaar outdoor", "a street"]
         >>> scene_captions(captions, prompt=P(meta={"scene": "bazaar outdoor"})).value
         0.5
     """
-    words = str(_meta(prompt, "scene")).replace("/", " ").replace("_", " ").lower().split()
-    if not captions:
+    texts = [str(c) for c in getattr(captions, "captions", captions)]
+    words = str(_meta(prompt, "scene")).split(" ")
+    if not texts:
         raise NotApplicable("no frame was sampled")
-    hits = [all(w in c.lower() for w in words) for c in captions]
+    hits = [all(w in c for w in words) for c in texts]
     n = len(hits)
-    return Score(sum(hits) / n, {"frames": n, "successes": int(sum(hits)), "weight": n})
+    return Score(
+        sum(hits) / n, {"frames": n, "successes": int(sum(hits)), "weight": n, "captions": texts}
+    )
 
 
 # --------------------------------------------------------------------------- text similarity
