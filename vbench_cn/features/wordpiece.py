@@ -169,7 +169,8 @@ class WordPieceTokenizer:
 
 def synthetic_vocab(words: Iterable[str]) -> list[str]:
     """A stand-in BERT vocabulary: special tokens at their real ids, ``words``' WordPiece-ready
-    pieces (lower-cased, split as :func:`basic_words` does), then ``[unusedN]`` fillers."""
+    pieces (lower-cased, split as :func:`basic_words` does), ``|`` and a little punctuation,
+    single letters and digits (plain and ``##``), then ``[unusedN]`` fillers."""
     vocab = [f"[unused{i}]" for i in range(BERT_VOCAB_SIZE)]
     for token, index in SPECIAL_IDS.items():
         vocab[index] = token
@@ -180,6 +181,10 @@ def synthetic_vocab(words: Iterable[str]) -> list[str]:
             if word not in seen:
                 seen.add(word)
                 vocab[next(slots)] = word
+    for piece in "|.,'-":  # the tag separator and common punctuation
+        if piece not in seen:
+            seen.add(piece)
+            vocab[next(slots)] = piece
     for ch in "abcdefghijklmnopqrstuvwxyz0123456789":  # every word stays encodable
         for piece in (ch, "##" + ch):
             if piece not in seen:
