@@ -94,6 +94,22 @@ def tiny_openai_clip() -> nn.Module:
     )
 
 
+def tiny_tag2text() -> nn.Module:
+    from vbench_cn.features.tag2text_arch import Tag2Text, Tag2TextConfig
+
+    return Tag2Text(
+        Tag2TextConfig(
+            embed_dim=8,
+            depths=(2, 2, 2, 2),
+            num_heads=(1, 1, 2, 2),
+            hidden_size=48,
+            text_layers=1,
+            intermediate_size=64,
+            tag_layers=1,
+        )
+    )
+
+
 TINY = {
     "viclip_l14": tiny_viclip,
     "umt_l16_k400": tiny_umt,
@@ -101,6 +117,7 @@ TINY = {
     "cnclip_vitb16": tiny_cnclip,
     "cnclip_vitl14": tiny_cnclip,
     "clip_vitb32": tiny_openai_clip,
+    "tag2text_swin_14m": tiny_tag2text,
 }
 
 

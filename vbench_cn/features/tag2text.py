@@ -151,7 +151,7 @@ register_weights(
         license="Apache-2.0 (xinyu1205/recognize-anything)",
         transforms="decode-time 384x384 bilinear scale (decord/FFmpeg), /255, ImageNet mean/std",
         meta={
-            "num_params": 370_883_717,
+            "num_params": 372_007_193,
             "paper": "Huang et al., Tag2Text: Guiding Vision-Language Model via Image Tagging, "
             "ICLR 2024",
             "vbench_file": "vbench/scene.py",
