@@ -143,16 +143,22 @@ class Sampling:
 
 
 def middle_sample_indices(num_frames: int, count: int) -> np.ndarray:
-    """VBench's ``get_frame_indices(..., sample='middle')``: middle frame of ``count`` bins.
+    """VBench's ``get_frame_indices(count, num_frames, sample='middle')`` (``vbench/utils.py``).
 
-    When the video has fewer frames than ``count`` the list is padded with the last index,
-    as ``vbench/utils.py`` does, so the result always has ``count`` entries (not unique).
+    ``min(count, num_frames)`` bins from ``linspace(0, num_frames, bins + 1)`` truncated to
+    integers; bin ``[a, b)`` gives frame ``(a + b - 1) // 2`` (the middle of ``a .. b-1``,
+    rounded down). A video shorter than ``count`` gives each of its frames once, then the last
+    one repeated, so the result always has ``count`` entries (not unique).
+
+    Example:
+        >>> middle_sample_indices(20, 4).tolist(), middle_sample_indices(3, 5).tolist()
+        ([2, 7, 12, 17], [0, 1, 2, 2, 2])
     """
-    edges = np.linspace(0, num_frames, count + 1).astype(np.int64)
-    idx = [int((a + b) // 2) for a, b in zip(edges[:-1], edges[1:], strict=True)]
-    if len(idx) < count:  # pragma: no cover - linspace always yields count bins
-        idx += [idx[-1]] * (count - len(idx))
-    return np.minimum(np.asarray(idx, dtype=np.int64), num_frames - 1)
+    bins = min(count, num_frames)
+    edges = np.linspace(0, num_frames, bins + 1).astype(np.int64)
+    idx = [int((a + b - 1) // 2) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    idx += [idx[-1]] * (count - len(idx))
+    return np.asarray(idx, dtype=np.int64)
 
 
 def times_to_indices(timestamps: np.ndarray, step_seconds: float) -> np.ndarray:

@@ -34,11 +34,17 @@ def test_lossless_static_clip_decodes_to_identical_frames(tmp_path: Path) -> Non
 
 
 def test_middle_sampling_matches_vbench_rule() -> None:
-    # vbench/utils.py get_frame_indices(sample="middle"): linspace(0, n, k+1) bins, middle of each.
-    assert middle_sample_indices(16, 4).tolist() == [2, 6, 10, 14]
-    assert middle_sample_indices(10, 3).tolist() == [1, 4, 8]
-    short = middle_sample_indices(3, 8)
-    assert len(short) == 8 and short.max() <= 2
+    # vbench/utils.py get_frame_indices(sample="middle"): min(k, n) bins of linspace(0, n, bins+1)
+    # cast to int; bin [a, b) -> (a + b - 1) // 2; a short video repeats its last frame.
+    # Values printed by VBench 0.1.5's own function.
+    assert middle_sample_indices(16, 4).tolist() == [1, 5, 9, 13]
+    assert middle_sample_indices(10, 3).tolist() == [1, 4, 7]
+    assert middle_sample_indices(100, 16).tolist() == [
+        2, 8, 14, 21, 27, 33, 39, 46, 52, 58, 64, 71, 77, 83, 89, 96
+    ]  # fmt: skip
+    assert middle_sample_indices(33, 16).tolist() == list(range(0, 30, 2)) + [31]
+    assert middle_sample_indices(5, 16).tolist() == [0, 1, 2, 3, 4] + [4] * 11
+    assert middle_sample_indices(17, 16).tolist() == list(range(16))
 
 
 def test_stride_fps_follows_vbench_dynamic_degree_interval() -> None:
