@@ -45,7 +45,9 @@ SCALES: dict[str, dict[str, float]] = {
     "laion_aesthetic_head": {"": 30.0},
     # Tag2Text's per-class tag head: logits ~ N(-2, 1.5²) on LayerNorm'd features, so a few
     # percent of the 3429 tags pass sigmoid > 0.7 (the default draw gives ~0: no tag at all)
-    "tag2text_swin_14m": {"fc.W": 88.0},
+    # and its LM head (tied to the decoder's word embeddings): x3 spreads the logits by ~3, so the
+    # favoured words (harness_scene.py) compete and captions vary with the frame
+    "tag2text_swin_14m": {"fc.W": 88.0, "text_decoder.cls.predictions.decoder.weight": 3.0},
 }
 
 #: Constants added after scaling, by exact tensor name: realistic output levels (a MUSIQ MOS
