@@ -93,36 +93,52 @@ def write_real_size_checkpoint(path: Path, seed: int = 0) -> int:
     return path.stat().st_size
 
 
+#: Appended to each measured script: the process's own high-water mark (``VmHWM``). ``wait4``'s
+#: ``ru_maxrss`` would also count what the forked child inherited before ``exec``.
+HIGH_WATER = """
+hwm = [l.split()[1] for l in open("/proc/self/status") if l.startswith("VmHWM")][0]
+print("VmHWM_kB", hwm)
+"""
+
+
 def _peak_rss(cmd: list[str]) -> tuple[float, float]:
-    """Run ``cmd`` (output to a log under bench/out); returns (seconds, peak RSS in GiB)."""
+    """Run a measured script; returns (seconds, its peak RSS in GiB). Output goes to a log."""
     log = OUT / "scene-memory.log"
     t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
     with open(log, "a", encoding="utf-8") as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=fh)
-        _, status, usage = os.wait4(proc.pid, 0)
-    if status != 0:
-        raise RuntimeError(f"{cmd[:3]} failed (exit {status}); see {log}")
-    return time.perf_counter() - t0, usage.ru_maxrss / 1024**2
+        fh.write(proc.stdout + proc.stderr)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cmd[:3]} failed (exit {proc.returncode}); see {log}")
+    hwm = [line.split()[1] for line in proc.stdout.splitlines() if line.startswith("VmHWM_kB")]
+    return time.perf_counter() - t0, int(hwm[-1]) / 1024**2
 
 
-OURS_LOAD = """
+OURS_LOAD = (
+    """
 import sys, torch
 from vbench_cn.features import ExtractorOptions
 from vbench_cn.features.tag2text import load_tag2text
 files = {"tag2text_swin_14m": sys.argv[1], "bert_base_uncased_vocab": sys.argv[2]}
 opts = ExtractorOptions(weights_overrides=files)
 model, tok, wid = load_tag2text(opts)
-x = sum(float(p.sum()) for p in model.parameters())  # touch every weight once
+with torch.inference_mode():
+    x = sum(float(p.sum()) for p in model.parameters())  # touch every weight once
 print(wid, sum(p.numel() for p in model.parameters()))
 """
+    + HIGH_WATER
+)
 
-VBENCH_LOAD = """
+VBENCH_LOAD = (
+    """
 import os, sys
 sys.path.insert(0, sys.argv[3]); os.chdir(sys.argv[2])
 from vbench.third_party.tag2Text.tag2text import tag2text_caption
 model = tag2text_caption(pretrained=sys.argv[1], image_size=384, vit="swin_b")
 print(sum(p.numel() for p in model.parameters()))
 """
+    + HIGH_WATER
+)
 
 
 def memory(args: argparse.Namespace) -> dict:
@@ -134,7 +150,13 @@ def memory(args: argparse.Namespace) -> dict:
     work = OUT / "scene-work"
     overrides = hs.write_inputs(0, work, None)
     t0 = time.perf_counter()
-    size = ckpt.stat().st_size if ckpt.exists() else write_real_size_checkpoint(ckpt)
+    if not ckpt.exists():  # in a child, so this process stays small
+        code = f"import sys; sys.path.insert(0, {str(ROOT / 'bench')!r}); import scene_bench as b; "
+        subprocess.run(
+            [sys.executable, "-c", code + f"b.write_real_size_checkpoint(b.Path({str(ckpt)!r}))"],
+            check=True,
+        )
+    size = ckpt.stat().st_size
     result = {"file_bytes": size, "write_seconds": round(time.perf_counter() - t0, 1)}
     try:
         vocab = overrides["bert_base_uncased_vocab"]
