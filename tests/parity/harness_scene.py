@@ -36,6 +36,7 @@ CAPTION_WORDS = (
     "a picture of alley bar sky amusement park street with the and in on people view "
     "building road water light night city red blue green tree car man woman"
 ).split()
+PROMPT_WORDS = ("a", "picture", "of")
 #: Tags whose bias is raised so they always pass the threshold: two of VBench's deleted ones.
 ALWAYS_TAGGED = (127, 3351)
 
@@ -133,7 +134,9 @@ def seeded_checkpoint(seed: int, size: str) -> dict[str, torch.Tensor]:
         bias = state["fc.b"]
         bias[0, list(ALWAYS_TAGGED)] += 6.0
         vocab = vocabulary()
-        favoured = [vocab.index(w) for w in dict.fromkeys(CAPTION_WORDS)]
+        # the prompt's words are in the vocabulary but not favoured: with the decoder's tied
+        # embeddings a favoured prompt word repeats itself (it is in every prefix)
+        favoured = [vocab.index(w) for w in dict.fromkeys(CAPTION_WORDS) if w not in PROMPT_WORDS]
         state[head + "decoder.bias"][favoured] += 10.0
         state[head + "decoder.bias"][102] += 9.0  # [SEP]: captions end at varied lengths
     # positional ids and Swin index buffers, as a saved model holds them
