@@ -1,4 +1,4 @@
-"""Scene parity with VBench 0.1.5 (Tag2Text): our live run against frozen VBench outputs; live rerun.
+"""Scene parity with VBench 0.1.5 (Tag2Text): our run against frozen VBench outputs; live rerun.
 
 The fixture holds what VBench's own ``scene`` produced on the scene videos with a seeded
 checkpoint in its layout (reduced sizes, so this runs in the default suite): per-video scores,

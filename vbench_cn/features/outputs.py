@@ -55,3 +55,19 @@ class TaggedEmbeddings:
 
     embeddings: torch.Tensor
     model: str
+
+
+@dataclass(frozen=True)
+class FrameCaptions:
+    """Captions of one video's sampled frames (``vbench_cn.features.tag2text``).
+
+    Attributes:
+        captions: VBench's caption of each frame (frame ``f`` written from frame ``f // 3``,
+            VBench's batch quirk, docs/tag2text.md).
+        frame_captions: each frame's own caption.
+        tags: each frame's tags, joined by ``" | "``, as the tag encoder read them.
+    """
+
+    captions: tuple[str, ...]
+    frame_captions: tuple[str, ...]
+    tags: tuple[str, ...]

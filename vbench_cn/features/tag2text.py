@@ -20,16 +20,16 @@ meta device and takes those tensors as they are (no random init, no second copy)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from vbench_cn.features import ExtractorOptions, FeatureExtractor, register_extractor
+from vbench_cn.features import ExtractorOptions, FeatureExtractor
 from vbench_cn.features._transforms import IMAGENET_MEAN, IMAGENET_STD, normalize, to_float_nchw
 from vbench_cn.features.beam_search import beam_search
+from vbench_cn.features.outputs import FrameCaptions
 from vbench_cn.features.tag2text_arch import Tag2Text, config_from_state_dict
 from vbench_cn.features.wordpiece import WordPieceTokenizer, synthetic_vocab
 from vbench_cn.video import VideoInfo
@@ -77,21 +77,6 @@ def random_mode_vocab() -> list[str]:
         *(s.replace("/", " ").replace("_", " ") for s in places365_labels()),
     ]
     return synthetic_vocab(words)
-
-
-@dataclass(frozen=True)
-class FrameCaptions:
-    """Captions of one video's sampled frames.
-
-    Attributes:
-        captions: VBench's caption of each frame (frame ``f`` written from frame ``f // 3``).
-        frame_captions: each frame's own caption.
-        tags: each frame's tags, joined by ``" | "``, as the tag encoder read them.
-    """
-
-    captions: tuple[str, ...]
-    frame_captions: tuple[str, ...]
-    tags: tuple[str, ...]
 
 
 # --------------------------------------------------------------------------- weights
@@ -294,7 +279,6 @@ def vbench_caption_sources(count: int) -> list[int]:
     return [f // CAPTION_SOURCE_STRIDE for f in range(count)]
 
 
-@register_extractor("tag2text_swin14m")
 class Tag2TextCaptions(FeatureExtractor):
     """VBench's Tag2Text captions of the sampled frames: :class:`FrameCaptions` per video."""
 

@@ -20,7 +20,12 @@ from typing import Any, Literal
 
 import torch
 
-from vbench_cn.features.outputs import ClassProbabilities, Detection, TaggedEmbeddings
+from vbench_cn.features.outputs import (
+    ClassProbabilities,
+    Detection,
+    FrameCaptions,
+    TaggedEmbeddings,
+)
 from vbench_cn.scorers import NotApplicable, Score, scorer
 
 #: Colour words VBench's colour check looks for in a caption (``vbench/color.py``).
@@ -501,7 +506,7 @@ def _label_key(label: str) -> str:
 
 
 @scorer("semantic.scene_captions")
-def scene_captions(captions: Any, *, prompt: Any = None) -> Score:
+def scene_captions(captions: FrameCaptions | Sequence[str], *, prompt: Any = None) -> Score:
     """VBench's caption rule for a captioning backbone (Tag2Text, ``vbench/scene.py``).
 
     A frame succeeds iff every word of the scene label, split on single spaces exactly as
@@ -511,7 +516,7 @@ def scene_captions(captions: Any, *, prompt: Any = None) -> Score:
 
     Args:
         captions: one caption per sampled frame, or an object with a ``captions`` attribute
-            (:class:`vbench_cn.features.tag2text.FrameCaptions`).
+            (:class:`~vbench_cn.features.outputs.FrameCaptions`: VBench's ``captions``).
         prompt: ``meta.scene``.
 
     Example:
