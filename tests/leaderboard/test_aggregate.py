@@ -289,6 +289,8 @@ def test_vbench_total_is_comparable_only_with_all_16_parity_dimensions_and_real_
         for r in records
     ]
     assert verdict(random_scene)[:2] == (False, "random weights: scene")
+    md = aggregate(random_scene, sp, num_resamples=50).to_markdown()
+    assert "| no: random weights: scene |" in md
     stand_in = dict(sp, color=dataclasses.replace(sp["color"], parity="substitute"))
     assert verdict(records, stand_in)[:2] == (False, "not VBench's computation: color (substitute)")
     ok, why, total = verdict([r for r in records if r["dimension"] != "dynamic_degree"])
