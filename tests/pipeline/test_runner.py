@@ -47,13 +47,13 @@ def test_each_video_is_decoded_once_whatever_the_number_of_dimensions(
     from vbench_cn import video
 
     calls: list[str] = []
-    original = video.VideoReader.read
+    original = video.VideoReader.read_views  # one decoding pass, every view of the frames
 
     def counting_read(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         calls.append(self.path)
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(video.VideoReader, "read", counting_read)
+    monkeypatch.setattr(video.VideoReader, "read_views", counting_read)
     specs = select_specs(
         load_specs(), ["temporal_flickering", "duration_seconds", "frame_rate", "resolution"]
     )
