@@ -47,7 +47,7 @@ CATEGORY_ROWS: tuple[str, ...] = (*CATEGORIES, "total")
 #: VBench's Quality:Semantic weights in its Total (``scripts/constant.py``).
 VBENCH_QUALITY_WEIGHT = 4.0
 VBENCH_SEMANTIC_WEIGHT = 1.0
-#: VBench's dimensions (``vbench/__init__.py`` ``build_full_dimension_list``): 7 quality, 9 semantic.
+#: VBench's dimensions (vbench/__init__.py build_full_dimension_list): 7 quality, 9 semantic.
 VBENCH_DIMENSION_COUNT = 16
 
 DIMENSION_COLUMNS = [
@@ -292,7 +292,9 @@ def vbench_comparability(
     scored, rand = set(scored), set(random_weights)
     reasons = []
     if len(vb) != VBENCH_DIMENSION_COUNT:
-        reasons.append(f"the specs define {len(vb)} of VBench's {VBENCH_DIMENSION_COUNT} dimensions")
+        reasons.append(
+            f"the specs define {len(vb)} of VBench's {VBENCH_DIMENSION_COUNT} dimensions"
+        )
     missing = sorted(s.id for s in vb if s.id not in scored)
     if missing:
         reasons.append("missing: " + ", ".join(missing))

@@ -289,7 +289,9 @@ def test_vbench_total_is_comparable_only_with_all_16_parity_dimensions_and_real_
         for r in records
     ]
     assert verdict(random_scene)[:2] == (False, "random weights: scene")
-    md = aggregate(random_scene, sp, num_resamples=50).to_markdown()
+    from vbench_cn.report import render
+
+    md = render(aggregate(random_scene, sp, num_resamples=50), "md")
     assert "| no: random weights: scene |" in md
     stand_in = dict(sp, color=dataclasses.replace(sp["color"], parity="substitute"))
     assert verdict(records, stand_in)[:2] == (False, "not VBench's computation: color (substitute)")
@@ -301,7 +303,7 @@ def test_vbench_total_is_comparable_only_with_all_16_parity_dimensions_and_real_
 
 
 def test_shipped_specs_say_which_vbench_dimensions_are_not_yet_vbench_parity():
-    from vbench_cn.aggregate import vbench_comparability
+    from vbench_cn.aggregation import vbench_comparability
     from vbench_cn.specs import load_specs
 
     sp = load_specs()
