@@ -403,6 +403,42 @@ def _first_line(exc: BaseException) -> str:
 # --------------------------------------------------------------------------- loading
 
 
+def _argparse_globals() -> list[Any]:
+    import argparse
+
+    return [argparse.Namespace]
+
+
+def _numpy_scalar_globals() -> list[Any]:
+    """What a pickled numpy scalar (``np.float64(0.7)``, ``np.int64(3)``) refers to.
+
+    The scalar reconstructor is named ``numpy.core.multiarray.scalar`` in files written
+    with numpy 1.x and ``numpy._core.multiarray.scalar`` with numpy 2.x; both names map
+    to the installed function. Dtypes are pickled as ``numpy.dtype`` plus their class.
+    """
+    import numpy as np
+
+    try:
+        from numpy._core.multiarray import scalar
+    except ImportError:  # numpy < 2
+        from numpy.core.multiarray import scalar  # type: ignore[no-redef]
+    dtype_classes = [getattr(np.dtypes, n) for n in dir(np.dtypes) if n.endswith("DType")]
+    return [
+        (scalar, "numpy.core.multiarray.scalar"),
+        (scalar, "numpy._core.multiarray.scalar"),
+        np.dtype,
+        *dtype_classes,
+    ]
+
+
+#: Benign objects a checkpoint may pickle besides tensors and containers, by kind; an entry
+#: names the kinds its real file holds (``Weights.pickled``) and nothing else is allowed.
+SAFE_GLOBALS: dict[str, Callable[[], list[Any]]] = {
+    "argparse": _argparse_globals,  # training arguments saved beside the weights
+    "numpy_scalars": _numpy_scalar_globals,  # epoch counters, best metrics
+}
+
+
 def read_file(
     path: str | os.PathLike[str], pickled: tuple[str, ...] = (), *, mmap: bool = False
 ) -> Any:
