@@ -111,7 +111,7 @@ def list_cmd(
             r["name"],
             r["filename"],
             (r["sha256"] or "unpinned")[:12],
-            f"{r['num_params'] or '?':,}" if isinstance(r["num_params"], int) else "?",
+            f"{r['num_params']:,}" if isinstance(r["num_params"], int) else "?",
             r["license"],
             ", ".join(r["used_by"]),
             "yes" if r["in_home"] else "no",
