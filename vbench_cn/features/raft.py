@@ -160,7 +160,7 @@ def shrink_random_flow(module: nn.Module, factor: float = 0.2) -> None:
     """Scale a random RAFT's last flow layer so random flow is a few pixels, not 12-20.
 
     With random weights RAFT predicts large flow everywhere and every clip counts as
-    dynamic; x0.2 makes the random model discriminate (shared/vbench-offline.md).
+    dynamic; x0.2 makes the random model discriminate (docs/vbench-offline.md).
     """
     conv: Any = module.get_submodule("update_block.flow_head.conv2")
     with torch.no_grad():
