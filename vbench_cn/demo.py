@@ -7,7 +7,6 @@ models ship inside the rapidocr wheel when it is installed).
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -142,8 +141,6 @@ def run_demo(out: Path, *, build_site: bool = True) -> None:
             build_site_from_run = None  # type: ignore[assignment]
         if build_site_from_run is not None:
             site_dir = out / "site"
-            if site_dir.exists():
-                shutil.rmtree(site_dir)
             build_site_from_run(run_dir, site_dir)
             stderr.print(f"site: {site_dir / 'index.html'}")
     stderr.print(f"demo finished in {time.perf_counter() - t0:.1f} s; records in {run_dir}")

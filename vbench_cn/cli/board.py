@@ -242,14 +242,18 @@ def build_cmd(
 ) -> None:
     """Build the static bilingual site from the submissions (生成静态网站)."""
     from vbench_cn.site import build_site
+    from vbench_cn.site.output import SiteError, check_site_target
     from vbench_cn.submissions import SubmissionError, load_submissions
 
     specs = _specs(dimensions_dir)
     try:
+        check_site_target(out)
         subs = load_submissions(submissions, specs)
-    except SubmissionError as exc:
+        index = build_site(subs, specs, out)
+    except (SubmissionError, SiteError) as exc:
         usage_error(str(exc))
-    index = build_site(subs, specs, out)
+    except OSError as exc:
+        usage_error(f"{out}: cannot write the site ({exc.strerror or exc})")
     print(f"built {len(subs)} rows: {index}", file=sys.stderr)
 
 

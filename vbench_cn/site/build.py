@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ import jinja2
 
 from vbench_cn import __version__
 from vbench_cn.aggregation import CATEGORY_ROWS, vbench_totals
+from vbench_cn.site.output import check_site_target, write_site
 from vbench_cn.site.plots import Bar, bars_svg, radar_svg
 from vbench_cn.specs import DimensionSpec
 from vbench_cn.submissions import slugify
@@ -178,17 +178,31 @@ def build_site(
         submissions: documents from :func:`vbench_cn.submissions.load_submissions` (or
             :func:`vbench_cn.submissions.make_submission`).
         specs: dimension specs (every dimension a row reports needs one, for its label).
-        out_dir: output folder; files the build owns are overwritten.
+        out_dir: output folder: new, empty, or built before (files the build listed in
+            ``.vbench-cn-site.json`` are replaced; nothing else is touched).
         title: the site's title (browser tab).
 
     Returns:
         The path of ``index.html``.
     """
     out = Path(out_dir)
-    for sub in ("models", "dimensions", "plots", "static"):
-        if (out / sub).is_dir():
-            shutil.rmtree(out / sub)
-        (out / sub).mkdir(parents=True, exist_ok=True)
+    check_site_target(out)  # before the work: a file, or someone else's folder, is refused
+    write_site(out, render_site(submissions, specs, title=title))
+    return out / "index.html"
+
+
+def render_site(
+    submissions: Sequence[Mapping[str, Any]],
+    specs: Mapping[str, DimensionSpec],
+    *,
+    title: str = "vbench-cn leaderboard",
+) -> dict[str, bytes]:
+    """Every file of the site, relative POSIX path → bytes, rendered in memory.
+
+    Nothing is written until every page and chart rendered, so a submission the charts
+    cannot draw leaves no half-built site behind.
+    """
+    files: dict[str, bytes] = {}
     subs = sorted(submissions, key=lambda d: (d["kind"], d["model"].lower(), d["version"]))
     slugs = _unique_slugs(subs)
     rows = [_row(s, slug, specs) for s, slug in zip(subs, slugs, strict=True)]
@@ -220,15 +234,14 @@ def build_site(
         "dim_pages": dim_pages,
     }
 
-    def render(template: str, path: Path, root: str, **ctx: Any) -> None:
-        html = env.get_template(template).render(root=root, **common, **ctx)
-        path.write_text(html, encoding="utf-8", newline="\n")
+    def render(template: str, path: str, root: str, **ctx: Any) -> None:
+        files[path] = env.get_template(template).render(root=root, **common, **ctx).encode()
 
     for name in ("style.css", "site.js"):
-        shutil.copyfile(_HERE / "static" / name, out / "static" / name)
+        files[f"static/{name}"] = (_HERE / "static" / name).read_bytes()
     render(
         "index.html",
-        out / "index.html",
+        "index.html",
         "",
         computed=computed,
         reported=reported,
@@ -242,12 +255,10 @@ def build_site(
         norm = [(d["id"], d["normalized"]) for d in row["dimensions"] if _finite(d["normalized"])]
         if len(norm) >= 3:
             radar = f"radar-{row['slug']}.svg"
-            (out / "plots" / radar).write_text(
-                radar_svg([d for d, _ in norm], [v for _, v in norm], title="normalised scores"),
-                encoding="utf-8",
-                newline="\n",
-            )
-        render("model.html", out / "models" / f"{row['slug']}.html", "../", row=row, radar=radar)
+            files[f"plots/{radar}"] = radar_svg(
+                [d for d, _ in norm], [v for _, v in norm], title="normalised scores"
+            ).encode()
+        render("model.html", f"models/{row['slug']}.html", "../", row=row, radar=radar)
     for dim in used_dims:
         spec = specs.get(dim)
         entries = []
@@ -281,18 +292,14 @@ def build_site(
                 )
                 for e in entries
             ]
-            (out / "plots" / chart).write_text(
-                bars_svg(
-                    bars,
-                    title=dim,
-                    xlabel="score (higher is better)" if better else "score (lower is better)",
-                ),
-                encoding="utf-8",
-                newline="\n",
-            )
+            files[f"plots/{chart}"] = bars_svg(
+                bars,
+                title=dim,
+                xlabel="score (higher is better)" if better else "score (lower is better)",
+            ).encode()
         render(
             "dimension.html",
-            out / "dimensions" / dim_pages[dim],
+            f"dimensions/{dim_pages[dim]}",
             "../",
             dim=dim,
             spec=spec,
@@ -302,12 +309,12 @@ def build_site(
         )
     render(
         "dimensions.html",
-        out / "dimensions" / "index.html",
+        "dimensions/index.html",
         "../",
         dim_specs=dim_specs,
         used_dims=used_dims,
     )
-    return out / "index.html"
+    return files
 
 
 def build_site_from_run(
