@@ -20,6 +20,7 @@ Parquet).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import zlib
@@ -125,6 +126,14 @@ def prompt_key(rec: Mapping[str, Any]) -> str:
     name = str(rec.get("video") or "").replace("\\", "/").rsplit("/", 1)[-1]
     stem = name.rsplit(".", 1)[0] if "." in name else name
     return re.sub(r"-\d+$", "", stem) or name
+
+
+@functools.lru_cache(maxsize=1)
+def suite_prompt_ids() -> frozenset[str]:
+    """Ids of the built-in prompt suite: the prompts a leaderboard row must be scored on."""
+    from vbench_cn.prompts import load_suite
+
+    return frozenset(p.id for p in load_suite())
 
 
 def category_scores(
@@ -654,6 +663,7 @@ def _model_meta(m: Mapping[str, Any]) -> dict[str, Any]:
         "prompt_langs": sorted(m["prompt_langs"]),
         "samples_per_prompt": max((len(s) for s in m["samples"].values()), default=None),
         "n_prompts": len(m["samples"]),
+        "n_suite_prompts": sum(1 for key in m["samples"] if key in suite_prompt_ids()),
     }
 
 

@@ -11,8 +11,12 @@ Two kinds, never mixed on the site:
   not percentages) and the published Total/Quality/Semantic (percent); ``"other"`` rows
   (e.g. Boximator's FVD/CLIPSIM) hold free-form ``metrics`` that are shown apart.
 
-Everything that reaches the HTML is validated here (no markup, no control characters,
-no path-like model names, finite numbers) and escaped again by the templates.
+Everything that reaches the HTML is validated here (no markup, no control or bidi
+characters, no path-like or mixed-script model names, finite numbers of plausible size,
+bounded text and lists) and escaped again by the templates. Computed rows must be scored on
+the suite's prompts, and their categories and VBench Total must follow from their
+dimensions (the site recomputes them). Two rows whose names read the same (case, spacing,
+look-alike letters) are one row.
 """
 
 from __future__ import annotations
@@ -26,8 +30,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from vbench_cn._text import did_you_mean
-from vbench_cn.aggregation import CATEGORY_ROWS, AggregateResult
+from vbench_cn._text import BIDI_CONTROLS, did_you_mean, scripts, skeleton
+from vbench_cn.aggregation import (
+    CATEGORY_ROWS,
+    AggregateResult,
+    category_scores,
+    suite_prompt_ids,
+    vbench_totals,
+)
 from vbench_cn.report import aggregate_document
 from vbench_cn.specs import DimensionSpec
 
@@ -87,6 +97,18 @@ DIMENSION_FIELDS = {
     "aggregate",
     "higher_is_better",
 }
+#: A submission file larger than this is refused before it is read (a row is a few KiB).
+MAX_SUBMISSION_BYTES = 256 * 1024
+#: Longest string anywhere in a submission (notes, citations); names have their own limits.
+MAX_TEXT_CHARS = 2000
+#: Most entries of any list or object in a submission.
+MAX_ENTRIES = 500
+#: Largest magnitude of any number (counts of videos and prompts are far below it).
+MAX_ABS_NUMBER = 1e12
+#: Tolerance when a submitted category or Total is checked against its dimensions.
+RECOMPUTE_TOLERANCE = 1e-6
+#: Scripts that must not be mixed with Latin letters in a model name (look-alike letters).
+_LOOK_ALIKE_SCRIPTS = {"CYRILLIC", "GREEK"}
 _HTML_RE = re.compile(r"<\s*[A-Za-z!/?]|&#|javascript:", re.IGNORECASE)
 _DATE_RE = re.compile(r"^\d{4}-\d{2}(-\d{2})?$")
 _WEIGHTS_RE = re.compile(r"^[a-z0-9_.-]+@[0-9a-f]{8,64}$")
@@ -123,25 +145,49 @@ def check_model_name(name: Any, where: str = "model") -> str:
         )
     if _HTML_RE.search(name) or "<" in name or ">" in name:
         raise ValueError(f"{where}: contains HTML")
+    found = scripts(name)
+    if "LATIN" in found and found & _LOOK_ALIKE_SCRIPTS:
+        raise ValueError(
+            f"{where}: {name!r} mixes Latin with {'/'.join(sorted(found & _LOOK_ALIKE_SCRIPTS))} "
+            "letters (look-alikes); write it in one script"
+        )
+    if name != name.strip() or "  " in name:
+        raise ValueError(f"{where}: {name!r} has leading, trailing or doubled spaces")
     return name
 
 
 def _walk(value: Any, where: str) -> None:
-    """Reject non-finite numbers, markup and control characters anywhere in the document."""
+    """Reject non-finite or huge numbers, markup, control and bidi characters, oversized text
+    and lists anywhere in the document."""
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"{where}: {value} is not a finite number")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if abs(value) > MAX_ABS_NUMBER:
+            raise ValueError(f"{where}: {_short_number(value)} is not a plausible value")
     if isinstance(value, str):
+        if len(value) > MAX_TEXT_CHARS:
+            raise ValueError(f"{where}: longer than {MAX_TEXT_CHARS} characters")
         if _HTML_RE.search(value):
             raise ValueError(f"{where}: contains HTML or script ({value[:40]!r})")
         if any(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in value):
             raise ValueError(f"{where}: contains control characters")
-    elif isinstance(value, Mapping):
+        if any(c in BIDI_CONTROLS for c in value):
+            raise ValueError(f"{where}: contains bidirectional control characters")
+    elif isinstance(value, (Mapping, list)) and len(value) > MAX_ENTRIES:
+        raise ValueError(f"{where or 'document'}: more than {MAX_ENTRIES} entries")
+    if isinstance(value, Mapping):
         for k, v in value.items():
             _walk(k, f"{where} key")
             _walk(v, f"{where}.{k}" if where else str(k))
     elif isinstance(value, list):
         for i, v in enumerate(value):
             _walk(v, f"{where}[{i}]")
+
+
+def _short_number(value: Any) -> str:
+    """A number for an error message (a 301-digit integer is not printed whole)."""
+    text = str(value)
+    return text if len(text) <= 24 else f"{text[:12]}… ({len(text)} digits)"
 
 
 def _number(
@@ -156,6 +202,8 @@ def _number(
         return
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"{where}: must be a number, got {type(value).__name__}")
+    if abs(value) > MAX_ABS_NUMBER:
+        raise ValueError(f"{where}: {_short_number(value)} is not a plausible value")
     if integer and (not float(value).is_integer() or value < 0):
         raise ValueError(f"{where}: must be a non-negative integer, got {value}")
     if lo is not None and value < lo or hi is not None and value > hi:
@@ -227,6 +275,15 @@ def validate_submission(doc: Any, specs: Mapping[str, DimensionSpec]) -> dict[st
             raise ValueError("specs: must be a list of {id, version, sha256}")
         if doc.get("benchmark", "vbench-cn") != "vbench-cn":
             raise ValueError("benchmark: computed submissions are vbench-cn runs")
+        if "n_prompts" not in doc:
+            raise ValueError("missing field 'n_prompts' (required for computed submissions)")
+        suite_size = len(suite_prompt_ids())
+        _number(doc["n_prompts"], "n_prompts", integer=True, hi=suite_size)
+        if doc["n_prompts"] < 1:
+            raise ValueError(
+                "n_prompts: 0 prompts of the vbench-cn suite; computed rows are ranked as "
+                "scored on the suite (generate from `vbench-cn prompts export`)"
+            )
     else:
         for key in REQUIRED_REPORTED:
             if key not in doc:
@@ -250,7 +307,10 @@ def validate_submission(doc: Any, specs: Mapping[str, DimensionSpec]) -> dict[st
             raise ValueError(
                 "run used random weights; the leaderboard accepts only real, hashed weights"
             )
+    _number(doc.get("n_prompts"), "n_prompts", integer=True)
     _validate_dimensions(doc, specs)
+    if doc["kind"] == "computed":
+        _check_recomputed(doc, specs)
     for key, block in (("published", doc.get("published")), ("vbench", doc.get("vbench"))):
         if block is None:
             continue
@@ -319,7 +379,7 @@ def _validate_dimensions(doc: Mapping[str, Any], specs: Mapping[str, DimensionSp
             raise ValueError(
                 f"{where}: score {row['score']} outside its CI [{row['ci_low']}, {row['ci_high']}]"
             )
-        for key in ("n_videos", "n_prompts", "n_errors", "n_skipped"):
+        for key in ("n_videos", "n_prompts", "n_errors", "n_skipped", "n_stale", "n_unweighted"):
             _number(row.get(key), f"{where}.{key}", integer=True)
     sets = doc.get("set_level") or {}
     if not isinstance(sets, dict):
@@ -330,6 +390,109 @@ def _validate_dimensions(doc: Mapping[str, Any], specs: Mapping[str, DimensionSp
         if not isinstance(row, dict):
             raise ValueError(f"set_level.{dim}: must be an object")
         _number(row.get("score"), f"set_level.{dim}.score")
+
+
+def normalized_scores(
+    doc: Mapping[str, Any], specs: Mapping[str, DimensionSpec]
+) -> dict[str, float]:
+    """Normalised score of every dimension of a row (video level, then set level), by spec.
+
+    The site ranks and draws these, never a normalised value written in the file.
+    """
+    out: dict[str, float] = {}
+    for dim, row in sorted((doc.get("dimensions") or {}).items()):
+        spec = specs.get(dim)
+        if spec is not None and isinstance(row, Mapping) and _finite(row.get("score")):
+            out[dim] = spec.normalize(float(row["score"]))
+    for dim, row in sorted((doc.get("set_level") or {}).items()):
+        spec = specs.get(dim)
+        if (
+            spec is not None
+            and isinstance(row, Mapping)
+            and _finite(row.get("score"))
+            and _finite(row.get("normalized"))
+            and row.get("status", "ok") == "ok"
+        ):
+            out[dim] = spec.normalize(float(row["score"]))
+    return out
+
+
+def recomputed_categories(
+    doc: Mapping[str, Any], specs: Mapping[str, DimensionSpec]
+) -> dict[str, float]:
+    """A computed row's category scores as its dimensions give them (what the site shows)."""
+    return {
+        k: float(v)
+        for k, v in category_scores(normalized_scores(doc, specs), specs).items()
+        if _finite(v)
+    }
+
+
+def ranked_dimensions(
+    doc: Mapping[str, Any], specs: Mapping[str, DimensionSpec]
+) -> tuple[str, ...]:
+    """The dimensions a row's Total averages: rows are ranked only against the same set."""
+    return tuple(
+        d for d in sorted(normalized_scores(doc, specs)) if d in specs and specs[d].weight > 0
+    )
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _current_specs(doc: Mapping[str, Any], specs: Mapping[str, DimensionSpec]) -> bool:
+    """Whether every spec the row was scored with is the version the suite has now."""
+    return all(
+        s["id"] not in specs or specs[s["id"]].version == s.get("version")
+        for s in doc.get("specs") or []
+    )
+
+
+def _close(a: Any, b: float) -> bool:
+    return _finite(a) and abs(float(a) - b) <= RECOMPUTE_TOLERANCE * max(1.0, abs(b))
+
+
+def _check_recomputed(doc: Mapping[str, Any], specs: Mapping[str, DimensionSpec]) -> None:
+    """A computed row's categories and VBench Total must be what its dimensions give.
+
+    Checked while the row's specs are the current ones (the site recomputes either way).
+    """
+    for dim, row in (doc.get("dimensions") or {}).items():
+        norm = row.get("normalized")
+        if (
+            norm is not None
+            and _finite(row.get("score"))
+            and not _close(norm, specs[dim].normalize(float(row["score"])))
+        ):
+            raise ValueError(
+                f"dimensions.{dim}.normalized: {norm} is not the spec's normalisation of "
+                f"{row['score']}"
+            )
+    if not _current_specs(doc, specs):
+        return
+    expected = recomputed_categories(doc, specs)
+    cats = doc.get("categories") or {}
+    for cat in CATEGORY_ROWS:
+        got = (cats.get(cat) or {}).get("score") if isinstance(cats.get(cat), dict) else None
+        if cat not in expected and got is not None:
+            raise ValueError(f"categories.{cat}: no dimension of the row is in this category")
+        if cat in expected and not _close(got, expected[cat]):
+            raise ValueError(
+                f"categories.{cat}: score {got} is not what the dimensions give "
+                f"({expected[cat]:.6g})"
+            )
+    vb = doc.get("vbench")
+    if isinstance(vb, dict):
+        totals = vbench_totals(normalized_scores(doc, specs), specs)
+        for part in ("total", "quality", "semantic"):
+            if vb.get(part) is not None and not (
+                totals["complete"] and _close(vb[part], float(totals[part]))
+            ):
+                raise ValueError(
+                    f"vbench.{part}: {vb[part]} is not what the dimensions give "
+                    f"({'incomplete' if not totals['complete'] else f'{totals[part]:.6g}'})"
+                )
 
 
 def _reject_constant(name: str) -> Any:
@@ -346,6 +509,11 @@ def read_submission(
     """
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_SUBMISSION_BYTES:
+            raise ValueError(
+                f"{size} bytes; a submission is at most {MAX_SUBMISSION_BYTES // 1024} KiB"
+            )
         doc = json.loads(path.read_text(encoding="utf-8"), parse_constant=_reject_constant)
         return validate_submission(doc, specs)
     except OSError as exc:
@@ -373,10 +541,11 @@ def load_submissions(
     seen: dict[tuple[str, str, str], Path] = {}
     for path in sorted(directory.glob("*.json")):
         doc = read_submission(path, specs)
-        key = (doc["kind"], doc["model"], doc["version"])
+        key = (doc["kind"], skeleton(doc["model"]), skeleton(doc["version"]))
         if key in seen:
             raise SubmissionError(
-                f"{path}: duplicate of {seen[key].name} (same kind, model and version)"
+                f"{path}: duplicate of {seen[key].name} (same kind, and model and version "
+                "that read the same)"
             )
         seen[key] = path
         doc["_file"] = path.name
@@ -396,6 +565,7 @@ def make_submission(
     notes: str | None = None,
     run: str | None = None,
     allow_random_weights: bool = False,
+    allow_custom_prompts: bool = False,
 ) -> dict[str, Any]:
     """A ``computed`` submission from an aggregate (one model of it), validated.
 
@@ -411,6 +581,9 @@ def make_submission(
         run: where the run came from (shown as provenance).
         allow_random_weights: keep a random-weights run (flagged ``random_weights: true``);
             only for local demo sites, such a document never passes validation.
+        allow_custom_prompts: keep a run on prompts outside the suite (``n_prompts`` then
+            counts its own prompts); only for local sites, such a document never passes
+            validation.
 
     Raises:
         ValueError: several models and no ``run_model``, random weights, or an invalid field.
@@ -431,6 +604,15 @@ def make_submission(
         raise ValueError(
             "run used random weights; the leaderboard accepts only real, hashed weights"
         )
+    n_prompts = meta.get("n_suite_prompts") or 0
+    if n_prompts == 0:
+        if not allow_custom_prompts:
+            raise ValueError(
+                "the run scored no prompt of the vbench-cn suite (its videos carry other "
+                "prompts); the leaderboard ranks runs on the suite: generate videos from "
+                "`vbench-cn prompts export` and score those"
+            )
+        n_prompts = meta["n_prompts"]
     langs = meta["prompt_langs"]
     dims = {
         d: {k: v for k, v in row.items() if k in DIMENSION_FIELDS and v is not None}
@@ -452,7 +634,7 @@ def make_submission(
         "link": link,
         "suite_version": ",".join(meta["suite_versions"]) or data["suite_version"],
         "samples_per_prompt": meta["samples_per_prompt"],
-        "n_prompts": meta["n_prompts"],
+        "n_prompts": n_prompts,
         "weights": meta["weights"],
         "random_weights": bool(meta["random_weights"]),
         "specs": [

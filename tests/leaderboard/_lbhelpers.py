@@ -32,6 +32,13 @@ SECTION_18 = [
 ]
 
 
+def suite_ids(n: int) -> list[str]:
+    """The first ``n`` prompt ids of the built-in suite (leaderboard rows are scored on them)."""
+    from vbench_cn.prompts import load_suite
+
+    return sorted(p.id for p in load_suite())[:n]
+
+
 def shipped_specs() -> dict[str, DimensionSpec]:
     """The suite's own specs; skip (with the cause) while another team's spec file does not load."""
     import pytest

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from _lbhelpers import rec, section18_specs, spec, write_run
+from _lbhelpers import rec, section18_specs, spec, suite_ids, write_run
 
 from vbench_cn.aggregation import aggregate
 from vbench_cn.site import build_site, build_site_from_run
@@ -37,12 +37,19 @@ def site_specs():
 def computed_submission(model: str, offset: float) -> dict:
     sp = site_specs()
     records = [
-        rec(model, d, f"p{k}", s, 0.5 + offset + 0.01 * k, weights="dino_vitb16@0123456789ab")
+        rec(
+            model,
+            d,
+            suite_ids(5)[k],
+            s,
+            0.5 + offset + 0.01 * k,
+            weights="dino_vitb16@0123456789ab",
+        )
         for d in ("subject_consistency", "aesthetic_quality", "color")
         for k in range(5)
         for s in range(2)
     ]
-    records += [rec(model, "duration_seconds", f"p{k}", 0, 4.0 + offset) for k in range(5)]
+    records += [rec(model, "duration_seconds", p, 0, 4.0 + offset) for p in suite_ids(5)]
     records.append(
         rec(
             model,

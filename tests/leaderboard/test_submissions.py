@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from _lbhelpers import rec, shipped_specs, spec, specs, write_run
+from _lbhelpers import rec, shipped_specs, spec, specs, suite_ids, write_run
 from typer.testing import CliRunner
 
 from vbench_cn.aggregation import aggregate
@@ -26,7 +26,7 @@ SPECS = specs(spec("a", normalization={"min": 0.0, "max": 1.0}), spec("b", categ
 
 def _computed() -> dict:
     records = [
-        rec("m", d, f"p{k}", s, 0.5 + 0.01 * k, weights="dino_vitb16@0123456789ab")
+        rec("m", d, suite_ids(4)[k], s, 0.5 + 0.01 * k, weights="dino_vitb16@0123456789ab")
         for d in SPECS
         for k in range(4)
         for s in range(2)
@@ -156,7 +156,7 @@ def test_submit_cli_refuses_random_weights_and_writes_real_ones(tmp_path, monkey
     assert result.exit_code == 2 and "random weights" in result.output
     good = write_run(
         tmp_path / "good",
-        [rec("m", "a", f"p{k}", 0, 0.5, weights="clip_vitb32@abcdef012345") for k in range(3)],
+        [rec("m", "a", p, 0, 0.5, weights="clip_vitb32@abcdef012345") for p in suite_ids(3)],
     )
     args[2] = str(good)
     result = CliRunner().invoke(app, [*args, "--date", "2026-02-03"])

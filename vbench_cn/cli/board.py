@@ -65,6 +65,17 @@ def _records(run_dir: Path) -> list:
     return records
 
 
+def _run_source(run_dir: Path) -> str | None:
+    """``run.json``'s ``source`` (``"vbench"`` for an imported run), None if absent."""
+    import json
+
+    try:
+        info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return info.get("source") if isinstance(info, dict) else None
+
+
 def _emit(result: Any, fmt: AggFormat, out: Path | None) -> None:
     """Render ``result`` in ``fmt`` to ``out``, or to stdout (Parquet as bytes)."""
     from vbench_cn.report import render
@@ -291,6 +302,14 @@ def submit_cmd(
     from vbench_cn.submissions import make_submission, write_submission
 
     specs = _specs(dimensions_dir)
+    if _run_source(run_dir) == "vbench":
+        usage_error(
+            f"{run_dir}: imported from VBench results (import-vbench), so not a vbench-cn run; "
+            "the computed table takes only runs vbench-cn scored. Score the videos with "
+            "`vbench-cn evaluate VIDEOS --out RUN` and submit that run, or, for published "
+            "numbers, add a reported row (kind \"reported\", benchmark \"vbench\", a source "
+            "citation; see leaderboard/README.md)"
+        )
     result = aggregate(_records(run_dir), specs)
     date = date or _dt.datetime.now(_dt.timezone.utc).date().isoformat()
     try:

@@ -25,11 +25,17 @@ from typing import Any
 import jinja2
 
 from vbench_cn import __version__
+from vbench_cn._text import BIDI_CONTROLS
 from vbench_cn.aggregation import CATEGORY_ROWS, vbench_totals
 from vbench_cn.site.output import check_site_target, write_site
 from vbench_cn.site.plots import Bar, bars_svg, radar_svg
 from vbench_cn.specs import DimensionSpec
-from vbench_cn.submissions import slugify
+from vbench_cn.submissions import (
+    normalized_scores,
+    ranked_dimensions,
+    recomputed_categories,
+    slugify,
+)
 
 _HERE = Path(__file__).resolve().parent
 CATEGORY_LABELS: dict[str, tuple[str, str]] = {
@@ -89,25 +95,51 @@ def _unique_slugs(subs: Sequence[Mapping[str, Any]]) -> list[str]:
     return slugs
 
 
-def _normalized_dims(
+def _displayable(value: Any) -> Any:
+    """A copy of a submission with bidirectional controls removed from every string.
+
+    Validation refuses them; this keeps a document that bypassed it from reordering a page.
+    """
+    if isinstance(value, str):
+        return "".join(c for c in value if c not in BIDI_CONTROLS)
+    if isinstance(value, Mapping):
+        return {_displayable(k): _displayable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_displayable(v) for v in value]
+    return value
+
+
+def _category_cells(
     sub: Mapping[str, Any], specs: Mapping[str, DimensionSpec]
-) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for dim, row in sorted((sub.get("dimensions") or {}).items()):
-        spec = specs.get(dim)
-        if spec is not None and _finite(row.get("score")):
-            out[dim] = spec.normalize(float(row["score"]))
-    return out
+) -> dict[str, dict[str, float | None]]:
+    """Category scores (0-100) of a computed row as its dimensions give them.
+
+    The submitted interval is shown only next to the score it was computed for.
+    """
+    cats = sub.get("categories") or {}
+    recomputed = recomputed_categories(sub, specs)
+    cells: dict[str, dict[str, float | None]] = {}
+    for c in CATEGORY_ROWS:
+        given = cats.get(c) if isinstance(cats.get(c), Mapping) else {}
+        value = recomputed.get(c)
+        same = value is not None and _finite(given.get("score"))
+        same = same and abs(float(given["score"]) - value) <= 1e-6 * max(1.0, abs(value))
+        cells[c] = {
+            "score": _pct(value),
+            "ci_low": _pct(given.get("ci_low")) if same else None,
+            "ci_high": _pct(given.get("ci_high")) if same else None,
+        }
+    return cells
 
 
 def _row(sub: Mapping[str, Any], slug: str, specs: Mapping[str, DimensionSpec]) -> dict[str, Any]:
     """The template view of one submission."""
-    cats = sub.get("categories") or {}
-    norm = _normalized_dims(sub, specs)
+    norm = normalized_scores(sub, specs)
     recomputed = vbench_totals(norm, specs)
     published = sub.get("published") or {}
-    vb = sub.get("vbench") or {}
     source = sub.get("source") or {}
+    computed = sub["kind"] == "computed"
+    n_prompts = sub.get("n_prompts")
     return {
         "slug": slug,
         "model": sub["model"],
@@ -120,22 +152,19 @@ def _row(sub: Mapping[str, Any], slug: str, specs: Mapping[str, DimensionSpec]) 
         "notes": sub.get("notes") or "",
         "file": sub.get("_file", ""),
         "demo": bool(sub.get("random_weights")),
-        "categories": {
-            c: {
-                "score": _pct(cats.get(c, {}).get("score")),
-                "ci_low": _pct(cats.get(c, {}).get("ci_low")),
-                "ci_high": _pct(cats.get(c, {}).get("ci_high")),
-            }
-            for c in CATEGORY_ROWS
-        },
-        "vbench": {p: _pct(vb.get(p)) for p in ("total", "quality", "semantic")},
+        "categories": _category_cells(sub, specs) if computed else {},
+        "ranked_dims": ranked_dimensions(sub, specs),
+        "rankable": computed
+        and isinstance(n_prompts, int)
+        and not isinstance(n_prompts, bool)
+        and n_prompts >= 1,
         "published": {p: published.get(p) for p in ("total", "quality", "semantic")},
         "recomputed": {
             p: _pct(recomputed[p]) if recomputed["complete"] else None
             for p in ("total", "quality", "semantic")
         },
         "n_dims": len(sub.get("dimensions") or {}),
-        "n_prompts": sub.get("n_prompts"),
+        "n_prompts": n_prompts,
         "samples_per_prompt": sub.get("samples_per_prompt"),
         "prompt_lang": sub["prompt_lang"],
         "suite_version": sub.get("suite_version"),
@@ -163,6 +192,40 @@ def _row(sub: Mapping[str, Any], slug: str, specs: Mapping[str, DimensionSpec]) 
         ],
         "set_level": [{"id": d, **r} for d, r in sorted((sub.get("set_level") or {}).items())],
     }
+
+
+def _computed_groups(
+    rows: Sequence[dict[str, Any]], specs: Mapping[str, DimensionSpec]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Computed rows ranked by Total only among rows scored on the same dimensions.
+
+    A Total averages a row's dimensions, so rows with different sets (a text model's and a
+    flicker model's) are not comparable: each set gets its own table. Rows scored on no
+    prompt of the suite are listed apart, unranked.
+
+    Returns:
+        ``(groups, unranked)``; each group ``{"table_id", "dims", "rows"}``, largest first.
+    """
+    by_dims: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        if row["rankable"]:
+            by_dims.setdefault(row["ranked_dims"], []).append(row)
+    unranked = sorted((r for r in rows if not r["rankable"]), key=lambda r: r["model"].lower())
+    ordered = sorted(by_dims.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    groups = []
+    for i, (dims, members) in enumerate(ordered):
+        members = sorted(
+            members,
+            key=lambda r: (-(r["categories"]["total"]["score"] or -1e9), r["model"].lower()),
+        )
+        groups.append(
+            {
+                "table_id": "computed-table" if i == 0 else f"computed-table-{i + 1}",
+                "dims": [specs[d] if d in specs else d for d in dims],
+                "rows": members,
+            }
+        )
+    return groups, unranked
 
 
 def build_site(
@@ -203,13 +266,13 @@ def render_site(
     cannot draw leaves no half-built site behind.
     """
     files: dict[str, bytes] = {}
-    subs = sorted(submissions, key=lambda d: (d["kind"], d["model"].lower(), d["version"]))
+    subs = sorted(
+        (_displayable(s) for s in submissions),
+        key=lambda d: (d["kind"], d["model"].lower(), d["version"]),
+    )
     slugs = _unique_slugs(subs)
     rows = [_row(s, slug, specs) for s, slug in zip(subs, slugs, strict=True)]
-    computed = sorted(
-        (r for r, s in zip(rows, subs, strict=True) if s["kind"] == "computed"),
-        key=lambda r: (-(r["categories"]["total"]["score"] or -1e9), r["model"].lower()),
-    )
+    computed, unranked = _computed_groups([r for r in rows if r["kind"] == "computed"], specs)
     reported = sorted(
         (r for r in rows if r["kind"] == "reported" and r["benchmark"] == "vbench"),
         key=lambda r: (-(r["published"]["total"] or -1e9), r["model"].lower()),
@@ -244,6 +307,7 @@ def render_site(
         "index.html",
         "",
         computed=computed,
+        unranked=unranked,
         reported=reported,
         other=other,
         n_models=len(rows),
@@ -353,6 +417,7 @@ def build_site_from_run(
                 date=date,
                 run=Path(run_dir).name,
                 allow_random_weights=True,
+                allow_custom_prompts=True,
             )
         )
     return build_site(subs, specs, out_dir)

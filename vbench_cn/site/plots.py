@@ -30,6 +30,16 @@ COMPUTED_COLOR = "#2563eb"
 REPORTED_COLOR = "#9ca3af"
 
 
+def plain(text: str) -> str:
+    """Text matplotlib draws as written: ``$`` escaped, so ``$…$`` is not parsed as math.
+
+    Example:
+        >>> print(plain("$x^2$ model"))
+        \\$x^2\\$ model
+    """
+    return text.replace("$", "\\$")
+
+
 def _to_svg(fig: Figure) -> str:
     FigureCanvasSVG(fig)
     buf = io.StringIO()
@@ -63,13 +73,13 @@ def radar_svg(labels: Sequence[str], values: Sequence[float], *, title: str = ""
         ax.plot(angles, closed, color=COMPUTED_COLOR, linewidth=1.5)
         ax.fill(angles, closed, color=COMPUTED_COLOR, alpha=0.2)
         ax.set_xticks(angles[:-1])
-        ax.set_xticklabels(labels, fontsize=7)
+        ax.set_xticklabels([plain(t) for t in labels], fontsize=7)
         top = max(1.0, max(values) * 1.05)
         ax.set_ylim(min(0.0, min(values) * 1.05), top)
         ax.set_yticks([0.25, 0.5, 0.75, 1.0])
         ax.set_yticklabels(["0.25", "0.5", "0.75", "1"], fontsize=6)
         if title:
-            ax.set_title(title, pad=18)
+            ax.set_title(plain(title), pad=18)
         return _to_svg(fig)
 
 
@@ -112,10 +122,10 @@ def bars_svg(bars: Sequence[Bar], *, title: str = "", xlabel: str = "score") -> 
                     linewidth=1,
                 )
         ax.set_yticks(ys)
-        ax.set_yticklabels([b.label for b in bars], fontsize=8)
-        ax.set_xlabel(xlabel)
+        ax.set_yticklabels([plain(b.label) for b in bars], fontsize=8)
+        ax.set_xlabel(plain(xlabel))
         if title:
-            ax.set_title(title)
+            ax.set_title(plain(title))
         ax.grid(axis="x", color="#e5e7eb", linewidth=0.6)
         ax.set_axisbelow(True)
         for side in ("top", "right"):
