@@ -14,6 +14,7 @@ from vbench_cn import __version__
 from vbench_cn.manifest import PromptIndex, VideoItem, discover
 from vbench_cn.protocol import ProtocolReport, check_protocol
 from vbench_cn.results import Record, read_records
+from vbench_cn.run_lock import run_lock
 from vbench_cn.runner import Runner, RunOptions, probe_all
 from vbench_cn.specs import DimensionSpec, load_specs, select_specs
 
@@ -58,10 +59,11 @@ def evaluate(
         items = discover(list(videos), model=model, index=index, default_lang=lang)  # type: ignore[arg-type]
     out = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="vbench-cn-"))
     run_opts = RunOptions(out_dir=out, **options)
-    infos, _ = probe_all(items)
-    runner = Runner(specs, run_opts)
-    write_run_info(out, specs, run_opts, items)
-    runner.run(items, infos=infos)
+    with run_lock(out, run_opts.rank):  # before run.json: a second run into ``out`` is refused
+        infos, _ = probe_all(items)
+        runner = Runner(specs, run_opts)
+        write_run_info(out, specs, run_opts, items)
+        runner.run(items, infos=infos)
     records = [r for r in read_records(out)]
     if as_dataframe:
         import pandas as pd

@@ -29,6 +29,7 @@ from vbench_cn.features import ExtractorOptions, FeatureExtractor, build_extract
 from vbench_cn.manifest import VideoItem
 from vbench_cn.reference import load_reference_for
 from vbench_cn.results import Record, RecordWriter, make_record, record_key, shard_path
+from vbench_cn.run_lock import run_lock
 from vbench_cn.scorers import NotApplicable, Score, get_scorer
 from vbench_cn.specs import LEVELS, DimensionSpec
 from vbench_cn.video import DEFAULT_CHUNK_FRAMES, VideoError, VideoInfo, VideoReader, View
@@ -505,6 +506,16 @@ class Runner:
         then scored by :meth:`score_sets` on rank 0 once every rank is done (the caller
         places the barrier), from the per-video features all ranks saved in the run folder.
         """
+        with run_lock(self.options.out_dir, self.options.rank):
+            return self._run(items, infos=infos, on_video_done=on_video_done)
+
+    def _run(
+        self,
+        items: Sequence[VideoItem],
+        *,
+        infos: dict[str, VideoInfo | None] | None,
+        on_video_done: Callable[[VideoItem], None] | None,
+    ) -> list[Record]:
         t_start = time.perf_counter()
         infos = infos or {}
         all_items = list(items)
@@ -580,7 +591,10 @@ class Runner:
         set_specs = [s for s in self.specs if s.level == "set"]
         if not set_specs:
             return []
-        with RecordWriter(shard_path(self.options.out_dir, self.options.rank)) as writer:
+        with (
+            run_lock(self.options.out_dir, self.options.rank),
+            RecordWriter(shard_path(self.options.out_dir, self.options.rank)) as writer,
+        ):
             return self._score_sets(set_specs, items, writer)
 
     def _error_keys(self) -> set[tuple[Any, ...]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -119,6 +120,7 @@ def evaluate(
     from vbench_cn.distributed import barrier, dist_context
     from vbench_cn.manifest import ManifestError, PromptIndex, discover
     from vbench_cn.protocol import check_protocol
+    from vbench_cn.run_lock import RunLocked, run_lock
     from vbench_cn.runner import Runner, RunOptions, print_profile, probe_all
     from vbench_cn.specs import SpecError, load_specs, select_specs
 
@@ -135,7 +137,11 @@ def evaluate(
         usage_error(str(exc))
     if not items:
         usage_error(f"no video files found in {', '.join(map(str, videos))}")
-    with dist_context() as (rank, world_size):
+    with dist_context() as (rank, world_size), contextlib.ExitStack() as held:
+        try:  # one writer per run folder, taken before any work
+            held.enter_context(run_lock(out, rank))
+        except RunLocked as exc:
+            usage_error(str(exc))
         infos, errors = probe_all(items)
         if rank == 0:
             report = check_protocol(items, infos, specs)
