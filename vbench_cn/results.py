@@ -2,8 +2,10 @@
 
 A run directory holds ``records/*.jsonl`` (one shard per process: ``records-rank{r}.jsonl``)
 and ``run.json`` (what was asked). Re-running into the same directory skips every
-(video, dimension, dimension_version) already recorded, so a killed run resumes where it
-stopped; a torn last line (a kill mid-write) is ignored on read and rewritten.
+(video, dimension, dimension_version) already recorded whose inputs still hold (the file,
+its probe, the spec, the weights, the prompt: :mod:`vbench_cn.inputs`), so a killed run
+resumes where it stopped; a torn last line (a kill mid-write) is ignored on read and
+rewritten. A record scored again is appended; the last line of a key wins.
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ class Record(TypedDict, total=False):
         weights: ``"name@sha256[:12]"`` of the backbone weights, or ``"random"``.
         random_weights: true when any backbone had random weights (refused by the leaderboard).
         probe: the video's metadata (fps, frames, duration, size, codec) as found.
+        source: the video file's ``{size, mtime_ns, sha256}`` when it was scored.
+        inputs: the other inputs a resume compares (``precision``; ``prompt`` digest for
+            dimensions that read the prompt; ``videos`` and ``reference`` for set level);
+            see :mod:`vbench_cn.inputs`.
         suite_version, seconds: package version and wall seconds spent on this record.
     """
 
@@ -57,6 +63,8 @@ class Record(TypedDict, total=False):
     weights: str | None
     random_weights: bool
     probe: dict[str, Any] | None
+    source: dict[str, Any] | None
+    inputs: dict[str, Any]
     suite_version: str
     seconds: float
 
@@ -88,6 +96,8 @@ def make_record(**fields: Any) -> Record:
         "weights": None,
         "random_weights": False,
         "probe": None,
+        "source": None,
+        "inputs": {},
         "suite_version": __version__,
         "seconds": 0.0,
     }
@@ -149,9 +159,12 @@ class RecordWriter:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.done: set[RecordKey] = set()
+        #: The latest record of every key in the folder's shards (what a resume compares).
+        self.records: dict[RecordKey, dict[str, Any]] = {}
         for shard in sorted(self.path.parent.glob("*.jsonl")):
-            self.done.update(record_key(r) for r in iter_jsonl(shard))
+            for rec in iter_jsonl(shard):
+                self.records[record_key(rec)] = rec
+        self.done: set[RecordKey] = set(self.records)
         self._repair_torn_tail()
         self._fh = open(self.path, "a", encoding="utf-8")
 
@@ -177,6 +190,7 @@ class RecordWriter:
         self._fh.flush()
         os.fsync(self._fh.fileno())
         self.done.add(record_key(rec))
+        self.records[record_key(rec)] = dict(rec)
 
     def close(self) -> None:
         """Close the shard file."""

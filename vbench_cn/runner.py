@@ -11,11 +11,12 @@ records are written (flushed) at once: a killed run loses at most the videos in 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +26,15 @@ import numpy as np
 import torch
 
 from vbench_cn import __version__
-from vbench_cn.features import ExtractorOptions, FeatureExtractor, build_extractor, extractor_class
+from vbench_cn.features import (
+    ExtractorOptions,
+    FeatureExtractor,
+    build_extractor,
+    extractor_class,
+)
+from vbench_cn.inputs import changes, digest, file_changed, file_identity
 from vbench_cn.manifest import VideoItem
+from vbench_cn.preflight import Expectations, SetupError, resolve_device
 from vbench_cn.reference import load_reference_for
 from vbench_cn.results import Record, RecordWriter, make_record, record_key, shard_path
 from vbench_cn.run_lock import run_lock
@@ -57,17 +65,6 @@ class RunOptions:
     profile: bool = False
     amp: bool = True
     batch_sizes: dict[str, int] = field(default_factory=dict)
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA (this rank's GPU under torchrun) when present, else CPU."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device(
-                "cuda", int(os.environ.get("LOCAL_RANK", 0)) % torch.cuda.device_count()
-            )
-        return torch.device("cpu")
-    return torch.device(name)
 
 
 # --------------------------------------------------------------------------- profiling
@@ -161,6 +158,7 @@ class _Job:
     started: float
     decoded: bool = False
     error: str | None = None
+    source: dict[str, Any] | None = None
 
 
 class _Batcher:
@@ -256,7 +254,8 @@ class _Batcher:
 class _Prefetcher:
     """Decodes upcoming videos in a background thread into a bounded queue.
 
-    Events, in order per video: ``("open", plan_entry, VideoReader | VideoError)``, then
+    Events, in order per video: ``("open", plan_entry, VideoReader | VideoError, source)``
+    (``source``: the file's identity, :func:`vbench_cn.inputs.file_identity`), then
     ``("chunk", view, indices, frames)`` for each decoded chunk of the frames the video's
     dimensions need (per view, the union of their samplings; a view is a decoder-scaled
     size some backbones read, see :data:`vbench_cn.video.View`), then ``("end", error | None)``. The
@@ -306,8 +305,12 @@ class _Prefetcher:
                     reader: VideoReader | VideoError = VideoReader(item.path)
                 except VideoError as exc:
                     reader = exc
+                try:
+                    source: dict[str, Any] | None = file_identity(item.path)
+                except OSError:
+                    source = None
                 self.profile.probe_seconds += time.perf_counter() - t0
-                if not self._put(("open", entry, reader)):
+                if not self._put(("open", entry, reader, source)):
                     return
                 if isinstance(reader, VideoError):
                     if not self._put(("end", None)):
@@ -386,6 +389,9 @@ class Runner:
         self.specs = list(specs)
         self.options = options
         self.device = resolve_device(options.device)
+        self.expect = Expectations(self._extractor_options())
+        #: Why records were scored again this run (reason -> records), said before the run.
+        self.rescored: Counter[str] = Counter()
         self.profile = Profile()
         self._extractors: dict[str, FeatureExtractor] = {}
         self._build_errors: dict[str, Exception] = {}
@@ -410,15 +416,17 @@ class Runner:
                 raise
         return self._extractors[name]
 
-    def _build(self, name: str) -> None:
-        opts = ExtractorOptions(
+    def _extractor_options(self) -> ExtractorOptions:
+        return ExtractorOptions(
             device=self.device,
             random_weights=self.options.random_weights,
             weights_dir=self.options.weights_dir,
             weights_overrides=dict(self.options.weights_overrides),
             amp=self.options.amp,
         )
-        ext = build_extractor(name, opts)
+
+    def _build(self, name: str) -> None:
+        ext = build_extractor(name, self._extractor_options())
         self._extractors[name] = ext
         bs = self.options.batch_sizes.get(name) or (
             scaled_batch_size(ext.batch_size, self.device)
@@ -438,9 +446,9 @@ class Runner:
         name = spec.backbone or "none"
         if spec.backbone is None:
             return name
-        try:
-            route = getattr(self.extractor(name), "route", None)
-        except Exception:  # the build error is reported when the group is formed
+        try:  # the class routes: nothing is built here
+            route = getattr(extractor_class(name), "route", None)
+        except KeyError:  # an unknown backbone is reported when it is built
             return name
         return (
             route(item.prompt.lang if item.prompt is not None else None)
@@ -517,6 +525,7 @@ class Runner:
         on_video_done: Callable[[VideoItem], None] | None,
     ) -> list[Record]:
         t_start = time.perf_counter()
+        self.rescored = Counter()
         infos = infos or {}
         all_items = list(items)
         items = self.shard(items, infos)
@@ -525,38 +534,26 @@ class Runner:
             writer.done = {k for k in writer.done if k not in self._error_keys()}
         written: list[Record] = []
         jobs: list[_Job] = []
-        video_specs = [s for s in self.specs if s.level == "video"]
         set_specs = [s for s in self.specs if s.level == "set"]
-        progress = _progress(len(items), enabled=self.options.progress)
-        plan: list[tuple[VideoItem, list[DimensionSpec], list[DimensionSpec]]] = []
-        for item in items:
-            todo = [
-                s
-                for s in video_specs
-                if self.applies(s, item)
-                and (item.model, item.rel_path, s.id, s.version) not in writer
-            ]
-            todo_set = [
-                s
-                for s in set_specs
-                if self.applies(s, item)
-                and not self._set_feature_path(s, item).exists()
-                and (item.model, None, s.id, s.version) not in writer
-            ]
-            if todo or todo_set:
-                plan.append((item, todo, todo_set))
-            else:
-                progress.advance()
-        prefetcher = _Prefetcher(
-            plan, self.options.chunk_frames, self.profile, views=self.views(self.specs)
-        )
+        progress: Any = _NullProgress()
+        prefetcher: _Prefetcher | None = None
         try:
+            plan = self._plan(items, infos, writer)
+            self._say_rescored()
+            self._build_all(plan)  # every model before the first video: setup fails here, once
+            progress = _progress(len(items), enabled=self.options.progress)
+            for _ in range(len(items) - len(plan)):
+                progress.advance()
+            prefetcher = _Prefetcher(
+                plan, self.options.chunk_frames, self.profile, views=self.views(self.specs)
+            )
             job: _Job | None = None
             for event in prefetcher:
                 kind = event[0]
                 if kind == "open":
-                    _, (item, todo, todo_set), opened = event
+                    _, (item, todo, todo_set), opened, source = event
                     job = self._start_job(item, todo, todo_set, opened)
+                    job.source = source
                     jobs.append(job)
                 elif kind == "chunk":
                     _, view, idx_chunk, frames = event
@@ -580,11 +577,99 @@ class Runner:
             if set_specs and self.options.world_size <= 1:
                 written += self._score_sets(set_specs, all_items, writer)
         finally:
-            prefetcher.close()
+            if prefetcher is not None:
+                prefetcher.close()
             progress.close()
             writer.close()
         self.profile.wall_seconds += time.perf_counter() - t_start
         return written
+
+    def _plan(
+        self,
+        items: Sequence[VideoItem],
+        infos: dict[str, VideoInfo | None],
+        writer: RecordWriter,
+    ) -> list[tuple[VideoItem, list[DimensionSpec], list[DimensionSpec]]]:
+        """Per video, the dimensions to score: unrecorded, or recorded from other inputs."""
+        video_specs = [s for s in self.specs if s.level == "video"]
+        set_specs = [s for s in self.specs if s.level == "set"]
+        plan: list[tuple[VideoItem, list[DimensionSpec], list[DimensionSpec]]] = []
+        memo: dict[Any, str | None] = {}
+        for item in items:
+            info = infos.get(item.path)
+            probe = info.to_dict() if info is not None else None
+            todo = [
+                s
+                for s in video_specs
+                if self.applies(s, item) and self._needs_scoring(writer, item, s, probe, memo)
+            ]
+            todo_set = [
+                s
+                for s in set_specs
+                if self.applies(s, item) and not self._set_features_valid(s, item)
+            ]
+            if todo or todo_set:
+                plan.append((item, todo, todo_set))
+        return plan
+
+    def _needs_scoring(
+        self,
+        writer: RecordWriter,
+        item: VideoItem,
+        spec: DimensionSpec,
+        probe: dict[str, Any] | None,
+        memo: dict[Any, str | None],
+    ) -> bool:
+        """True unless a record of (video, dimension) exists whose inputs all still hold."""
+        key = (item.model, item.rel_path, spec.id, spec.version)
+        record = writer.records.get(key)
+        if key not in writer or record is None:
+            return True
+        expected = self.expect.expected(spec, item, self.backbone_for(spec, item))
+        reasons = changes(record, expected, path=item.path, probe=probe, memo=memo)
+        if reasons:
+            self.rescored[reasons[0]] += 1
+        return bool(reasons)
+
+    def _say(self, message: str) -> None:
+        """A status line on stderr (when progress is shown): what the run is doing and why."""
+        if self.options.progress:
+            print(message, file=sys.stderr, flush=True)
+
+    def _say_rescored(self) -> None:
+        if self.rescored:
+            reasons = ", ".join(f"{why} ({n})" for why, n in self.rescored.most_common())
+            self._say(
+                f"scoring again {sum(self.rescored.values())} records whose inputs changed: "
+                f"{reasons}"
+            )
+
+    def _build_all(
+        self, plan: Sequence[tuple[VideoItem, list[DimensionSpec], list[DimensionSpec]]]
+    ) -> None:
+        """Build every backbone the plan needs, saying which, before any video is decoded.
+
+        Raises:
+            SetupError: a backbone cannot be built (missing checkpoint, library, device).
+        """
+        needed: dict[str, str] = {}
+        for item, todo, todo_set in plan:
+            for spec in todo + todo_set:
+                needed.setdefault(self.backbone_for(spec, item), spec.id)
+        for name, dimension in sorted(needed.items()):
+            if name in self._extractors:
+                continue
+            self._say(f"building {name} (for {dimension}) on {self.device} ...")
+            t0 = time.perf_counter()
+            try:
+                self.extractor(name)
+            except Exception as exc:
+                cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise SetupError(
+                    f"backbone {name} (for {dimension}) cannot be built: {cause}"
+                ) from None
+            if time.perf_counter() - t0 > 1.0:
+                self._say(f"built {name} in {time.perf_counter() - t0:.1f} s")
 
     def score_sets(self, items: Sequence[VideoItem]) -> list[Record]:
         """Score set-level dimensions on every rank's saved features (rank 0, after a barrier)."""
@@ -708,7 +793,10 @@ class Runner:
         spec: DimensionSpec,
         info: VideoInfo | None,
         ext: FeatureExtractor | None,
+        source: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        backbone = self.backbone_for(spec, item)
+        expected = self.expect.expected(spec, item, backbone)
         return dict(
             model=item.model,
             video=item.rel_path,
@@ -719,9 +807,11 @@ class Runner:
             dimension_version=spec.version,
             spec_sha256=spec.sha256,
             level="video",
-            weights=ext.weights_id if ext else None,
+            weights=ext.weights_id if ext else expected["weights"],
             random_weights=self.options.random_weights,
             probe=info.to_dict() if info else None,
+            source=source,
+            inputs=expected["inputs"],
             suite_version=__version__,
         )
 
@@ -737,7 +827,7 @@ class Runner:
                 and job.error is None
                 and group.error is None
             ):
-                self._save_set_features(group, item, info)
+                self._save_set_features(group, item, info, source=job.source)
                 continue
             error = job.error or group.error
             feats: Any = None
@@ -749,7 +839,7 @@ class Runner:
                 except Exception as exc:
                     error = f"{group.extractor.name} failed: {type(exc).__name__}: {exc}"[:300]
             for spec in specs:
-                base = self._base(item, spec, info, group.extractor)
+                base = self._base(item, spec, info, group.extractor, job.source)
                 if error is not None:
                     records.append(
                         make_record(
@@ -766,7 +856,7 @@ class Runner:
                     )
                 )
             if any(s.level == "set" for s in group.specs) and error is None:
-                self._save_set_features(group, item, info, feats=feats)
+                self._save_set_features(group, item, info, feats=feats, source=job.source)
         return records
 
     def _apply_scorer(
@@ -827,8 +917,33 @@ class Runner:
             / f"{digest}.safetensors"
         )
 
+    def _set_features_valid(self, spec: DimensionSpec, item: VideoItem) -> bool:
+        """Whether this video's saved features for a set-level dimension still hold.
+
+        They carry the video file's identity, the weights and the spec they came from; a
+        regenerated video or other weights mean extracting them again.
+        """
+        path = self._set_feature_path(spec, item)
+        if not path.is_file():
+            return False
+        meta = _feature_metadata(path)
+        try:
+            source = json.loads(meta.get("source") or "null")
+        except ValueError:
+            return False
+        return (
+            file_changed(source, item.path) is None
+            and meta.get("weights") == str(self.expect.weights(spec.backbone))
+            and meta.get("spec") == spec.sha256
+        )
+
     def _save_set_features(
-        self, group: _Group, item: VideoItem, info: VideoInfo | None, feats: Any = None
+        self,
+        group: _Group,
+        item: VideoItem,
+        info: VideoInfo | None,
+        feats: Any = None,
+        source: dict[str, Any] | None = None,
     ) -> None:
         from safetensors.torch import save_file
 
@@ -842,7 +957,12 @@ class Runner:
             path = self._set_feature_path(spec, item)
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
-            save_file({"features": feats.contiguous().float()}, str(tmp))
+            meta = {
+                "source": json.dumps(source, sort_keys=True),
+                "weights": str(group.extractor.weights_id),
+                "spec": spec.sha256,
+            }
+            save_file({"features": feats.contiguous().float()}, str(tmp), metadata=meta)
             os.replace(tmp, path)
 
     def _score_sets(
@@ -855,12 +975,21 @@ class Runner:
         for spec in specs:
             entry = get_scorer(spec.scorer)
             for model in models:
-                if (model, None, spec.id, spec.version) in writer:
-                    continue
                 folder = Path(self.options.out_dir) / "features" / spec.id / _safe(model)
-                feats = [
-                    load_file(str(p))["features"] for p in sorted(folder.glob("*.safetensors"))
-                ]
+                files = sorted(folder.glob("*.safetensors"))
+                expected = self.expect.expected(spec, None, spec.backbone)
+                expected["inputs"]["reference"] = self.options.reference
+                expected["inputs"]["videos"] = digest(
+                    [[p.name, _feature_metadata(p).get("source")] for p in files]
+                )
+                key = (model, None, spec.id, spec.version)
+                stored = writer.records.get(key)
+                if key in writer and stored is not None:
+                    reasons = changes(stored, expected)
+                    if not reasons:
+                        continue
+                    self.rescored[reasons[0]] += 1
+                feats = [load_file(str(p))["features"] for p in files]
                 ext = self._extractors.get(spec.backbone or "")
                 base = dict(
                     model=model,
@@ -872,9 +1001,10 @@ class Runner:
                     dimension_version=spec.version,
                     spec_sha256=spec.sha256,
                     level="set",
-                    weights=ext.weights_id if ext else None,
+                    weights=ext.weights_id if ext else expected["weights"],
                     random_weights=self.options.random_weights,
                     probe=None,
+                    inputs=expected["inputs"],
                     suite_version=__version__,
                 )
                 t0 = time.perf_counter()
@@ -1003,6 +1133,17 @@ def _in_lang(value: Any, lang: str) -> str:
     if isinstance(value, dict):
         value = value.get(lang) or value.get("en")
     return str(value) if value else ""
+
+
+def _feature_metadata(path: Path) -> dict[str, str]:
+    """The metadata a saved feature file carries (empty when unreadable or absent)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), "pt") as fh:
+            return dict(fh.metadata() or {})
+    except Exception:  # a torn or foreign file: treated as absent, extracted again
+        return {}
 
 
 def _safe(name: str) -> str:

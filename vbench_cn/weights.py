@@ -468,6 +468,30 @@ def read_file(
         return torch.load(path, map_location="cpu", weights_only=True)
 
 
+def _resolve(name: str, options: LoadOptions | None) -> tuple[Path, str]:
+    """The file a load of ``name`` reads (located or downloaded) and its verified sha256.
+
+    An override file is used whatever its digest (it is recorded); files found elsewhere
+    must match a pinned digest.
+    """
+    path = ensure(name, options)
+    is_override = options is not None and name in options.weights_overrides
+    return path, check_file(name, path, pinned=not is_override)
+
+
+def weights_identity(name: str, options: LoadOptions | None = None) -> str:
+    """``"name@<sha256[:12]>"`` of the file a load would read, or ``"random"``; loads nothing.
+
+    What a record's ``weights`` field will say, known before the model is built: a resumed
+    run compares it with the records it holds, and a missing checkpoint fails here, before
+    the first video, with the line that says where to get it.
+    """
+    if options is not None and options.random_weights:
+        return "random"
+    _, sha = _resolve(name, options)
+    return f"{name}@{sha[:12]}"
+
+
 def load_state_dict(
     name: str, options: LoadOptions | None = None, *, mmap: bool = False
 ) -> tuple[StateDict, str]:
@@ -475,13 +499,11 @@ def load_state_dict(
 
     Returns:
         ``(state_dict, weights_id)``: the state dict after the entry's ``convert`` and
-        ``"name@<sha256[:12]>"`` of the file actually read. An override file is used
-        whatever its digest (it is recorded); files found elsewhere must match a pinned digest.
+        ``"name@<sha256[:12]>"`` of the file actually read (see :func:`_resolve`).
     """
     w = get_weights(name)
-    path = ensure(name, options)
+    path, sha = _resolve(name, options)
     is_override = options is not None and name in options.weights_overrides
-    sha = check_file(name, path, pinned=not is_override)
     if is_override and w.sha256 is not None and sha != w.sha256:
         log.warning(
             "%s: override %s has sha256 %s…, not the pinned %s…",

@@ -35,7 +35,7 @@ import torch
 
 from vbench_cn.registry import Registry
 from vbench_cn.video import VideoInfo
-from vbench_cn.weights import WEIGHTS, load_model
+from vbench_cn.weights import WEIGHTS, load_model, weights_identity
 
 if TYPE_CHECKING:
     from torch import nn
@@ -86,6 +86,18 @@ class FeatureExtractor(ABC):
         self.device = options.device
         #: ``"name@sha256[:12]"`` of the loaded weights, ``"random"``, or None (no model).
         self.weights_id: str | None = None
+
+    @classmethod
+    def weights_identity(cls, options: ExtractorOptions) -> str | None:
+        """What ``weights_id`` will be once built, without building: ``"random"``,
+        ``"a@sha"`` (``"+"``-joined when it loads several), or None for a model-free
+        extractor. Raises :class:`~vbench_cn.weights.WeightsError` when a checkpoint is
+        missing or does not verify.
+        """
+        if not cls.weights:
+            return None
+        ids = [weights_identity(name, options) for name in cls.weights]
+        return "random" if all(i == "random" for i in ids) else "+".join(ids)
 
     def load(self, name: str | None = None) -> tuple[nn.Module, str]:
         """Checkpoint ``name`` (default ``weights[0]``) built, verified and loaded, or seeded

@@ -349,9 +349,11 @@ class LanguageRouter(FeatureExtractor):
 
     routes: ClassVar[dict[str, str]]
 
-    def route(self, lang: str | None) -> str:
-        """The extractor for ``lang`` (unknown languages fall back to English)."""
-        return self.routes.get(lang or "en", self.routes["en"])
+    @classmethod
+    def route(cls, lang: str | None) -> str:
+        """The extractor for ``lang`` (unknown languages fall back to English); a class
+        method, so the runner routes without building anything."""
+        return cls.routes.get(lang or "en", cls.routes["en"])
 
     def prepare(
         self, frames: torch.Tensor, *, position: int, info: VideoInfo

@@ -217,6 +217,11 @@ class RapidOcr(FeatureExtractor):
     #: keeps a 2x margin over the size that fails, at 0.22 CPU s per frame.
     DEFAULT_DET_SIDE_PX: ClassVar[int] = 640
 
+    @classmethod
+    def weights_identity(cls, options: ExtractorOptions) -> str | None:
+        """The wheel's models, whatever ``--random-weights`` says (see ``__init__``)."""
+        return weights_id()
+
     def __init__(
         self,
         options: ExtractorOptions,
