@@ -14,6 +14,7 @@ Videos whose prompt is unknown are kept (prompt-free dimensions still apply) and
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import re
@@ -77,18 +78,21 @@ class PromptIndex:
             self.add(p)
 
     def add(self, prompt: Any) -> None:
-        """Index one prompt (an object with id, tags, meta and ``text(lang)``)."""
+        """Index one prompt (an object with id, tags, meta and ``text(lang)``).
+
+        A prompt may lack a language (VBench's prompts are English only).
+        """
         self.by_id[prompt.id] = prompt
         for lang in ("en", "zh"):
-            text = prompt.text(lang)
+            text = _text_in(prompt, lang)
             if text:
                 self.by_text.setdefault(_normalize_text(text), (prompt, lang))
 
     def info(self, prompt: Any, lang: str) -> PromptInfo:
-        """The :class:`PromptInfo` of a suite prompt in ``lang``."""
+        """The :class:`PromptInfo` of a suite prompt in ``lang`` (English when it has no other)."""
         return PromptInfo(
             prompt.id,
-            prompt.text(lang) or prompt.text("en"),
+            _text_in(prompt, lang) or _text_in(prompt, "en"),
             lang,
             tuple(prompt.tags),
             dict(prompt.meta),
@@ -112,6 +116,14 @@ class PromptIndex:
             for p in load_vbench_prompt_info(vbench_prompt_info):
                 index.add(p)
         return index
+
+
+def _text_in(prompt: Any, lang: str) -> str:
+    """A prompt's text in ``lang``, or ``""`` when it has none in that language."""
+    try:
+        return prompt.text(lang) or ""
+    except ValueError:
+        return ""
 
 
 def parse_video_name(
@@ -169,14 +181,46 @@ def discover(
             else:
                 for f in _videos_under(path):
                     items.append(_item(f, path, model or path.resolve().name, index, default_lang))
-    seen: set[tuple[str, str]] = set()
-    unique = []
+    seen: dict[tuple[str, str], VideoItem] = {}
     for it in items:
         key = (it.model, os.path.realpath(it.path))
-        if key not in seen:
-            seen.add(key)
-            unique.append(it)
-    return unique
+        first = seen.setdefault(key, it)
+        if first is not it and (first.prompt, first.sample) != (it.prompt, it.sample):
+            raise ManifestError(
+                f"{it.path}: given twice for model {it.model} with different prompts or samples "
+                f"({_describe(first)} / {_describe(it)}); keep one"
+            )
+    return distinct_keys(list(seen.values()))
+
+
+def distinct_keys(items: Sequence[VideoItem]) -> list[VideoItem]:
+    """Give different files that would share a record key (``model/x-0.mp4`` from two
+    folders or manifest rows) keys that keep their folders, from their common ancestor.
+
+    Keys that are already unique are left as they are, so resumed runs keep theirs.
+    """
+    by_key: dict[tuple[str, str], list[int]] = {}
+    for i, it in enumerate(items):
+        by_key.setdefault((it.model, it.rel_path), []).append(i)
+    out = list(items)
+    for (model, _), where in by_key.items():
+        if len(where) < 2:
+            continue
+        paths = [os.path.abspath(items[i].path) for i in where]
+        root = os.path.commonpath([os.path.dirname(p) for p in paths])
+        for i, path in zip(where, paths, strict=True):
+            rel = Path(os.path.relpath(path, root)).as_posix()
+            out[i] = dataclasses.replace(items[i], rel_path=f"{model}/{rel}")
+    keys = [(it.model, it.rel_path) for it in out]
+    if len(set(keys)) != len(keys):  # e.g. a folder name that equals a file's relative path
+        clash = next(k for k in keys if keys.count(k) > 1)
+        raise ManifestError(f"two videos share the record key {clash[1]}; rename one of them")
+    return out
+
+
+def _describe(item: VideoItem) -> str:
+    text = item.prompt.text if item.prompt else None
+    return f"prompt {text!r}, sample {item.sample}"
 
 
 def _videos_under(folder: Path) -> list[Path]:
@@ -226,8 +270,10 @@ def read_manifest(
     except UnicodeDecodeError:
         raise ManifestError(f"{path}: not UTF-8 text") from None
     items = []
+    seen: dict[tuple[str, str], tuple[int, VideoItem]] = {}
     for line_no, row in rows:
         where = f"{path}:{line_no}"
+        _check_types(row, where)
         if not row.get("path"):
             raise ManifestError(f"{where}: missing 'path'")
         video = Path(str(row["path"]))
@@ -241,9 +287,11 @@ def read_manifest(
             raise ManifestError(f"{where}: lang must be 'en' or 'zh', got {lang!r}")
         sample_raw = row.get("sample")
         try:
-            sample = int(sample_raw) if sample_raw not in (None, "") else None
-        except (TypeError, ValueError):
+            sample = int(str(sample_raw).strip()) if sample_raw not in (None, "") else None
+        except ValueError:
             raise ManifestError(f"{where}: sample must be an integer, got {sample_raw!r}") from None
+        if sample is not None and sample < 0:
+            raise ManifestError(f"{where}: sample must be 0 or more, got {sample}")
         extra = {k: v for k, v in row.items() if k not in _MANIFEST_COLUMNS and v not in (None, "")}
         extra = {k: _maybe_json(v) for k, v in extra.items()}
         pid = row.get("prompt_id") or None
@@ -269,9 +317,49 @@ def read_manifest(
         else:
             prompt, sample2 = parse_video_name(video.stem, index, lang)
             sample = sample if sample is not None else sample2
-        rel = f"{model}/{video.name}"
-        items.append(VideoItem(str(video), model, rel, sample, prompt))
+        item = VideoItem(str(video), model, f"{model}/{video.name}", sample, prompt)
+        key = (model, os.path.realpath(video))
+        if key in seen:
+            first_line, first = seen[key]
+            if (first.prompt, first.sample) != (item.prompt, item.sample):
+                raise ManifestError(
+                    f"{where}: {row['path']} is already listed at line {first_line} for model "
+                    f"{model} with another prompt or sample ({_describe(first)} / "
+                    f"{_describe(item)}); one row per video and model"
+                )
+            continue  # the same row twice
+        seen[key] = (line_no, item)
+        items.append(item)
     return items
+
+
+#: Standard manifest columns and the JSON types they take (CSV cells are text).
+_COLUMN_TYPES: dict[str, tuple[type, ...]] = {
+    "path": (str,),
+    "model": (str,),
+    "prompt_id": (str,),
+    "prompt": (str,),
+    "lang": (str,),
+    "sample": (int, str),
+}
+
+
+def _check_types(row: dict[str, Any], where: str) -> None:
+    """A JSONL value of the wrong type is refused, not turned into its string."""
+    for column, types in _COLUMN_TYPES.items():
+        value = row.get(column)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, types):
+            kind = " or ".join("text" if t is str else "an integer" for t in types)
+            raise ManifestError(
+                f"{where}: {column} must be {kind}, got {type(value).__name__} {value!r:.60}"
+            )
+    tags = row.get("tags")
+    if isinstance(tags, str) and tags[:1] == "[":
+        return  # a CSV cell holding a JSON list, decoded later
+    if tags is not None and not (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
+        raise ManifestError(f"{where}: tags must be a list of text, got {tags!r:.60}")
 
 
 def _maybe_json(value: Any) -> Any:
