@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import unicodedata
@@ -736,21 +737,23 @@ def export(
     fmt: Literal["txt", "json"] = "txt",
     *,
     samples: int = DEFAULT_SAMPLES,
+    header: bool = True,
 ) -> str:
     """The prompts as text for a model team to generate videos from.
 
     Args:
         prompts: the prompts to export, in order.
         lang: which text to export.
-        fmt: ``"txt"``: a ``#`` header with the naming rule, then one ``id<TAB>text`` line
-            per prompt. ``"json"``: a list of ``{"id", "text", "tags", "meta", "files"}``
-            where ``files`` are the ``samples`` video names to generate.
+        fmt: ``"txt"``: a ``#`` header with the naming rule (unless ``header`` is False),
+            then one ``id<TAB>text`` line per prompt. ``"json"``: a list of ``{"id", "text",
+            "tags", "meta", "files"}`` where ``files`` are the ``samples`` video names.
         samples: videos to generate per prompt (VBench uses 5).
+        header: start a txt export with the ``#`` naming note (the CLI prints it apart).
     """
     if samples < 1:
         raise ValueError(f"samples must be >= 1, got {samples}")
     if fmt == "txt":
-        lines = [f"# {naming_note(lang, samples)}"]
+        lines = [f"# {naming_note(lang, samples)}"] if header else []
         lines += [f"{p.id}\t{p.text(lang)}" for p in prompts]
         return "\n".join(lines) + "\n"
     if fmt == "json":
@@ -825,7 +828,9 @@ def load_vbench_prompt_info(path: Path | str) -> list[Prompt]:
     ``{"prompt_en", "dimension": [...], "auxiliary_info": {...}}`` becomes a prompt with id
     ``vb-<n>`` (line order, from 0), English text only, tags mapped from VBench dimensions
     to our suites, and the auxiliary info translated to our ``meta`` keys (the raw dict is
-    kept in ``meta["vbench_auxiliary_info"]``). vbench-cn ships none of VBench's text.
+    kept in ``meta["vbench_auxiliary_info"]``). A text listed again (for other dimensions)
+    is one prompt with the tags and auxiliary info of every entry, under the first id.
+    vbench-cn ships none of VBench's text.
 
     Raises:
         SuiteError: ``"file: entry N: field: cause"`` for a malformed entry.
@@ -838,7 +843,8 @@ def load_vbench_prompt_info(path: Path | str) -> list[Prompt]:
     if not isinstance(data, list):
         raise SuiteError(f"{path}: expected a JSON list of prompt entries")
     suites = {d: t for d, t in dimension_tags().items() if t != ANY_PROMPTS}
-    prompts = []
+    prompts: list[Prompt] = []
+    by_text: dict[str, int] = {}
     for n, entry in enumerate(data):
         where = f"{path}: entry {n}"
         if not isinstance(entry, dict):
@@ -863,6 +869,17 @@ def load_vbench_prompt_info(path: Path | str) -> list[Prompt]:
         aux = entry.get("auxiliary_info", {})
         if not isinstance(aux, dict):
             raise _fail(where, "auxiliary_info", "must be a JSON object")
+        first = by_text.get(text)
+        if first is not None:  # the same text listed again for other dimensions: one prompt
+            old = prompts[first]
+            merged_aux = {**old.meta["vbench_auxiliary_info"], **aux}
+            prompts[first] = dataclasses.replace(
+                old,
+                tags=tuple(dict.fromkeys([*old.tags, *tags])),
+                meta=_vbench_meta(merged_aux),
+            )
+            continue
+        by_text[text] = len(prompts)
         prompts.append(
             Prompt(
                 id=f"vb-{n}",

@@ -100,7 +100,8 @@ def export_cmd(
     prompts = _load(suite)
     if dimension is not None:
         prompts = suite_mod.by_tag(dimension, prompts)
-    text = suite_mod.export(prompts, lang.value, fmt.value, samples=samples)
+    # Only prompt lines on stdout or in the file; the naming note goes to stderr below.
+    text = suite_mod.export(prompts, lang.value, fmt.value, samples=samples, header=False)
     if out is None:
         typer.echo(text, nl=False)
     else:
