@@ -64,6 +64,7 @@ def evaluate(
         runner = Runner(specs, run_opts)
         write_run_info(out, specs, run_opts, items)
         runner.run(items, infos=infos)
+        mark_run_complete(out, run_opts)
     records = [r for r in read_records(out)]
     if as_dataframe:
         import pandas as pd
@@ -94,7 +95,33 @@ def write_run_info(
         "videos": len(items),
         "dimensions": [{"id": s.id, "version": s.version, "sha256": s.sha256} for s in specs],
         "options": opts,
+        "complete": False,  # set by mark_run_complete once every video was scored
     }
-    tmp = out_dir / "run.json.tmp"
-    tmp.write_text(json.dumps(info, ensure_ascii=False, indent=2), encoding="utf-8")
-    os.replace(tmp, out_dir / "run.json")
+    _write_json(out_dir / "run.json", info)
+
+
+def mark_run_complete(out_dir: Path, options: RunOptions) -> None:
+    """Record in ``run.json`` that the run finished (rank 0; ``aggregate`` warns otherwise)."""
+    path = Path(out_dir) / "run.json"
+    if options.rank != 0 or not path.is_file():
+        return
+    info = json.loads(path.read_text(encoding="utf-8"))
+    info["complete"] = True
+    _write_json(path, info)
+
+
+def run_status(run_dir: Path) -> dict[str, Any]:
+    """What ``run.json`` says of a run: ``complete`` (None when it does not say), ``source``."""
+    try:
+        info = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {"complete": None, "source": None}
+    if not isinstance(info, dict):
+        return {"complete": None, "source": None}
+    return {"complete": info.get("complete"), "source": info.get("source")}
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+    os.replace(tmp, path)

@@ -9,7 +9,8 @@ from typing import NoReturn
 import typer
 from rich.console import Console
 
-stdout = Console(soft_wrap=True)
+#: Piped output is not cut to 80 columns (rich's width when there is no terminal).
+stdout = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 240)
 stderr = Console(stderr=True, soft_wrap=True)
 
 

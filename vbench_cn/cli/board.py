@@ -67,13 +67,49 @@ def _records(run_dir: Path) -> list:
 
 def _run_source(run_dir: Path) -> str | None:
     """``run.json``'s ``source`` (``"vbench"`` for an imported run), None if absent."""
-    import json
+    from vbench_cn.api import run_status
 
-    try:
-        info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return info.get("source") if isinstance(info, dict) else None
+    return run_status(run_dir)["source"]
+
+
+def _note_run_state(run_dir: Path, records: list) -> None:
+    """Notes on stderr for what the numbers must not be read without: random weights, a run
+    that did not finish, error records."""
+    from vbench_cn.api import run_status
+
+    random = sorted({str(r.get("model")) for r in records if r.get("random_weights")})
+    if random:
+        print(
+            f"note: {', '.join(random)}: scored with random weights (--random-weights); "
+            "these are not real scores",
+            file=sys.stderr,
+        )
+    if run_dir.is_dir() and run_status(run_dir)["complete"] is False:
+        print(
+            f"note: {run_dir}: the run did not finish (stopped, failed or still running); "
+            "re-run the same evaluate command to complete it",
+            file=sys.stderr,
+        )
+    errors = sum(1 for r in records if r.get("status") == "error")
+    if errors:
+        print(
+            f"note: {errors} records are errors (not averaged); `vbench-cn evaluate "
+            "--retry-errors` scores them again",
+            file=sys.stderr,
+        )
+
+
+def _check_out_file(out: Path | None) -> None:
+    """Refuse, before any work, an ``--out`` that is a folder or sits under a file."""
+    if out is None:
+        return
+    if out.is_dir():
+        usage_error(f"--out {out}: is a folder; give a file name (e.g. {out / 'report.md'})")
+    parent = out.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        usage_error(f"--out {out}: {parent} is a file, not a folder")
 
 
 def _emit(result: Any, fmt: AggFormat, out: Path | None) -> None:
@@ -88,11 +124,14 @@ def _emit(result: Any, fmt: AggFormat, out: Path | None) -> None:
         else:
             sys.stdout.write(data)
         return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(data, bytes):
-        out.write_bytes(data)
-    else:
-        out.write_text(data, encoding="utf-8")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(data, bytes):
+            out.write_bytes(data)
+        else:
+            out.write_text(data, encoding="utf-8")
+    except OSError as exc:
+        usage_error(f"--out {out}: cannot write ({exc.strerror or exc})")
     print(f"wrote {out}", file=sys.stderr)
 
 
@@ -129,6 +168,7 @@ def aggregate_cmd(
     ] = False,
 ) -> None:
     """Per model and dimension: mean, 95 % CI over prompts, normalised and category scores (汇总)."""  # noqa: E501 (help text: one line)
+    _check_out_file(out)
     if language_parity:
         from vbench_cn.language_parity import LanguageParityResult
         from vbench_cn.language_parity import language_parity as parity_table
@@ -140,9 +180,9 @@ def aggregate_cmd(
         return
     from vbench_cn.aggregation import aggregate
 
-    result = aggregate(
-        _records(run_dir), _specs(dimensions_dir), num_resamples=resamples, seed=seed
-    )
+    records = _records(run_dir)
+    _note_run_state(run_dir, records)
+    result = aggregate(records, _specs(dimensions_dir), num_resamples=resamples, seed=seed)
     if result.unknown_dimensions:
         print(
             f"note: no spec for {', '.join(result.unknown_dimensions)}; not aggregated",
@@ -183,6 +223,7 @@ def compare_cmd(
     """Paired comparison of two runs on their shared prompts, Holm-corrected (对比两次评测)."""
     from vbench_cn.comparison import compare
 
+    _check_out_file(out)
     specs = _specs(dimensions_dir)
     try:
         result = compare(
@@ -241,14 +282,23 @@ BUILD_EPILOG = """Examples:
 """  # noqa: E501 (an example command is one line)
 
 
+SubmissionsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--submissions",
+        help="Folder of submission JSON files (default: ./leaderboard/submissions if there, "
+        "else the ones shipped with vbench-cn).",
+        show_default=False,
+    ),
+]
+
+
 @leaderboard_app.command("build", epilog=BUILD_EPILOG)
 def build_cmd(
     out: Annotated[Path, typer.Option("--out", help="Output folder of the static site.")] = Path(
         "site"
     ),
-    submissions: Annotated[
-        Path, typer.Option("--submissions", help="Folder of submission JSON files.")
-    ] = DEFAULT_SUBMISSIONS,
+    submissions: SubmissionsOpt = None,
     dimensions_dir: DimsDirOpt = None,
 ) -> None:
     """Build the static bilingual site from the submissions (生成静态网站)."""
@@ -256,10 +306,12 @@ def build_cmd(
     from vbench_cn.site.output import SiteError, check_site_target
     from vbench_cn.submissions import SubmissionError, load_submissions
 
+    from vbench_cn._resources import submissions_dir
+
     specs = _specs(dimensions_dir)
     try:
         check_site_target(out)
-        subs = load_submissions(submissions, specs)
+        subs = load_submissions(submissions or submissions_dir(), specs)
         index = build_site(subs, specs, out)
     except (SubmissionError, SiteError) as exc:
         usage_error(str(exc))
@@ -307,7 +359,7 @@ def submit_cmd(
             f"{run_dir}: imported from VBench results (import-vbench), so not a vbench-cn run; "
             "the computed table takes only runs vbench-cn scored. Score the videos with "
             "`vbench-cn evaluate VIDEOS --out RUN` and submit that run, or, for published "
-            "numbers, add a reported row (kind \"reported\", benchmark \"vbench\", a source "
+            'numbers, add a reported row (kind "reported", benchmark "vbench", a source '
             "citation; see leaderboard/README.md)"
         )
     result = aggregate(_records(run_dir), specs)
@@ -332,16 +384,15 @@ def submit_cmd(
 
 @leaderboard_app.command("validate")
 def validate_cmd(
-    submissions: Annotated[
-        Path, typer.Option("--submissions", help="Folder of submission JSON files.")
-    ] = DEFAULT_SUBMISSIONS,
+    submissions: SubmissionsOpt = None,
     dimensions_dir: DimsDirOpt = None,
 ) -> None:
     """Check every submission file against the schema (校验提交文件)."""
+    from vbench_cn._resources import submissions_dir
     from vbench_cn.submissions import SubmissionError, load_submissions
 
     try:
-        subs = load_submissions(submissions, _specs(dimensions_dir))
+        subs = load_submissions(submissions or submissions_dir(), _specs(dimensions_dir))
     except SubmissionError as exc:
         usage_error(str(exc))
     kinds = {k: sum(1 for s in subs if s["kind"] == k) for k in ("computed", "reported")}

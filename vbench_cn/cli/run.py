@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import time
 from pathlib import Path
 from typing import Annotated
@@ -20,6 +21,23 @@ EVALUATE_EPILOG = """Examples:
 
   vbench-cn evaluate manifest.jsonl --dimensions semantic --lang zh --out runs/ckpt-42
 """
+
+
+#: What ``evaluate`` scores without ``--dimensions``: VBench's seven quality dimensions.
+DEFAULT_DIMENSIONS = ("quality",)
+
+
+def check_out_folder(out: Path) -> None:
+    """Refuse, before any work, an ``--out`` that is a file or cannot be created or written."""
+    if out.exists() and not out.is_dir():
+        usage_error(f"--out {out}: exists and is not a folder")
+    existing = out
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        usage_error(f"--out {out}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        usage_error(f"--out {out}: {existing} is not writable")
 
 
 def evaluate(
@@ -39,7 +57,7 @@ def evaluate(
             "--dimensions",
             "-d",
             help="Dimension ids, categories (quality, semantic, duration, fidelity) or 'all'; "
-            "comma list or repeated.",
+            "comma list or repeated. Default: quality (VBench's seven).",
         ),
     ] = None,
     out: Annotated[
@@ -116,18 +134,36 @@ def evaluate(
     ] = True,
 ) -> None:
     """Score videos along dimensions and append the records to --out (resumable)."""
-    from vbench_cn.api import write_run_info
+    from vbench_cn.api import mark_run_complete, write_run_info
     from vbench_cn.distributed import barrier, dist_context
     from vbench_cn.manifest import ManifestError, PromptIndex, discover
+    from vbench_cn.preflight import SetupError, resolve_device
     from vbench_cn.protocol import check_protocol
     from vbench_cn.run_lock import RunLocked, run_lock
     from vbench_cn.runner import Runner, RunOptions, print_profile, probe_all
     from vbench_cn.specs import SpecError, load_specs, select_specs
 
+    # Everyday mistakes: one line, exit 2, before anything is probed, built or written.
     if lang not in ("en", "zh"):
         usage_error(f"--lang must be en or zh, got {lang!r}")
+    if chunk_frames < 1:
+        usage_error(f"--chunk-frames must be 1 or more, got {chunk_frames}")
     try:
-        specs = select_specs(load_specs(dimensions_dir or ()), split_list(dimensions))
+        resolve_device(device)
+    except SetupError as exc:
+        usage_error(str(exc))
+    overrides = parse_weight_overrides(weights)
+    check_out_folder(out)
+    asked = split_list(dimensions)
+    if asked is None:
+        asked = list(DEFAULT_DIMENSIONS)
+        stderr.print(
+            f"no --dimensions: scoring the {', '.join(DEFAULT_DIMENSIONS)} dimensions "
+            "(--dimensions all for every one)",
+            highlight=False,
+        )
+    try:
+        specs = select_specs(load_specs(dimensions_dir or ()), asked)
     except (KeyError, SpecError) as exc:
         usage_error(str(exc.args[0]) if exc.args else str(exc))
     try:
@@ -142,6 +178,8 @@ def evaluate(
             held.enter_context(run_lock(out, rank))
         except RunLocked as exc:
             usage_error(str(exc))
+        except OSError as exc:
+            usage_error(f"--out {out}: cannot write there ({exc.strerror or exc})")
         infos, errors = probe_all(items)
         if rank == 0:
             report = check_protocol(items, infos, specs)
@@ -156,7 +194,7 @@ def evaluate(
             device=device,
             random_weights=random_weights,
             weights_dir=weights_dir,
-            weights_overrides=parse_weight_overrides(weights),
+            weights_overrides=overrides,
             chunk_frames=chunk_frames,
             retry_errors=retry_errors,
             all_prompts=all_prompts,
@@ -166,14 +204,23 @@ def evaluate(
             progress=progress and rank == 0,
             profile=profile,
         )
-        write_run_info(out, specs, options, items)
-        runner = Runner(specs, options)
         t0 = time.perf_counter()
-        written = runner.run(items, infos=infos)
-        if world_size > 1:
-            barrier()
-            if rank == 0:  # set-level metrics over every rank's features
-                written += runner.score_sets(items)
+        try:
+            write_run_info(out, specs, options, items)
+            runner = Runner(specs, options)
+            written = runner.run(items, infos=infos)
+            if world_size > 1:
+                barrier()
+                if rank == 0:  # set-level metrics over every rank's features
+                    written += runner.score_sets(items)
+            mark_run_complete(out, options)
+        except SetupError as exc:
+            usage_error(str(exc))
+        except OSError as exc:  # a full disk mid-run: what is recorded stays, re-run resumes
+            usage_error(
+                f"{out}: cannot write ({exc.strerror or exc}); records written so far are "
+                "kept, re-run the same command to resume"
+            )
         elapsed = time.perf_counter() - t0
         n_err = sum(1 for r in written if r["status"] == "error")
         n_skip = sum(1 for r in written if r["status"] == "skipped")
