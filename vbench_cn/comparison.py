@@ -21,9 +21,17 @@ import pandas as pd
 from vbench_cn._text import did_you_mean
 from vbench_cn.aggregation import prompt_key
 from vbench_cn.specs import DimensionSpec
-from vbench_cn.stats import finite, holm, paired_bootstrap_mean, paired_permutation_pvalue
+from vbench_cn.stats import (
+    finite,
+    holm,
+    paired_bootstrap_mean,
+    paired_permutation_pvalue,
+    smallest_pvalue,
+)
 
-Verdict = Literal["better", "worse", "no detectable difference", "not comparable"]
+Verdict = Literal[
+    "better", "worse", "no detectable difference", "too few prompts to test", "not comparable"
+]
 
 COMPARE_COLUMNS = [
     "dimension",
@@ -111,6 +119,14 @@ def per_prompt_means(
     return {d: {k: s / w for k, (s, w) in p.items()} for d, p in sums.items()}
 
 
+def _prompts_needed(alpha: float) -> int:
+    """The fewest prompts whose smallest reachable p-value is below ``alpha``."""
+    n = 2
+    while smallest_pvalue(n) >= alpha:
+        n += 1
+    return n
+
+
 def _verdict(diff: float, p_holm: float, alpha: float, higher_is_better: bool) -> Verdict:
     if not (finite(diff) and finite(p_holm)):
         return "not comparable"
@@ -194,6 +210,16 @@ def compare(
     for row, p_adj in zip(rows, adjusted, strict=True):
         row["p_holm"] = p_adj
         row["verdict"] = _verdict(row["difference"], p_adj, alpha, row["higher_is_better"])
+        reachable = smallest_pvalue(row["n_prompts"], num_resamples=num_permutations)
+        if row["n_prompts"] and row["verdict"] == "no detectable difference" and reachable >= alpha:
+            row["verdict"] = "too few prompts to test"
+            excludes_zero = row["ci_low"] > 0 or row["ci_high"] < 0
+            warnings.append(
+                f"{row['dimension']}: with {row['n_prompts']} shared prompts the smallest p-value "
+                f"the paired test can reach is {reachable:.3g}, not below alpha {alpha}"
+                + (", although the 95 % CI excludes 0" if excludes_zero else "")
+                + f"; compare on {_prompts_needed(alpha)} or more prompts"
+            )
     return CompareResult(
         table=pd.DataFrame(rows, columns=COMPARE_COLUMNS),
         model_a=name_a,

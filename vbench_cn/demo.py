@@ -132,8 +132,8 @@ def run_demo(out: Path, *, build_site: bool = True) -> None:
             "  (no CJK font found: the Chinese sign is left out; apt-get install -y fonts-noto-cjk)"
         )
     records = evaluate([videos], dimensions=list(DEMO_DIMENSIONS), out_dir=run_dir, progress=True)
-    table = _ranking(records)
-    stdout.print(table)
+    for table in _ranking(records):
+        stdout.print(table)
     if build_site:
         try:
             from vbench_cn.site import build_site_from_run
@@ -146,8 +146,13 @@ def run_demo(out: Path, *, build_site: bool = True) -> None:
     stderr.print(f"demo finished in {time.perf_counter() - t0:.1f} s; records in {run_dir}")
 
 
-def _ranking(records: list[dict]) -> object:
-    """A rich table ranking the pretend models by their normalised mean over the demo dims."""
+def _ranking(records: list[dict]) -> list[object]:
+    """Rich tables ranking the pretend models, one per set of dimensions they were scored on.
+
+    Cells are raw means (seconds, fps, pixels, 0-1 scores); ``score`` is the spec-weighted
+    mean of the normalised values. A model is ranked only against models scored on the same
+    dimensions (the text models read signs, the others do not), as on the leaderboard.
+    """
     import pandas as pd
     from rich.table import Table
 
@@ -158,23 +163,25 @@ def _ranking(records: list[dict]) -> object:
     means = df.pivot_table(index="model", columns="dimension", values="score", aggfunc="mean")
     norm = means.apply(lambda col: col.map(specs[col.name].normalize))
     weights = pd.Series({d: specs[d].weight for d in norm.columns})
-    # Each model over the dimensions that apply to its prompts (the text dims to sign prompts only).
     total = (norm * weights).sum(axis=1) / norm.notna().mul(weights, axis=1).sum(axis=1)
-    order = total.sort_values(ascending=False).index
-    table = Table(
-        title="vbench-cn demo ranking / 演示排名 (normalised, higher is better; – = not applicable)"
-    )
-    table.add_column("rank")
-    table.add_column(
-        "model", no_wrap=True, min_width=max(len(str(m)) for m in order)
-    )  # names stay whole
-    for d in means.columns:
-        table.add_column(f"{specs[d].label('en')}\n{specs[d].label('zh')}")
-    table.add_column("score")
-    for rank, model in enumerate(order, 1):
-        cells = (
-            "–" if pd.isna(means.loc[model, d]) else f"{means.loc[model, d]:.3g}"
-            for d in means.columns
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for model in means.index:
+        dims = tuple(d for d in means.columns if not pd.isna(means.loc[model, d]))
+        groups.setdefault(dims, []).append(model)
+    tables = []
+    for dims, models in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        table = Table(
+            title="vbench-cn demo ranking / 演示排名 — raw means per dimension; score: weighted "
+            "mean of the normalised dimensions (0-1, higher is better)"
         )
-        table.add_row(str(rank), model, *cells, f"{total[model]:.3f}")
-    return table
+        table.add_column("rank")
+        table.add_column("model", no_wrap=True)
+        for d in dims:
+            table.add_column(f"{specs[d].label('en')}\n{specs[d].label('zh')}", no_wrap=True)
+        table.add_column("score")
+        ranked = sorted(models, key=lambda m: (-total[m], m))
+        for rank, model in enumerate(ranked, 1):
+            cells = (f"{means.loc[model, d]:.3g}" for d in dims)
+            table.add_row(str(rank), model, *cells, f"{total[model]:.3f}")
+        tables.append(table)
+    return tables

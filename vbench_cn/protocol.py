@@ -17,6 +17,10 @@ from vbench_cn.specs import DimensionSpec
 from vbench_cn.video import VideoInfo
 
 
+#: Frames with a side below this many pixels are warned about: no dimension reads them sensibly.
+MIN_SIDE_PX = 16
+
+
 @dataclass(frozen=True)
 class ProtocolReport:
     """Per-model summary lines and warnings."""
@@ -59,6 +63,13 @@ def check_protocol(
             f"{'' if len(sizes) <= 3 else ', …'}, codec {codecs}"
             + (f", {unknown_prompts} with prompts not in the suite" if unknown_prompts else "")
         )
+        tiny = [v for v in ok if min(v.width, v.height) < MIN_SIDE_PX]  # type: ignore[union-attr]
+        if tiny:
+            warnings.append(
+                f"{model}: {len(tiny)} videos are smaller than {MIN_SIDE_PX} px on a side "
+                f"({tiny[0].width}x{tiny[0].height}): scores of such frames mean little (a "  # type: ignore[union-attr]
+                "still 1x1 video scores a perfect temporal flickering)"
+            )
         vfr = sum(1 for v in ok if v.variable_frame_rate)  # type: ignore[union-attr]
         if vfr:
             warnings.append(

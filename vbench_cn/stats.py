@@ -199,6 +199,21 @@ def paired_permutation_pvalue(
     return float(min(1.0, result.pvalue))
 
 
+def smallest_pvalue(num_prompts: int, *, num_resamples: int = 9999) -> float:
+    """The smallest p-value :func:`paired_permutation_pvalue` can return for ``num_prompts``.
+
+    Exact over ``2**n`` sign patterns, the most extreme pattern and its mirror give
+    ``2 / 2**n``: with 4 prompts no difference, however large, reaches 0.05.
+
+    Example:
+        >>> smallest_pvalue(4), smallest_pvalue(6)
+        (0.125, 0.03125)
+    """
+    if num_prompts < 2:
+        return 1.0
+    return max(2.0 ** (1 - num_prompts), 1.0 / (num_resamples + 1))
+
+
 def holm(pvalues: Sequence[float]) -> list[float]:
     """Holm–Bonferroni adjusted p-values (step-down, monotone, capped at 1).
 
