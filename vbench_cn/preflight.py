@@ -13,7 +13,6 @@ dimensions that read it), which is what a resumed run compares its records again
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -92,7 +91,7 @@ class Expectations:
                 factory = extractor_class(backbone)
                 identify = getattr(factory, "weights_identity", None)
                 self._weights[backbone] = identify(self.options) if identify else None
-            except (KeyError, WeightsError, RuntimeError, OSError) as exc:
+            except (KeyError, ImportError, WeightsError, RuntimeError, OSError) as exc:
                 message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
                 raise SetupError(f"backbone {backbone}: {message}") from None
         return self._weights[backbone]

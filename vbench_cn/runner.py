@@ -637,11 +637,14 @@ class Runner:
             print(message, file=sys.stderr, flush=True)
 
     def _say_rescored(self) -> None:
+        """Why records are scored again (always said: a silent rescore looks like a bug)."""
         if self.rescored:
             reasons = ", ".join(f"{why} ({n})" for why, n in self.rescored.most_common())
-            self._say(
+            print(
                 f"scoring again {sum(self.rescored.values())} records whose inputs changed: "
-                f"{reasons}"
+                f"{reasons}",
+                file=sys.stderr,
+                flush=True,
             )
 
     def _build_all(

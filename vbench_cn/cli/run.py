@@ -229,6 +229,16 @@ def evaluate(
             f"({n_err} errors, {n_skip} not applicable) in {elapsed:.1f} s → {out}",
             highlight=False,
         )
+        if rank == 0 and not retry_errors:
+            from vbench_cn.results import read_records
+
+            kept = sum(1 for r in read_records(out) if r.get("status") == "error") - n_err
+            if kept > 0:
+                stderr.print(
+                    f"note: {kept} error records of earlier runs are kept (their inputs did not "
+                    "change); --retry-errors scores them again",
+                    highlight=False,
+                )
         if profile:
             print_profile(runner.profile)
             prof_path = Path(out) / f"profile-rank{rank}.json"
