@@ -85,7 +85,8 @@ def changes(
     Args:
         record: the stored record.
         expected: what a record scored now would hold: ``spec_sha256``, ``weights``,
-            ``random_weights`` and ``inputs``.
+            ``random_weights``, ``inputs`` and, for a video, ``prompt_id``, ``prompt_lang``
+            and ``sample`` (a score filed under another prompt would be aggregated wrongly).
         path: the video file (video-level records), checked against ``record["source"]``.
         probe: the video's probe now (``VideoInfo.to_dict()``), when known.
         memo: a dict kept across calls, so a file shared by many records is checked once.
@@ -98,6 +99,10 @@ def changes(
         reasons.append(f"weights {was} → {now}")
     elif record.get("weights") != expected.get("weights"):
         reasons.append(f"weights {record.get('weights')} → {expected.get('weights')}")
+    for key in ("prompt_id", "prompt_lang", "sample"):  # what aggregation groups the score by
+        if key in expected and record.get(key) != expected[key]:
+            reasons.append(f"the video's {key.replace('_', ' ')} changed")
+            break
     stored_inputs = record.get("inputs")
     if not isinstance(stored_inputs, Mapping):
         reasons.append("no input fingerprint in the record (made by an older vbench-cn)")

@@ -111,12 +111,19 @@ class Expectations:
         if item is not None and reads_prompt(spec):
             p = item.prompt
             inputs["prompt"] = digest(None if p is None else [p.id, p.text, p.lang, dict(p.meta)])
-        return {
+        expected: dict[str, Any] = {
             "spec_sha256": spec.sha256,
             "weights": self.weights(backbone),
             "random_weights": self.options.random_weights,
             "inputs": inputs,
         }
+        if item is not None:
+            expected.update(
+                prompt_id=item.prompt_id,
+                prompt_lang=item.prompt.lang if item.prompt else None,
+                sample=item.sample,
+            )
+        return expected
 
 
 def reads_prompt(spec: DimensionSpec) -> bool:

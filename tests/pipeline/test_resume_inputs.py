@@ -76,18 +76,22 @@ def test_a_changed_prompt_rescores_what_reads_it_only(tmp_path, tiny_backbone):
     _write_clips(videos, 8.0)
     path = str(videos / "clip0-0.mp4")
 
-    def item(text: str) -> VideoItem:
-        return VideoItem(path, "m", "m/clip0-0.mp4", 0, PromptInfo(None, text, "en", (), {}, False))
+    def item(text: str, lang: str) -> VideoItem:
+        return VideoItem(path, "m", "m/clip0-0.mp4", 0, PromptInfo(None, text, lang, (), {}, False))
 
-    def run(text: str) -> tuple[Runner, list[dict]]:
+    def run(text: str, lang: str = "en") -> tuple[Runner, list[dict]]:
         runner = Runner(specs, RunOptions(out_dir=out, progress=False, random_weights=True))
-        return runner, runner.run([item(text)])
+        return runner, runner.run([item(text, lang)])
 
     run("a cat")
     runner, again = run("a horse")
     assert [r["dimension"] for r in again] == [f"{TINY}_prompt"]
     assert runner.rescored == {"prompt changed": 1}
     assert run("a horse")[1] == []
+    # the same video said to come from the Chinese prompt: every record is refiled under zh
+    runner, refiled = run("a horse", "zh")
+    assert len(refiled) == 3 and {r["prompt_lang"] for r in read_records(out)} == {"zh"}
+    assert runner.rescored == {"the video's prompt lang changed": 3}
 
 
 @pytest.fixture()
