@@ -16,7 +16,6 @@ from vbench_cn.manifest import VideoItem
 from vbench_cn.specs import DimensionSpec
 from vbench_cn.video import VideoInfo
 
-
 #: Frames with a side below this many pixels are warned about: no dimension reads them sensibly.
 MIN_SIDE_PX = 16
 

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from vbench_cn import synthetic as s
-from vbench_cn.aggregate import aggregate
+from vbench_cn.aggregation import aggregate
 from vbench_cn.manifest import discover
 from vbench_cn.results import read_records
 from vbench_cn.runner import Runner, RunOptions, probe_all

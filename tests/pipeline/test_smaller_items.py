@@ -24,7 +24,7 @@ def test_compare_says_when_too_few_prompts_can_reach_alpha(tmp_path):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "leaderboard"))
     from _lbhelpers import rec, spec, specs
 
-    from vbench_cn.compare import compare
+    from vbench_cn.comparison import compare
 
     sp = specs(spec("q"))
     a = [rec("a", "q", f"p{k}", 0, 0.5 + 0.01 * k) for k in range(4)]

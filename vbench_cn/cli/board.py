@@ -302,11 +302,10 @@ def build_cmd(
     dimensions_dir: DimsDirOpt = None,
 ) -> None:
     """Build the static bilingual site from the submissions (生成静态网站)."""
+    from vbench_cn._resources import submissions_dir
     from vbench_cn.site import build_site
     from vbench_cn.site.output import SiteError, check_site_target
     from vbench_cn.submissions import SubmissionError, load_submissions
-
-    from vbench_cn._resources import submissions_dir
 
     specs = _specs(dimensions_dir)
     try:
