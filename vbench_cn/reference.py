@@ -114,6 +114,11 @@ def save_reference(
         overwrite: replace an existing reference of that name.
     """
     folder = reference_dir(name)
+    if folder.exists() and not (folder / META_FILE).is_file():
+        raise ReferenceSetError(
+            f"{folder}: exists and holds no vbench-cn reference ({META_FILE}); not replaced, "
+            "move it or choose another name"
+        )
     if folder.exists() and not overwrite:
         raise ReferenceSetError(
             f"reference {name!r} already exists at {folder}; pass --overwrite to replace it"
