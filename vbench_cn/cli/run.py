@@ -342,7 +342,7 @@ def demo(
         bool, typer.Option("--site/--no-site", help="Build the leaderboard site at the end.")
     ] = True,
 ) -> None:
-    """Generate synthetic videos of pretend models, score them and print a ranking (offline, < 1 min)."""  # noqa: E501 (help text: one line)
+    """Generate synthetic videos of pretend models, score them, print a ranking (offline, ~20 CPU-s)."""  # noqa: E501 (help text: one line)
     from vbench_cn.demo import run_demo
 
     run_demo(out, build_site=site)
