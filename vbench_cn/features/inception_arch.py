@@ -23,6 +23,28 @@ from torchvision.models.inception import InceptionA, InceptionC, InceptionE
 #: Input side the network is used at; frames are resized to 299x299 (see the extractor).
 INCEPTION_SIZE = 299
 INCEPTION_FEATURES = 2048
+# torchvision's Inception v3 stages up to the pooled 2048-d features, in forward order.
+TRUNK = (
+    "Conv2d_1a_3x3",
+    "Conv2d_2a_3x3",
+    "Conv2d_2b_3x3",
+    "maxpool1",
+    "Conv2d_3b_1x1",
+    "Conv2d_4a_3x3",
+    "maxpool2",
+    "Mixed_5b",
+    "Mixed_5c",
+    "Mixed_5d",
+    "Mixed_6a",
+    "Mixed_6b",
+    "Mixed_6c",
+    "Mixed_6d",
+    "Mixed_6e",
+    "Mixed_7a",
+    "Mixed_7b",
+    "Mixed_7c",
+    "avgpool",
+)
 
 
 def _avg_pool_without_padding(x: Tensor) -> Tensor:
@@ -99,50 +121,9 @@ class FIDInceptionV3(nn.Module):
         net.Mixed_7b = FIDInceptionE(1280, max_pool=False)
         net.Mixed_7c = FIDInceptionE(2048, max_pool=True)
         # Keep the checkpoint's module names at the top level (``Conv2d_1a_3x3.conv.weight``).
-        for name in (
-            "Conv2d_1a_3x3",
-            "Conv2d_2a_3x3",
-            "Conv2d_2b_3x3",
-            "maxpool1",
-            "Conv2d_3b_1x1",
-            "Conv2d_4a_3x3",
-            "maxpool2",
-            "Mixed_5b",
-            "Mixed_5c",
-            "Mixed_5d",
-            "Mixed_6a",
-            "Mixed_6b",
-            "Mixed_6c",
-            "Mixed_6d",
-            "Mixed_6e",
-            "Mixed_7a",
-            "Mixed_7b",
-            "Mixed_7c",
-            "avgpool",
-            "fc",
-        ):
+        for name in (*TRUNK, "fc"):
             setattr(self, name, getattr(net, name))
-        self._trunk = (
-            "Conv2d_1a_3x3",
-            "Conv2d_2a_3x3",
-            "Conv2d_2b_3x3",
-            "maxpool1",
-            "Conv2d_3b_1x1",
-            "Conv2d_4a_3x3",
-            "maxpool2",
-            "Mixed_5b",
-            "Mixed_5c",
-            "Mixed_5d",
-            "Mixed_6a",
-            "Mixed_6b",
-            "Mixed_6c",
-            "Mixed_6d",
-            "Mixed_6e",
-            "Mixed_7a",
-            "Mixed_7b",
-            "Mixed_7c",
-            "avgpool",
-        )
+        self._trunk = TRUNK
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for name in self._trunk:
