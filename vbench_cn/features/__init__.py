@@ -1,10 +1,31 @@
 """Feature extractors ("backbones"): turn sampled frames into what scorers read.
 
-An extractor declares how it prepares frames (CPU transform into model-ready items), how
-a batch of items goes through its model (``forward``, run on the device in batches that mix
-videos), and how one video's outputs are assembled (``finalize``, returning a tensor or a
-type of :mod:`vbench_cn.features.outputs`). The runner owns decoding, batching,
-out-of-memory back-off and caching; an extractor never opens a file.
+An extractor declares how it prepares frames (``prepare``: decoded frames into model-ready
+items), how a batch of items goes through its model (``forward``, in batches that mix
+videos unless the extractor says otherwise), and how one video's outputs are assembled
+(``finalize``, returning a tensor or a type of :mod:`vbench_cn.features.outputs`). The
+runner owns decoding, batching, out-of-memory back-off and caching; an extractor never
+opens a file.
+
+The device contract (one code path on CPU and on an accelerator):
+
+* ``prepare`` receives ``(n, H, W, 3)`` uint8 RGB frames **on the CPU or already on the
+  extractor's device** (the runner may upload each decoded chunk once and share it between
+  the video's extractors) and returns its items **on the device of those frames**. Float
+  conversion, resizing, cropping, normalisation, pairs, triplets, clips and padding all run
+  there, with constants made on that device (never a CPU tensor meeting a device one, never
+  ``.numpy()`` of the input). Full-resolution float copies stay bounded by converting a few
+  frames at a time (:func:`vbench_cn.features._transforms.in_frame_slices`).
+* ``host_prepare = True`` marks the few extractors whose preparation is host code (OpenCV,
+  NumPy, onnxruntime): the runner hands them CPU frames and they return CPU items; each says
+  in a comment why its step stays on the CPU.
+* ``forward`` receives a batch already on the device (:meth:`FeatureExtractor.to_device`
+  moves host items, and leaves items that are there alone) and makes every tensor it needs
+  on ``batch.device``: no host-built constant, no pageable host copy inside a forward.
+* ``finalize`` and the scorers accept tensors on any device.
+* ``batch_per_video = True`` asks the runner never to put items of two videos in one
+  ``forward`` call, for models whose numbers depend on the batch (AMT's padded passes): a
+  video's outputs then depend on its own items only, whatever the batch schedule.
 
 Adding a backbone: one file, ``vbench_cn/features/<backbone>.py``, and one line here.
 
@@ -71,6 +92,9 @@ class FeatureExtractor(ABC):
         decode_size: ``(width, height)`` the decoder scales frames to before ``prepare``
             (VBench reads some dimensions' frames through a resizing decoder), or None for
             frames at their native size.
+        host_prepare: ``prepare`` is host code (OpenCV, NumPy, onnxruntime): it gets CPU
+            frames and returns CPU items. False: it runs on the device its frames are on.
+        batch_per_video: a ``forward`` call holds the items of one video only.
     """
 
     name: ClassVar[str]
@@ -80,6 +104,8 @@ class FeatureExtractor(ABC):
     weights: ClassVar[tuple[str, ...]] = ()
     amp_ok: ClassVar[bool] = True
     decode_size: ClassVar[tuple[int, int] | None] = None
+    host_prepare: ClassVar[bool] = False
+    batch_per_video: ClassVar[bool] = False
 
     def __init__(self, options: ExtractorOptions) -> None:
         self.options = options
@@ -109,16 +135,18 @@ class FeatureExtractor(ABC):
     def prepare(
         self, frames: torch.Tensor, *, position: int, info: VideoInfo
     ) -> torch.Tensor | None:
-        """CPU preprocessing of decoded frames into model-ready items.
+        """Preprocessing of decoded frames into model-ready items, on the frames' device.
 
         Args:
             frames: ``(n, H, W, 3)`` uint8 RGB frames of one video (a chunk of the sampled
-                frames, preceded by ``overlap`` frames of the previous chunk).
+                frames, preceded by ``overlap`` frames of the previous chunk), on the CPU or
+                on the extractor's device (on the CPU when ``host_prepare``).
             position: index, within this video's sampled frames, of ``frames[0]``.
             info: the video's probe.
 
         Returns:
-            ``(items, ...)`` tensor, or None when the chunk yields no item.
+            ``(items, ...)`` tensor on the device of ``frames``, or None when the chunk
+            yields no item.
         """
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
@@ -134,10 +162,13 @@ class FeatureExtractor(ABC):
         raise NotImplementedError(f"extractor {self.name} has no text encoder")
 
     def to_device(self, batch: torch.Tensor) -> torch.Tensor:
-        """Move a CPU batch to the device (pinned, non-blocking on CUDA)."""
-        if self.device.type == "cuda":
+        """The batch on the extractor's device: host items are copied (pinned and
+        non-blocking to CUDA), items prepared on the device are returned as they are."""
+        if batch.device == self.device:
+            return batch
+        if self.device.type == "cuda" and batch.device.type == "cpu":
             return batch.pin_memory().to(self.device, non_blocking=True)
-        return batch
+        return batch.to(self.device)
 
 
 #: Built-in extractors: name -> ``"module:Class"``, imported on first use.

@@ -1,5 +1,8 @@
 """VBench's frame transforms, on float 0-255 tensors as VBench applies them.
 
+Every transform runs on the device of its input (CPU or accelerator), with its constants
+made there: one code path, so CPU results are the reference ones on any machine.
+
 VBench's ``load_video`` returns float32 frames in 0..255 (not uint8), so every resize runs
 on floats and is never rounded, and CLIP's bicubic output may overshoot 0..255 without a
 clamp (docs/vbench-offline.md). ``antialias=False`` is pinned, as in VBench since commit
@@ -62,11 +65,22 @@ def to_float_nchw(frames: torch.Tensor) -> torch.Tensor:
     return frames.permute(0, 3, 1, 2).to(torch.float32).contiguous()
 
 
+def channel_constants(values: tuple[float, ...], like: torch.Tensor) -> torch.Tensor:
+    """``(1, C, 1, 1)`` holding ``values`` in ``like``'s dtype, made on ``like``'s device.
+
+    Filled in place there: no host tensor is built and copied (a CPU ``(1, 3, 1, 1)`` tensor
+    cannot meet a CUDA one, and ``torch.tensor(values, device=...)`` is a host-to-device
+    copy that waits for the device). Same float rounding as ``torch.tensor(values)``.
+    """
+    out = torch.empty(len(values), dtype=like.dtype, device=like.device)
+    for i, value in enumerate(values):
+        out[i].fill_(value)
+    return out.view(1, -1, 1, 1)
+
+
 def normalize(x: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
-    """Channel-wise ``(x - mean) / std`` of ``(n, 3, H, W)``."""
-    m = torch.tensor(mean, dtype=x.dtype).view(1, -1, 1, 1)
-    s = torch.tensor(std, dtype=x.dtype).view(1, -1, 1, 1)
-    return (x - m) / s
+    """Channel-wise ``(x - mean) / std`` of ``(n, 3, H, W)``, on ``x``'s device and dtype."""
+    return (x - channel_constants(mean, x)) / channel_constants(std, x)
 
 
 def resize_short_side(x: torch.Tensor, size: int, interpolation: InterpolationMode) -> torch.Tensor:

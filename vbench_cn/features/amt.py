@@ -14,7 +14,8 @@ yields the triplets whose first frame is even, at or after ``position``, and who
 frame is in the chunk: every triplet is produced exactly once, whatever the chunk size.
 Each triplet is interpolated on its own (batch of one, as VBench does): batching changes
 the network's float rounding, which the ``uint8`` truncation turns into score changes of
-~1e-4, so on CPU the default keeps VBench's numbers exactly.
+~1e-4, so on CPU the default keeps VBench's numbers exactly. On CUDA, passes of a fixed
+size that never mix videos keep a video's scores independent of the batch schedule.
 """
 
 from __future__ import annotations
@@ -147,6 +148,14 @@ AMT_S = register_weights(
 class AMTInterpolationError(FeatureExtractor):
     """Per-triplet interpolation error of AMT-S (``vbench/motion_smoothness.py``).
 
+    A forward call interpolates its triplets in passes of ``triplets_per_pass``, each pass
+    filled up to that size by repeating its last triplet (the repeats are dropped): every
+    pass has the same shape, so the convolution algorithm, and with it the float rounding
+    that the uint8 truncation amplifies, never depends on how many triplets a batch held.
+    With ``batch_per_video`` the runner never mixes two videos in one call: a video's
+    errors depend on its own frames only, whatever the batch size, the other videos, their
+    order or the number of ranks.
+
     Class attributes:
         triplets_per_pass: triplets interpolated together; 1 (VBench's batch) on CPU keeps
             VBench's numbers bit for bit; CUDA runs use ``cuda_triplets_per_pass``.
@@ -157,6 +166,7 @@ class AMTInterpolationError(FeatureExtractor):
     batch_size = 8
     weights = ("amt_s",)
     amp_ok: ClassVar[bool] = False  # fp16 moves truncated uint8 predictions
+    batch_per_video: ClassVar[bool] = True
     triplets_per_pass: ClassVar[int] = 1
     cuda_triplets_per_pass: ClassVar[int] = 4
 
@@ -174,17 +184,25 @@ class AMTInterpolationError(FeatureExtractor):
     def prepare(
         self, frames: torch.Tensor, *, position: int, info: VideoInfo
     ) -> torch.Tensor | None:
+        """Triplets ``(K, 3, H, W, 3)`` uint8, gathered on the frames' device."""
         starts = triplet_starts(frames.shape[0], position=position)
         if not starts:
             return None
-        index = torch.tensor([[s, s + 1, s + 2] for s in starts], dtype=torch.long)
-        return frames[index]  # (K, 3, H, W, 3) uint8
+        # starts step by 2: index made on the frames' device, without a host-built tensor
+        device = frames.device
+        first = torch.arange(starts[0], starts[-1] + 1, 2, dtype=torch.long, device=device)
+        return frames[first[:, None] + torch.arange(3, dtype=torch.long, device=device)]
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
-        out = [
-            interpolation_mae(self.model, batch[i : i + self._per_pass])
-            for i in range(0, batch.shape[0], self._per_pass)
-        ]
+        out = []
+        for i in range(0, batch.shape[0], self._per_pass):
+            chunk = batch[i : i + self._per_pass]
+            real = chunk.shape[0]
+            if real < self._per_pass:  # same pass shape every time: repeat the last triplet
+                chunk = torch.cat(
+                    [chunk, chunk[-1:].expand(self._per_pass - real, *chunk.shape[1:])]
+                )
+            out.append(interpolation_mae(self.model, chunk)[:real])
         return torch.cat(out)
 
     def finalize(self, outputs: torch.Tensor, *, info: VideoInfo) -> torch.Tensor:

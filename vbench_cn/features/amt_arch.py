@@ -20,6 +20,8 @@ path VBench takes on CPU and on every ``torch.device`` (see ``docs/vbench-refere
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -41,6 +43,47 @@ def _conv_prelu(
     return nn.Sequential(nn.Conv2d(in_ch, out_ch, kernel, stride, padding), nn.PReLU(out_ch))
 
 
+def linspace_like_cpu(start: float, end: float, steps: int, device: torch.device) -> Tensor:
+    """``torch.linspace(start, end, steps)`` of the CPU (float32), computed on ``device``.
+
+    The CPU kernel takes the float32 ``step = (end - start) / (steps - 1)`` and gives
+    ``start + step·i`` on the first half, ``end - step·(steps-1-i)`` on the second, rounded
+    to float32. Evaluated here in float64 (where ``step·i`` is exact) and then rounded, so
+    every device gets the CPU's values; tests check this against ``torch.linspace`` for
+    every size up to 4096. VBench's AMT builds its grids on the CPU and copies them to the
+    GPU, and a device's own ``linspace`` kernel need not round the same way.
+
+    Args:
+        start: first value, exact in float32.
+        end: last value, exact in float32.
+        steps: number of values, ``>= 1``.
+        device: where the result is made.
+    """
+    if steps == 1:
+        return torch.full((1,), start, dtype=torch.float32, device=device)
+    step = float(torch.tensor(end - start, dtype=torch.float32) / (steps - 1))  # float32 division
+    index = torch.arange(steps, dtype=torch.float64, device=device)
+    low = start + step * index
+    high = end - step * ((steps - 1) - index)
+    return torch.where(index < steps // 2, low, high).to(torch.float32)
+
+
+@functools.lru_cache(maxsize=16)
+def sampling_grid(height: int, width: int, device: torch.device, dtype: torch.dtype) -> Tensor:
+    """``(1, 2, H, W)`` normalised pixel positions (x then y, -1 to 1 corner to corner), cached.
+
+    Made once per size and device, on that device: a warp then costs no host work and no
+    host-to-device copy (VBench's AMT builds the grid on the CPU and copies it at every warp,
+    six times per interpolation). Made outside inference mode so that the cached tensor can
+    serve any later call.
+    """
+    with torch.inference_mode(False):
+        xs = linspace_like_cpu(-1.0, 1.0, width, device).view(1, 1, 1, width)
+        ys = linspace_like_cpu(-1.0, 1.0, height, device).view(1, 1, height, 1)
+        grid = torch.cat([xs.expand(1, 1, height, width), ys.expand(1, 1, height, width)], 1)
+        return grid.to(dtype)
+
+
 def backward_warp(image: Tensor, flow: Tensor) -> Tensor:
     """Sample ``image`` at ``pixel + flow`` (bilinear, border padding, corners aligned).
 
@@ -49,9 +92,7 @@ def backward_warp(image: Tensor, flow: Tensor) -> Tensor:
         flow: ``(B, 2, H, W)`` displacement in pixels, x then y.
     """
     b, _, h, w = flow.shape
-    xs = torch.linspace(-1.0, 1.0, w).view(1, 1, 1, w).expand(b, -1, h, -1)
-    ys = torch.linspace(-1.0, 1.0, h).view(1, 1, h, 1).expand(b, -1, -1, w)
-    base = torch.cat([xs, ys], 1).to(image)
+    base = sampling_grid(h, w, image.device, image.dtype).expand(b, -1, -1, -1)
     offset = torch.cat([flow[:, 0:1] / ((w - 1.0) / 2.0), flow[:, 1:2] / ((h - 1.0) / 2.0)], 1)
     grid = (base + offset).permute(0, 2, 3, 1)
     return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=True)

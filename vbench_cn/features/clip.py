@@ -14,6 +14,7 @@ Preprocessing is VBench's ``clip_transform(224)`` (``vbench/utils.py``). On CUDA
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from functools import partial
 from typing import Any, ClassVar, cast
@@ -216,7 +217,13 @@ class AestheticPredictor(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, 3, 224, 224)`` -> ``(B,)`` raw head outputs (VBench divides by 10 later)."""
         feats = self.visual(x).to(torch.float32)
-        with torch.autocast(device_type=feats.device.type, enabled=False):
+        device = feats.device.type
+        no_autocast = (
+            torch.autocast(device_type=device, enabled=False)
+            if torch.amp.is_autocast_available(device)
+            else contextlib.nullcontext()  # a device type without autocast (meta)
+        )
+        with no_autocast:
             feats = F.normalize(feats, dim=-1, p=2)
             return self.head(feats).squeeze(-1)
 

@@ -31,7 +31,13 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms import functional as TF
 
 from vbench_cn.features import ExtractorOptions, FeatureExtractor
-from vbench_cn.features._transforms import CLIP_MEAN, CLIP_STD, normalize
+from vbench_cn.features._transforms import (
+    CLIP_MEAN,
+    CLIP_STD,
+    in_frame_slices,
+    normalize,
+    to_float_nchw,
+)
 from vbench_cn.features.outputs import Detection
 from vbench_cn.video import VideoInfo
 from vbench_cn.weights import Weights, register_weights
@@ -153,7 +159,9 @@ def color_codes(rgb: torch.Tensor) -> torch.Tensor:
     code = torch.full(v.shape, COLOR_NAMES.index("gray"), dtype=torch.int64, device=rgb.device)
 
     def put(mask: torch.Tensor, name: str) -> None:
-        code[mask] = COLOR_NAMES.index(name)
+        # torch.where, not code[mask] = ...: a boolean index waits for the device to count it
+        nonlocal code
+        code = torch.where(mask, COLOR_NAMES.index(name), code)
 
     chromatic = s >= 0.25
     put(chromatic & ((h < 15) | (h >= 345)), "red")
@@ -202,6 +210,39 @@ def dominant_color(codes: torch.Tensor, box: Sequence[float]) -> int:
     return int(counts.argmax())
 
 
+def dominant_colors(codes: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+    """:func:`dominant_color` of many boxes at once, on the device of ``codes``.
+
+    Per-colour counts come from an integral image (4 lookups per box), and the crop bounds
+    are computed in float64 with Python's rounding rules (``int`` truncates, ``round`` goes
+    half to even), so every box gets exactly :func:`dominant_color`'s answer without a
+    device-to-host read per box.
+
+    Args:
+        codes: ``(H, W)`` colour codes (:func:`color_codes`).
+        boxes: ``(K, 4)`` boxes ``(x0, y0, x1, y1)`` in the image's pixels.
+
+    Returns:
+        ``(K,)`` int64 indices into :data:`COLOR_NAMES`, -1 for an empty crop.
+    """
+    h, w = codes.shape
+    b = boxes.to(torch.float64).reshape(-1, 4)
+    cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+    hw, hh = (b[:, 2] - b[:, 0]) / 4, (b[:, 3] - b[:, 1]) / 4
+    xa = torch.trunc(cx - hw).clamp_min(0)
+    xb = (torch.round(cx + hw) + 1).clamp_max(w)
+    ya = torch.trunc(cy - hh).clamp_min(0)
+    yb = (torch.round(cy + hh) + 1).clamp_max(h)
+    empty = (xb <= xa) | (yb <= ya)
+    xa, xb = xa.clamp(0, w).long(), xb.clamp(0, w).long()
+    ya, yb = ya.clamp(0, h).long(), yb.clamp(0, h).long()
+    colours = torch.arange(len(COLOR_NAMES), device=codes.device)
+    table = torch.zeros(h + 1, w + 1, len(COLOR_NAMES), dtype=torch.int32, device=codes.device)
+    table[1:, 1:] = (codes[..., None] == colours).to(torch.int32).cumsum(0).cumsum(1)
+    counts = table[yb, xb] - table[ya, xb] - table[yb, xa] + table[ya, xa]  # (K, colours)
+    return torch.where(empty, -1, counts.argmax(dim=1))
+
+
 def tokenize_queries(
     texts: Sequence[str], context_length: int = 16
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -210,6 +251,25 @@ def tokenize_queries(
 
     ids = SimpleTokenizer(context_length=context_length)(list(texts))
     return ids, (ids != 0).long()
+
+
+@in_frame_slices
+def owlv2_resize_pad(frames: torch.Tensor, size: int) -> torch.Tensor:
+    """``(n, H, W, 3)`` uint8 -> ``(n, 3, size, size)`` float in [0, 1], on the frames' device.
+
+    The long side goes to ``size`` (bilinear, antialiased, on 0-1 floats, clamped), the
+    short side ``round(short·size/long)``; the rest is grey 0.5 at the bottom/right: the
+    geometry of ``Owlv2ImageProcessor``'s pad-then-resize. A few frames at a time
+    (:func:`in_frame_slices`): every step is per image.
+    """
+    n, h, w = frames.shape[:3]
+    scale = size / max(h, w)
+    nh, nw = max(1, min(size, round(h * scale))), max(1, min(size, round(w * scale)))
+    x = to_float_nchw(frames) / 255.0
+    x = TF.resize(x, [nh, nw], interpolation=InterpolationMode.BILINEAR, antialias=True)
+    out = torch.full((n, 3, size, size), 0.5, dtype=torch.float32, device=frames.device)
+    out[:, :, :nh, :nw] = x.clamp(0, 1)
+    return out
 
 
 class Owlv2Coco(FeatureExtractor):
@@ -246,22 +306,11 @@ class Owlv2Coco(FeatureExtractor):
     ) -> torch.Tensor | None:
         """Resize the long side to the model's size, pad to a square with grey; [0, 1].
 
-        Normalised later, in ``forward``.
-
-        Same geometry as the processor's pad-then-resize; frame by frame to bound memory.
+        Normalised later, in ``forward``. Runs on the frames' device.
         """
         if frames.shape[0] == 0:
             return None
-        size = self.image_size
-        h, w = frames.shape[1:3]
-        scale = size / max(h, w)
-        nh, nw = max(1, min(size, round(h * scale))), max(1, min(size, round(w * scale)))
-        out = torch.full((frames.shape[0], 3, size, size), 0.5)
-        for i, frame in enumerate(frames):
-            x = frame.permute(2, 0, 1).float().unsqueeze(0) / 255.0
-            x = TF.resize(x, [nh, nw], interpolation=InterpolationMode.BILINEAR, antialias=True)
-            out[i, :, :nh, :nw] = x[0].clamp(0, 1)
-        return out
+        return owlv2_resize_pad(frames, self.image_size)
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
         model = self.model
@@ -283,14 +332,13 @@ class Owlv2Coco(FeatureExtractor):
             keep = keep[batched_nms(xyxy[i, keep], scores[i, keep], labels[i, keep], 0.5)][
                 :MAX_BOXES
             ]
-            codes = color_codes(batch[i].permute(1, 2, 0))
-            colors = [float(dominant_color(codes, box)) for box in xyxy[i, keep].tolist()]
+            colors = dominant_colors(color_codes(batch[i].permute(1, 2, 0)), xyxy[i, keep])
             rows = torch.cat(
                 [
                     labels[i, keep, None].float(),
                     scores[i, keep, None],
                     xyxy[i, keep],
-                    torch.tensor(colors, device=batch.device)[:, None],
+                    colors[:, None].float(),
                 ],
                 dim=1,
             )

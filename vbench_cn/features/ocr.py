@@ -211,6 +211,7 @@ class RapidOcr(FeatureExtractor):
 
     name = "rapidocr"
     batch_size = 8
+    host_prepare = True  # onnxruntime reads NumPy arrays and moves them itself
     #: Chosen with bench/ocr_bench.py (measurements in its docstring): 320 px misses text
     #: 10 px high in a 320-px frame; 480 to 1280 px read the bench's blurred signs equally
     #: well (mean frame score 0.977-0.992) at 0.16, 0.22, 0.38, 0.63 CPU s per frame. 640 px
@@ -269,8 +270,8 @@ class RapidOcr(FeatureExtractor):
     def prepare(
         self, frames: torch.Tensor, *, position: int, info: VideoInfo
     ) -> torch.Tensor | None:
-        """The frames themselves (OCR resizes per stage inside ``forward``)."""
-        return frames.contiguous() if frames.shape[0] else None
+        """The frames themselves, on the host (OCR resizes per stage inside ``forward``)."""
+        return frames.cpu().contiguous() if frames.shape[0] else None
 
     def to_device(self, batch: torch.Tensor) -> torch.Tensor:
         """Frames stay in host memory: onnxruntime takes numpy arrays and moves them itself."""

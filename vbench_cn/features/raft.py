@@ -322,13 +322,21 @@ class RaftThings(FeatureExtractor):
     def prepare(
         self, frames: torch.Tensor, *, position: int, info: VideoInfo
     ) -> torch.Tensor | None:
+        """Consecutive pairs ``(n-1, 2, H, W, 3)``, still uint8, on the frames' device.
+
+        The float conversion and padding happen in :meth:`forward`: a queued pair costs
+        ``2·H·W·3`` bytes instead of four times that in float32 (22 MB at 720p), and a pair
+        uploaded from the host crosses the bus as uint8.
+        """
         if frames.shape[0] < 2:
             return None
-        x = pad_to_multiple(to_float_nchw(frames), 8)
-        return torch.stack([x[:-1], x[1:]], dim=1)
+        return torch.stack([frames[:-1], frames[1:]], dim=1)
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
-        return self.model(batch)
+        """uint8 pairs -> float 0-255, replicate-padded to a multiple of 8 -> pair scores."""
+        b, _, h, w, c = batch.shape
+        x = pad_to_multiple(to_float_nchw(batch.reshape(b * 2, h, w, c)), 8)
+        return self.model(x.reshape(b, 2, *x.shape[1:]))
 
     def finalize(self, outputs: torch.Tensor, *, info: VideoInfo) -> torch.Tensor:
         return outputs.float().reshape(-1)

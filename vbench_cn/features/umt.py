@@ -62,10 +62,13 @@ def _resize_short_side_uint8(frame: np.ndarray, size: int) -> np.ndarray:
 def umt_transform(frames: torch.Tensor, *, short_side: int = 256, crop: int = 224) -> torch.Tensor:
     """``(n, H, W, 3)`` uint8 -> ``(n, 3, crop, crop)`` float32, ImageNet-normalised (frame-wise).
 
-    The clip layout ``(3, T, H, W)`` is formed in :meth:`UMTK400.forward`.
+    Host code: VBench resizes with OpenCV's fixed-point ``INTER_LINEAR`` on uint8, which no
+    torch kernel reproduces bit for bit, so this step stays on the CPU (16 frames per video;
+    frames on a device are copied back first). The clip layout ``(3, T, H, W)`` is formed in
+    :meth:`UMTK400.forward`.
     """
     out = []
-    for frame in frames.numpy():
+    for frame in frames.cpu().numpy():
         f = _resize_short_side_uint8(np.ascontiguousarray(frame), short_side)
         h, w = f.shape[:2]
         if h < crop or w < crop:
@@ -141,6 +144,7 @@ class UMTK400(FeatureExtractor):
     batch_size = 4  # clips per forward pass
     weights: ClassVar[tuple[str, ...]] = ("umt_l16_k400",)
     amp_ok = False  # VBench runs UMT in float32; the 0.85 sigmoid threshold is sensitive
+    host_prepare = True  # OpenCV's uint8 resize (umt_transform); 16 frames per video
 
     def __init__(self, options: ExtractorOptions) -> None:
         super().__init__(options)

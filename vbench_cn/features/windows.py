@@ -81,13 +81,15 @@ def window_ids(times: np.ndarray, window_seconds: float) -> np.ndarray:
 
 
 def pool_windows(values: torch.Tensor, ids: np.ndarray) -> torch.Tensor:
-    """Mean of ``values`` ``(T, ...)`` within each window id ``(T,)`` → ``(W, ...)``, float64."""
+    """Mean of ``values`` ``(T, ...)`` within each window id ``(T,)`` → ``(W, ...)``, float64,
+    on the device of ``values``."""
     if values.shape[0] != len(ids):
         raise ValueError(f"{values.shape[0]} values but {len(ids)} window ids")
     num = int(ids.max()) + 1 if len(ids) else 0
     flat = values.reshape(values.shape[0], -1).to(torch.float64)
-    index = torch.from_numpy(np.asarray(ids, dtype=np.int64))
-    sums = torch.zeros(num, flat.shape[1], dtype=torch.float64).index_add_(0, index, flat)
+    index = torch.as_tensor(np.asarray(ids, dtype=np.int64), device=flat.device)
+    sums = torch.zeros(num, flat.shape[1], dtype=torch.float64, device=flat.device)
+    sums = sums.index_add_(0, index, flat)
     counts = torch.bincount(index, minlength=num).to(torch.float64).clamp_min(1)
     return (sums / counts[:, None]).reshape(num, *values.shape[1:])
 
@@ -140,6 +142,7 @@ class TinyPixels(FeatureExtractor):
     name = "tiny_pixels"
     batch_size = 4096
     cpu_batch_size = 4096  # no model: batches only amortise Python overhead
+    host_prepare = True  # NumPy integer box sums; a few frames per second of video
 
     def prepare(
         self, frames: torch.Tensor, *, position: int, info: VideoInfo
@@ -151,7 +154,7 @@ class TinyPixels(FeatureExtractor):
             frames = F.interpolate(frames.permute(0, 3, 1, 2), size=size, mode="nearest").permute(
                 0, 2, 3, 1
             )
-        arrays = frames.numpy()
+        arrays = frames.cpu().numpy()  # host step (host_prepare): a no-op for CPU frames
         return torch.from_numpy(np.stack([area_thumbnail(f).reshape(-1) for f in arrays]))
 
 
@@ -218,6 +221,7 @@ class SharpnessNoise(FeatureExtractor):
     name = "sharpness_noise"
     batch_size = 4096
     cpu_batch_size = 4096  # no model: batches only amortise Python overhead
+    host_prepare = True  # NumPy band-by-band filters; a few frames per second of video
 
     def prepare(
         self, frames: torch.Tensor, *, position: int, info: VideoInfo
@@ -225,7 +229,8 @@ class SharpnessNoise(FeatureExtractor):
         if frames.shape[0] == 0 or frames.shape[1] < 3 or frames.shape[2] < 3:
             return None
         out = []
-        for frame in frames.numpy():  # band by band: no frame-sized float temporary
+        # host step (host_prepare), band by band: no frame-sized float temporary
+        for frame in frames.cpu().numpy():
             sharp, noise = sharpness_and_noise(frame)
             out.append((sharp, 1.0 / (1.0 + noise)))
         return torch.tensor(out, dtype=torch.float32)

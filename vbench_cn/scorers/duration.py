@@ -47,7 +47,8 @@ def _as_tensor(features: Any, name: str) -> torch.Tensor:
         raise NotApplicable(f"no {name} extracted")
     if isinstance(features, TaggedEmbeddings):  # from a language router
         features = features.embeddings
-    x = torch.as_tensor(features).to(torch.float64)
+    # Per-frame features are small and the analysis is NumPy: read them on the host.
+    x = torch.as_tensor(features).to("cpu", torch.float64)
     if x.numel() == 0:
         raise NotApplicable(f"no {name} extracted")
     return x
@@ -647,7 +648,7 @@ def event_order(
     """
     if text_features is None:
         raise NotApplicable("no event texts (spec text must name the events)")
-    txt = torch.as_tensor(text_features).to(torch.float64)
+    txt = torch.as_tensor(text_features).to("cpu", torch.float64)
     txt = txt.reshape(-1, txt.shape[-1])
     if txt.shape[0] < 2:
         raise NotApplicable("needs at least 2 events")

@@ -575,7 +575,8 @@ def text_similarity(
         embeddings.float().reshape(-1, embeddings.shape[-1]), dim=-1
     )
     txt = torch.nn.functional.normalize(
-        text_features.float().reshape(-1, text_features.shape[-1])[:1], dim=-1
+        text_features.to(emb.device, torch.float32).reshape(-1, text_features.shape[-1])[:1],
+        dim=-1,
     )
     if emb.shape[-1] != txt.shape[-1]:
         raise ValueError(
