@@ -26,6 +26,12 @@ import numpy as np
 import torch
 
 from vbench_cn import __version__
+from vbench_cn.device_errors import (
+    DeviceFailure,
+    device_failure,
+    is_out_of_memory,
+    is_poisoned_context,
+)
 from vbench_cn.features import (
     ExtractorOptions,
     FeatureExtractor,
@@ -162,14 +168,25 @@ class _Job:
 
 
 class _Batcher:
-    """Queues prepared items of one extractor from many videos and runs full batches."""
+    """Queues prepared items of one extractor from many videos and runs full batches.
+
+    Out of memory (caching allocator, cuBLAS, cuDNN or pinned-host allocations) halves the
+    batch and retries; after :attr:`GROW_AFTER` batches that fit it doubles again, up to the
+    starting size. A poisoned CUDA context raises :class:`DeviceFailure`, which no per-video
+    guard catches: the run stops and is resumed in a fresh process.
+    """
+
+    #: Batches that fit at a reduced size before the batch size doubles again.
+    GROW_AFTER = 8
 
     def __init__(self, extractor: FeatureExtractor, batch_size: int, profile: Profile) -> None:
         self.extractor = extractor
         self.batch_size = max(1, batch_size)
+        self.max_batch_size = self.batch_size
         self.profile = profile
         self.queue: list[tuple[_Group, int, torch.Tensor]] = []
         self.queued_items = 0
+        self._fits = 0  # batches that fitted since the last halving
 
     def add(self, group: _Group, tensor: torch.Tensor) -> None:
         slot = len(group.outputs)
@@ -181,27 +198,39 @@ class _Batcher:
             self.flush()
 
     def flush(self) -> None:
-        """Run everything queued, grouped by item shape, in batches of ``batch_size``."""
+        """Run everything queued, grouped by item shape (and by video where the extractor
+        asks for ``batch_per_video``), in batches of ``batch_size``."""
         if not self.queue:
             return
         queue, self.queue, self.queued_items = self.queue, [], 0
-        by_shape: dict[tuple[int, ...], list[tuple[_Group, int, torch.Tensor]]] = defaultdict(list)
+        per_video = self.extractor.batch_per_video
+        by_key: dict[tuple[Any, ...], list[tuple[_Group, int, torch.Tensor]]] = defaultdict(list)
         for entry in queue:
-            by_shape[tuple(entry[2].shape[1:])].append(entry)
-        for entries in by_shape.values():
-            try:
-                outs = self._forward_all(torch.cat([e[2] for e in entries]))
-            except Exception as exc:  # isolate the failing video: retry entry by entry
-                if len(entries) == 1:
-                    self._fail(entries[0][0], exc)
-                    continue
+            by_key[(tuple(entry[2].shape[1:]), id(entry[0]) if per_video else None)].append(entry)
+        for entries in by_key.values():
+            outs, failure = self._try_forward([e[2] for e in entries])
+            if failure is None:
+                self._store(entries, outs)
+            elif len(entries) == 1:
+                self._fail(entries[0][0], failure)
+            else:  # isolate the failing video: retry entry by entry
                 for entry in entries:
-                    try:
-                        self._store([entry], self._forward_all(entry[2]))
-                    except Exception as exc2:
-                        self._fail(entry[0], exc2)
-                continue
-            self._store(entries, outs)
+                    outs, failure = self._try_forward([entry[2]])
+                    if failure is None:
+                        self._store([entry], outs)
+                    else:
+                        self._fail(entry[0], failure)
+
+    def _try_forward(self, tensors: list[torch.Tensor]) -> tuple[Any, Exception | None]:
+        """``(outputs, None)``, or ``(None, error)`` with the error's traceback dropped, so
+        that the activations its frames hold are freed before anything is retried."""
+        try:
+            return self._forward_all(torch.cat(tensors) if len(tensors) > 1 else tensors[0]), None
+        except DeviceFailure:
+            raise
+        except Exception as exc:
+            log.debug("forward failed", exc_info=exc)
+            return None, exc.with_traceback(None)
 
     def _store(self, entries: list[tuple[_Group, int, torch.Tensor]], outs: torch.Tensor) -> None:
         start = 0
@@ -212,7 +241,6 @@ class _Batcher:
             start += n
 
     def _fail(self, group: _Group, exc: Exception) -> None:
-        log.debug("forward failed", exc_info=exc)
         first = str(exc).splitlines()[0] if str(exc) else ""
         group.error = f"{self.extractor.name} failed: {type(exc).__name__}: {first}"[:300]
         for i, out in enumerate(group.outputs):
@@ -221,34 +249,54 @@ class _Batcher:
         group.pending = 0
 
     def _forward_all(self, items: torch.Tensor) -> torch.Tensor:
-        """Forward in chunks of the current batch size; on CUDA OOM halve it and retry."""
+        """Forward in chunks of the current batch size; out of memory halves it and retries."""
         name = self.extractor.name
         outs: list[torch.Tensor] = []
         start = 0
         while start < items.shape[0]:
             chunk = items[start : start + self.batch_size]
             t0 = time.perf_counter()
+            out_of_memory = False
             try:
                 with torch.inference_mode(), _autocast(self.extractor):
                     out = self.extractor.forward(self.extractor.to_device(chunk))
                 out = out.detach().float().cpu() if isinstance(out, torch.Tensor) else out
-            except torch.cuda.OutOfMemoryError:
-                if self.batch_size == 1:
+            except Exception as exc:
+                if is_poisoned_context(exc):
+                    raise device_failure(exc, where=f"{name} forward") from exc
+                if not is_out_of_memory(exc) or self.batch_size == 1:
                     raise
+                out_of_memory = True
+            if out_of_memory:  # outside the except: its traceback no longer pins activations
                 self.batch_size = max(1, self.batch_size // 2)
+                self._fits = 0
                 self.profile.oom_retries += 1
-                log.warning(
-                    "%s: CUDA out of memory; batch size halved to %d", name, self.batch_size
-                )
-                if torch.cuda.is_available():
-                    torch.cuda.empty_cache()
+                log.warning("%s: out of memory; batch size halved to %d", name, self.batch_size)
+                _release_cached_memory(self.extractor.device)
                 continue
             self.profile.forward_seconds[name] += time.perf_counter() - t0
             self.profile.items[name] += chunk.shape[0]
             self.profile.batches[name] += 1
             outs.append(out)
             start += chunk.shape[0]
+            self._grow_back(chunk.shape[0])
         return torch.cat(outs) if outs else torch.zeros(0)
+
+    def _grow_back(self, ran: int) -> None:
+        """Count a batch that fitted; double the size after ``GROW_AFTER`` full ones."""
+        if self.batch_size >= self.max_batch_size or ran < self.batch_size:
+            return
+        self._fits += 1
+        if self._fits >= self.GROW_AFTER:
+            self.batch_size = min(self.max_batch_size, self.batch_size * 2)
+            self._fits = 0
+            log.info("%s: batch size back to %d", self.extractor.name, self.batch_size)
+
+
+def _release_cached_memory(device: torch.device) -> None:
+    """Return the caching allocator's free blocks to the device (after an out-of-memory)."""
+    if device.type == "cuda" and torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 class _Prefetcher:
@@ -712,6 +760,8 @@ class Runner:
             try:
                 ext = self.extractor(backbone)
             except Exception as exc:  # a model that cannot be built fails its dims, not the run
+                if is_poisoned_context(exc):
+                    raise device_failure(exc, where=f"building {backbone}") from exc
                 job.groups.append(
                     _Group(
                         extractor=None,
@@ -747,6 +797,8 @@ class Runner:
         try:
             items = ext.prepare(sel, position=position, info=info)
         except Exception as exc:
+            if is_poisoned_context(exc):
+                raise device_failure(exc, where=f"{ext.name} preprocessing") from exc
             group.error = f"{ext.name} preprocessing failed: {type(exc).__name__}: {exc}"[:300]
             return
         finally:
@@ -840,6 +892,8 @@ class Runner:
                     stacked = torch.cat(outs) if outs else torch.zeros(0)
                     feats = group.extractor.finalize(stacked, info=info)
                 except Exception as exc:
+                    if is_poisoned_context(exc):
+                        raise device_failure(exc, where=f"{group.extractor.name}") from exc
                     error = f"{group.extractor.name} failed: {type(exc).__name__}: {exc}"[:300]
             for spec in specs:
                 base = self._base(item, spec, info, group.extractor, job.source)
@@ -885,6 +939,8 @@ class Runner:
         except NotApplicable as exc:
             return make_record(**base, status="skipped", error=str(exc), seconds=seconds)
         except Exception as exc:
+            if is_poisoned_context(exc):
+                raise device_failure(exc, where=spec.scorer) from exc
             log.debug("scorer failed", exc_info=exc)
             return make_record(
                 **base,

@@ -20,6 +20,24 @@ def usage_error(message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
+#: Exit status of a run stopped by an unusable accelerator (a rerun resumes it).
+DEVICE_FAILURE_EXIT = 3
+
+
+def device_stop(exc: BaseException, out: object) -> NoReturn:
+    """Stop a run whose CUDA context is poisoned: one line saying how to resume, exit 3.
+
+    Records already written stay in ``out``; the same command, run again in a fresh
+    process, skips them and goes on with the rest.
+    """
+    print(
+        f"error: {exc}. Records written so far are kept in {out}; "
+        "run the same command again to resume from there.",
+        file=sys.stderr,
+    )
+    raise typer.Exit(DEVICE_FAILURE_EXIT)
+
+
 def split_list(values: Iterable[str] | None) -> list[str] | None:
     """``["a,b", "c"]`` -> ``["a", "b", "c"]``; None stays None."""
     if not values:

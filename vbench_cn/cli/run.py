@@ -11,7 +11,14 @@ from typing import Annotated
 
 import typer
 
-from vbench_cn.cli._common import parse_weight_overrides, split_list, stderr, stdout, usage_error
+from vbench_cn.cli._common import (
+    device_stop,
+    parse_weight_overrides,
+    split_list,
+    stderr,
+    stdout,
+    usage_error,
+)
 
 EVALUATE_EPILOG = """Examples:
 
@@ -140,6 +147,7 @@ def evaluate(
     from vbench_cn.preflight import SetupError, resolve_device
     from vbench_cn.protocol import check_protocol
     from vbench_cn.run_lock import RunLocked, run_lock
+    from vbench_cn.device_errors import DeviceFailure
     from vbench_cn.runner import Runner, RunOptions, print_profile, probe_all
     from vbench_cn.specs import SpecError, load_specs, select_specs
 
@@ -216,6 +224,8 @@ def evaluate(
             mark_run_complete(out, options)
         except SetupError as exc:
             usage_error(str(exc))
+        except DeviceFailure as exc:
+            device_stop(exc, out)
         except OSError as exc:  # a full disk mid-run: what is recorded stays, re-run resumes
             usage_error(
                 f"{out}: cannot write ({exc.strerror or exc}); records written so far are "
