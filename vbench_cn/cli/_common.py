@@ -24,17 +24,19 @@ def usage_error(message: str) -> NoReturn:
 DEVICE_FAILURE_EXIT = 3
 
 
-def device_stop(exc: BaseException, out: object) -> NoReturn:
+def device_stop(exc: BaseException, out: object | None) -> NoReturn:
     """Stop a run whose CUDA context is poisoned: one line saying how to resume, exit 3.
 
-    Records already written stay in ``out``; the same command, run again in a fresh
-    process, skips them and goes on with the rest.
+    What the run wrote to ``out`` stays there; the same command, run again in a fresh
+    process, skips it and goes on with the rest (without ``out``: starts again).
     """
-    print(
-        f"error: {exc}. Records written so far are kept in {out}; "
-        "run the same command again to resume from there.",
-        file=sys.stderr,
+    then = (
+        f"Records written so far are kept in {out}; run the same command again to resume "
+        "from there."
+        if out is not None
+        else "Run the same command again, in a fresh process."
     )
+    print(f"error: {exc}. {then}", file=sys.stderr)
     raise typer.Exit(DEVICE_FAILURE_EXIT)
 
 

@@ -11,7 +11,14 @@ from typing import Annotated
 
 import typer
 
-from vbench_cn.cli._common import parse_weight_overrides, split_list, stderr, stdout, usage_error
+from vbench_cn.cli._common import (
+    device_stop,
+    parse_weight_overrides,
+    split_list,
+    stderr,
+    stdout,
+    usage_error,
+)
 
 reference_app = typer.Typer(
     help="Reference sets of real videos for FVD / FID / KID (参考集): build, list, import.",
@@ -83,6 +90,7 @@ def build(
     ] = True,
 ) -> None:
     """Extract features of real videos with the evaluation extractors and cache their statistics."""
+    from vbench_cn.device_errors import DeviceFailure
     from vbench_cn.reference import ReferenceSetError
     from vbench_cn.reference_build import build_reference
     from vbench_cn.specs import SpecError
@@ -107,6 +115,8 @@ def build(
         )
     except (ReferenceSetError, SpecError, KeyError) as exc:
         usage_error(str(exc.args[0]) if exc.args else str(exc))
+    except DeviceFailure as exc:
+        device_stop(exc, work_dir)
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     for dim, entry in meta["dimensions"].items():
         stderr.print(
