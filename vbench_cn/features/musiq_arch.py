@@ -126,9 +126,13 @@ class Encoder(nn.Module):
         return self.encoder_norm(x)
 
 
-def _hashed_positions(rows: int, cols: int) -> Tensor:
-    """Index into the ``HASH_GRID``² spatial embedding of each patch of a ``rows x cols`` grid."""
-    grid = torch.arange(HASH_GRID, dtype=torch.float32)[None, None]
+def _hashed_positions(rows: int, cols: int, device: torch.device) -> Tensor:
+    """Index into the ``HASH_GRID``² spatial embedding of each patch of a ``rows x cols`` grid.
+
+    Made on ``device``: nearest-neighbour indices are ``floor(i · in/out)`` in float32 on
+    every device, so no host-built index has to be copied there per batch.
+    """
+    grid = torch.arange(HASH_GRID, dtype=torch.float32, device=device)[None, None]
     r = F.interpolate(grid, size=rows, mode="nearest")[0, 0].long()
     c = F.interpolate(grid, size=cols, mode="nearest")[0, 0].long()
     return (r[:, None] * HASH_GRID + c[None, :]).reshape(-1)
@@ -141,8 +145,9 @@ def _patches(x: Tensor, scale_id: int, max_len: int | None) -> tuple[Tensor, ...
     """
     b, _, h, w = x.shape
     patches = F.unfold(_same_pad(x, PATCH, PATCH), PATCH, stride=PATCH).transpose(1, 2)
-    spatial = _hashed_positions(math.ceil(h / PATCH), math.ceil(w / PATCH)).expand(b, -1)
-    mask = torch.ones(spatial.shape, dtype=torch.bool)
+    spatial = _hashed_positions(math.ceil(h / PATCH), math.ceil(w / PATCH), x.device)
+    spatial = spatial.expand(b, -1)
+    mask = torch.ones(spatial.shape, dtype=torch.bool, device=x.device)
     if max_len is not None:
         n = patches.shape[1]
         if n < max_len:
@@ -176,7 +181,7 @@ def multiscale_patches(
         parts.append(_patches(resized, scale_id, math.ceil(side / PATCH) ** 2))
     parts.append(_patches(x, len(longer_sides), None))
     patches, spatial, scale, mask = (torch.cat(p, dim=1) for p in zip(*parts, strict=True))
-    return patches, spatial.to(x.device), scale.to(x.device), mask.to(x.device)
+    return patches, spatial, scale, mask
 
 
 class MUSIQ(nn.Module):
