@@ -41,12 +41,6 @@ from vbench_cn.weights import get_weights
 
 META = torch.device("meta")
 
-#: Third-party code allowed to build host tensors inside a forward, with the reason.
-HOST_TENSORS_ALLOWED_IN = {
-    "/pyiqa/": "pyiqa's MUSIQ builds its patch-position grids on the host and copies them "
-    "(a few hundred integers per batch); replaced when MUSIQ is written in-house",
-}
-
 #: Extractors whose forward or finalize stops on meta at a data-dependent step: why, and
 #: whether host tensors may appear before it.
 DATA_DEPENDENT: dict[str, tuple[str, bool]] = {
@@ -96,13 +90,9 @@ class HostTensorWatch(TorchDispatchMode):
         if any(
             isinstance(t, torch.Tensor) and t.device.type == "cpu" and t.dim() > 0 for t in flat
         ):
-            stack = "".join(traceback.format_stack(limit=40))
-            if not any(folder in stack for folder in HOST_TENSORS_ALLOWED_IN):
-                here = [f for f in traceback.extract_stack(limit=40) if "vbench_cn" in f.filename]
-                where = (
-                    f"{here[-1].filename.split('vbench_cn')[-1]}:{here[-1].lineno}" if here else "?"
-                )
-                self.hits.append(f"{func} at vbench_cn{where}")
+            here = [f for f in traceback.extract_stack(limit=40) if "vbench_cn" in f.filename]
+            where = f"{here[-1].filename.split('vbench_cn')[-1]}:{here[-1].lineno}" if here else "?"
+            self.hits.append(f"{func} at vbench_cn{where}")
         return out
 
 

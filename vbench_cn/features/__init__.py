@@ -22,10 +22,15 @@ The device contract (one code path on CPU and on an accelerator):
 * ``forward`` receives a batch already on the device (:meth:`FeatureExtractor.to_device`
   moves host items, and leaves items that are there alone) and makes every tensor it needs
   on ``batch.device``: no host-built constant, no pageable host copy inside a forward.
+  Values are read back only where the algorithm decides on them (OWLv2's box selection,
+  Tag2Text's beam search).
 * ``finalize`` and the scorers accept tensors on any device.
 * ``batch_per_video = True`` asks the runner never to put items of two videos in one
   ``forward`` call, for models whose numbers depend on the batch (AMT's padded passes): a
   video's outputs then depend on its own items only, whatever the batch schedule.
+
+``tests/pipeline/test_device_contract.py`` holds every registered extractor to this on the
+``meta`` device (no GPU needed): a device mismatch or a host tensor inside the path fails.
 
 Adding a backbone: one file, ``vbench_cn/features/<backbone>.py``, and one line here.
 
