@@ -150,7 +150,7 @@ def _check(step: str, name: str, run: Callable[[], Any], watch: bool) -> Any:
         if not (_is_meta_limit(exc) and name in DATA_DEPENDENT):
             raise AssertionError(f"{name}.{step} on meta: {type(exc).__name__}: {exc}") from exc
         out = None
-    host_ok = out is None and DATA_DEPENDENT[name][1]
+    host_ok = out is None and name in DATA_DEPENDENT and DATA_DEPENDENT[name][1]
     assert host_ok or not mode.hits, f"{name}.{step} touches host tensors: {sorted(set(mode.hits))}"
     return out
 
