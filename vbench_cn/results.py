@@ -120,6 +120,17 @@ def shard_path(run_dir: str | os.PathLike[str], rank: int = 0) -> Path:
     return records_dir(run_dir) / f"records-rank{rank}.jsonl"
 
 
+def update_run_info(run_dir: str | os.PathLike[str], key: str, value: Any) -> None:
+    """Set ``key`` of ``run.json`` to ``value`` (atomic replace; the file is made if absent)."""
+    path = Path(run_dir) / "run.json"
+    info = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    info[key] = value
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(info, ensure_ascii=False, indent=2), encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
     """Records of one JSONL file; a torn or corrupt line (killed writer) is skipped."""
     with open(path, encoding="utf-8") as fh:

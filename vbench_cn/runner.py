@@ -32,6 +32,7 @@ from vbench_cn.device_errors import (
     is_out_of_memory,
     is_poisoned_context,
 )
+from vbench_cn.device_setup import precision_flags, setup_process
 from vbench_cn.features import (
     ExtractorOptions,
     FeatureExtractor,
@@ -39,10 +40,18 @@ from vbench_cn.features import (
     extractor_class,
 )
 from vbench_cn.inputs import changes, digest, file_changed, file_identity
+from vbench_cn.frame_upload import FrameUploader
 from vbench_cn.manifest import VideoItem
 from vbench_cn.preflight import Expectations, SetupError, resolve_device
 from vbench_cn.reference import load_reference_for
-from vbench_cn.results import Record, RecordWriter, make_record, record_key, shard_path
+from vbench_cn.results import (
+    Record,
+    RecordWriter,
+    make_record,
+    record_key,
+    shard_path,
+    update_run_info,
+)
 from vbench_cn.run_lock import run_lock
 from vbench_cn.scorers import NotApplicable, Score, get_scorer
 from vbench_cn.specs import LEVELS, DimensionSpec
@@ -70,6 +79,7 @@ class RunOptions:
     progress: bool = True
     profile: bool = False
     amp: bool = True
+    precision: str = "parity"  # vbench_cn.device_setup.PRECISIONS
     batch_sizes: dict[str, int] = field(default_factory=dict)
 
 
@@ -437,6 +447,8 @@ class Runner:
         self.specs = list(specs)
         self.options = options
         self.device = resolve_device(options.device)
+        self.setup = setup_process(self.device, options.precision)
+        self.uploader = FrameUploader(self.device)
         self.expect = Expectations(self._extractor_options())
         #: Why records were scored again this run (reason -> records), said before the run.
         self.rescored: Counter[str] = Counter()
@@ -470,7 +482,7 @@ class Runner:
             random_weights=self.options.random_weights,
             weights_dir=self.options.weights_dir,
             weights_overrides=dict(self.options.weights_overrides),
-            amp=self.options.amp,
+            amp=self.options.amp and precision_flags(self.options.precision).autocast_fp16,
         )
 
     def _build(self, name: str) -> None:
@@ -482,6 +494,18 @@ class Runner:
             else min(ext.batch_size, ext.cpu_batch_size)
         )
         self._batchers[name] = _Batcher(ext, bs, self.profile)
+        self._save_runtime()
+
+    def _save_runtime(self) -> None:
+        """Device, threads, precision flags and batch sizes into ``run.json`` (rank 0)."""
+        if self.options.rank != 0:
+            return
+        runtime = {
+            **self.setup.to_dict(),
+            "amp": self.options.amp,
+            "batch_sizes": {n: b.max_batch_size for n, b in sorted(self._batchers.items())},
+        }
+        update_run_info(self.options.out_dir, "runtime", runtime)
 
     def backbone_for(self, spec: DimensionSpec, item: VideoItem) -> str:
         """The extractor serving ``spec`` on this video.
@@ -574,6 +598,7 @@ class Runner:
     ) -> list[Record]:
         t_start = time.perf_counter()
         self.rescored = Counter()
+        self._save_runtime()
         infos = infos or {}
         all_items = list(items)
         items = self.shard(items, infos)
@@ -606,9 +631,17 @@ class Runner:
                 elif kind == "chunk":
                     _, view, idx_chunk, frames = event
                     assert job is not None
+                    on_device: torch.Tensor | None = None  # uploaded once, shared
                     for group in job.groups:
-                        if group.extractor is not None and group.extractor.decode_size == view:
+                        ext = group.extractor
+                        if ext is None or ext.decode_size != view or group.error is not None:
+                            continue
+                        if ext.host_prepare:
                             self._feed(group, idx_chunk, frames, job.info)  # type: ignore[arg-type]
+                            continue
+                        if on_device is None:
+                            on_device = self.uploader.upload(frames)
+                        self._feed(group, idx_chunk, on_device, job.info)  # type: ignore[arg-type]
                 else:  # "end"
                     assert job is not None
                     if event[1] is not None and job.error is None:
@@ -1159,7 +1192,7 @@ def _select(frames: torch.Tensor, positions: np.ndarray) -> torch.Tensor:
     step = int(positions[1] - positions[0]) if len(positions) > 1 else 1
     if step > 0 and np.array_equal(positions, positions[0] + step * np.arange(len(positions))):
         return frames[int(positions[0]) : int(positions[-1]) + 1 : step]
-    return frames[torch.from_numpy(positions)]
+    return frames[torch.as_tensor(positions, device=frames.device)]
 
 
 def prompt_text_field(field_name: str, item: VideoItem) -> str | list[str]:

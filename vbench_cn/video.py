@@ -38,6 +38,20 @@ VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".gif", ".m4v")
 #: Frames per decode chunk: 64 frames of 1080p RGB are ~400 MB; callers may pass less.
 DEFAULT_CHUNK_FRAMES = 64
 
+#: FFmpeg threads per PyAV decoder; 0 lets FFmpeg start one per core. Set once per process
+#: by :func:`vbench_cn.device_setup.setup_process`, so that ranks and decoders sharing a
+#: machine do not each start a thread per core.
+_decoder_threads = 0
+
+
+def set_decoder_threads(count: int) -> None:
+    """Cap the FFmpeg threads of every PyAV decoder opened from now on (0: FFmpeg's choice)."""
+    global _decoder_threads
+    if count < 0:
+        raise ValueError(f"decoder threads must be >= 0, got {count}")
+    _decoder_threads = count
+
+
 #: What a decoded frame is turned into: None (native size) or a decoder-scaled ``(width, height)``.
 View = tuple[int, int] | None
 
@@ -450,6 +464,7 @@ def _pyav_frames(
     with av.open(path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        stream.thread_count = _decoder_threads
         convert: dict[View, Callable[[Any], np.ndarray]] = {
             v: (lambda f: f.to_ndarray(format="rgb24")) if v is None else _scaler(stream, v)
             for v in wanted

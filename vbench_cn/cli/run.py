@@ -90,6 +90,15 @@ def evaluate(
         ),
     ] = None,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:1 ...")] = "auto",
+    precision: Annotated[
+        str,
+        typer.Option(
+            "--precision",
+            help="parity: VBench's precisions (fp32 matmuls, fp16 only where VBench uses it); "
+            "fast: also TF32 matmuls and cudnn.benchmark (scores may move ~1e-4). "
+            "Recorded in run.json.",
+        ),
+    ] = "parity",
     lang: Annotated[
         str,
         typer.Option(
@@ -142,6 +151,7 @@ def evaluate(
 ) -> None:
     """Score videos along dimensions and append the records to --out (resumable)."""
     from vbench_cn.api import mark_run_complete, write_run_info
+    from vbench_cn.device_setup import PRECISIONS
     from vbench_cn.distributed import barrier, dist_context
     from vbench_cn.manifest import ManifestError, PromptIndex, discover
     from vbench_cn.preflight import SetupError, resolve_device
@@ -156,6 +166,8 @@ def evaluate(
         usage_error(f"--lang must be en or zh, got {lang!r}")
     if chunk_frames < 1:
         usage_error(f"--chunk-frames must be 1 or more, got {chunk_frames}")
+    if precision not in PRECISIONS:
+        usage_error(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     try:
         resolve_device(device)
     except SetupError as exc:
@@ -200,6 +212,7 @@ def evaluate(
         options = RunOptions(
             out_dir=out,
             device=device,
+            precision=precision,
             random_weights=random_weights,
             weights_dir=weights_dir,
             weights_overrides=overrides,
