@@ -1,9 +1,9 @@
 """A video's AMT and RAFT numbers do not depend on the batch schedule.
 
-Whatever the other videos of the run, their order, the batch size or the decode chunking, a
-video gets the same motion-smoothness errors and RAFT pair scores, to the last bit. AMT runs
-here in CUDA's passes of 4 (forced on the CPU), so the padded, one-video-per-call passes
-are what is tested, not VBench's batch of one. RAFT runs 2 of its 20 refinement steps: the
+Whatever the other videos of the run, their order, the batch size, the number of ranks or
+the decode chunking, a video gets the same motion-smoothness errors and RAFT pair scores, to
+the last bit. AMT runs here in CUDA's passes of 4 (forced on the CPU), so the padded,
+one-video-per-call passes are what is tested, not VBench's batch of one. RAFT runs 2 of its 20 refinement steps: the
 batch-independence of a pair's score does not depend on how many there are, and the tests
 stay affordable on a CPU. The default tests take small frames (AMT through the whole runner,
 RAFT through the batcher); the slow one runs both through the runner at RAFT's size.
@@ -68,7 +68,8 @@ def _run(
 
 
 def _schedules(items: list[VideoItem], tmp_path: Path, dims: list[str]) -> None:
-    """The same videos under four batch schedules: every video's numbers identical."""
+    """The same videos under five batch schedules (two of them ranks of one run): every
+    video's numbers identical."""
     sizes = {name: 1 for name in ("amt_s", "raft_things")}
     reference = _run(items, tmp_path / "a", dims)
     reordered = _run(list(reversed(items)), tmp_path / "b", dims, batch_sizes=sizes, chunk_frames=2)
@@ -82,7 +83,10 @@ def _schedules(items: list[VideoItem], tmp_path: Path, dims: list[str]) -> None:
     alone = _run(
         [items[1]], tmp_path / "d", dims, batch_sizes={"amt_s": 5, "raft_things": 3}, chunk_frames=3
     )
+    for rank in (0, 1):  # two ranks' shards in one run folder; the last call reads both
+        sharded = _run(items, tmp_path / "e", dims, rank=rank, world_size=2)
     assert len(reference) == 3 * len(dims)
+    assert sharded == reference
     assert reordered == reference
     assert mixed == reference
     assert alone == {k: v for k, v in reference.items() if k[0] == "v1.mp4"}
