@@ -8,8 +8,10 @@ Run once per process, before any model is built (:class:`vbench_cn.runner.Runner
 * **Threads.** Under torchrun (which sets ``OMP_NUM_THREADS=1``), each rank gets its share of
   the cores for intra-op work, minus its FFmpeg decoder threads; FFmpeg's own threads are
   capped per decoder in every run (it would start one per core in each of them).
-* **Allocator.** ``expandable_segments`` (unless the user set ``PYTORCH_CUDA_ALLOC_CONF``):
-  about ten resident models and changing shapes fragment the caching allocator otherwise.
+* **Allocator.** ``expandable_segments`` (unless the user set ``PYTORCH_CUDA_ALLOC_CONF``,
+  or CUDA already started in this process, e.g. in a training loop, where it would not take
+  effect): about ten resident models and changing shapes fragment the caching allocator
+  otherwise.
 * **Precision** (``--precision``): ``parity`` pins what VBench runs with (PyTorch's
   defaults: full-float32 matmuls, TF32 cuDNN convolutions, no ``cudnn.benchmark``; fp16
   autocast only where an extractor's reference runs in half precision, ``amp_ok``);
@@ -151,7 +153,8 @@ def setup_process(
         torch.set_num_threads(intra)
     set_decoder_threads(decoder)
     if device.type == "cuda":
-        env.setdefault("PYTORCH_CUDA_ALLOC_CONF", ALLOC_CONF)  # read at the first allocation
+        if "PYTORCH_CUDA_ALLOC_CONF" not in env and not torch.cuda.is_initialized():
+            env["PYTORCH_CUDA_ALLOC_CONF"] = ALLOC_CONF  # read when CUDA starts, not later
         torch.cuda.set_device(device)
     apply_precision(flags)
     return ProcessSetup(

@@ -89,6 +89,8 @@ def test_a_cuda_run_makes_its_device_current_and_sets_expandable_segments(
     assert setup_process(torch.device("cuda", 0), environ=user).cuda_alloc_conf == (
         "max_split_size_mb:512"
     )  # the user's own setting wins
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)  # too late to take effect
+    assert setup_process(torch.device("cuda", 0), environ={}).cuda_alloc_conf is None
 
 
 def test_precision_flags_are_pinned_both_ways() -> None:
