@@ -8,7 +8,13 @@ cross the bus as uint8, once, instead of as float items per extractor (4x the by
 
 from __future__ import annotations
 
+import logging
+
 import torch
+
+from vbench_cn.device_errors import device_failure, is_out_of_memory, is_poisoned_context
+
+log = logging.getLogger(__name__)
 
 
 class FrameUploader:
@@ -24,19 +30,52 @@ class FrameUploader:
     def __init__(self, device: torch.device) -> None:
         self.device = device
         self.uploads = 0  # chunks copied (not counting ones already on the device)
+        self.fallbacks = 0  # chunks left on the host because the device was out of memory
         self._stream = torch.cuda.Stream(device) if device.type == "cuda" else None
 
     def upload(self, frames: torch.Tensor) -> torch.Tensor:
-        """``frames`` on the device (the same tensor when it is already there)."""
+        """``frames`` on the device (the same tensor when it is already there).
+
+        Out of device memory, the chunk stays on the host: its extractors prepare it there
+        and the batcher copies their items, as for host-prepared ones. A poisoned CUDA context
+        raises :class:`~vbench_cn.device_errors.DeviceFailure` (the run stops, resumable).
+        """
         if frames.device == self.device:
             return frames
+        try:
+            out = self._copy(frames)
+        except Exception as exc:
+            if is_poisoned_context(exc):
+                raise device_failure(exc, where="uploading frames") from exc
+            if not is_out_of_memory(exc):
+                raise
+            self.fallbacks += 1
+            log.warning("out of device memory for a decoded chunk; preparing it on the host")
+            return frames
         self.uploads += 1
+        return out
+
+    def _copy(self, frames: torch.Tensor) -> torch.Tensor:
         if self._stream is None:  # another accelerator type, or meta in tests
             return frames.to(self.device)
-        host = frames if frames.is_pinned() else frames.pin_memory()
+        host = pinned(frames)
         with torch.cuda.stream(self._stream):
             out = host.to(self.device, non_blocking=True)
         consumer = torch.cuda.current_stream(self.device)
         consumer.wait_stream(self._stream)
         out.record_stream(consumer)
         return out
+
+
+def pinned(frames: torch.Tensor) -> torch.Tensor:
+    """``frames`` in page-locked memory, or as they are when pinned memory runs out (the copy
+    is then a synchronous one from pageable memory: slower, same bytes)."""
+    if frames.is_pinned():
+        return frames
+    try:
+        return frames.pin_memory()
+    except RuntimeError as exc:
+        if not is_out_of_memory(exc):
+            raise
+        log.warning("out of pinned host memory; copying a chunk from pageable memory")
+        return frames

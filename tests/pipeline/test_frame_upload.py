@@ -14,9 +14,10 @@ import torch
 
 from vbench_cn import synthetic
 from vbench_cn.api import evaluate
+from vbench_cn.device_errors import DeviceFailure
 from vbench_cn.features import EXTRACTORS
 from vbench_cn.features.pixels import FrameDifference
-from vbench_cn.frame_upload import FrameUploader
+from vbench_cn.frame_upload import FrameUploader, pinned
 from vbench_cn.runner import Runner
 
 META = torch.device("meta")
@@ -30,6 +31,49 @@ def test_the_uploader_copies_host_chunks_and_leaves_device_ones() -> None:
     out = meta.upload(frames)
     assert out.device == META and out.shape == frames.shape and out.dtype == torch.uint8
     assert meta.upload(out) is out and meta.uploads == 1
+
+
+def test_out_of_device_memory_leaves_the_chunk_on_the_host(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    frames = torch.zeros(2, 4, 4, 3, dtype=torch.uint8)
+    uploader = FrameUploader(META)
+
+    def no_memory(self: FrameUploader, frames: torch.Tensor) -> torch.Tensor:
+        raise RuntimeError("CUDA error: out of memory")
+
+    monkeypatch.setattr(FrameUploader, "_copy", no_memory)
+    assert uploader.upload(frames) is frames
+    assert (uploader.uploads, uploader.fallbacks) == (0, 1)
+
+
+def test_a_poisoned_context_during_an_upload_stops_the_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def poisoned(self: FrameUploader, frames: torch.Tensor) -> torch.Tensor:
+        raise RuntimeError("CUDA error: an illegal memory access was encountered")
+
+    monkeypatch.setattr(FrameUploader, "_copy", poisoned)
+    with pytest.raises(DeviceFailure, match="uploading frames: the CUDA context is unusable"):
+        FrameUploader(META).upload(torch.zeros(1, 2, 2, 3, dtype=torch.uint8))
+
+
+def test_out_of_pinned_memory_falls_back_to_pageable_memory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    frames = torch.zeros(2, 4, 4, 3, dtype=torch.uint8)
+
+    def fail(message: str) -> Any:
+        def pin_memory(self: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+            raise RuntimeError(message)
+
+        return pin_memory
+
+    monkeypatch.setattr(torch.Tensor, "pin_memory", fail("CUDA error: out of memory"))
+    assert pinned(frames) is frames
+    monkeypatch.setattr(torch.Tensor, "pin_memory", fail("no accelerator"))
+    with pytest.raises(RuntimeError, match="no accelerator"):  # other errors are not hidden
+        pinned(frames)
 
 
 #: The frames each toy extractor's ``prepare`` read, by extractor name (kept alive, so that
