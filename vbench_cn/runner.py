@@ -2,9 +2,10 @@
 
 For each video the selected dimensions are grouped by feature key (extractor, sampling):
 dimensions that share a key share the decoded frames and the extractor's outputs. The
-union of the frames every group needs is decoded once, chunk by chunk; each chunk is
-prepared per group and queued in a per-extractor batcher that mixes videos, so a forward
-pass sees full batches. When all of a video's outputs are back its scorers run and its
+union of the frames every group needs is decoded once, chunk by chunk; on an accelerator
+each chunk is uploaded once (:mod:`vbench_cn.frame_upload`) and shared by the extractors that
+prepare on the device. Each chunk is prepared per group and queued in a per-extractor batcher
+that mixes videos, so a forward pass sees full batches. When all of a video's outputs are back its scorers run and its
 records are written (flushed) at once: a killed run loses at most the videos in flight.
 """
 
