@@ -393,9 +393,11 @@ def test_raft_extractor_golden() -> None:
     ext = build_extractor("raft_things", RANDOM)
     frames = seeded_frames(2, 125, 123)
     items = ext.prepare(frames, position=0, info=info_for(frames))
-    assert items.shape == (1, 2, 3, 128, 128)
+    assert items.shape == (1, 2, 125, 123, 3) and items.dtype == torch.uint8  # uint8 pairs
+    x = T.pad_to_multiple(T.to_float_nchw(items[0]), 8)  # as forward pads them: float 0-255
+    assert x.shape == (2, 3, 128, 128)
     with torch.inference_mode():
-        flow = ext.model.flow(2 * items[:, 0] / 255 - 1, 2 * items[:, 1] / 255 - 1)
+        flow = ext.model.flow(2 * x[None, 0] / 255 - 1, 2 * x[None, 1] / 255 - 1)
     scores = top_fraction_mean(flow.norm(dim=1))  # what RaftPairScorer.forward returns
     assert torch.isfinite(scores).all()
     check_golden(
