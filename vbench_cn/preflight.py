@@ -97,11 +97,13 @@ class Expectations:
         return self._weights[backbone]
 
     def precision(self, backbone: str | None) -> str:
-        """``"fp16"`` where the backbone runs under CUDA autocast (``amp``), else ``"fp32"``."""
-        if self.options.device.type != "cuda" or not self.options.amp or not backbone:
+        """``"fp16"`` where the backbone runs under CUDA autocast (``amp``), else ``"fp32"``;
+        ``"+tf32"`` added on CUDA under ``--precision fast`` (TF32 matmuls, cudnn.benchmark)."""
+        if self.options.device.type != "cuda" or not backbone:
             return "fp32"
         factory = extractor_class(backbone) if backbone != "none" else None
-        return "fp16" if getattr(factory, "amp_ok", True) else "fp32"
+        half = self.options.amp and getattr(factory, "amp_ok", True)
+        return ("fp16" if half else "fp32") + ("+tf32" if self.options.precision == "fast" else "")
 
     def expected(
         self, spec: DimensionSpec, item: VideoItem | None, backbone: str | None

@@ -5,8 +5,9 @@ dimensions that share a key share the decoded frames and the extractor's outputs
 union of the frames every group needs is decoded once, chunk by chunk; on an accelerator
 each chunk is uploaded once (:mod:`vbench_cn.frame_upload`) and shared by the extractors that
 prepare on the device. Each chunk is prepared per group and queued in a per-extractor batcher
-that mixes videos, so a forward pass sees full batches. When all of a video's outputs are back its scorers run and its
-records are written (flushed) at once: a killed run loses at most the videos in flight.
+that mixes videos, so a forward pass sees full batches. When all of a video's outputs are
+back its scorers run and its records are written (flushed) at once: a killed run loses at
+most the videos in flight.
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ from vbench_cn.features import (
     build_extractor,
     extractor_class,
 )
-from vbench_cn.inputs import changes, digest, file_changed, file_identity
 from vbench_cn.frame_upload import FrameUploader
+from vbench_cn.inputs import changes, digest, file_changed, file_identity
 from vbench_cn.manifest import VideoItem
 from vbench_cn.preflight import Expectations, SetupError, resolve_device
 from vbench_cn.reference import load_reference_for
@@ -484,6 +485,7 @@ class Runner:
             weights_dir=self.options.weights_dir,
             weights_overrides=dict(self.options.weights_overrides),
             amp=self.options.amp and precision_flags(self.options.precision).autocast_fp16,
+            precision=self.options.precision,
         )
 
     def _build(self, name: str) -> None:

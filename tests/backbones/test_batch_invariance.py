@@ -3,10 +3,11 @@
 Whatever the other videos of the run, their order, the batch size, the number of ranks or
 the decode chunking, a video gets the same motion-smoothness errors and RAFT pair scores, to
 the last bit. AMT runs here in CUDA's passes of 4 (forced on the CPU), so the padded,
-one-video-per-call passes are what is tested, not VBench's batch of one. RAFT runs 2 of its 20 refinement steps: the
-batch-independence of a pair's score does not depend on how many there are, and the tests
-stay affordable on a CPU. The default tests take small frames (AMT through the whole runner,
-RAFT through the batcher); the slow one runs both through the runner at RAFT's size.
+one-video-per-call passes are what is tested, not VBench's batch of one. RAFT runs 2 of its
+20 refinement steps: the batch-independence of a pair's score does not depend on how many
+there are, and the tests stay affordable on a CPU. The default tests take small frames (AMT
+through the whole runner, RAFT through the batcher); the slow one runs both through the
+runner at RAFT's size.
 """
 
 from __future__ import annotations

@@ -156,3 +156,17 @@ def test_pyav_decoders_start_the_capped_number_of_threads(
     video.set_decoder_threads(3)
     chunks = list(video.VideoReader(path).read([0, 1, 2], chunk_frames=2))
     assert len(chunks) == 2 and counts == [3]
+
+
+def test_a_record_of_a_fast_cuda_run_names_tf32_so_a_parity_rerun_scores_it_again() -> None:
+    from vbench_cn.features import ExtractorOptions
+    from vbench_cn.preflight import Expectations
+
+    cuda = torch.device("cuda")
+    fast = Expectations(ExtractorOptions(device=cuda, precision="fast"))
+    assert fast.precision("raft_things") == "fp32+tf32"
+    assert fast.precision("clip_vitb32") == "fp16+tf32"
+    parity = Expectations(ExtractorOptions(device=cuda))
+    assert (parity.precision("raft_things"), parity.precision("clip_vitb32")) == ("fp32", "fp16")
+    on_cpu = Expectations(ExtractorOptions(precision="fast"))  # TF32 is a CUDA setting
+    assert on_cpu.precision("raft_things") == "fp32"

@@ -151,13 +151,13 @@ def evaluate(
 ) -> None:
     """Score videos along dimensions and append the records to --out (resumable)."""
     from vbench_cn.api import mark_run_complete, write_run_info
+    from vbench_cn.device_errors import DeviceFailure
     from vbench_cn.device_setup import PRECISIONS
     from vbench_cn.distributed import barrier, dist_context
     from vbench_cn.manifest import ManifestError, PromptIndex, discover
     from vbench_cn.preflight import SetupError, resolve_device
     from vbench_cn.protocol import check_protocol
     from vbench_cn.run_lock import RunLocked, run_lock
-    from vbench_cn.device_errors import DeviceFailure
     from vbench_cn.runner import Runner, RunOptions, print_profile, probe_all
     from vbench_cn.specs import SpecError, load_specs, select_specs
 

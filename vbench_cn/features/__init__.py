@@ -76,6 +76,7 @@ class ExtractorOptions:
     weights_dir: str | None = None
     weights_overrides: dict[str, str] = field(default_factory=dict)
     amp: bool = True  # autocast on CUDA only
+    precision: str = "parity"  # vbench_cn.device_setup.PRECISIONS; the flags are process-wide
     seed: int = 0
 
 
