@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 from vbench_cn._resources import prompts_dir
 from vbench_cn._text import did_you_mean
+from vbench_cn.motion_targets import MotionError, check_words, conditioning, parse_motion
 from vbench_cn.specs import ANY_PROMPTS, DimensionSpec, load_specs
 
 __all__ = [
@@ -77,10 +78,11 @@ SET_PREFIXES: dict[str, str] = {
     "chinese_culture": "cn",
     "text_rendering": "tx",
     "long_multi_event": "lm",
+    "motion_control": "mc",
 }
 
 #: Minimum number of prompts per tag. The first eleven are VBench's per-dimension counts
-#: (``prompts/prompts_per_dimension/*.txt`` in VBench 0.1.5); the last three are ours.
+#: (``prompts/prompts_per_dimension/*.txt`` in VBench 0.1.5); the last four are ours.
 MIN_PROMPTS: dict[str, int] = {
     "subject_consistency": 72,
     "scene": 86,
@@ -96,6 +98,7 @@ MIN_PROMPTS: dict[str, int] = {
     "chinese_culture": 100,
     "text_rendering": 60,
     "long_multi_event": 40,
+    "motion_control": 120,
 }
 
 CATEGORIES: tuple[str, ...] = (
@@ -423,6 +426,29 @@ def _check_meta(where: str, tags: Sequence[str], meta: Mapping[str, Any]) -> Non
                 f"{DURATION_SECONDS_MIN}-{DURATION_SECONDS_MAX}",
             )
 
+    if "motion_control" in tags or "motion" in meta:
+        try:
+            parse_motion(meta.get("motion"))
+        except MotionError as err:
+            raise _fail(where, err.field, err.cause) from None
+
+
+def _check_motion_words(where: str, record: Mapping[str, Any]) -> None:
+    """A motion prompt's texts must name its objects and the motion its boxes draw."""
+    motion = record["meta"].get("motion")
+    if motion is None:
+        return
+    target = parse_motion(motion)
+    mismatch = check_words(target, {"en": record["en"], "zh": record["zh"]})
+    if mismatch:
+        raise _fail(where, mismatch[0], mismatch[1])
+    if target.first_frame:
+        allowed = _allowed_latin(record["meta"])
+        for lang, check in (("en", check_english), ("zh", check_chinese)):
+            cause = check(target.first_frame[lang], allowed)
+            if cause:
+                raise _fail(where, f"meta.motion.first_frame.{lang}", cause)
+
 
 def validate_prompt(record: Any, where: str) -> Prompt:
     """Check one decoded JSON record against the suite schema and build its :class:`Prompt`.
@@ -497,6 +523,7 @@ def validate_prompt(record: Any, where: str) -> Prompt:
         raise _fail(where, "zh", cause)
 
     _check_meta(where, tags, meta)
+    _check_motion_words(where, record)
     return Prompt(
         id=pid,
         tags=tuple(tags),
@@ -738,6 +765,7 @@ def export(
     *,
     samples: int = DEFAULT_SAMPLES,
     header: bool = True,
+    frames: int | None = None,
 ) -> str:
     """The prompts as text for a model team to generate videos from.
 
@@ -746,27 +774,36 @@ def export(
         lang: which text to export.
         fmt: ``"txt"``: a ``#`` header with the naming rule (unless ``header`` is False),
             then one ``id<TAB>text`` line per prompt. ``"json"``: a list of ``{"id", "text",
-            "tags", "meta", "files"}`` where ``files`` are the ``samples`` video names.
+            "tags", "meta", "files"}`` where ``files`` are the ``samples`` video names;
+            motion-control prompts also get ``conditioning``, what a box-conditioned model
+            is given (:func:`vbench_cn.motion_targets.conditioning`: object names in
+            ``lang``, their boxes at key times, the optional first-frame description).
         samples: videos to generate per prompt (VBench uses 5).
         header: start a txt export with the ``#`` naming note (the CLI prints it apart).
+        frames: with ``json``, also give each object's box on every frame of a clip of
+            this many frames.
     """
     if samples < 1:
         raise ValueError(f"samples must be >= 1, got {samples}")
+    if frames is not None and frames < 2:
+        raise ValueError(f"frames must be >= 2, got {frames}")
     if fmt == "txt":
         lines = [f"# {naming_note(lang, samples)}"] if header else []
         lines += [f"{p.id}\t{p.text(lang)}" for p in prompts]
         return "\n".join(lines) + "\n"
     if fmt == "json":
-        items = [
-            {
+        items = []
+        for p in prompts:
+            item: dict[str, Any] = {
                 "id": p.id,
                 "text": p.text(lang),
                 "tags": list(p.tags),
                 "meta": dict(p.meta),
                 "files": [output_filename(p.id, i) for i in range(samples)],
             }
-            for p in prompts
-        ]
+            if "motion" in p.meta:
+                item["conditioning"] = conditioning(parse_motion(p.meta["motion"]), lang, frames)
+            items.append(item)
         return json.dumps(items, ensure_ascii=False, indent=2) + "\n"
     raise ValueError(f"unknown format {fmt!r}; expected txt or json")
 

@@ -72,7 +72,8 @@ def _load(suite: Path | None) -> list[suite_mod.Prompt]:
         "Examples:\n\n"
         "  vbench-cn prompts export --lang zh > prompts_zh.txt\n\n"
         "  vbench-cn prompts export --lang en --dimension scene --format json --out scene.json\n\n"
-        "  vbench-cn prompts export --lang zh --dimension temporal_flickering --samples 25"
+        "  vbench-cn prompts export --lang zh --dimension temporal_flickering --samples 25\n\n"
+        "  vbench-cn prompts export --lang en --dimension box_alignment --format json --frames 16"
     ),
 )
 def export_cmd(
@@ -91,9 +92,24 @@ def export_cmd(
         int, typer.Option("--samples", min=1, help="Videos to generate per prompt.")
     ] = suite_mod.DEFAULT_SAMPLES,
     out: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
+    frames: Annotated[
+        int | None,
+        typer.Option(
+            "--frames",
+            min=2,
+            help="json: also give each motion-control object's box on every frame of a "
+            "clip of this many frames.",
+        ),
+    ] = None,
     suite: SuiteOpt = None,
 ) -> None:
-    """Export prompts to generate videos from; name each video {prompt_id}-{i}.mp4."""
+    """Export prompts to generate videos from; name each video {prompt_id}-{i}.mp4.
+
+    Motion-control prompts (--dimension box_alignment) exported as json carry the boxes a
+    box-conditioned model is given ("conditioning"; format in docs/motion-control.md).
+    """
+    if frames is not None and fmt is not FormatChoice.json:
+        raise _usage_error("--frames needs --format json (boxes are not part of the txt export)")
     tags = suite_mod.dimension_tags()
     if dimension is not None and dimension not in tags:
         raise _usage_error(f"unknown dimension {dimension!r}{did_you_mean(dimension, tags)}")
@@ -101,7 +117,9 @@ def export_cmd(
     if dimension is not None:
         prompts = suite_mod.by_tag(dimension, prompts)
     # Only prompt lines on stdout or in the file; the naming note goes to stderr below.
-    text = suite_mod.export(prompts, lang.value, fmt.value, samples=samples, header=False)
+    text = suite_mod.export(
+        prompts, lang.value, fmt.value, samples=samples, header=False, frames=frames
+    )
     if out is None:
         typer.echo(text, nl=False)
     else:
