@@ -160,6 +160,7 @@ class _Group:
     extractor: FeatureExtractor
     indices: np.ndarray
     specs: list[DimensionSpec]
+    times: np.ndarray = field(default_factory=lambda: np.zeros(0))  # clip fraction per index
     outputs: list[torch.Tensor | None] = field(default_factory=list)
     pending: int = 0
     cursor: int = 0  # next position in indices
@@ -810,7 +811,8 @@ class Runner:
             idx = specs[0].sampling.indices(
                 opened.info.num_frames, opened.timestamps, opened.info.fps
             )
-            job.groups.append(_Group(extractor=ext, indices=idx, specs=specs))
+            times = clip_fractions(np.asarray(opened.timestamps), idx)
+            job.groups.append(_Group(extractor=ext, indices=idx, specs=specs, times=times))
         return job
 
     def _feed(
@@ -945,7 +947,14 @@ class Runner:
                     continue
                 records.append(
                     self._apply_scorer(
-                        spec, feats, item, info, group.extractor, base, elapsed / len(specs)
+                        spec,
+                        feats,
+                        item,
+                        info,
+                        group.extractor,
+                        base,
+                        elapsed / len(specs),
+                        times=group.times,
                     )
                 )
             if any(s.level == "set" for s in group.specs) and error is None:
@@ -961,6 +970,7 @@ class Runner:
         ext: FeatureExtractor,
         base: dict[str, Any],
         seconds: float,
+        times: np.ndarray | None = None,
     ) -> Record:
         entry = get_scorer(spec.scorer)
         kwargs: dict[str, Any] = dict(spec.params)
@@ -969,6 +979,10 @@ class Runner:
                 kwargs["video"] = info
             if "prompt" in entry.context:
                 kwargs["prompt"] = item.prompt
+            if "frame_times" in entry.context:
+                kwargs["frame_times"] = torch.from_numpy(
+                    np.asarray(times if times is not None else [], dtype=np.float32)
+                )
             if "text_features" in entry.context:
                 kwargs["text_features"] = self._text_features(spec, item, ext)
             score: Score = entry.fn(feats, **kwargs)
@@ -991,9 +1005,11 @@ class Runner:
     def _text_features(
         self, spec: DimensionSpec, item: VideoItem, ext: FeatureExtractor
     ) -> torch.Tensor:
-        text = prompt_text_field(spec.text or "prompt", item)
-        texts = [text] if isinstance(text, str) else text  # a list field: one row per element
         lang = item.prompt.lang if item.prompt else "en"
+        if ext.text_langs is not None and lang not in ext.text_langs:
+            lang = ext.text_langs[0]  # e.g. OWLv2 reads English: the English twin of the name
+        text = prompt_text_field(spec.text or "prompt", item, lang=lang)
+        texts = [text] if isinstance(text, str) else text  # a list field: one row per element
         key = (ext.name, lang, "\x1f".join(texts))
         if key not in self._text_cache:
             with torch.inference_mode():
@@ -1198,26 +1214,36 @@ def _select(frames: torch.Tensor, positions: np.ndarray) -> torch.Tensor:
     return frames[torch.as_tensor(positions, device=frames.device)]
 
 
-def prompt_text_field(field_name: str, item: VideoItem) -> str | list[str]:
+def prompt_text_field(
+    field_name: str, item: VideoItem, *, lang: str | None = None
+) -> str | list[str]:
     """The text a semantic dimension embeds: ``prompt`` or ``meta.<key>`` (bilingual dicts by lang).
 
     A list in the metadata (``meta.events``: ordered ``[{"en", "zh"}]``) gives one text per
-    element, in order; the scorer's ``text_features`` then has one row per element.
+    element, in order; the scorer's ``text_features`` then has one row per element. A
+    dotted key walks nested metadata (``meta.motion.objects``: each object's name).
+    ``lang`` picks the language of bilingual texts (default: the prompt's); the prompt text
+    itself is only ever given in its own language.
     """
     if item.prompt is None:
         raise NotApplicable("no prompt known for this video")
+    lang = lang or item.prompt.lang
     if field_name == "prompt":
         if not item.prompt.text:
             raise NotApplicable("empty prompt")
+        if lang != item.prompt.lang:
+            raise NotApplicable(f"the prompt is in {item.prompt.lang}, the model reads {lang}")
         return item.prompt.text
     key = field_name.removeprefix("meta.")
-    value = item.prompt.meta.get(key)
+    value: Any = item.prompt.meta
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
     if isinstance(value, (list, tuple)):
-        texts = [_in_lang(v, item.prompt.lang) for v in value]
+        texts = [_in_lang(v, lang) for v in value]
         if not texts or not all(texts):
             raise NotApplicable(f"prompt has no {key!r} metadata")
         return texts
-    value = _in_lang(value, item.prompt.lang)
+    value = _in_lang(value, lang)
     if not value:
         raise NotApplicable(f"prompt has no {key!r} metadata")
     return value
@@ -1239,6 +1265,21 @@ def _feature_metadata(path: Path) -> dict[str, str]:
             return dict(fh.metadata() or {})
     except Exception:  # a torn or foreign file: treated as absent, extracted again
         return {}
+
+
+def clip_fractions(timestamps: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """Where each sampled frame lies in the clip: 0 at the first frame, 1 at the last.
+
+    From presentation timestamps, so variable frame rates are placed by real time.
+
+    Example:
+        >>> clip_fractions(np.array([0.0, 0.5, 1.0, 2.0]), np.array([0, 2, 3])).tolist()
+        [0.0, 0.5, 1.0]
+    """
+    ts = np.asarray(timestamps, dtype=np.float64)
+    if len(ts) < 2 or ts[-1] <= ts[0]:
+        return np.zeros(len(indices))
+    return np.clip((ts[np.asarray(indices, dtype=np.int64)] - ts[0]) / (ts[-1] - ts[0]), 0, 1)
 
 
 def _safe(name: str) -> str:

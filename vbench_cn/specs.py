@@ -24,8 +24,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-Category = Literal["quality", "semantic", "fidelity", "duration", "language"]
-CATEGORIES: tuple[str, ...] = ("quality", "semantic", "fidelity", "duration", "language")
+Category = Literal["quality", "semantic", "fidelity", "duration", "control", "language"]
+CATEGORIES: tuple[str, ...] = ("quality", "semantic", "fidelity", "duration", "control", "language")
 PARITY = ("vbench", "substitute", "new")
 #: What a dimension scores: each video, or a model's whole set of videos (FVD, FID, ...).
 LEVELS = ("video", "set")

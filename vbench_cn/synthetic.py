@@ -157,3 +157,58 @@ def frozen_clip(
 def looped_clip(segment: np.ndarray, repeats: int = 4) -> np.ndarray:
     """A segment repeated end to end (a short clip looped to reach a length)."""
     return np.concatenate([segment] * repeats)
+
+
+def box_path_clip(
+    objects: Sequence[tuple[tuple[int, int, int], Sequence[tuple[float, Sequence[float]]]]],
+    num_frames: int = 16,
+    height: int = 72,
+    width: int = 128,
+    *,
+    seed: int = 0,
+    pan_pixels_per_frame: float = 0.0,
+) -> np.ndarray:
+    """Textured objects moving along boxes over a textured background (motion control).
+
+    Args:
+        objects: per object, its RGB colour and its key boxes ``[(t, [x0, y0, x1, y1]), ...]``
+            in fractions of the frame (t = clip fraction, linear in between, held outside);
+            later objects are drawn over earlier ones.
+        num_frames, height, width: clip size; frame ``i`` is at ``t = i / (num_frames - 1)``.
+        seed: background texture.
+        pan_pixels_per_frame: the background slides left by this much per frame, as when
+            the camera pans right (the objects' boxes stay in frame coordinates).
+
+    Returns:
+        ``(T, H, W, 3)`` uint8. Each object is its colour with a darker checker pattern, so
+        it has texture but its hue stays pure.
+    """
+    pan = abs(pan_pixels_per_frame) * max(1, num_frames - 1)
+    background = smooth_texture(height, width + int(np.ceil(pan)) + 2, seed, scale=8)
+    background = (background.astype(np.float32) * 0.5 + 70).astype(np.uint8)  # muted grey-ish
+    ys, xs = np.mgrid[0:height, 0:width]
+    checker = (((ys // 3) + (xs // 3)) % 2).astype(np.float32)
+    frames = np.empty((num_frames, height, width, 3), np.uint8)
+    for i in range(num_frames):
+        t = i / max(1, num_frames - 1)
+        offset = int(round(pan_pixels_per_frame * i))
+        frame = background[:, offset : offset + width].copy()
+        for color, keys in objects:
+            x0, y0, x1, y1 = _box_at(keys, t)
+            c0, c1 = int(round(x0 * width)), int(round(x1 * width))
+            r0, r1 = int(round(y0 * height)), int(round(y1 * height))
+            shade = 1.0 - 0.3 * checker[r0:r1, c0:c1, None]
+            frame[r0:r1, c0:c1] = (np.asarray(color, np.float32) * shade).astype(np.uint8)
+        frames[i] = frame
+    return frames
+
+
+def _box_at(keys: Sequence[tuple[float, Sequence[float]]], t: float) -> tuple[float, ...]:
+    """The box of ``keys`` at clip fraction ``t`` (linear between key times, held outside)."""
+    if t <= keys[0][0]:
+        return tuple(keys[0][1])
+    for (ta, a), (tb, b) in zip(keys[:-1], keys[1:], strict=True):
+        if t <= tb:
+            w = (t - ta) / (tb - ta)
+            return tuple(p + w * (q - p) for p, q in zip(a, b, strict=True))
+    return tuple(keys[-1][1])

@@ -193,15 +193,21 @@ def test_dominant_colour_of_a_crop_of_known_colour(rgb, name) -> None:
 
 
 def test_detector_boxes_map_back_to_frame_pixels_with_colours() -> None:
-    from vbench_cn.features.detector import MAX_BOXES, Owlv2Coco
+    from vbench_cn.features.detector import MAX_BOXES, PROPOSALS, THUMB, Owlv2Coco
 
     ext = object.__new__(Owlv2Coco)  # finalize only: no model needed
-    ext.image_size, ext.labels = 960, ("person", "car")
+    ext.image_size, ext.labels, ext.embed_dim = 960, ("person", "car"), 4
     rows = torch.full((1, MAX_BOXES, 7), -1.0)
     rows[0, 0] = torch.tensor(
         [1, 0.8, 0, 0, 480, 270, 3]
     )  # car, red, top-left quarter of a 16:9 frame
-    (frame,) = ext.finalize(rows, info=_info(width=1920, height=1080))
+    proposals = torch.zeros(1, PROPOSALS, 8 + ext.embed_dim)
+    proposals[0, 0, :5] = torch.tensor([0, 0, 0.5, 0.28125, 1])  # the same quarter, valid
+    thumb = torch.zeros(1, THUMB * THUMB)
+    packed = torch.cat([rows.flatten(1), proposals.flatten(1), thumb], dim=1)
+    (frame,) = out = ext.finalize(packed, info=_info(width=1920, height=1080))
+    assert out.proposals.boxes[0, 0].tolist() == pytest.approx([0, 0, 0.5, 0.5])
+    assert out.thumbnails.shape == (1, 54, 96) and out.proposals.valid[0].sum() == 1
     assert len(frame) == 1
     det = frame[0]
     assert (det.label, det.color) == ("car", "red")

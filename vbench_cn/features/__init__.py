@@ -101,6 +101,9 @@ class FeatureExtractor(ABC):
         host_prepare: ``prepare`` is host code (OpenCV, NumPy, onnxruntime): it gets CPU
             frames and returns CPU items. False: it runs on the device its frames are on.
         batch_per_video: a ``forward`` call holds the items of one video only.
+        text_langs: languages :meth:`encode_text` reads; None = the prompt's own language.
+            For a Chinese prompt an English-only text tower is given the English twin of a
+            bilingual metadata text (object names), never the Chinese text.
     """
 
     name: ClassVar[str]
@@ -112,6 +115,7 @@ class FeatureExtractor(ABC):
     decode_size: ClassVar[tuple[int, int] | None] = None
     host_prepare: ClassVar[bool] = False
     batch_per_video: ClassVar[bool] = False
+    text_langs: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(self, options: ExtractorOptions) -> None:
         self.options = options

@@ -17,6 +17,14 @@ Per frame, boxes scoring at least ``MIN_SCORE`` are kept after class-wise NMS (I
 at most ``MAX_BOXES``; scorers apply the spec's own ``min_score``. Each box also gets the
 dominant colour name of its central half (:func:`dominant_color`), read from the same
 pixels the detector saw, for the pixel-based colour dimension.
+
+The same forward pass also keeps, for the motion-control dimensions, the ``PROPOSALS``
+patches of highest objectness (OWLv2's query-agnostic objectness head) with their boxes and
+class-head embeddings, so any prompt's object names can be scored on them later, and a
+``THUMB``-pixel grey thumbnail of the frame for background motion
+(:class:`~vbench_cn.features.outputs.DetectorFrames`). Keeping the top-objectness patches
+instead of all 3,600 is an approximation of querying OWLv2 directly: a named object is
+normally among them, and it keeps each frame's output at ~0.25 MB instead of ~7 MB.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from functools import lru_cache
 from typing import Any, ClassVar
 
 import torch
+import torch.nn.functional as F
 from torchvision.ops import batched_nms
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms import functional as TF
@@ -38,7 +47,7 @@ from vbench_cn.features._transforms import (
     normalize,
     to_float_nchw,
 )
-from vbench_cn.features.outputs import Detection
+from vbench_cn.features.outputs import Detection, DetectorFrames, Proposals
 from vbench_cn.video import VideoInfo
 from vbench_cn.weights import Weights, register_weights
 
@@ -46,6 +55,10 @@ from vbench_cn.weights import Weights, register_weights
 MIN_SCORE = 0.1
 #: Most boxes kept per frame.
 MAX_BOXES = 32
+#: Query-agnostic proposals kept per frame (highest objectness) for open-vocabulary queries.
+PROPOSALS = 100
+#: Side of the grey thumbnail of the padded square (the frame's part is cropped in finalize).
+THUMB = 96
 #: Query text for a COCO class name.
 QUERY_TEMPLATE = "a photo of a {}"
 #: Colour names :func:`dominant_color` can return (index = code in the feature tensor).
@@ -63,6 +76,9 @@ COLOR_NAMES: tuple[str, ...] = (
     "brown",
 )
 _FIELDS = 7  # label, score, x0, y0, x1, y1, colour
+_PROPOSAL_FIELDS = (
+    8  # x0, y0, x1, y1 (fractions of the padded square), valid, objectness, shift, scale
+)
 
 
 @lru_cache(maxsize=1)
@@ -122,7 +138,14 @@ register_weights(
             "num_params": 154966792,
             "paper": "Minderer et al., Scaling Open-Vocabulary Object Detection, NeurIPS 2023",
             "vbench_file": "vbench/object_class.py (GRiT there; substitute)",
-            "used_by": ["object_class", "multiple_objects", "color", "spatial_relationship"],
+            "used_by": [
+                "object_class",
+                "multiple_objects",
+                "color",
+                "spatial_relationship",
+                "box_alignment",
+                "motion_direction",
+            ],
         },
         convert=_convert,
     )
@@ -273,33 +296,52 @@ def owlv2_resize_pad(frames: torch.Tensor, size: int) -> torch.Tensor:
 
 
 class Owlv2Coco(FeatureExtractor):
-    """Per-frame COCO detections with colours: a list of :class:`Detection` lists.
+    """Per-frame COCO detections with colours, open-vocabulary proposals and a thumbnail.
 
-    ``forward`` returns ``(B, MAX_BOXES, 7)`` rows ``[label, score, x0, y0, x1, y1, colour]``
-    in the 960x960 padded frame (label -1 = empty row); ``finalize`` maps boxes back to the
-    frame's pixels.
+    ``forward`` returns one flat row per frame: ``MAX_BOXES`` COCO rows
+    ``[label, score, x0, y0, x1, y1, colour]`` in the 960x960 padded frame (label -1 = empty
+    row), then ``PROPOSALS`` proposal rows ``[x0, y0, x1, y1, valid, objectness, shift,
+    scale, embedding...]``, then the ``THUMB`` x ``THUMB`` grey thumbnail; ``finalize``
+    maps the boxes back to the frame and returns a
+    :class:`~vbench_cn.features.outputs.DetectorFrames` (a list of per-frame
+    :class:`Detection` lists for the semantic scorers). ``encode_text`` embeds object names
+    as OWLv2 queries; it reads English only, so the runner gives it the English name of a
+    Chinese prompt's object (both are in the prompt's metadata).
     """
 
     name = "owlv2_coco"
     batch_size = 8
     weights: ClassVar[tuple[str, ...]] = ("owlv2_b16",)
+    text_langs: ClassVar[tuple[str, ...] | None] = ("en",)
 
     def __init__(self, options: ExtractorOptions) -> None:
         super().__init__(options)
         self.model, self.weights_id = self.load()
         cfg = self.model.config
         self.image_size = int(cfg.vision_config.image_size)
+        self.embed_dim = int(cfg.text_config.hidden_size)  # the class head's output size
         self.labels = coco_labels()
-        ids, mask = tokenize_queries(
-            [QUERY_TEMPLATE.format(n) for n in self.labels],
-            int(cfg.text_config.max_position_embeddings),
-        )
         with torch.inference_mode():
-            out = self.model.owlv2.get_text_features(
-                input_ids=ids.to(self.device), attention_mask=mask.to(self.device)
-            )
+            self.query_embeds = self.encode_text(self.labels, lang="en").clone()  # (80, D)
+
+    def encode_text(self, texts: Sequence[str], *, lang: str) -> torch.Tensor:
+        """OWLv2 query embeddings ``(n, D)`` of ``"a photo of a {text}"`` (English only)."""
+        if lang not in ("en",):
+            raise ValueError(f"OWLv2 reads English queries only, got lang={lang!r}")
+        ids, mask = tokenize_queries(
+            [QUERY_TEMPLATE.format(t) for t in texts],
+            int(self.model.config.text_config.max_position_embeddings),
+        )
+        out = self.model.owlv2.get_text_features(
+            input_ids=ids.to(self.device), attention_mask=mask.to(self.device)
+        )
         feats = out if isinstance(out, torch.Tensor) else out.pooler_output
-        self.query_embeds = feats.detach().float().clone()  # (80, D)
+        return feats.detach().float()
+
+    @property
+    def thumb_size(self) -> int:
+        """Side of the thumbnail of the padded square (``THUMB``, or less for a small model)."""
+        return min(THUMB, self.image_size)
 
     def prepare(
         self, frames: torch.Tensor, *, position: int, info: VideoInfo
@@ -321,11 +363,21 @@ class Owlv2Coco(FeatureExtractor):
         queries = self.query_embeds.to(feature_map.dtype).unsqueeze(0).expand(b, -1, -1)
         logits = model.class_predictor(image_feats, queries)[0]  # (B, P, 80)
         boxes = model.box_predictor(image_feats, feature_map)  # (B, P, 4) cx, cy, w, h in [0, 1]
-        scores, labels = torch.sigmoid(logits.float()).max(-1)
         cxcy, wh = boxes[..., :2].float(), boxes[..., 2:].float()
         xyxy = torch.cat([cxcy - wh / 2, cxcy + wh / 2], dim=-1) * self.image_size
-        out = torch.full((b, MAX_BOXES, _FIELDS), -1.0, device=batch.device)
-        for i in range(b):
+        coco = self._coco_rows(batch, torch.sigmoid(logits.float()), xyxy)
+        proposals = self._proposal_rows(image_feats, xyxy / self.image_size)
+        gray = batch.float().mean(1, keepdim=True)
+        thumbs = F.adaptive_avg_pool2d(gray, self.thumb_size).flatten(1)
+        return torch.cat([coco.flatten(1), proposals.flatten(1), thumbs], dim=1)
+
+    def _coco_rows(
+        self, batch: torch.Tensor, probs: torch.Tensor, xyxy: torch.Tensor
+    ) -> torch.Tensor:
+        """``(B, MAX_BOXES, 7)`` COCO boxes after class-wise NMS, with their colours."""
+        scores, labels = probs.max(-1)
+        out = torch.full((batch.shape[0], MAX_BOXES, _FIELDS), -1.0, device=batch.device)
+        for i in range(batch.shape[0]):
             keep = torch.nonzero(scores[i] >= MIN_SCORE).flatten()
             if keep.numel() == 0:
                 continue
@@ -345,12 +397,63 @@ class Owlv2Coco(FeatureExtractor):
             out[i, : rows.shape[0]] = rows
         return out
 
-    def finalize(self, outputs: torch.Tensor, *, info: VideoInfo) -> list[list[Detection]]:
+    def _proposal_rows(self, image_feats: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+        """``(B, PROPOSALS, 8 + D)`` rows of the highest-objectness patches (zero padded)."""
+        model, head = self.model, self.model.class_head
+        objectness = model.objectness_predictor(image_feats).float()  # (B, P)
+        k = min(PROPOSALS, objectness.shape[1])
+        top = objectness.topk(k, dim=1).indices
+        feats = image_feats.gather(1, top[..., None].expand(-1, -1, image_feats.shape[-1]))
+        embeds = head.dense0(feats).float()
+        embeds = embeds / (embeds.norm(dim=-1, keepdim=True) + 1e-6)
+        shift = head.logit_shift(feats).float()
+        scale = (head.elu(head.logit_scale(feats)) + 1).float()
+        rows = torch.cat(
+            [
+                boxes.gather(1, top[..., None].expand(-1, -1, 4)),
+                torch.ones_like(shift),
+                objectness.gather(1, top)[..., None],
+                shift,
+                scale,
+                embeds,
+            ],
+            dim=-1,
+        )
+        out = rows.new_zeros(rows.shape[0], PROPOSALS, rows.shape[-1])
+        out[:, :k] = rows
+        return out
+
+    def finalize(self, outputs: torch.Tensor, *, info: VideoInfo) -> DetectorFrames:
+        n_coco = MAX_BOXES * _FIELDS
+        width = _PROPOSAL_FIELDS + self.embed_dim
+        n_prop = PROPOSALS * width
+        side = self.thumb_size
+        rows = outputs.reshape(-1, n_coco + n_prop + side * side)
+        frames = self._coco_detections(rows[:, :n_coco], info)
+        props = rows[:, n_coco : n_coco + n_prop].reshape(-1, PROPOSALS, width)
+        # fraction of the padded square the frame fills, per axis
+        fw, fh = (
+            info.width / max(info.width, info.height),
+            info.height / max(info.width, info.height),
+        )
+        boxes = (props[..., :4] / props.new_tensor([fw, fh, fw, fh])).clamp(0.0, 1.0)
+        thumbs = rows[:, n_coco + n_prop :].reshape(-1, side, side)
+        thumbs = thumbs[:, : max(1, round(side * fh)), : max(1, round(side * fw))]
+        proposals = Proposals(
+            boxes=boxes,
+            embeds=props[..., _PROPOSAL_FIELDS:],
+            shift=props[..., 6],
+            scale=props[..., 7],
+            valid=props[..., 4] > 0.5,
+        )
+        return DetectorFrames(tuple(frames), proposals, thumbs.contiguous())
+
+    def _coco_detections(self, rows: torch.Tensor, info: VideoInfo) -> list[list[Detection]]:
         scale = max(info.width, info.height) / self.image_size
         frames: list[list[Detection]] = []
-        for rows in outputs.reshape(-1, MAX_BOXES, _FIELDS).tolist():
+        for frame_rows in rows.reshape(-1, MAX_BOXES, _FIELDS).tolist():
             dets = []
-            for label, score, x0, y0, x1, y1, color in rows:
+            for label, score, x0, y0, x1, y1, color in frame_rows:
                 if label < 0:
                     continue
                 box = (

@@ -8,6 +8,7 @@ arguments. Keyword-only arguments with a reserved name are filled by the runner 
 * ``video``: the :class:`~vbench_cn.video.VideoInfo` of the video;
 * ``prompt``: the :class:`~vbench_cn.manifest.PromptInfo` (text, language, metadata) or None;
 * ``text_features``: the extractor's embedding of the spec's text field (semantic dims);
+* ``frame_times``: where each sampled frame lies in the clip (0 first frame, 1 last);
 * ``reference``: set-level dimensions only, the reference statistics.
 
 A scorer raises :class:`NotApplicable` when the video or prompt lacks what it needs: the
@@ -26,7 +27,7 @@ from typing import Any
 
 from vbench_cn.registry import Registry
 
-RESERVED_ARGS = frozenset({"video", "prompt", "text_features", "reference"})
+RESERVED_ARGS = frozenset({"video", "prompt", "text_features", "frame_times", "reference"})
 
 #: Built-in scorer modules, imported lazily on first lookup.
 _BUILTIN_MODULES = (
@@ -40,6 +41,7 @@ _BUILTIN_MODULES = (
     "vbench_cn.scorers.text",
     "vbench_cn.scorers.smoothness",
     "vbench_cn.scorers.perceptual",
+    "vbench_cn.scorers.control",
 )
 
 
