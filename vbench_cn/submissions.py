@@ -9,7 +9,10 @@ Two kinds, never mixed on the site:
   (``source.citation`` and ``source.tag``: P paper table, V primary file, R recomputed,
   U unverified). ``benchmark = "vbench"`` rows hold VBench dimension scores (fractions,
   not percentages) and the published Total/Quality/Semantic (percent); ``"other"`` rows
-  (e.g. Boximator's FVD/CLIPSIM) hold free-form ``metrics`` that are shown apart.
+  (e.g. Boximator's FVD/CLIPSIM) hold free-form ``metrics`` that are shown apart. A metric
+  may name the ``category`` and the vbench-cn ``dimension`` it is the counterpart of (e.g.
+  Boximator's box-alignment mAP: ``control`` / ``box_alignment``); the site then shows it
+  beside that dimension, marked as another benchmark's own measurement, never ranked with it.
 
 Everything that reaches the HTML is validated here (no markup, no control or bidi
 characters, no path-like or mixed-script model names, finite numbers of plausible size,
@@ -109,6 +112,8 @@ MAX_ABS_NUMBER = 1e12
 RECOMPUTE_TOLERANCE = 1e-6
 #: Scripts that must not be mixed with Latin letters in a model name (look-alike letters).
 _LOOK_ALIKE_SCRIPTS = {"CYRILLIC", "GREEK"}
+#: Keys of one ``metrics`` entry of a reported row of another benchmark.
+METRIC_FIELDS = {"name", "value", "higher_is_better", "benchmark", "category", "dimension"}
 _HTML_RE = re.compile(r"<\s*[A-Za-z!/?]|&#|javascript:", re.IGNORECASE)
 _DATE_RE = re.compile(r"^\d{4}-\d{2}(-\d{2})?$")
 _WEIGHTS_RE = re.compile(r"^[a-z0-9_.-]+@[0-9a-f]{8,64}$")
@@ -340,9 +345,38 @@ def validate_submission(doc: Any, specs: Mapping[str, DimensionSpec]) -> dict[st
         if not isinstance(m, dict) or not isinstance(m.get("name"), str) or "value" not in m:
             raise ValueError(f"metrics[{i}]: must be an object with name and value")
         _number(m["value"], f"metrics[{i}].value")
+        unknown_keys = sorted(set(m) - METRIC_FIELDS)
+        if unknown_keys:
+            raise ValueError(
+                f"metrics[{i}].{unknown_keys[0]}: unknown field"
+                f"{did_you_mean(unknown_keys[0], METRIC_FIELDS)}"
+            )
+        if "category" in m and m["category"] not in CATEGORY_ROWS:
+            raise ValueError(
+                f"metrics[{i}].category: {m['category']!r} unknown"
+                f"{did_you_mean(str(m['category']), CATEGORY_ROWS)}"
+            )
+        if "dimension" in m:
+            _check_metric_dimension(m, specs, f"metrics[{i}].dimension")
     if doc["kind"] == "reported" and doc["benchmark"] == "other" and not metrics:
         raise ValueError("metrics: a reported row of another benchmark must list its metrics")
     return doc
+
+
+def _check_metric_dimension(
+    metric: Mapping[str, Any], specs: Mapping[str, DimensionSpec], where: str
+) -> None:
+    """A metric's ``dimension`` is an id; it must exist when the specs define its category.
+
+    (Validation with a partial spec set, e.g. VBench's 16 dimensions only, cannot know the
+    dimensions of other categories, and a metric only points to one for display.)
+    """
+    dim = metric["dimension"]
+    if not isinstance(dim, str) or not re.match(r"^[a-z0-9_]+$", dim):
+        raise ValueError(f"{where}: {dim!r} is not a dimension id")
+    category = metric.get("category")
+    if dim not in specs and any(s.category == category for s in specs.values()):
+        raise ValueError(f"{where}: unknown dimension{did_you_mean(dim, specs)}")
 
 
 def _validate_dimensions(doc: Mapping[str, Any], specs: Mapping[str, DimensionSpec]) -> None:

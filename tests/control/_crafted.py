@@ -79,6 +79,11 @@ def along(path: Sequence[tuple[float, Sequence[float]]], times: Sequence[float])
     return [list(_box_at(path, t)) for t in times]
 
 
+def backwards(path: Sequence[tuple[float, Sequence[float]]]) -> list:
+    """The same path run from its end to its start."""
+    return [(1.0 - t, box) for t, box in reversed(path)]
+
+
 class BlobDetector(Owlv2Coco):
     """A test-only detector: each named object is the blob of its colour (no model, no weights).
 
@@ -94,7 +99,7 @@ class BlobDetector(Owlv2Coco):
     def __init__(self, options: ExtractorOptions) -> None:  # noqa: D107 - no model to load
         self.options, self.device = options, options.device
         self.weights_id = "random" if options.random_weights else "blob-test-detector"
-        self.image_size = 192
+        self.image_size = 128  # the test clips' width: no resampling
         self.labels = ("person",)
         self.palette = list(self.COLORS.items())
         self.embed_dim = len(self.palette)
@@ -109,12 +114,13 @@ class BlobDetector(Owlv2Coco):
         coco = torch.full((b, MAX_BOXES * 7), -1.0)
         props = torch.zeros(b, PROPOSALS, 8 + self.embed_dim)
         grid = (torch.arange(s, dtype=torch.float32) + 0.5) / s
+        brightness = batch.amax(1)
+        pixel_chroma = batch / brightness[:, None].clamp(min=1e-6)
         # shade down to 0.7 of the colour is still the object (synthetic checker pattern)
         for c, (_, rgb) in enumerate(self.palette):
             colour = torch.tensor(rgb, dtype=torch.float32).view(1, 3, 1, 1) / 255.0
             chroma = colour / colour.amax().clamp(min=1e-6)
-            pixel_chroma = batch / batch.amax(1, keepdim=True).clamp(min=1e-6)
-            bright = batch.amax(1) >= 0.6 * colour.amax()
+            bright = brightness >= 0.6 * colour.amax()
             mask = ((pixel_chroma - chroma).abs().amax(1) < self.TOLERANCE) & bright
             rows, cols = mask.any(2), mask.any(1)
             for i in range(b):

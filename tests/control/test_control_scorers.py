@@ -9,7 +9,7 @@ import random
 import pytest
 import torch
 
-from control._crafted import along, crafted_frames, prompt, queries
+from control._crafted import along, backwards, crafted_frames, prompt, queries
 from vbench_cn.features.outputs import Proposals
 from vbench_cn.motion_targets import Segment, parse_motion
 from vbench_cn.scorers import NotApplicable
@@ -216,7 +216,7 @@ def test_motion_direction_of_two_objects_swapping_sides() -> None:
     stayed = _score(motion_direction, stay, target)
     reversed_ = _score(
         motion_direction,
-        [along(top_l2r[::-1], TIMES), along(low_r2l[::-1], TIMES)],
+        [along(backwards(top_l2r), TIMES), along(backwards(low_r2l), TIMES)],
         target,
     )
     assert done.value == pytest.approx(1.0) and done.details["relation"] == pytest.approx(1.0)

@@ -63,8 +63,8 @@ def evaluate(
         typer.Option(
             "--dimensions",
             "-d",
-            help="Dimension ids, categories (quality, semantic, duration, fidelity) or 'all'; "
-            "comma list or repeated. Default: quality (VBench's seven).",
+            help="Dimension ids, categories (quality, semantic, duration, fidelity, control) or "
+            "'all'; comma list or repeated. Default: quality (VBench's seven).",
         ),
     ] = None,
     out: Annotated[

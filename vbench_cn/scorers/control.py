@@ -284,11 +284,12 @@ def background_motion(
 ) -> torch.Tensor:
     """Cumulative shift of the background, ``(F, 2)`` in fractions of the frame (x, y).
 
-    For each pair of consecutive frames, the integer shift of the second thumbnail against
-    the first within ``±max_shift`` pixels that minimises the mean absolute difference of
-    mean-removed grey levels over pixels outside every object box (``masks``), refined to
-    sub-pixel by a parabola; shifts are summed from the first frame (0, 0). A camera that
-    pans right moves the background left: negative x.
+    For each pair of consecutive frames, the shift of the second thumbnail against the
+    first within ``±max_shift`` pixels that minimises the mean absolute difference of
+    mean-removed grey levels over pixels outside every object box (``masks``), searched
+    at half resolution and refined to sub-pixel by a parabola; shifts are summed from the
+    first frame (0, 0). A camera that pans right moves
+    the background left: negative x. Pairs with too little unmasked overlap count as 0.
 
     Args:
         thumbnails: ``(F, H, W)`` grey levels.
@@ -303,32 +304,40 @@ def background_motion(
     """
     f, h, w = thumbnails.shape
     out = thumbnails.new_zeros(f, 2)
-    if f < 2:
+    if f < 2 or min(h, w) < 8:
         return out
     g = thumbnails - thumbnails.mean(dim=(1, 2), keepdim=True)
-    a, b, ma, mb = g[:-1], g[1:], ~masks[:-1], ~masks[1:]
-    r = max(0, min(max_shift, h // 3, w // 3))
-    size = 2 * r + 1
-    cost = thumbnails.new_full((f - 1, size, size), float("inf"))
-    for dy in range(-r, r + 1):
-        for dx in range(-r, r + 1):
-            # content at (y, x) in frame t appears at (y + dy, x + dx) in frame t + 1
-            ya, yb = slice(max(0, -dy), h - max(0, dy)), slice(max(0, dy), h - max(0, -dy))
-            xa, xb = slice(max(0, -dx), w - max(0, dx)), slice(max(0, dx), w - max(0, -dx))
-            keep = ma[:, ya, xa] & mb[:, yb, xb]
-            n = keep.sum(dim=(1, 2))
-            diff = ((b[:, yb, xb] - a[:, ya, xa]).abs() * keep).sum(dim=(1, 2))
-            ok = n >= 0.25 * h * w
-            cost[:, dy + r, dx + r] = torch.where(
-                ok, diff / n.clamp(min=1), cost[:, dy + r, dx + r]
-            )
+    # half resolution: a quarter of the work, sub-pixel refinement keeps ~1% of the frame
+    g = torch.nn.functional.avg_pool2d(g[:, None], 2)[:, 0]
+    valid = torch.nn.functional.avg_pool2d((~masks).to(g.dtype)[:, None], 2)[:, 0] > 0.99
+    r = max(1, min((max_shift + 1) // 2, g.shape[1] // 3, g.shape[2] // 3))
+    cost = _shift_costs(g[:-1], g[1:], valid[:-1].to(g.dtype), valid[1:].to(g.dtype), r)
     flat = cost.reshape(f - 1, -1).argmin(-1)
+    size = 2 * r + 1
     iy, ix = flat // size, flat % size
     steps = torch.stack([_refine(cost, iy, ix, axis=1), _refine(cost, iy, ix, axis=0)], dim=1)
-    steps = steps - r
-    steps = torch.where(torch.isfinite(cost.reshape(f - 1, -1).min(-1).values)[:, None], steps, 0)
+    ok = torch.isfinite(cost.reshape(f - 1, -1).min(-1).values)
+    steps = torch.where(ok[:, None], (steps - r) * 2, torch.zeros_like(steps))
     out[1:] = steps.cumsum(0) / torch.tensor([w, h], dtype=out.dtype, device=out.device)
     return out
+
+
+def _shift_costs(
+    a: torch.Tensor, b: torch.Tensor, valid_a: torch.Tensor, valid_b: torch.Tensor, r: int
+) -> torch.Tensor:
+    """``(T, 2r+1, 2r+1)``: mean ``|b(p + d) - a(p)|`` over pixels valid in both, for every
+    shift ``d = (dy, dx)``, ``|dy|, |dx| <= r`` (content at ``p`` in ``a`` is at ``p + d`` in
+    ``b``); inf where less than a quarter of the pixels take part. One ``unfold``: every
+    shifted window at once."""
+    t, h, w = a.shape
+    pb = torch.nn.functional.pad(b[:, None], (r, r, r, r))
+    pv = torch.nn.functional.pad(valid_b[:, None], (r, r, r, r))
+    win_b = torch.nn.functional.unfold(pb, (h, w))  # (T, h*w, (2r+1)^2)
+    keep = torch.nn.functional.unfold(pv, (h, w)) * valid_a.reshape(t, h * w, 1)
+    n = keep.sum(1)
+    diff = ((win_b - a.reshape(t, h * w, 1)).abs() * keep).sum(1)
+    cost = torch.where(n >= 0.25 * h * w, diff / n.clamp(min=1), torch.full_like(n, float("inf")))
+    return cost.reshape(t, 2 * r + 1, 2 * r + 1)
 
 
 def _refine(cost: torch.Tensor, iy: torch.Tensor, ix: torch.Tensor, *, axis: int) -> torch.Tensor:

@@ -5,7 +5,9 @@ file, one small vanilla-JS file for column sorting and the 中文/English switch
 languages are in every page; ``?lang=zh`` opens in Chinese). Pages:
 
 * ``index.html``: computed rows, reported VBench rows and other-benchmark rows in three
-  separate tables (never mixed), with provenance;
+  separate tables (never mixed), with provenance, and the Control section (motion control:
+  our box-alignment and motion-direction scores with CIs; other benchmarks' own
+  box-alignment numbers, e.g. Boximator's, listed apart and marked as not comparable);
 * ``models/<slug>.html``: one page per submission, radar of normalised dimensions;
 * ``dimensions/<id>.html``: one page per dimension, bars with CI whiskers;
 * ``dimensions/index.html``: what each dimension measures, in both languages.
@@ -43,6 +45,7 @@ CATEGORY_LABELS: dict[str, tuple[str, str]] = {
     "semantic": ("Semantic", "语义"),
     "fidelity": ("Fidelity", "保真度"),
     "duration": ("Duration", "时长"),
+    "control": ("Control", "控制"),
     "language": ("Language", "语言"),
     "total": ("Total", "总分"),
 }
@@ -176,6 +179,10 @@ def _row(sub: Mapping[str, Any], slug: str, specs: Mapping[str, DimensionSpec]) 
             "tag_label": TAG_LABELS.get(source.get("tag", ""), ("", "")),
         },
         "metrics": list(sub.get("metrics") or []),
+        "dim_scores": {
+            d: {"score": r.get("score"), "ci_low": r.get("ci_low"), "ci_high": r.get("ci_high")}
+            for d, r in (sub.get("dimensions") or {}).items()
+        },
         "dimensions": [
             {
                 "id": d,
@@ -226,6 +233,11 @@ def _computed_groups(
             }
         )
     return groups, unranked
+
+
+def _control_order(spec: DimensionSpec) -> tuple[float, str]:
+    """Control dimensions in display order: the weighted ones first, then by id."""
+    return (-spec.weight, spec.id)
 
 
 def build_site(
@@ -281,9 +293,28 @@ def render_site(
         (r for r in rows if r["kind"] == "reported" and r["benchmark"] != "vbench"),
         key=lambda r: r["model"].lower(),
     )
+    control_dims = [
+        s.id for s in sorted(specs.values(), key=_control_order) if s.category == "control"
+    ]
+    control_computed = sorted(
+        (
+            r
+            for group in computed
+            for r in group["rows"]
+            if any(d in r["dim_scores"] for d in control_dims)
+        ),
+        key=lambda r: (-(r["categories"]["control"]["score"] or -1e9), r["model"].lower()),
+    )
+    control_reported = [
+        {"row": r, "metric": m}
+        for r in other
+        for m in r["metrics"]
+        if m.get("category") == "control"
+    ]
     used_dims = sorted(
         {d["id"] for r in rows for d in r["dimensions"]}
         | {d["id"] for r in rows for d in r["set_level"]}
+        | {e["metric"]["dimension"] for e in control_reported if e["metric"].get("dimension")}
     )
     dim_specs = [specs[d] for d in sorted(specs)]
     env = _env()
@@ -310,6 +341,9 @@ def render_site(
         unranked=unranked,
         reported=reported,
         other=other,
+        control_dims=control_dims,
+        control_computed=control_computed,
+        control_reported=control_reported,
         n_models=len(rows),
         used_dims=used_dims,
         specs=specs,
@@ -370,6 +404,7 @@ def render_site(
             entries=entries,
             chart=chart,
             better=better,
+            reported_elsewhere=[e for e in control_reported if e["metric"].get("dimension") == dim],
         )
     render(
         "dimensions.html",
