@@ -44,6 +44,7 @@ from vbench_cn.motion_targets import (
     MotionTarget,
     ObjectTarget,
     Segment,
+    centre,
     parse_motion,
 )
 from vbench_cn.scorers import NotApplicable, Score, scorer
@@ -101,9 +102,9 @@ def target_boxes(target: MotionTarget, times: torch.Tensor) -> torch.Tensor:
 
 def centres_and_sizes(boxes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Centres ``(..., 2)`` and log sizes ``(...)`` (log of the square root of the area)."""
-    centre = (boxes[..., :2] + boxes[..., 2:]) / 2
+    mid = (boxes[..., :2] + boxes[..., 2:]) / 2
     wh = (boxes[..., 2:] - boxes[..., :2]).clamp(min=1e-6)
-    return centre, 0.5 * torch.log(wh[..., 0] * wh[..., 1])
+    return mid, 0.5 * torch.log(wh[..., 0] * wh[..., 1])
 
 
 # --------------------------------------------------------------------------- box alignment
@@ -297,9 +298,10 @@ def background_motion(
         max_shift: largest shift per frame pair, in thumbnail pixels.
 
     Example:
-        >>> g = torch.rand(1, 24, 32).repeat(2, 1, 1); g[1] = torch.roll(g[0], 3, dims=1)
+        >>> g = torch.rand(1, 24, 32, generator=torch.Generator().manual_seed(0)).repeat(2, 1, 1)
+        >>> g[1] = torch.roll(g[0], 3, dims=1)  # the content moves 3 pixels right
         >>> shift = background_motion(g, torch.zeros(2, 24, 32, dtype=torch.bool))
-        >>> (shift[1] * torch.tensor([32, 24])).round().tolist()
+        >>> ((shift[1] * torch.tensor([32, 24])).round() + 0.0).tolist()  # + 0.0: no -0.0
         [3.0, 0.0]
     """
     f, h, w = thumbnails.shape
@@ -344,17 +346,17 @@ def _refine(cost: torch.Tensor, iy: torch.Tensor, ix: torch.Tensor, *, axis: int
     """Sub-pixel position of the minimum along ``axis`` (1 = x, 0 = y) by a parabola fit."""
     size = cost.shape[1]
     rows = torch.arange(cost.shape[0], device=cost.device)
-    centre = ix if axis == 1 else iy
-    lo, hi = (centre - 1).clamp(min=0), (centre + 1).clamp(max=size - 1)
+    best = ix if axis == 1 else iy
+    lo, hi = (best - 1).clamp(min=0), (best + 1).clamp(max=size - 1)
 
     def at(k: torch.Tensor) -> torch.Tensor:
         return cost[rows, iy, k] if axis == 1 else cost[rows, k, ix]
 
-    c0, cm, cp = at(centre), at(lo), at(hi)
+    c0, cm, cp = at(best), at(lo), at(hi)
     denom = cm - 2 * c0 + cp
-    usable = (lo < centre) & (hi > centre) & torch.isfinite(cm + cp) & (denom > 1e-9)
+    usable = (lo < best) & (hi > best) & torch.isfinite(cm + cp) & (denom > 1e-9)
     delta = torch.where(usable, 0.5 * (cm - cp) / denom.clamp(min=1e-9), torch.zeros_like(c0))
-    return centre.to(cost.dtype) + delta.clamp(-0.5, 0.5)
+    return best.to(cost.dtype) + delta.clamp(-0.5, 0.5)
 
 
 def box_masks(boxes: torch.Tensor, found: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -444,18 +446,14 @@ def relation_agreement(centres: torch.Tensor, target: MotionTarget) -> float | N
     """Agreement of two objects' relative move (first minus second, start to end) with the
     targets'; a camera's pan moves both alike and cancels. None when it should stay put."""
     a, b = target.objects
-    (ax0, ay0), (bx0, by0) = _centre(a.keyframes[0].box), _centre(b.keyframes[0].box)
-    (ax1, ay1), (bx1, by1) = _centre(a.keyframes[-1].box), _centre(b.keyframes[-1].box)
+    (ax0, ay0), (bx0, by0) = centre(a.keyframes[0].box), centre(b.keyframes[0].box)
+    (ax1, ay1), (bx1, by1) = centre(a.keyframes[-1].box), centre(b.keyframes[-1].box)
     expected = Segment(0.0, 1.0, (ax1 - bx1) - (ax0 - bx0), (ay1 - by1) - (ay0 - by0), 0.0)
     if math.hypot(expected.dx, expected.dy) < MOVE_MIN:
         return None
     rel = centres[:, 0] - centres[:, 1]
     d = (rel[-1] - rel[0]).tolist()
     return segment_agreement((d[0], d[1], 0.0), expected)
-
-
-def _centre(box: Sequence[float]) -> tuple[float, float]:
-    return ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
 
 
 def motion_scores(
