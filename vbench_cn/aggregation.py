@@ -6,7 +6,7 @@ aggregate does. The 95 % interval resamples **prompts** (all samples of a prompt
 together), seeded per (model, dimension) so a result never depends on which other models
 are in the run. Errors and skips are counted, never averaged as zeros.
 
-Category scores (quality, semantic, fidelity, duration, language, total) are the
+Category scores (quality, semantic, fidelity, duration, control, language, total) are the
 spec-weighted means of normalised dimension scores; their CIs come from one joint
 bootstrap over the union of a model's prompts, so correlated dimensions are resampled
 together. For the dimensions that exist in VBench (``spec.vbench_name``) VBench's own rule

@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from vbench_cn.aggregate import CATEGORY_ROWS, aggregate
+from vbench_cn.aggregation import CATEGORY_ROWS, aggregate
 from vbench_cn.results import make_record
 from vbench_cn.site.build import build_site
 from vbench_cn.specs import load_specs, select_specs
 from vbench_cn.submissions import load_submissions, make_submission, validate_submission
-from vbench_cn.vbench_import import with_vbench_fallback
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTROL = ("box_alignment", "box_alignment_ap50", "box_alignment_iou", "box_found")
@@ -80,7 +79,7 @@ def test_control_selects_the_five_dimensions_and_nothing_else() -> None:
 
 
 def _site(tmp_path: Path, result) -> tuple[str, str]:
-    specs = with_vbench_fallback(load_specs())
+    specs = load_specs()
     subs = load_submissions(ROOT / "leaderboard" / "submissions", specs)
     doc = make_submission(
         result,
@@ -115,7 +114,7 @@ def test_site_shows_control_with_cis_and_boximator_apart(tmp_path: Path, result)
 
 
 def test_reported_metric_must_name_a_real_category_and_dimension() -> None:
-    specs = with_vbench_fallback(load_specs())
+    specs = load_specs()
     subs = load_submissions(ROOT / "leaderboard" / "submissions", specs)
     doc = copy.deepcopy(next(s for s in subs if s["version"].endswith("(Box)")))
     doc.pop("_file", None)
@@ -137,7 +136,7 @@ def test_reported_metric_must_name_a_real_category_and_dimension() -> None:
 
 
 def test_boximator_rows_copy_table_1() -> None:
-    specs = with_vbench_fallback(load_specs())
+    specs = load_specs()
     subs = load_submissions(ROOT / "leaderboard" / "submissions", specs)
     box = {
         (s["version"], m["name"]): m["value"]
