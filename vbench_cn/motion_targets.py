@@ -140,16 +140,7 @@ class ObjectTarget:
             >>> ObjectTarget({"en": "x"}, k).box_at(0.25)
             (0.25, 0.25, 1.25, 1.25)
         """
-        keys = self.keyframes
-        if t <= keys[0].t:
-            return keys[0].box
-        for a, b in zip(keys[:-1], keys[1:], strict=True):
-            if t <= b.t:
-                w = (t - a.t) / (b.t - a.t)
-                return tuple(  # type: ignore[return-value]
-                    round(p + w * (q - p), 12) for p, q in zip(a.box, b.box, strict=True)
-                )
-        return keys[-1].box
+        return interpolate_box([(k.t, k.box) for k in self.keyframes], t)
 
     def segments(self) -> list[Segment]:
         """The expected move between consecutive key times, in order."""
@@ -202,6 +193,27 @@ class MotionTarget:
 def centre(box: Sequence[float]) -> tuple[float, float]:
     """Centre ``(cx, cy)`` of an ``[x0, y0, x1, y1]`` box."""
     return ((box[0] + box[2]) / 2.0, (box[1] + box[3]) / 2.0)
+
+
+def interpolate_box(keys: Sequence[tuple[float, Sequence[float]]], t: float) -> Box:
+    """The box of ``(t, box)`` keys (times increasing) at clip fraction ``t``.
+
+    Linear between key times, held before the first and after the last: the one rule for a
+    target box between key times (scorers, conditioning export and synthetic clips).
+
+    Example:
+        >>> interpolate_box([(0.0, (0, 0, 1, 1)), (0.5, (1, 0, 2, 1))], 0.25)
+        (0.5, 0.0, 1.5, 1.0)
+    """
+    if t <= keys[0][0]:
+        return tuple(keys[0][1])  # type: ignore[return-value]
+    for (ta, a), (tb, b) in zip(keys[:-1], keys[1:], strict=True):
+        if t <= tb:
+            w = (t - ta) / (tb - ta)
+            return tuple(  # type: ignore[return-value]
+                round(p + w * (q - p), 12) for p, q in zip(a, b, strict=True)
+            )
+    return tuple(keys[-1][1])  # type: ignore[return-value]
 
 
 def _size(box: Sequence[float]) -> float:

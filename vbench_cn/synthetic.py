@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vbench_cn.motion_targets import interpolate_box
+
 
 def write_video(
     path: str | os.PathLike[str],
@@ -194,21 +196,10 @@ def box_path_clip(
         offset = int(round(pan_pixels_per_frame * i))
         frame = background[:, offset : offset + width].copy()
         for color, keys in objects:
-            x0, y0, x1, y1 = _box_at(keys, t)
+            x0, y0, x1, y1 = interpolate_box(keys, t)
             c0, c1 = int(round(x0 * width)), int(round(x1 * width))
             r0, r1 = int(round(y0 * height)), int(round(y1 * height))
             shade = 1.0 - 0.3 * checker[r0:r1, c0:c1, None]
             frame[r0:r1, c0:c1] = (np.asarray(color, np.float32) * shade).astype(np.uint8)
         frames[i] = frame
     return frames
-
-
-def _box_at(keys: Sequence[tuple[float, Sequence[float]]], t: float) -> tuple[float, ...]:
-    """The box of ``keys`` at clip fraction ``t`` (linear between key times, held outside)."""
-    if t <= keys[0][0]:
-        return tuple(keys[0][1])
-    for (ta, a), (tb, b) in zip(keys[:-1], keys[1:], strict=True):
-        if t <= tb:
-            w = (t - ta) / (tb - ta)
-            return tuple(p + w * (q - p) for p, q in zip(a, b, strict=True))
-    return tuple(keys[-1][1])

@@ -18,7 +18,7 @@ import torch
 from vbench_cn.features import ExtractorOptions
 from vbench_cn.features.detector import MAX_BOXES, PROPOSALS, Owlv2Coco
 from vbench_cn.features.outputs import DetectorFrames, Proposals
-from vbench_cn.synthetic import _box_at
+from vbench_cn.motion_targets import interpolate_box
 
 #: Logit scale and shift that make a proposal score ~1 for its name and ~0 for another.
 SCALE, SHIFT = 20.0, -0.5
@@ -76,7 +76,7 @@ def prompt(kind: str, camera: str, *paths: Sequence[tuple[float, Sequence[float]
 
 def along(path: Sequence[tuple[float, Sequence[float]]], times: Sequence[float]) -> list:
     """The boxes of ``path`` at each clip fraction of ``times``."""
-    return [list(_box_at(path, t)) for t in times]
+    return [list(interpolate_box(path, t)) for t in times]
 
 
 def backwards(path: Sequence[tuple[float, Sequence[float]]]) -> list:

@@ -2,8 +2,8 @@
 
 The clips are named after real suite prompts (``mc-*``) and drawn from their own target
 boxes (:func:`vbench_cn.synthetic.box_path_clip`): along the target, the wrong way, standing
-still, approaching and receding, two objects swapping sides or not, and a camera that
-follows the object. Detection is the test-only colour detector (``_crafted.BlobDetector``,
+still, approaching and receding, two objects swapping sides or not, two moves in the wrong
+order, an arc flown straight, and a camera that follows the object. Detection is the test-only colour detector (``_crafted.BlobDetector``,
 the OWLv2 output layout without a model) under ``--random-weights``: the answers depend on
 the paths, not on any weights. A second run checks the real OWLv2 architecture (reduced,
 seeded random weights) through the same pipeline, sharing its forward with object_class.
@@ -22,10 +22,9 @@ from typer.testing import CliRunner
 from control._crafted import BlobDetector, backwards
 from vbench_cn import features, synthetic
 from vbench_cn.cli import app
-from vbench_cn.motion_targets import parse_motion
+from vbench_cn.motion_targets import interpolate_box, parse_motion
 from vbench_cn.prompts import by_id
 from vbench_cn.results import read_records
-from vbench_cn.synthetic import _box_at
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "motion-control.md"
 
@@ -40,6 +39,8 @@ NAMES = {
     "blue toy car": BLUE,
     "cat": YELLOW,  # mc-0113: stays still while the ball of yarn rolls past
     "ball of yarn": CYAN,
+    "helicopter": YELLOW,  # mc-0071: rises straight up, then flies off to the right
+    "basketball": RED,  # mc-0051: tossed in a high arc from left to right
 }
 CONTROL = ("box_alignment", "box_alignment_ap50", "box_alignment_iou", "box_found")
 
@@ -82,13 +83,24 @@ def blob_run(tmp_path_factory: pytest.TempPathFactory):
     _clip(videos / "static" / "mc-0107-0.mp4", (RED, _fixed(red[0][1])), (BLUE, _fixed(blue[0][1])))
     _clip(  # both cars stop half way (the worked example of docs/motion-control.md)
         videos / "half_way" / "mc-0107-0.mp4",
-        (RED, [red[0], (1.0, list(_box_at(red, 0.5)))]),
-        (BLUE, [blue[0], (1.0, list(_box_at(blue, 0.5)))]),
+        (RED, [red[0], (1.0, list(interpolate_box(red, 0.5)))]),
+        (BLUE, [blue[0], (1.0, list(interpolate_box(blue, 0.5)))]),
     )
     _clip(videos / "wrong_way" / "mc-0107-0.mp4", (RED, backwards(red)), (BLUE, backwards(blue)))
     cat, yarn = _keys("mc-0113", 0), _keys("mc-0113", 1)
     _clip(videos / "along" / "mc-0113-0.mp4", (YELLOW, cat), (CYAN, yarn))
     _clip(videos / "wrong_way" / "mc-0113-0.mp4", (YELLOW, yarn), (CYAN, cat))
+    heli = _keys("mc-0071")  # up, then right
+    (t0, start), (_, _), (t1, end) = heli
+    _clip(videos / "along" / "mc-0071-0.mp4", (YELLOW, heli))
+    right_first = [end[0], start[1], end[2], start[3]]  # the same two moves, right then up
+    _clip(
+        videos / "wrong_order" / "mc-0071-0.mp4",
+        (YELLOW, [(t0, start), (0.5, right_first), (t1, end)]),
+    )
+    ball = _keys("mc-0051")  # up to the top middle, then down on the right
+    _clip(videos / "along" / "mc-0051-0.mp4", (RED, ball))
+    _clip(videos / "wrong_order" / "mc-0051-0.mp4", (RED, [ball[0], ball[-1]]))  # no arc
     with pytest.MonkeyPatch.context() as mp:
         import vbench_cn.features.detector  # noqa: F401  (registers the real one first)
 
@@ -113,7 +125,7 @@ def _s(run, model: str, pid: str, dim: str) -> float:
 
 def test_every_control_dimension_scores_every_clip(blob_run) -> None:
     models = {m for m, _, _ in blob_run}
-    assert models == {"along", "wrong_way", "static", "followed", "half_way"}
+    assert models == {"along", "wrong_way", "static", "followed", "half_way", "wrong_order"}
     assert {d for _, _, d in blob_run} == {*CONTROL, "motion_direction"}
     assert all(r["status"] == "ok" for r in blob_run.values()), [
         (k, r.get("error")) for k, r in blob_run.items() if r["status"] != "ok"
@@ -153,6 +165,21 @@ def test_a_following_camera_counts_only_where_the_prompt_leaves_the_camera_free(
     assert fixed["details"]["background_moved"][0] < -0.2  # measured, reported, not forgiven
     # box alignment holds a box-conditioned model to the frame-coordinate boxes either way
     assert _s(blob_run, "followed", "mc-0010", "box_alignment") < 0.3
+
+
+def test_moves_in_the_wrong_order_or_without_the_waypoint(blob_run) -> None:
+    # mc-0071 "rises straight up, then flies off to the right": wrong_order flies right,
+    # then up (same start and end); mc-0051's arc over the top: wrong_order goes straight
+    for pid in ("mc-0071", "mc-0051"):
+        good = _s(blob_run, "along", pid, "motion_direction")
+        bad = _s(blob_run, "wrong_order", pid, "motion_direction")
+        assert good > 0.9 and bad < 0.6, (pid, good, bad)
+        good = _s(blob_run, "along", pid, "box_alignment")
+        bad = _s(blob_run, "wrong_order", pid, "box_alignment")
+        assert good > 0.4 and bad < 0.15, (pid, good, bad)
+    # the turn is at t = 0.5, between frames 7 and 8 of 16: the chosen split finds it
+    (heli,) = blob_run[("along", "mc-0071", "motion_direction")]["details"]["objects"]
+    assert heli["split"][0] == 0 and heli["split"][2] == 15 and 6 <= heli["split"][1] <= 9
 
 
 def test_the_ranking_of_models_over_the_shared_prompts(blob_run) -> None:

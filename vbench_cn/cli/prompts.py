@@ -74,6 +74,8 @@ def _load(suite: Path | None) -> list[suite_mod.Prompt]:
         "  vbench-cn prompts export --lang en --dimension scene --format json --out scene.json\n\n"
         "  vbench-cn prompts export --lang zh --dimension temporal_flickering --samples 25\n\n"
         "  vbench-cn prompts export --lang en --dimension box_alignment --format json --frames 16"
+        '\n\nMotion-control prompts exported as json carry "conditioning": the boxes a '
+        "box-conditioned model is given (format in docs/motion-control.md)."
     ),
 )
 def export_cmd(
@@ -103,11 +105,7 @@ def export_cmd(
     ] = None,
     suite: SuiteOpt = None,
 ) -> None:
-    """Export prompts to generate videos from; name each video {prompt_id}-{i}.mp4.
-
-    Motion-control prompts (--dimension box_alignment) exported as json carry the boxes a
-    box-conditioned model is given ("conditioning"; format in docs/motion-control.md).
-    """
+    """Export prompts to generate videos from; name each video {prompt_id}-{i}.mp4."""
     if frames is not None and fmt is not FormatChoice.json:
         raise _usage_error("--frames needs --format json (boxes are not part of the txt export)")
     tags = suite_mod.dimension_tags()
