@@ -3,10 +3,11 @@
 The clips are named after real suite prompts (``mc-*``) and drawn from their own target
 boxes (:func:`vbench_cn.synthetic.box_path_clip`): along the target, the wrong way, standing
 still, approaching and receding, two objects swapping sides or not, two moves in the wrong
-order, an arc flown straight, and a camera that follows the object. Detection is the test-only colour detector (``_crafted.BlobDetector``,
-the OWLv2 output layout without a model) under ``--random-weights``: the answers depend on
-the paths, not on any weights. A second run checks the real OWLv2 architecture (reduced,
-seeded random weights) through the same pipeline, sharing its forward with object_class.
+order, an arc flown straight, and a camera that follows the object. Detection is the
+test-only colour detector (``_crafted.BlobDetector``, the OWLv2 output layout without a
+model) under ``--random-weights``: the answers depend on the paths, not on any weights. A
+second run checks the real OWLv2 architecture (reduced, seeded random weights) through the
+same pipeline, sharing its forward with object_class.
 """
 
 from __future__ import annotations

@@ -402,6 +402,14 @@ def test_not_applicable_without_targets_frames_or_queries() -> None:
     broken = prompt("straight", "static", [(0.0, LEFT), (0.5, RIGHT)])
     with pytest.raises(NotApplicable, match="invalid"):
         box_alignment(feats, prompt=broken, text_features=queries(1), frame_times=times)
+    # three moves cannot be told apart in order on three frames (two frame steps)
+    mid = [0.4, 0.4, 0.55, 0.6]
+    busy = prompt("sequence", "static", [(0.0, LEFT), (0.3, mid), (0.6, RIGHT), (1.0, mid)])
+    three = crafted_frames([along(L2R, [0.0, 0.5, 1.0])])
+    kwargs = dict(prompt=busy, text_features=queries(1), frame_times=torch.tensor([0, 0.5, 1]))
+    with pytest.raises(NotApplicable, match="3 sampled frames cannot show the 3 moves"):
+        motion_direction(three, **kwargs)
+    assert box_alignment(three, **kwargs).value > 0  # the boxes can still be compared
 
 
 @pytest.mark.gpu

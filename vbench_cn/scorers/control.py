@@ -622,6 +622,12 @@ def motion_direction(
             prompt leaves the camera free.
     """
     target, queries, times = _inputs(features, prompt, text_features, frame_times)
+    for obj in target.objects:  # each move needs at least one frame step of its own
+        if len(obj.segments()) > len(features) - 1:
+            raise NotApplicable(
+                f"{len(features)} sampled frames cannot show the {len(obj.segments())} moves "
+                f"of {obj.name['en']!r} in order"
+            )
     det_boxes, det_scores = features.proposals.detect(
         queries, min_score=min_score, max_dets=candidates
     )
