@@ -60,6 +60,24 @@ def _clip(path: Path, *objects, pan: float = 0.0) -> None:
     synthetic.write_video(path, frames, fps=8.0)
 
 
+def _evaluate(
+    videos: Path, out: Path, dimensions: str, detector: type[BlobDetector] = BlobDetector
+) -> list[dict]:
+    """``vbench-cn evaluate`` with the colour detector in OWLv2's place; the run's records."""
+    with pytest.MonkeyPatch.context() as mp:
+        import vbench_cn.features.detector  # noqa: F401  (registers the real one first)
+
+        mp.setitem(features.EXTRACTORS, "owlv2_coco", detector)
+        mp.setattr(BlobDetector, "COLORS", dict(NAMES))
+        result = CliRunner().invoke(
+            app,
+            ["evaluate", str(videos), "--dimensions", dimensions, "--random-weights"]
+            + ["--out", str(out), "--no-progress", "--device", "cpu"],
+        )
+    assert result.exit_code == 0, result.output
+    return read_records(out)
+
+
 @pytest.fixture(scope="module")
 def blob_run(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("control")
@@ -102,18 +120,7 @@ def blob_run(tmp_path_factory: pytest.TempPathFactory):
     ball = _keys("mc-0051")  # up to the top middle, then down on the right
     _clip(videos / "along" / "mc-0051-0.mp4", (RED, ball))
     _clip(videos / "wrong_order" / "mc-0051-0.mp4", (RED, [ball[0], ball[-1]]))  # no arc
-    with pytest.MonkeyPatch.context() as mp:
-        import vbench_cn.features.detector  # noqa: F401  (registers the real one first)
-
-        mp.setitem(features.EXTRACTORS, "owlv2_coco", BlobDetector)
-        mp.setattr(BlobDetector, "COLORS", dict(NAMES))
-        result = CliRunner().invoke(
-            app,
-            ["evaluate", str(videos), "--dimensions", "control", "--random-weights"]
-            + ["--out", str(root / "run"), "--no-progress", "--device", "cpu"],
-        )
-    assert result.exit_code == 0, result.output
-    records = read_records(root / "run")
+    records = _evaluate(videos, root / "run", "control")
     return {(r["model"], r["prompt_id"], r["dimension"]): r for r in records}
 
 
@@ -203,18 +210,7 @@ def test_zh_prompts_query_the_detector_with_english_names(tmp_path: Path) -> Non
             seen.append((tuple(texts), lang))
             return super().encode_text(texts, lang=lang)
 
-    with pytest.MonkeyPatch.context() as mp:
-        import vbench_cn.features.detector  # noqa: F401
-
-        mp.setitem(features.EXTRACTORS, "owlv2_coco", Recording)
-        mp.setattr(BlobDetector, "COLORS", dict(NAMES))
-        result = CliRunner().invoke(
-            app,
-            ["evaluate", str(videos), "--dimensions", "motion_direction", "--random-weights"]
-            + ["--out", str(tmp_path / "run"), "--no-progress", "--device", "cpu"],
-        )
-    assert result.exit_code == 0, result.output
-    (rec,) = read_records(tmp_path / "run")
+    (rec,) = _evaluate(videos, tmp_path / "run", "motion_direction", detector=Recording)
     assert rec["prompt_lang"] == "zh" and rec["status"] == "ok" and rec["score"] > 0.9
     assert seen == [(("brown dog",), "en")]
 
