@@ -239,7 +239,13 @@ def test_real_owlv2_architecture_shares_one_forward_with_object_class(tmp_path: 
     from vbench_cn.runner import Runner, RunOptions
     from vbench_cn.specs import load_specs, select_specs
 
-    specs = select_specs(load_specs(), ["control", "object_class"])
+    # object class as OWLv2 scores it (whichever id that spec has beside other detectors)
+    owl_object_class = min(
+        s.id
+        for s in load_specs().values()
+        if s.backbone == "owlv2_coco" and s.id.startswith("object_class")
+    )
+    specs = select_specs(load_specs(), ["control", owl_object_class])
     with tiny_registry():
         runner = Runner(
             specs, RunOptions(out_dir=tmp_path / "run", random_weights=True, progress=False)
