@@ -365,10 +365,11 @@ class Owlv2Coco(FeatureExtractor):
         boxes = model.box_predictor(image_feats, feature_map)  # (B, P, 4) cx, cy, w, h in [0, 1]
         cxcy, wh = boxes[..., :2].float(), boxes[..., 2:].float()
         xyxy = torch.cat([cxcy - wh / 2, cxcy + wh / 2], dim=-1) * self.image_size
-        coco = self._coco_rows(batch, torch.sigmoid(logits.float()), xyxy)
+        # proposals and thumbnail before the COCO rows' data-dependent NMS: all on the device
         proposals = self._proposal_rows(image_feats, xyxy / self.image_size)
         gray = batch.float().mean(1, keepdim=True)
         thumbs = F.adaptive_avg_pool2d(gray, self.thumb_size).flatten(1)
+        coco = self._coco_rows(batch, torch.sigmoid(logits.float()), xyxy)
         return torch.cat([coco.flatten(1), proposals.flatten(1), thumbs], dim=1)
 
     def _coco_rows(
