@@ -195,6 +195,8 @@ BUILTIN_EXTRACTORS: dict[str, str] = {
     "amt_s": "vbench_cn.features.amt:AMTInterpolationError",
     "rapidocr": "vbench_cn.features.ocr:RapidOcr",
     "owlv2_coco": "vbench_cn.features.detector:Owlv2Coco",
+    "grit_b": "vbench_cn.features.grit:GritDetections",
+    "grit_b_color": "vbench_cn.features.grit:GritDetectionsColor",
     "umt_l16_k400": "vbench_cn.features.umt:UMTK400",
     "clip_places365": "vbench_cn.features.scene:ClipPlaces365",
     "tag2text_swin14m": "vbench_cn.features.tag2text:Tag2TextCaptions",
