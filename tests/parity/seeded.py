@@ -48,6 +48,30 @@ SCALES: dict[str, dict[str, float]] = {
     # and its LM head (tied to the decoder's word embeddings): x3 spreads the logits by ~3, so the
     # favoured words (harness_scene.py) compete and captions vary with the frame
     "tag2text_swin_14m": {"fc.W": 88.0, "text_decoder.cls.predictions.decoder.weight": 3.0},
+    # GRiT (more in grit_seeded.py): CenterNet's box distances spread over a few cells, and the
+    # cascade's box classifiers decisive, so a few proposals a frame pass 0.5 and most do not
+    "grit_b_densecap_objectdet": {
+        "proposal_generator.centernet_head.bbox_pred.": 10.0,
+        "roi_heads.box_predictor.0.cls_score.": 4.0,
+        "roi_heads.box_predictor.1.cls_score.": 4.0,
+        "roi_heads.box_predictor.2.cls_score.": 4.0,
+        # word embeddings (= the tied output projection): a token's likeness to itself dominates,
+        # so the no-repeat rule decides what follows it (grit_seeded.END_LINK)
+        "roi_heads.text_decoder.textual.embedding.words.": 4.0,
+        # small residual branches: the token and its position carry through the six layers
+        "roi_heads.text_decoder.textual.transformer.encoder.layer.0.attention.output.dense.": 0.3,
+        "roi_heads.text_decoder.textual.transformer.encoder.layer.0.output.dense.": 0.3,
+        "roi_heads.text_decoder.textual.transformer.encoder.layer.1.attention.output.dense.": 0.3,
+        "roi_heads.text_decoder.textual.transformer.encoder.layer.1.output.dense.": 0.3,
+        "roi_heads.text_decoder.textual.transformer.encoder.layer.2.attention.output.dense.": 0.3,
+        "roi_heads.text_decoder.textual.transformer.encoder.layer.2.output.dense.": 0.3,
+        "roi_heads.text_decoder.textual.transformer.encoder.layer.3.attention.output.dense.": 0.3,
+        "roi_heads.text_decoder.textual.transformer.encoder.layer.3.output.dense.": 0.3,
+        "roi_heads.text_decoder.textual.transformer.encoder.layer.4.attention.output.dense.": 0.3,
+        "roi_heads.text_decoder.textual.transformer.encoder.layer.4.output.dense.": 0.3,
+        "roi_heads.text_decoder.textual.transformer.encoder.layer.5.attention.output.dense.": 0.3,
+        "roi_heads.text_decoder.textual.transformer.encoder.layer.5.output.dense.": 0.3,
+    },
 }
 
 #: Constants added after scaling, by exact tensor name: realistic output levels (a MUSIQ MOS
@@ -56,6 +80,11 @@ OFFSETS: dict[str, dict[str, float]] = {
     "musiq_spaq": {"head.bias": 50.0},
     "laion_aesthetic_head": {"bias": 5.0},
     "tag2text_swin_14m": {"fc.b": -2.0},
+    # CenterNet distances of a few cells (its real initial bias is 8), a confident heat map
+    "grit_b_densecap_objectdet": {
+        "proposal_generator.centernet_head.bbox_pred.bias": 5.0,
+        "proposal_generator.centernet_head.agn_hm.bias": 0.5,
+    },
 }
 
 
