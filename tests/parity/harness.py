@@ -28,6 +28,7 @@ TOLERANCES = HERE / "tolerances.toml"
 VBENCH_VERSION = "0.1.5"
 
 sys.path.insert(0, str(HERE))
+import grit_seeded  # noqa: E402
 from seeded import seeded_state_dict  # noqa: E402
 
 # --------------------------------------------------------------------------- videos
@@ -129,10 +130,13 @@ REFERENCE_SCALE: dict[str, float] = {"imaging_quality": 0.01}
 #: Official tensor names/shapes/dtypes of every checkpoint, dumped from VBench's own models by
 #: ``reference_keys.py`` (run in .venv-parity), so this venv can write the official layouts.
 KEYS = FIXTURES / "checkpoint_keys.json"
+#: GRiT's, dumped with ``reference_keys.py --grit`` (it needs detectron2 in .venv-parity).
+GRIT_KEYS = FIXTURES / "checkpoint_keys_grit.json"
 
 
 def _template(name: str) -> dict[str, torch.Tensor]:
-    manifest = json.loads(KEYS.read_text(encoding="utf-8"))[name]
+    path = GRIT_KEYS if name == grit_seeded.NAME else KEYS
+    manifest = json.loads(path.read_text(encoding="utf-8"))[name]
     return {
         k: torch.empty(shape, dtype=getattr(torch, dtype), device="meta")
         for k, shape, dtype in manifest
@@ -146,6 +150,8 @@ def seeded_checkpoint(name: str, seed: int) -> dict[str, torch.Tensor]:
         for key in list(state):
             if ".norm3." in key:
                 state[key] = state[key.replace(".norm3.", ".downsample.1.")].clone()
+    if name == grit_seeded.NAME:
+        grit_seeded.shape(state)
     return state
 
 

@@ -10,6 +10,16 @@ Names are those of the official files: DINO's flat ``vision_transformer`` state 
 CLIP's (as ``clip.model.build_model`` reads it), princeton-vl RAFT's with the ``module.``
 prefix (including the ``norm3`` aliases of ``downsample.1``), pyiqa MUSIQ's, the LAION
 linear head's and AMT-S's.
+
+GRiT (object class, multiple objects, colour, spatial relationship) needs detectron2 in the
+parity venv (``tests/parity/README.md``) and goes to its own file:
+
+    .venv-parity/bin/python tests/parity/reference_keys.py --grit \
+        --out tests/parity/fixtures/checkpoint_keys_grit.json
+
+Its names are those of VBench's model built from ``GRiT_B_DenseCap_ObjectDet.yaml`` without
+``roi_heads.text_decoder_det.*``: VBench adds that second name for the one shared text
+decoder, which the released file (saved by GRiT's own code) does not hold.
 """
 
 from __future__ import annotations
@@ -60,14 +70,29 @@ def models(dino_repo: Path) -> dict[str, dict[str, torch.Tensor]]:
     return out
 
 
+def grit_state() -> dict[str, torch.Tensor]:
+    """VBench's GRiT-B as ``init_demo`` configures it, without VBench's decoder alias."""
+    from detectron2.modeling import build_model
+    from vbench.third_party.grit_src.image_dense_captions import get_parser, setup_cfg
+
+    cfg = setup_cfg(get_parser(torch.device("cpu"), model_weight="unused.pth"))
+    state = build_model(cfg).state_dict()
+    return {k: v for k, v in state.items() if not k.startswith("roi_heads.text_decoder_det.")}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument(
-        "--dino-repo", type=Path, required=True, help="checkout of facebookresearch/dino"
-    )
+    p.add_argument("--dino-repo", type=Path, help="checkout of facebookresearch/dino")
+    p.add_argument("--grit", action="store_true", help="dump GRiT only (needs detectron2)")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
-    manifest = {name: _manifest(state) for name, state in models(args.dino_repo).items()}
+    if args.grit:
+        states = {"grit_b_densecap_objectdet": grit_state()}
+    elif args.dino_repo is None:
+        p.error("--dino-repo is required (or --grit)")
+    else:
+        states = models(args.dino_repo)
+    manifest = {name: _manifest(state) for name, state in states.items()}
     args.out.write_text(json.dumps(manifest, separators=(",", ":")) + "\n", encoding="utf-8")
     print({k: len(v) for k, v in manifest.items()})
     return 0

@@ -110,10 +110,33 @@ def tiny_tag2text() -> nn.Module:
     )
 
 
+def tiny_grit() -> nn.Module:
+    """GRiT with every module of the real one, narrow and shallow, and a 128-token vocabulary
+    (BERT's special ids 0-103 included; random runs decode with placeholder words)."""
+    from vbench_cn.features.grit_arch import GRiT, GritConfig
+
+    return GRiT(
+        GritConfig(
+            embed_dim=32,
+            depth=2,
+            num_heads=2,
+            global_blocks=(1,),
+            fpn_channels=64,
+            box_fc_dim=64,
+            text_hidden=32,
+            text_layers=1,
+            text_heads=2,
+            text_ffn=64,
+            vocab_size=128,
+        )
+    ).eval()
+
+
 TINY = {
     "viclip_l14": tiny_viclip,
     "umt_l16_k400": tiny_umt,
     "owlv2_b16": tiny_owlv2,
+    "grit_b_densecap_objectdet": tiny_grit,
     "cnclip_vitb16": tiny_cnclip,
     "cnclip_vitl14": tiny_cnclip,
     "clip_vitb32": tiny_openai_clip,

@@ -332,6 +332,12 @@ def pair_score(
     return 1.0 if iou < iou_threshold else iou_threshold / iou
 
 
+def _integer_box(box: Sequence[float]) -> tuple[float, float, float, float]:
+    """A box's coordinates truncated towards zero, as ``int()`` does in VBench's caption tuples."""
+    x0, y0, x1, y1 = (float(int(c)) for c in box)
+    return (x0, y0, x1, y1)
+
+
 @scorer("semantic.spatial_relationship")
 def spatial_relationship(
     detections: Sequence[Sequence[Detection]],
@@ -346,9 +352,11 @@ def spatial_relationship(
     ``vbench/spatial_relationship.py``: frame score = max over box pairs of
     :func:`pair_score` (0 without a pair), video score = mean of frame scores, aggregate =
     mean over all frames. ``direction="vbench"`` reproduces VBench exactly: every unordered
-    pair among the boxes labelled a *or* b (two boxes of the same class included), sign
-    ignored. ``direction="signed"`` scores ordered pairs (a box of a, a box of b) and
-    requires the sign: a box left of another satisfies "left of" and not "right of".
+    pair among the boxes labelled a *or* b (two boxes of the same class included), their
+    coordinates truncated to integers as VBench's caption tuples hold them
+    (``vbench/third_party/grit_src/image_dense_captions.py``), sign ignored.
+    ``direction="signed"`` scores ordered pairs (a box of a, a box of b) and requires the
+    sign: a box left of another satisfies "left of" and not "right of".
 
     Args:
         detections: one list of :class:`Detection` per sampled frame.
@@ -384,7 +392,7 @@ def spatial_relationship(
     for frame in frames:
         best = 0.0
         if direction == "vbench":
-            boxes = [d.box for d in frame if d.label in (a, b)]
+            boxes = [_integer_box(d.box) for d in frame if d.label in (a, b)]
             pairs = [
                 (boxes[i], boxes[j]) for i in range(len(boxes)) for j in range(i + 1, len(boxes))
             ]
