@@ -20,6 +20,8 @@ import torch
 NAME = "grit_b_densecap_objectdet"
 _TEXT = "roi_heads.text_decoder.textual."
 
+#: The output projection is the word embedding (one tensor, two names in the file).
+TIED = (_TEXT + "embedding.words.weight", _TEXT + "output.weight")
 #: Ids of the words of the test vocabulary (a real BERT vocabulary has them elsewhere; the
 #: model only sees ids). No apostrophe: see tests/parity/README.md (transformers versions).
 WORDS: dict[str, int] = {
@@ -88,7 +90,7 @@ def shape(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     end_row = words[102] / words[102].norm() * positions[0].norm()
     for p in range(1, positions.shape[0]):
         positions[p] += END_BY_POSITION[min(p, len(END_BY_POSITION) - 1)] * end_row
-    state[_TEXT + "output.weight"] = words
+    state[TIED[1]] = words
     bias = state[_TEXT + "output.bias"]
     for word, extra in WORD_BIAS.items():
         bias[WORDS[word]] += extra

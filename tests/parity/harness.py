@@ -28,6 +28,7 @@ TOLERANCES = HERE / "tolerances.toml"
 VBENCH_VERSION = "0.1.5"
 
 sys.path.insert(0, str(HERE))
+import grit_cases  # noqa: E402
 import grit_seeded  # noqa: E402
 from seeded import seeded_state_dict  # noqa: E402
 
@@ -109,6 +110,16 @@ BACKBONES: dict[str, dict[str, str]] = {
     "dynamic_degree": {"raft_things": "raft_model/models/raft-things.pth"},
     "imaging_quality": {"musiq_spaq": "pyiqa_model/musiq_spaq_ckpt-358bb6af.pth"},
 }
+#: GRiT's checkpoint, and the BERT vocabulary its tokenizer reads from the Hugging Face cache
+#: (``BertTokenizer.from_pretrained("bert-base-uncased")`` in VBench; ``HF_HOME=<cache>/hf_home``).
+HF_VOCAB = "hf_home/hub/models--bert-base-uncased/snapshots/" + "0" * 40 + "/vocab.txt"
+GRIT_FILES = {
+    grit_seeded.NAME: "grit_model/grit_b_densecap_objectdet.pth",
+    "bert_base_uncased_vocab": HF_VOCAB,
+}
+GRIT_BACKBONES: dict[str, dict[str, str]] = {dim: GRIT_FILES for dim in grit_cases.DIMENSIONS}
+#: Every dimension's files, for :func:`write_checkpoints`.
+CHECKPOINTS = {**BACKBONES, **GRIT_BACKBONES}
 
 #: Videos our side scores in the DEFAULT test run (None: all), to keep it fast on 2 cores; the
 #: live run and the fixtures cover every video. Chosen to include an odd size, a static clip, noise.
@@ -174,6 +185,12 @@ def write_torchscript_archive(state: dict[str, torch.Tensor], path: Path) -> Non
 
 
 def _save(name: str, seed: int, path: Path) -> None:
+    if name == "bert_base_uncased_vocab":  # the test vocabulary, where the HF cache keeps it
+        path.write_text("\n".join(grit_seeded.vocabulary()) + "\n", encoding="utf-8")
+        refs = path.parents[2] / "refs" / "main"
+        refs.parent.mkdir(parents=True, exist_ok=True)
+        refs.write_text(path.parent.name, encoding="utf-8")
+        return
     state = seeded_checkpoint(name, seed)
     if name.startswith("clip_"):  # OpenAI ships fp16 weights; clip.load rounds to fp16 anyway
         write_torchscript_archive(
@@ -181,6 +198,11 @@ def _save(name: str, seed: int, path: Path) -> None:
         )
     elif name == "amt_s":
         torch.save({"state_dict": state}, path)
+    elif name == grit_seeded.NAME:  # the released file holds float16 tensors under "model"
+        half = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+        tied = grit_seeded.TIED
+        half[tied[1]] = half[tied[0]]  # one tensor under two names, as GRiT saves it
+        torch.save({"model": half}, path)
     else:
         torch.save(state, path)
 
@@ -201,7 +223,7 @@ def write_checkpoints(
     cache = root / "vbench_cache"
     overrides: dict[str, str] = {}
     for dim in dimensions:
-        for name, rel in BACKBONES[dim].items():
+        for name, rel in CHECKPOINTS[dim].items():
             target = cache / rel
             if not target.exists():
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -274,9 +296,12 @@ def our_scores(
 
 
 def records_to_scores(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
-    """``{dimension: {file name: score}}`` of the ok records; anything else is an error."""
+    """``{dimension: {file name: score}}`` of the ok records; a skipped one (a colour video
+    without an object frame, which VBench drops too) is left out; an error raises."""
     out: dict[str, dict[str, float]] = {}
     for rec in records:
+        if rec.get("status") == "skipped":
+            continue
         if rec.get("status") != "ok":
             raise RuntimeError(
                 f"{rec['dimension']} {rec['video']}: {rec.get('status')}: {rec.get('error')}"
@@ -366,3 +391,161 @@ def fixture_path(seed: int) -> Path:
 
 def read_fixture(seed: int) -> dict[str, Any]:
     return json.loads(fixture_path(seed).read_text(encoding="utf-8"))
+
+
+# --------------------------------------------------------------------------- GRiT dimensions
+
+
+def write_grit_videos(folder: Path) -> dict[str, str]:
+    """The GRiT cases' videos (``grit_cases.py``) and their decoded-frames digests."""
+    return grit_cases.write_videos(folder, decoded_sha256)
+
+
+def our_grit_frames(
+    folder: Path, overrides: dict[str, str], files: Sequence[str] | None = None
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """What our GRiT extractors detect on each case's 16 sampled frames, per dimension.
+
+    ``{dimension: {file: [{"boxes", "scores", "labels", "captions"} per frame]}}``, one
+    extractor pass per (extractor, video), through ``prepare``/``forward``/``finalize`` as the
+    runner calls them, one thread.
+    """
+    from vbench_cn.features import ExtractorOptions, build_extractor
+    from vbench_cn.video import Sampling, VideoReader
+
+    opts = ExtractorOptions(weights_overrides=dict(overrides))
+    out: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    done: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    with pinned_threads(1):
+        for case in grit_cases.CASES:
+            if files is not None and case.file not in files:
+                continue
+            reader = VideoReader(folder / case.file)
+            idx = Sampling.from_spec({"frames": 16}).indices(
+                reader.info.num_frames, reader.timestamps, reader.info.fps
+            )
+            frames = reader.read_all(idx)
+            for dim in case.aux:
+                name = grit_cases.DIMENSIONS[dim]
+                if (name, case.file) not in done:
+                    ext = build_extractor(name, opts)
+                    items = ext.prepare(frames, position=0, info=reader.info)
+                    with torch.inference_mode():
+                        dets = ext.finalize(ext.forward(items), info=reader.info)
+                    done[(name, case.file)] = [
+                        {
+                            "boxes": [list(d.box) for d in frame],
+                            "scores": [d.score for d in frame],
+                            "labels": [d.label for d in frame],
+                            "captions": [d.caption for d in frame],
+                        }
+                        for frame in dets
+                    ]
+                out.setdefault(dim, {})[case.file] = done[(name, case.file)]
+    return out
+
+
+def grit_scores(frames: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, dict[str, float]]:
+    """Each dimension's spec scorer applied to our detections, ``{dimension: {file: score}}``
+    (a skipped video left out, as VBench drops it)."""
+    from vbench_cn.features.outputs import Detection
+    from vbench_cn.manifest import PromptInfo
+    from vbench_cn.scorers import NotApplicable, get_scorer
+    from vbench_cn.specs import load_specs
+
+    specs = load_specs()
+    cases = {c.file: c for c in grit_cases.CASES}
+    out: dict[str, dict[str, float]] = {}
+    for dim, videos in frames.items():
+        spec = specs[dim]
+        for file, per_frame in videos.items():
+            case = cases[file]
+            dets = [
+                [
+                    Detection(label, score, tuple(box), caption=caption)
+                    for box, score, label, caption in zip(
+                        f["boxes"], f["scores"], f["labels"], f["captions"], strict=True
+                    )
+                ]
+                for f in per_frame
+            ]
+            prompt = PromptInfo(None, case.prompt, "en", (), case.meta, known=False)
+            try:
+                score = get_scorer(spec.scorer).fn(dets, prompt=prompt, **spec.params)
+            except NotApplicable:
+                continue
+            out.setdefault(dim, {})[file] = float(score.value)
+    return out
+
+
+@dataclass(frozen=True)
+class FrameRow:
+    """One dimension's per-frame comparison of GRiT's outputs with VBench's."""
+
+    dimension: str
+    frames: int
+    boxes: int
+    max_box_diff: float
+    text_mismatches: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.text_mismatches and self.max_box_diff <= 1e-4
+
+
+def compare_grit_frames(
+    ours: dict[str, dict[str, list[dict[str, Any]]]],
+    reference: dict[str, dict[str, list[dict[str, Any]]]],
+) -> list[FrameRow]:
+    """Boxes (max |diff|, pixels), object names and (colour) descriptions, frame by frame.
+
+    VBench's task head describes with the dimension's task: ObjectDet names for object
+    class, multiple objects and spatial relationship, DenseCap captions for colour; its
+    ``det_obj`` are the ObjectDet names in every dimension.
+    """
+    rows = []
+    for dim, videos in sorted(reference.items()):
+        task_text = "captions" if dim == "color" else "labels"
+        worst, boxes, frames, bad = 0.0, 0, 0, []
+        for file, ref_frames in videos.items():
+            mine = ours.get(dim, {}).get(file)
+            if mine is None or len(mine) != len(ref_frames):
+                bad.append(
+                    f"{file}: frames {None if mine is None else len(mine)} vs {len(ref_frames)}"
+                )
+                continue
+            for i, (m, r) in enumerate(zip(mine, ref_frames, strict=True)):
+                frames += 1
+                where = f"{file} frame {i}"
+                if len(m["boxes"]) != len(r["boxes"]):
+                    bad.append(f"{where}: {len(m['boxes'])} boxes vs {len(r['boxes'])}")
+                    continue
+                boxes += len(m["boxes"])
+                if m["boxes"]:
+                    diff = np.abs(np.asarray(m["boxes"]) - np.asarray(r["boxes"])).max()
+                    worst = max(worst, float(diff))
+                if m["labels"] != r["det_obj"]:
+                    bad.append(f"{where}: names {m['labels']} vs {r['det_obj']}")
+                if m[task_text] != r["descriptions"]:
+                    bad.append(f"{where}: {task_text} {m[task_text]} vs {r['descriptions']}")
+        rows.append(FrameRow(dim, frames, boxes, worst, tuple(bad)))
+    return rows
+
+
+def format_frame_table(rows: Sequence[FrameRow]) -> str:
+    """A markdown table of the per-frame GRiT comparison."""
+    lines = [
+        "| dimension | frames | boxes | max box diff (px) | text mismatches | result |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        result = "ok" if r.ok else "FAIL " + "; ".join(r.text_mismatches[:3])
+        lines.append(
+            f"| {r.dimension} | {r.frames} | {r.boxes} | {r.max_box_diff:.3g} "
+            f"| {len(r.text_mismatches)} | {result} |"
+        )
+    return "\n".join(lines)
+
+
+def grit_fixture_path(seed: int) -> Path:
+    return FIXTURES / f"grit-vbench-{VBENCH_VERSION}-seed{seed}.json"

@@ -10,6 +10,14 @@ VBench's cache layout under ``--cache`` (``harness.write_checkpoints`` puts them
 Output: ``{"vbench_version", "threads", "scores": {dim: {file name: score}},
 "aggregates": {dim: value}, "seconds": {dim: wall seconds incl. model loading},
 "import_seconds", "peak_rss_bytes"}``.
+
+The GRiT dimensions (object class, multiple objects, colour, spatial relationship) exist only
+for prompts of a VBench prompt-info file: pass one with ``--full-info`` (``vbench_standard``
+mode, videos named ``{prompt}-0.mp4``). The BERT vocabulary GRiT's tokenizer loads is read
+from ``<cache>/hf_home`` (offline). ``--grit-frames`` also writes what GRiT predicted for
+every sampled frame (boxes, scores, task-head descriptions, ObjectDet names), recorded by
+wrapping VBench's ``VisualizationDemo.run_on_image`` and each dimension's ``load_video``:
+VBench's code runs unchanged, the wrappers only watch.
 """
 
 from __future__ import annotations
@@ -35,13 +43,57 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--threads", type=int, default=1, help="torch intra-op threads (0: torch default)"
     )
+    p.add_argument("--full-info", type=Path, help="VBench prompt-info JSON (vbench_standard mode)")
+    p.add_argument("--grit-frames", type=Path, help="write GRiT's per-frame predictions here")
     return p.parse_args(argv)
+
+
+GRIT_DIMENSIONS = ("object_class", "multiple_objects", "color", "spatial_relationship")
+
+
+def watch_grit(dims: list[str]) -> dict[str, dict[str, list[dict]]]:
+    """Record GRiT's predictions per dimension, video file and sampled frame (in call order)."""
+    import importlib
+
+    from vbench.third_party.grit_src.grit.predictor import VisualizationDemo
+
+    frames: dict[str, dict[str, list[dict]]] = {}
+    where = {"dim": "", "video": ""}
+    run_on_image = VisualizationDemo.run_on_image
+
+    def recording_run(self, image):  # type: ignore[no-untyped-def]
+        predictions, visualized = run_on_image(self, image)
+        inst = predictions["instances"]
+        frames[where["dim"]][where["video"]].append(
+            {
+                "boxes": inst.pred_boxes.tensor.tolist(),
+                "scores": inst.scores.tolist(),
+                "descriptions": list(inst.pred_object_descriptions.data),
+                "det_obj": list(inst.det_obj.data),
+            }
+        )
+        return predictions, visualized
+
+    VisualizationDemo.run_on_image = recording_run
+    for dim in dims:
+        module = importlib.import_module(f"vbench.{dim}")
+        load_video = module.load_video
+
+        def watching_load(video_path, *args, _dim=dim, _load=load_video, **kwargs):  # type: ignore[no-untyped-def]
+            where["dim"], where["video"] = _dim, Path(video_path).name
+            frames.setdefault(_dim, {})[where["video"]] = []
+            return _load(video_path, *args, **kwargs)
+
+        module.load_video = watching_load
+    return frames
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.environ["VBENCH_CACHE_DIR"] = str(args.cache.resolve())  # read by vbench.utils at import
     os.environ.setdefault("TORCH_HOME", str((args.cache / "torch_home").resolve()))
+    os.environ["HF_HOME"] = str((args.cache / "hf_home").resolve())  # GRiT's BERT vocabulary
+    os.environ["HF_HUB_OFFLINE"] = "1"
     t0 = time.perf_counter()
     import torch
 
@@ -57,8 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     scores: dict[str, dict[str, float]] = {}
     aggregates: dict[str, float] = {}
     seconds: dict[str, float] = {}
+    grit_frames = watch_grit([d for d in dims if d in GRIT_DIMENSIONS]) if args.grit_frames else {}
+    full_info = str(args.full_info.resolve()) if args.full_info else None
     with tempfile.TemporaryDirectory(prefix="vbench-ref-") as tmp:
-        bench = VBench("cpu", None, tmp)
+        # VBench's entry points pass a torch.device; GRiT needs one (device.type), while the
+        # quality dimensions' fixture was made with the string "cpu"
+        bench = VBench(torch.device("cpu") if full_info else "cpu", full_info, tmp)
         for dim in dims:
             t = time.perf_counter()
             bench.evaluate(
@@ -67,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
                 dimension_list=[dim],
                 local=True,
                 read_frame=False,
-                mode="custom_input",
+                mode="vbench_standard" if full_info else "custom_input",
                 imaging_quality_preprocessing_mode="longer",
             )
             seconds[dim] = time.perf_counter() - t
@@ -88,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1, sort_keys=True), encoding="utf-8")
+    if args.grit_frames:
+        args.grit_frames.write_text(json.dumps(grit_frames), encoding="utf-8")
     return 0
 
 

@@ -4,6 +4,8 @@
     python tests/parity/run_live.py --freeze              # ... and rewrite the JSON fixture
     python tests/parity/run_live.py --dimensions motion_smoothness --keep /tmp/parity
 
+    python tests/parity/run_live.py --grit [--freeze]     # the four GRiT dimensions
+
 Steps: encode the harness videos; save seeded random checkpoints in VBench's cache layout
 and in ours; run ``reference_runner.py`` with ``.venv-parity/bin/python`` (threads 1); run
 ``vbench-cn evaluate --weights NAME=PATH`` (``OMP_NUM_THREADS=1``, TF32 irrelevant on CPU);
@@ -25,6 +27,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import grit_cases  # noqa: E402
 import harness  # noqa: E402
 
 DEFAULT_DIMENSIONS = tuple(harness.BACKBONES)  # the seven quality dimensions
@@ -37,7 +40,12 @@ def parity_python() -> Path:
 
 
 def run_reference(
-    videos: Path, cache: Path, dims: list[str], out: Path, threads: int = 1
+    videos: Path,
+    cache: Path,
+    dims: list[str],
+    out: Path,
+    threads: int = 1,
+    extra: list[str] | None = None,
 ) -> tuple[dict, list[str]]:
     """Run VBench in the parity venv; returns its JSON and the command used."""
     cmd = [
@@ -53,6 +61,7 @@ def run_reference(
         str(out),
         "--threads",
         str(threads),
+        *(extra or []),
     ]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -91,6 +100,59 @@ def run_ours(
     return harness.records_to_scores(read_records(out)), cmd
 
 
+def run_grit(seed: int, work: Path, freeze: bool) -> int:
+    """The four GRiT dimensions: VBench in vbench_standard mode on the prompted cases, our
+    runner on the same prompts (a manifest), scores and every frame's detections compared."""
+    dims = list(grit_cases.DIMENSIONS)
+    videos = work / "grit_videos"
+    digests = harness.write_grit_videos(videos)
+    full_info = work / "grit_full_info.json"
+    full_info.write_text(json.dumps(grit_cases.vbench_full_info(dims), indent=1), encoding="utf-8")
+    cache, overrides = harness.write_checkpoints(seed, work / "weights", dims)
+    t0 = time.perf_counter()
+    ref, _ = run_reference(
+        videos,
+        cache,
+        dims,
+        work / "grit_reference.json",
+        extra=["--full-info", str(full_info), "--grit-frames", str(work / "grit_frames.json")],
+    )
+    ref_frames = json.loads((work / "grit_frames.json").read_text(encoding="utf-8"))
+    t1 = time.perf_counter()
+    manifest = grit_cases.write_manifest(videos, work / "grit_manifest.jsonl")
+    ours, _ = run_ours(manifest, overrides, dims, work / "grit_ours")
+    t2 = time.perf_counter()
+    our_frames = harness.our_grit_frames(videos, overrides)
+    rows = harness.compare(ours, ref["scores"], harness.load_tolerances())
+    frame_rows = harness.compare_grit_frames(our_frames, ref_frames)
+    print(harness.format_table(rows))
+    print(harness.format_frame_table(frame_rows))
+    print(
+        f"\nVBench {ref['vbench_version']} {t1 - t0:.1f} s, vbench-cn {t2 - t1:.1f} s "
+        "(1 thread each, the four dimensions; VBench runs GRiT once per dimension)"
+    )
+    if freeze:
+        fixture = {
+            "vbench_version": ref["vbench_version"],
+            "torch_version": ref["torch_version"],
+            "seed": seed,
+            "threads": ref["threads"],
+            "command": f"python tests/parity/run_live.py --grit --freeze --seed {seed}",
+            "videos": {
+                c.file: {"fps": c.fps, "decoded_sha256": digests[c.file]} for c in grit_cases.CASES
+            },
+            "scores": ref["scores"],
+            "aggregates": ref["aggregates"],
+            "seconds": ref["seconds"],
+            "frames": ref_frames,
+            "vbench_cn_at_freeze": ours,
+        }
+        path = harness.grit_fixture_path(seed)
+        path.write_text(json.dumps(fixture, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        print(f"wrote {path.relative_to(harness.REPO)}")
+    return 0 if all(r.ok for r in rows) and all(r.ok for r in frame_rows) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seed", type=int, default=0)
@@ -99,11 +161,21 @@ def main(argv: list[str] | None = None) -> int:
         "--freeze", action="store_true", help="write tests/parity/fixtures/vbench-<v>-seed<S>.json"
     )
     p.add_argument("--keep", type=Path, help="work in this folder and keep it")
+    p.add_argument(
+        "--grit",
+        action="store_true",
+        help="the four GRiT dimensions instead (fixture grit-vbench-<v>-seed<S>.json)",
+    )
     args = p.parse_args(argv)
     dims = [d for d in args.dimensions.split(",") if d]
     if not parity_python().exists():
         print(f"no parity venv at {parity_python()}; see tests/parity/README.md", file=sys.stderr)
         return 2
+    if args.grit:
+        with tempfile.TemporaryDirectory(prefix="vbench-cn-parity-") as tmp:
+            work = args.keep or Path(tmp)
+            work.mkdir(parents=True, exist_ok=True)
+            return run_grit(args.seed, work, args.freeze)
     with tempfile.TemporaryDirectory(prefix="vbench-cn-parity-") as tmp:
         work = args.keep or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
