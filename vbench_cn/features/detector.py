@@ -1,11 +1,12 @@
-"""Open-vocabulary object detection over the 80 COCO classes (object class, multiple objects,
-colour and spatial relationship), with the dominant colour of every box.
+"""Open-vocabulary object detection over the 80 COCO classes, with the dominant colour of every
+box: the backbone of the alternatives ``object_class_owl``, ``multiple_objects_owl``,
+``color_owl`` and ``spatial_relationship_owl``, and of the motion-control dimensions.
 
-VBench uses GRiT-B (``vbench/third_party/grit_model.py``), a detectron2/CenterNet2 research
-stack with a caption decoder that does not install cleanly on current torch. The substitute
-is OWLv2 B/16 (Minderer et al., "Scaling Open-Vocabulary Object Detection", NeurIPS 2023),
-``Owlv2ForObjectDetection`` from transformers, built from its config offline and queried
-with ``"a photo of a {coco name}"`` for the 80 COCO-80 names (the names prompts use).
+VBench uses GRiT-B (``vbench/third_party/grit_model.py``), which the default specs run
+(``vbench_cn/features/grit.py``). The alternative is OWLv2 B/16 (Minderer et al., "Scaling
+Open-Vocabulary Object Detection", NeurIPS 2023), ``Owlv2ForObjectDetection`` from
+transformers, built from its config offline and queried with ``"a photo of a {coco name}"``
+for the 80 COCO-80 names (the names prompts use).
 
 Preprocessing follows ``Owlv2ImageProcessor``: pad to a square at the bottom/right with
 grey 0.5 and resize to 960x960 (done here as resize-then-pad, bilinear, antialiased; the
@@ -137,12 +138,12 @@ register_weights(
         meta={
             "num_params": 154966792,
             "paper": "Minderer et al., Scaling Open-Vocabulary Object Detection, NeurIPS 2023",
-            "vbench_file": "vbench/object_class.py (GRiT there; substitute)",
+            "vbench_file": "vbench/object_class.py (GRiT there; an alternative detector)",
             "used_by": [
-                "object_class",
-                "multiple_objects",
-                "color",
-                "spatial_relationship",
+                "object_class_owl",
+                "multiple_objects_owl",
+                "color_owl",
+                "spatial_relationship_owl",
                 "box_alignment",
                 "motion_direction",
             ],
