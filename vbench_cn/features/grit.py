@@ -20,7 +20,7 @@ it does, reproduced here (``docs/grit.md`` has every constant with its VBench fi
 Boxes are in the pixels of the frame the network saw (after that downscale), as VBench's
 rules read them. The text decoder's tokens become words with BERT's uncased WordPiece
 vocabulary (``bert-base-uncased``, the tokenizer VBench's GRiT loads), decoded as
-transformers 4.33.2 (VBench's pin) does (:func:`decode_wordpiece`).
+transformers 4.33.2 (VBench's pin) does (:class:`~vbench_cn.features.wordpiece.WordPieceTokenizer`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -40,6 +39,7 @@ from torchvision.transforms import functional as TF
 from vbench_cn.features import ExtractorOptions, FeatureExtractor
 from vbench_cn.features.grit_arch import END_TOKEN, GRiT, GritConfig, GritOutput
 from vbench_cn.features.outputs import Detection
+from vbench_cn.features.wordpiece import BERT_VOCAB_SIZE, SPECIAL_IDS, VOCAB, WordPieceTokenizer
 from vbench_cn.video import VideoInfo
 from vbench_cn.weights import Weights, WeightsError, register_weights
 
@@ -49,21 +49,6 @@ log = logging.getLogger(__name__)
 DOWNSCALE_ABOVE = 768
 #: ... so that the short side becomes this (new side = ``int(720 / short * side)``).
 DOWNSCALE_TO = 720.0
-#: Ids the decoder skips ([PAD], [UNK], [CLS], [SEP], [MASK]): BERT's special tokens.
-SPECIAL_IDS = frozenset({0, 100, 101, 102, 103})
-#: transformers 4.33.2 ``clean_up_tokenization`` (on by default), applied in this order.
-_CLEAN_UP = (
-    (" .", "."),
-    (" ?", "?"),
-    (" !", "!"),
-    (" ,", ","),
-    (" ' ", "'"),
-    (" n't", "n't"),
-    (" 'm", "'m"),
-    (" 's", "'s"),
-    (" 've", "'ve"),
-    (" 're", "'re"),
-)
 
 
 def build_grit() -> nn.Module:
@@ -131,74 +116,13 @@ register_weights(
 )
 
 
-def _vocabulary_holder() -> nn.Module:
-    return nn.Module()  # a text file: nothing to build
-
-
-register_weights(
-    Weights(
-        name="bert_base_uncased_vocab",
-        build=_vocabulary_holder,
-        source="hf://google-bert/bert-base-uncased/vocab.txt",
-        filename="bert-base-uncased-vocab.txt",
-        # 231,508-byte uncased BERT WordPiece list; the digest is the one independent projects
-        # pin for byte-identical copies of it (docs/grit.md says how it was established)
-        sha256="07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
-        size_bytes=231_508,
-        license="Apache-2.0",
-        transforms="one WordPiece token per line, id = line number (30522 lines)",
-        meta={
-            "num_params": 0,
-            "paper": "Devlin et al., BERT, NAACL 2019",
-            "vbench_file": "vbench/third_party/grit_src/grit/modeling/roi_heads/grit_roi_heads.py",
-            "used_by": ["object_class", "multiple_objects", "color", "spatial_relationship"],
-        },
-    )
-)
-
-
 # --------------------------------------------------------------------------- vocabulary
 
 
-def read_vocabulary(path: str | Path) -> tuple[str, ...]:
-    """A WordPiece ``vocab.txt``: token ``i`` is line ``i`` (trailing newline removed).
-
-    A file that names a token twice is refused: BERT's loader would map the earlier id to
-    ``[UNK]``, which a real vocabulary never needs.
-    """
-    try:
-        tokens = tuple(
-            line.rstrip("\n") for line in Path(path).read_text(encoding="utf-8").splitlines(True)
-        )
-    except (OSError, UnicodeDecodeError) as exc:
-        raise WeightsError(f"bert_base_uncased_vocab: {path}: cannot read ({exc})") from None
-    if len(set(tokens)) != len(tokens):
-        raise WeightsError(f"bert_base_uncased_vocab: {path}: a token appears twice")
-    return tokens
-
-
-def placeholder_vocabulary(size: int) -> tuple[str, ...]:
+def placeholder_vocabulary() -> list[str]:
     """BERT's special tokens at their ids, ``tok<i>`` elsewhere (random weights, no vocab file)."""
-    special = {0: "[PAD]", 100: "[UNK]", 101: "[CLS]", 102: "[SEP]", 103: "[MASK]"}
-    return tuple(special.get(i, f"tok{i}") for i in range(size))
-
-
-def decode_wordpiece(ids: Sequence[int], vocab: Sequence[str]) -> str:
-    """Token ids -> text as ``BertTokenizer.decode(ids, skip_special_tokens=True)`` of
-    transformers 4.33.2: special ids dropped, tokens joined by spaces with ``" ##"`` glued,
-    then transformers' clean-up of spaces before punctuation and contractions.
-
-    Example:
-        >>> vocab = ["[PAD]"] * 100 + ["[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-        >>> vocab += ["red", "car", "##s", "."]
-        >>> decode_wordpiece([104, 105, 106, 107, 102, 102], vocab)
-        'red cars.'
-    """
-    tokens = [vocab[i] if i < len(vocab) else "[UNK]" for i in ids if i not in SPECIAL_IDS]
-    text = " ".join(tokens).replace(" ##", "").strip()
-    for old, new in _CLEAN_UP:
-        text = text.replace(old, new)
-    return text
+    special = {i: token for token, i in SPECIAL_IDS.items()}
+    return [special.get(i, f"tok{i}") for i in range(BERT_VOCAB_SIZE)]
 
 
 def _tokens_before_end(row: Sequence[float]) -> list[int]:
@@ -301,22 +225,24 @@ def shared_grit(options: ExtractorOptions) -> tuple[nn.Module, str]:
     return _SHARED[key]
 
 
-def load_vocabulary(options: ExtractorOptions, size: int) -> tuple[tuple[str, ...], str | None]:
-    """The BERT vocabulary and its id; with random weights and no file, a placeholder.
+def load_tokenizer(options: ExtractorOptions) -> tuple[WordPieceTokenizer, str | None]:
+    """The BERT vocabulary as a tokenizer, and its id; with random weights and no file, a
+    placeholder vocabulary.
 
     Returns:
-        ``(tokens, "bert_base_uncased_vocab@<sha12>")``, or ``(placeholder, None)``.
+        ``(tokenizer, "bert_base_uncased_vocab@<sha12>")``, or ``(placeholder, None)``.
     """
-    from vbench_cn.weights import WeightsMissing, fetch_file
+    from vbench_cn.weights import WeightsMissing, check_file, ensure
 
     try:
-        path, vocab_id = fetch_file("bert_base_uncased_vocab", options)
+        path = ensure(VOCAB, options)
     except WeightsMissing:
         if not options.random_weights:
             raise
         log.info("grit: no BERT vocabulary file; random weights decode to placeholder tokens")
-        return placeholder_vocabulary(size), None
-    return read_vocabulary(path), vocab_id
+        return WordPieceTokenizer(placeholder_vocabulary()), None
+    sha = check_file(VOCAB, path, pinned=VOCAB not in options.weights_overrides)
+    return WordPieceTokenizer.from_file(path), f"{VOCAB}@{sha[:12]}"
 
 
 class GritDetections(FeatureExtractor):
@@ -330,7 +256,7 @@ class GritDetections(FeatureExtractor):
     name = "grit_b"
     batch_size = 16
     cpu_batch_size = 4
-    weights: ClassVar[tuple[str, ...]] = ("grit_b_densecap_objectdet", "bert_base_uncased_vocab")
+    weights: ClassVar[tuple[str, ...]] = ("grit_b_densecap_objectdet", VOCAB)
     amp_ok = False  # VBench runs GRiT in float32; half precision moves scores across 0.5
     downscale = staticmethod(downscale_torchvision)
 
@@ -340,7 +266,7 @@ class GritDetections(FeatureExtractor):
         cfg: GritConfig = self.model.cfg
         self.max_boxes = cfg.max_detections
         self.text_len = cfg.max_steps - 1
-        self.vocab, vocab_id = load_vocabulary(options, cfg.vocab_size)
+        self.tokenizer, vocab_id = load_tokenizer(options)
         self.weights_id = model_id if vocab_id is None else f"{model_id}+{vocab_id}"
 
     def prepare(
@@ -365,12 +291,10 @@ class GritDetections(FeatureExtractor):
                     break
                 dets.append(
                     Detection(
-                        label=decode_wordpiece(
-                            _tokens_before_end(row[_FIXED : _FIXED + t]), self.vocab
-                        ),
+                        label=self.tokenizer.decode(_tokens_before_end(row[_FIXED : _FIXED + t])),
                         score=float(row[1]),
                         box=(row[2], row[3], row[4], row[5]),
-                        caption=decode_wordpiece(_tokens_before_end(row[_FIXED + t :]), self.vocab),
+                        caption=self.tokenizer.decode(_tokens_before_end(row[_FIXED + t :])),
                     )
                 )
             frames.append(dets)

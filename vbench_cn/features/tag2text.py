@@ -31,7 +31,7 @@ from vbench_cn.features._transforms import IMAGENET_MEAN, IMAGENET_STD, normaliz
 from vbench_cn.features.beam_search import beam_search
 from vbench_cn.features.outputs import FrameCaptions
 from vbench_cn.features.tag2text_arch import Tag2Text, config_from_state_dict
-from vbench_cn.features.wordpiece import WordPieceTokenizer, synthetic_vocab
+from vbench_cn.features.wordpiece import VOCAB, WordPieceTokenizer, synthetic_vocab
 from vbench_cn.video import VideoInfo
 from vbench_cn.weights import StateDict, Weights, WeightsError, register_weights
 
@@ -55,7 +55,6 @@ TAG_LIST_SOURCE = (
 TAG_LIST_SHA256 = "7d05c7cb88ed46a2aee1434776964f6bdbda0c0f4233c8633e109084382d3a45"
 
 CHECKPOINT = "tag2text_swin_14m"
-VOCAB = "bert_base_uncased_vocab"
 
 
 @lru_cache(maxsize=1)
@@ -119,10 +118,6 @@ def _build() -> nn.Module:
     return Tag2Text()
 
 
-def _build_vocab_holder() -> nn.Module:
-    return nn.Module()  # a text file: no parameters
-
-
 register_weights(
     Weights(
         name=CHECKPOINT,
@@ -145,27 +140,6 @@ register_weights(
         },
         convert=_convert,
         randomize=_make_realistic,
-    )
-)
-
-register_weights(
-    Weights(
-        name=VOCAB,
-        build=_build_vocab_holder,
-        source="hf://google-bert/bert-base-uncased/vocab.txt",
-        filename="bert-base-uncased-vocab.txt",
-        # 30,522 lines, 231,508 bytes; the same digest is pinned for this vocabulary by
-        # independent projects (docs/tag2text.md).
-        sha256="07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
-        size_bytes=231_508,
-        license="Apache-2.0 (google-research/bert)",
-        transforms="WordPiece vocabulary, one token a line (uncased)",
-        meta={
-            "num_params": 0,
-            "paper": "Devlin et al., BERT, NAACL 2019",
-            "vbench_file": "vbench/third_party/tag2Text/tag2text.py",
-            "used_by": ["scene"],
-        },
     )
 )
 

@@ -10,7 +10,8 @@ the text are not recognised (Tag2Text never writes any).
 
 :func:`synthetic_vocab` builds a stand-in vocabulary of the real size with BERT's special
 tokens at their real ids, for ``--random-weights`` runs and tests: the real ``vocab.txt``
-cannot be fetched offline (it is a pinned registry file, ``bert_base_uncased_vocab``).
+cannot be fetched offline (it is a pinned registry file, ``bert_base_uncased_vocab``, registered
+here for both models that read it: Tag2Text and GRiT).
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from torch import nn
+
+from vbench_cn.weights import Weights, register_weights
+
 #: bert-base-uncased's vocabulary size and the ids of its special tokens.
 BERT_VOCAB_SIZE = 30522
 PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
@@ -26,6 +31,41 @@ SPECIAL_IDS = {PAD: 0, UNK: 100, CLS: 101, SEP: 102, MASK: 103}
 #: Tokens Tag2Text adds after the vocabulary (``tag2text.py`` ``init_tokenizer``).
 DEC, ENC = "[DEC]", "[ENC]"
 MAX_WORD_CHARS = 100
+#: Registry name of bert-base-uncased's ``vocab.txt`` (Tag2Text's and GRiT's tokenizer).
+VOCAB = "bert_base_uncased_vocab"
+
+
+def _build_vocab_holder() -> nn.Module:
+    return nn.Module()  # a text file: no parameters
+
+
+register_weights(
+    Weights(
+        name=VOCAB,
+        build=_build_vocab_holder,
+        source="hf://google-bert/bert-base-uncased/vocab.txt",
+        filename="bert-base-uncased-vocab.txt",
+        # 30,522 lines, 231,508 bytes; the same digest is pinned for this vocabulary by
+        # independent projects (docs/tag2text.md, docs/grit.md).
+        sha256="07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
+        size_bytes=231_508,
+        license="Apache-2.0 (google-research/bert)",
+        transforms="WordPiece vocabulary, one token a line (uncased)",
+        meta={
+            "num_params": 0,
+            "paper": "Devlin et al., BERT, NAACL 2019",
+            "vbench_file": "vbench/third_party/tag2Text/tag2text.py; "
+            "vbench/third_party/grit_src/grit/modeling/roi_heads/grit_roi_heads.py",
+            "used_by": [
+                "scene",
+                "object_class",
+                "multiple_objects",
+                "color",
+                "spatial_relationship",
+            ],
+        },
+    )
+)
 
 _CLEANUPS = (
     (" .", "."),
