@@ -60,7 +60,7 @@ def _cases() -> list[GritCase]:
         }
 
     left = relation("dog", "cat", "on the left of")
-    top = relation("cat", "person", "on the top of")
+    top = relation("dog", "person", "on the top of")
     return [
         GritCase(
             "a dog on the left of a cat",
@@ -73,14 +73,14 @@ def _cases() -> list[GritCase]:
             meta={"object": "dog", "objects": ["dog", "cat"], "relation": left["meta"]},
         ),
         GritCase(
-            "a cat on the top of a person",
+            "a dog on the top of a person",
             lambda: s.translating_clip(18, 67, 85, pixels_per_frame=2),  # odd size: 4:4:4
             aux={
-                "object_class": {"object": "cat"},
-                "multiple_objects": {"object": "cat and person"},
+                "object_class": {"object": "dog"},
+                "multiple_objects": {"object": "dog and person"},
                 **top["aux"],
             },
-            meta={"object": "cat", "objects": ["cat", "person"], "relation": top["meta"]},
+            meta={"object": "dog", "objects": ["dog", "person"], "relation": top["meta"]},
         ),
         GritCase(
             "a red dog",
@@ -89,19 +89,20 @@ def _cases() -> list[GritCase]:
             meta={"color": "red", "object": "dog"},
         ),
         GritCase(
-            "a blue cat",
+            "a green cat",
             lambda: s.noise_clip(16, 64, 64, seed=5),
-            aux={"color": {"color": "blue"}},
-            meta={"color": "blue", "object": "cat"},
+            aux={"color": {"color": "green"}},
+            meta={"color": "green", "object": "cat"},
         ),
     ]
 
 
 CASES: list[GritCase] = _cases()
 
-#: What the DEFAULT test run checks against the fixture (our side only): one video of the
-#: three ObjectDet dimensions and one colour video.
-DEFAULT_FILES = ("a dog on the left of a cat-0.mp4", "a red dog-0.mp4")
+#: What the DEFAULT test run checks against the fixture (our side only): the ObjectDet video
+#: and the colour video with non-zero scores (an object in 2 frames, both objects in one, a
+#: same-class pair; a colour frame), so the default run exercises every rule.
+DEFAULT_FILES = ("a dog on the top of a person-0.mp4", "a green cat-0.mp4")
 
 
 def write_videos(folder: Path, digest: Callable[[Path], str]) -> dict[str, str]:
