@@ -25,7 +25,6 @@ transformers 4.33.2 (VBench's pin) does (:class:`~vbench_cn.features.wordpiece.W
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -42,8 +41,6 @@ from vbench_cn.features.outputs import Detection
 from vbench_cn.features.wordpiece import BERT_VOCAB_SIZE, SPECIAL_IDS, VOCAB, WordPieceTokenizer
 from vbench_cn.video import VideoInfo
 from vbench_cn.weights import Weights, WeightsError, register_weights
-
-log = logging.getLogger(__name__)
 
 #: Frames whose short side exceeds this are downscaled (``vbench/object_class.py``, ``color.py``).
 DOWNSCALE_ABOVE = 768
@@ -226,21 +223,17 @@ def shared_grit(options: ExtractorOptions) -> tuple[nn.Module, str]:
 
 
 def load_tokenizer(options: ExtractorOptions) -> tuple[WordPieceTokenizer, str | None]:
-    """The BERT vocabulary as a tokenizer, and its id; with random weights and no file, a
-    placeholder vocabulary.
+    """The BERT vocabulary as a tokenizer, and its id; with random weights a placeholder
+    vocabulary (the file is not read, so the record's weights say just ``"random"``).
 
     Returns:
         ``(tokenizer, "bert_base_uncased_vocab@<sha12>")``, or ``(placeholder, None)``.
     """
-    from vbench_cn.weights import WeightsMissing, check_file, ensure
+    from vbench_cn.weights import check_file, ensure
 
-    try:
-        path = ensure(VOCAB, options)
-    except WeightsMissing:
-        if not options.random_weights:
-            raise
-        log.info("grit: no BERT vocabulary file; random weights decode to placeholder tokens")
+    if options.random_weights:
         return WordPieceTokenizer(placeholder_vocabulary()), None
+    path = ensure(VOCAB, options)
     sha = check_file(VOCAB, path, pinned=VOCAB not in options.weights_overrides)
     return WordPieceTokenizer.from_file(path), f"{VOCAB}@{sha[:12]}"
 
