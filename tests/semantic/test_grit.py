@@ -257,3 +257,34 @@ def test_extractor_runs_batched_and_shares_one_network(monkeypatch: pytest.Monke
         assert all(
             0 <= d.box[0] <= d.box[2] <= 56 and 0 <= d.box[1] <= d.box[3] <= 40 for d in frame
         )
+
+
+def test_weights_id_is_what_the_run_expects_before_building(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runner's setup check predicts a record's weights without building the model: for
+    GRiT the checkpoint and the vocabulary, "+"-joined; with random weights just "random"."""
+    import dataclasses
+
+    from vbench_cn import weights
+    from vbench_cn.features import ExtractorOptions
+
+    weights.get_weights("grit_b_densecap_objectdet")
+    entry = weights.WEIGHTS["grit_b_densecap_objectdet"]
+    monkeypatch.setitem(
+        weights.WEIGHTS, "grit_b_densecap_objectdet", dataclasses.replace(entry, build=tiny_grit)
+    )
+    monkeypatch.setattr(G, "_SHARED", {})
+    ckpt, vocab = tmp_path / "grit.pth", tmp_path / "vocab.txt"
+    torch.save({"model": tiny_grit().state_dict()}, ckpt)
+    vocab.write_text("\n".join(G.placeholder_vocabulary()) + "\n", encoding="utf-8")
+    overrides = {"grit_b_densecap_objectdet": str(ckpt), "bert_base_uncased_vocab": str(vocab)}
+    for opts in (
+        ExtractorOptions(weights_overrides=overrides),
+        ExtractorOptions(random_weights=True, weights_overrides=overrides),
+    ):
+        built = G.GritDetectionsColor(opts)
+        assert built.weights_id == G.GritDetectionsColor.weights_identity(opts)
+    assert built.weights_id == "random"
+    real = G.GritDetections(ExtractorOptions(weights_overrides=overrides)).weights_id
+    assert real.startswith("grit_b_densecap_objectdet@") and "+bert_base_uncased_vocab@" in real
