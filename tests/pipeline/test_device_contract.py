@@ -48,6 +48,12 @@ DATA_DEPENDENT: dict[str, tuple[str, bool]] = {
         "keeps boxes per image (nonzero, NMS) and finalize reads them into Detection objects",
         False,  # everything up to the box selection stays on the device
     ),
+    "grit_b": (
+        "keeps proposals and boxes per image (threshold, NMS) and decodes until every "
+        "description has ended",
+        False,  # backbone, pyramid and proposal head stay on the device
+    ),
+    "grit_b_color": ("as grit_b (only the downscale differs)", False),
     "tag2text_swin14m": (
         "tags pass through a host tokenizer and beam search reads every step's tokens",
         True,  # token ids are host lists by nature; one small upload per step
