@@ -74,6 +74,7 @@ def check_protocol(
             warnings.append(
                 f"{model}: {vfr} videos have a variable frame rate (sampled by timestamp)"
             )
+        warnings.extend(_probe_warnings(model, ok))  # type: ignore[arg-type]
         samples = Counter(i.prompt_id for i in its if i.prompt_id)
         for spec in specs:
             warnings.extend(_spec_warnings(model, spec, ok, samples))  # type: ignore[arg-type]
@@ -125,4 +126,35 @@ def _spec_warnings(
                 f"{model}: {spec.id}: {off} prompts do not have {want} samples "
                 f"(VBench samples {want} per prompt)"
             )
+    return out
+
+
+#: Videos named one by one in the probe warnings of a model; the rest are counted.
+NAMED_PROBE_WARNINGS = 5
+
+
+def _probe_warnings(model: str, infos: Sequence[VideoInfo]) -> list[str]:
+    """What the probe corrected (timestamps, frame rate) or turned (rotation, pixel aspect).
+
+    Each corrected video is named with its first correction, up to
+    :data:`NAMED_PROBE_WARNINGS`; every record's ``probe.warnings`` has them all.
+    """
+    out: list[str] = []
+    corrected = [v for v in infos if v.warnings]
+    for v in corrected[:NAMED_PROBE_WARNINGS]:
+        more = f" (+{len(v.warnings) - 1} more)" if len(v.warnings) > 1 else ""
+        out.append(f"{model}: {v.path}: {v.warnings[0]}{more}")
+    if len(corrected) > NAMED_PROBE_WARNINGS:
+        out.append(
+            f"{model}: {len(corrected) - NAMED_PROBE_WARNINGS} more videos with probe warnings"
+            " (each record's probe.warnings)"
+        )
+    rotated = sum(1 for v in infos if v.rotation)
+    stretched = sum(1 for v in infos if v.sample_aspect_ratio != "1:1")
+    if rotated or stretched:
+        out.append(
+            f"{model}: {rotated} videos turned upright by their display matrix, {stretched} with"
+            " non-square pixels stretched, before any backbone sees them (VBench reads frames"
+            " as coded)"
+        )
     return out

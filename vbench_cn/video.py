@@ -7,13 +7,21 @@ chunk size. Both libraries convert with FFmpeg's swscale and return identical RG
 unbounded queue whenever the caller pauses, so while our runner ran a slow forward pass a
 10-minute 1080p video filled 24 GB (issue 9; bench/decode_bench.py). PyAV is also the
 fallback for files decord cannot open, and decord for frames PyAV cannot decode. Frames
-come out as ``uint8`` tensors ``(N, H, W, 3)`` in RGB order.
+come out as ``uint8`` tensors ``(N, H, W, 3)`` in RGB order, turned upright by the
+container's display matrix and stretched to square pixels (sample aspect ratio).
 
 A backbone may need frames scaled by the decoder itself (VBench's scene reads frames through
 ``decord.VideoReader(width=384, height=384)``): such a *view* ``(width, height)`` is made in
 the same decoding pass from each decoded frame, by an FFmpeg ``scale=W:H:flags=bilinear``
 filter converting straight to RGB, which is what decord's filter graph does (FFmpeg 4's
-default scale flags are bilinear); the frames are identical to decord's (a test).
+default scale flags are bilinear); the frames are identical to decord's (a test). A view is
+turned upright too (the decoder scales to the rotated size first).
+
+The probe trusts no single number. Timestamps must be finite, increasing and within the
+container's duration; decord's are tried first (VBench reads them), then PyAV's packet
+timestamps, then ``index / fps``. A value no fallback makes plausible (duration, frame
+rate, frame count, frame size beyond :data:`LIMITS`) is a :class:`VideoError` naming it,
+never a number capped later; what was corrected is said in ``VideoInfo.warnings``.
 """
 
 from __future__ import annotations
@@ -22,8 +30,10 @@ import functools
 import logging
 import math
 import os
+import struct
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -33,7 +43,26 @@ if TYPE_CHECKING:  # torch is imported where frames become tensors, so specs loa
 
 log = logging.getLogger(__name__)
 
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".gif", ".m4v")
+#: File name endings read as videos without looking inside; other files are sniffed
+#: (:func:`sniff_video`).
+VIDEO_EXTENSIONS = (
+    ".mp4",
+    ".avi",
+    ".mov",
+    ".mkv",
+    ".webm",
+    ".gif",
+    ".m4v",
+    ".mpg",
+    ".mpeg",
+    ".ts",
+    ".m2ts",
+    ".mts",
+    ".3gp",
+    ".flv",
+    ".wmv",
+    ".ogv",
+)
 
 #: Frames per decode chunk: 64 frames of 1080p RGB are ~400 MB; callers may pass less.
 DEFAULT_CHUNK_FRAMES = 64
@@ -56,13 +85,41 @@ def set_decoder_threads(count: int) -> None:
 View = tuple[int, int] | None
 
 
+@dataclass(frozen=True)
+class ProbeLimits:
+    """What a plausible video stays within; beyond, the probe is an error, not a capped value.
+
+    Wide enough for any real footage (a day-long recording, 1000-fps high-speed video,
+    16K frames), narrow enough that every array sized from a probe fits in memory.
+    """
+
+    max_duration_seconds: float = 24 * 3600.0
+    min_fps: float = 0.01
+    max_fps: float = 1000.0
+    max_frames: int = 5_000_000
+    max_side: int = 16384
+    max_pixels: int = 16384 * 8640  # 16K
+
+
+LIMITS = ProbeLimits()
+
+
 class VideoError(Exception):
     """A video cannot be read; the message names the file and the cause on one line."""
 
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """What the probe found in a video file, without decoding its frames."""
+    """What the probe found in a video file, without decoding its frames.
+
+    ``width``/``height`` are the frames as shown (and as the backbones see them): after the
+    display matrix's rotation and the sample aspect ratio. ``fps`` is the rate of the
+    coded frames (frames over duration, the container's rate when they agree within 1 %);
+    ``container_fps`` is what the container declares (a drop-chunk AVI declares 15 fps for
+    2.5 coded frames per second). ``timestamps`` says where the timestamps came from:
+    ``index`` (decord), ``packets`` (PyAV's packet timestamps) or ``frame_rate``
+    (``index / fps``); ``warnings`` lists what the probe corrected or could not honour.
+    """
 
     path: str
     num_frames: int
@@ -73,12 +130,20 @@ class VideoInfo:
     codec: str | None
     variable_frame_rate: bool
     backend: Literal["decord", "pyav"]
+    container_fps: float | None = None
+    rotation: int = 0
+    sample_aspect_ratio: str = "1:1"
+    timestamps: Literal["index", "packets", "frame_rate"] = "index"
+    warnings: tuple[str, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (paths as strings, floats rounded for readability)."""
         d = asdict(self)
         d["fps"] = round(self.fps, 4)
         d["duration_seconds"] = round(self.duration_seconds, 4)
+        if self.container_fps is not None:
+            d["container_fps"] = round(self.container_fps, 4)
+        d["warnings"] = list(self.warnings)
         return d
 
 
@@ -118,8 +183,8 @@ class Sampling:
         ((key, value),) = spec.items()
         if key not in ("frames", "every_seconds", "fps", "stride_fps"):
             raise ValueError(
-                f"unknown sampling {key!r}; "
-                "allowed: fps='all', frames, every_seconds, fps, stride_fps"
+                f"unknown sampling {key!r}; allowed: fps='all', frames, every_seconds, fps,"
+                " stride_fps"
             )
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
             raise ValueError(f"sampling {key} must be a positive number, got {value!r}")
@@ -184,58 +249,359 @@ def times_to_indices(timestamps: np.ndarray, step_seconds: float) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     start = float(timestamps[0])
     end = float(timestamps[-1])
-    count = int(math.floor((end - start) / step_seconds + 1e-9)) + 1
+    span = (end - start) / step_seconds
+    if not math.isfinite(span) or span < 0 or span + 1 > LIMITS.max_frames:
+        # The probe refuses such timestamps; this guards any other caller's allocation.
+        raise ValueError(
+            f"sampling every {step_seconds:g} s over {start:g}..{end:g} s would take "
+            f"{span:.3g} frames (limit {LIMITS.max_frames})"
+        )
+    count = int(math.floor(span + 1e-9)) + 1
     targets = start + step_seconds * np.arange(count)
     idx = np.searchsorted(timestamps, targets + 1e-9, side="right") - 1
     return np.unique(np.clip(idx, 0, len(timestamps) - 1)).astype(np.int64)
+
+
+# --------------------------------------------------------------------------- probe
+
+
+@dataclass(frozen=True)
+class _Stream:
+    """What FFmpeg's headers and the first decoded frame say about a file's video stream."""
+
+    codec: str | None
+    coded_width: int
+    coded_height: int
+    sample_aspect_ratio: Fraction
+    rotation: int  # degrees counter-clockwise that turn a coded frame upright: 0, 90, 180, 270
+    container_fps: float | None
+    duration: float | None  # seconds, from the stream or the container header
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Display:
+    """How decoded frames become shown frames: scaled to ``(width, height)``, then rotated."""
+
+    width: int  # before rotation
+    height: int
+    rotation: int
+
+    def apply(self, rgb: np.ndarray) -> np.ndarray:
+        """An ``(H, W, 3)`` frame of the scaled size turned upright."""
+        return np.rot90(rgb, self.rotation // 90) if self.rotation else rgb
+
+    def coded_view(self, view: tuple[int, int]) -> tuple[int, int]:
+        """The size to scale a coded frame to so that, turned upright, it is ``view``."""
+        return (view[1], view[0]) if self.rotation in (90, 270) else view
+
+
+def _plausible_fps(fps: float | None) -> bool:
+    return fps is not None and math.isfinite(fps) and LIMITS.min_fps <= fps <= LIMITS.max_fps
+
+
+def _probe_stream(path: str) -> _Stream:
+    """Open the container, read its video stream's headers and decode its first frame.
+
+    Raises a one-line :class:`VideoError` when FFmpeg cannot open the file or finds no video
+    stream (before decord, whose native errors are noisier). The first frame carries the
+    display matrix (rotation), which the stream headers do not expose.
+    """
+    import av
+
+    try:
+        with av.open(path) as container:
+            if not container.streams.video:
+                raise VideoError(f"{path}: not a readable video (no video stream)")
+            stream = container.streams.video[0]
+            ctx = stream.codec_context
+            rate = stream.average_rate or stream.guessed_rate
+            fps = float(rate) if rate else None
+            duration = None
+            if stream.duration and stream.time_base:
+                duration = float(stream.duration * stream.time_base)
+            elif container.duration:
+                duration = container.duration / 1_000_000  # AV_TIME_BASE
+            sar = stream.sample_aspect_ratio or ctx.sample_aspect_ratio
+            try:
+                first = next(container.decode(stream), None)
+            except Exception as exc:  # av.error.*: the reader says so later, frame by frame
+                log.debug("first frame of %s not decodable: %s", path, exc)
+                first = None
+            width, height = int(ctx.width or 0), int(ctx.height or 0)
+            if (not width or not height) and first is not None:
+                width, height = int(first.width), int(first.height)
+            codec = ctx.name
+    except VideoError:
+        raise
+    except Exception as exc:  # av.error.* (InvalidDataError, ...) and OSError
+        text = getattr(exc, "strerror", None) or str(exc)
+        reason = str(text).splitlines()[0][:200] if text else type(exc).__name__
+        raise VideoError(f"{path}: not a readable video ({reason})") from None
+    warnings: list[str] = []
+    rotation = 0
+    if first is not None:
+        rotation, note = _rotation(first)
+        if note:
+            warnings.append(note)
+    sar_value = Fraction(sar) if sar else Fraction(1)
+    if sar_value <= 0:
+        sar_value = Fraction(1)
+    if not Fraction(1, 4) <= sar_value <= 4:
+        warnings.append(f"sample aspect ratio {sar_value} is implausible; ignored")
+        sar_value = Fraction(1)
+    return _Stream(
+        codec, width, height, sar_value, rotation, fps, duration or None, tuple(warnings)
+    )
+
+
+def _rotation(frame: Any) -> tuple[int, str | None]:
+    """Degrees counter-clockwise that turn ``frame`` upright, from its display matrix.
+
+    The matrix is 9 int32 (16.16 fixed point); the angle is ``av_display_rotation_get``'s.
+    A mirrored matrix or an angle off a multiple of 90 degrees is not applied; the second
+    value says so.
+    """
+    for side in frame.side_data:
+        if "DISPLAYMATRIX" not in str(side.type).upper():
+            continue
+        raw = bytes(side)
+        if len(raw) < 36:
+            return 0, "display matrix unreadable; not applied"
+        m = struct.unpack("<9i", raw[:36])
+        scale0, scale1 = math.hypot(m[0], m[3]), math.hypot(m[1], m[4])
+        if not scale0 or not scale1:
+            return 0, "display matrix degenerate; not applied"
+        angle = -math.degrees(math.atan2(m[1] / scale1, m[0] / scale0)) % 360
+        if m[0] * m[4] - m[1] * m[3] < 0:
+            return 0, f"display matrix mirrors the picture (rotation {angle:.0f}°); not applied"
+        quarter = round(angle / 90) % 4
+        if abs(angle - 90 * round(angle / 90)) > 1:
+            return 0, f"display matrix rotates by {angle:.0f}°, not a multiple of 90°; not applied"
+        return 90 * quarter, None
+    return 0, None
+
+
+def _decord_index(path: str) -> tuple[Any, int, np.ndarray]:
+    """decord's reader, frame count and per-frame timestamps (seconds; VBench's index)."""
+    import decord
+
+    decord.bridge.set_bridge("native")
+    # decord's own FFmpeg writes to stderr ("partial file", "Invalid NAL unit size"): one
+    # line per bad packet, on every rank. What matters reaches the record as one line.
+    quiet = not log.isEnabledFor(logging.DEBUG)
+    decord.logging.set_level(decord.logging.QUIET if quiet else decord.logging.INFO)
+    vr = decord.VideoReader(path, num_threads=1)
+    n = len(vr)
+    if n > LIMITS.max_frames:
+        raise VideoError(f"{path}: implausible frame count {n} (limit {LIMITS.max_frames})")
+    ts = vr.get_frame_timestamp(np.arange(n))[:, 0] if n else np.zeros(0)
+    return vr, n, np.asarray(ts, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class _Packets:
+    """The coded (non-empty) packets of the video stream: how many, and their times in order."""
+
+    count: int
+    times: np.ndarray | None  # sorted seconds; None when some packet has no timestamp
+
+
+def _packet_index(path: str) -> _Packets:
+    """Demux (no decoding) the video stream: its non-empty packets and their timestamps.
+
+    Empty packets are an AVI's "drop" chunks (the previous frame shown again): not frames.
+    """
+    import av
+
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        tb = stream.time_base
+        pts: list[float] = []
+        missing = False
+        for packet in container.demux(stream):
+            if packet.size == 0:
+                continue
+            if packet.pts is None or not tb:
+                missing = True
+            else:
+                pts.append(float(packet.pts * tb))
+            if len(pts) > LIMITS.max_frames:
+                raise VideoError(f"{path}: implausible frame count (over {LIMITS.max_frames})")
+    count = len(pts) if not missing else len(pts) + 1  # at least one without a timestamp
+    if missing:
+        return _Packets(_count_packets(path), None)
+    return _Packets(count, np.sort(np.asarray(pts, dtype=np.float64)))
+
+
+def _count_packets(path: str) -> int:
+    import av
+
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        return sum(1 for packet in container.demux(stream) if packet.size)
+
+
+def timestamp_problem(timestamps: np.ndarray, container_seconds: float | None) -> str | None:
+    """Why ``timestamps`` (seconds, presentation order) cannot be trusted; None when they can.
+
+    Trusted timestamps are finite, strictly increasing, and within the container's duration
+    (with room for headers that underestimate it: twice that plus 10 s), or within
+    :data:`LIMITS` when the container declares none.
+
+    Example:
+        >>> timestamp_problem(np.array([0.0, 0.5, 1.0]), 1.5) is None
+        True
+        >>> timestamp_problem(np.array([-3.8e17, -3.8e17, 0.9]), 1.0)
+        'not increasing (1 of 2 steps), -3.8e+17..0.9 s'
+    """
+    ts = np.asarray(timestamps, dtype=np.float64)
+    if len(ts) == 0:
+        return None
+    if not np.isfinite(ts).all():
+        return f"not finite ({int((~np.isfinite(ts)).sum())} of {len(ts)})"
+    where = f"{ts[0]:.3g}..{ts[-1]:.3g} s"
+    steps = np.diff(ts)
+    bad = int((steps <= 0).sum())
+    if bad:
+        return f"not increasing ({bad} of {len(steps)} steps), {where}"
+    bound = LIMITS.max_duration_seconds
+    if container_seconds:
+        bound = min(bound, 2 * container_seconds + 10.0)
+    if abs(ts[0]) > bound or ts[-1] - ts[0] > bound:
+        said = f"the container's {container_seconds:.3g} s" if container_seconds else "the limit"
+        return f"{where}, beyond {said}"
+    return None
+
+
+@dataclass(frozen=True)
+class _Timeline:
+    """The timestamps chosen for a video, where they came from, and what was wrong before."""
+
+    times: np.ndarray  # seconds from the first frame
+    source: Literal["index", "packets", "frame_rate"]
+    notes: tuple[str, ...]
+
+
+def _timeline(
+    path: str, num_frames: int, index_times: np.ndarray | None, stream: _Stream
+) -> _Timeline:
+    """Sane timestamps: decord's index, else PyAV's packet timestamps, else ``index / fps``."""
+    tried: list[str] = []
+    if index_times is not None:
+        problem = timestamp_problem(index_times, stream.duration)
+        if problem is None:
+            return _Timeline(index_times - index_times[0], "index", ())
+        tried.append(f"index timestamps {problem}")
+    try:
+        packets: _Packets | None = _packet_index(path)
+    except VideoError:
+        raise
+    except Exception as exc:  # av.error.*: fall through to the frame rate
+        tried.append(f"packets unreadable ({_one_line(exc)})")
+        packets = None
+    if packets is not None:
+        if packets.times is None:
+            tried.append("packets without timestamps")
+        elif packets.count != num_frames:
+            tried.append(f"{packets.count} packets for {num_frames} frames")
+        else:
+            problem = timestamp_problem(packets.times, stream.duration)
+            if problem is None:
+                notes = (f"{'; '.join(tried)}: packet timestamps used",) if tried else ()
+                return _Timeline(packets.times - packets.times[0], "packets", notes)
+            tried.append(f"packet timestamps {problem}")
+    fps = stream.container_fps
+    if not _plausible_fps(fps):
+        raise VideoError(
+            f"{path}: no usable timestamps ({'; '.join(tried)}) and no plausible frame rate"
+            f" ({fps if fps is not None else 'none'})"
+        )
+    assert fps is not None
+    times = np.arange(num_frames, dtype=np.float64) / fps
+    return _Timeline(times, "frame_rate", (f"{'; '.join(tried)}: times = index / {fps:g} fps",))
+
+
+def _implausible(info: VideoInfo, coded: tuple[int, int]) -> str | None:
+    """Which probed value is beyond :data:`LIMITS`, in words; None when all are plausible."""
+    lim = LIMITS
+    if info.num_frames > lim.max_frames:
+        return f"frame count {info.num_frames} (limit {lim.max_frames})"
+    if not math.isfinite(info.duration_seconds) or info.duration_seconds > lim.max_duration_seconds:
+        return f"duration {info.duration_seconds:.3g} s (limit {lim.max_duration_seconds:g} s)"
+    if info.num_frames > 1 and not _plausible_fps(info.fps):
+        return f"frame rate {info.fps:.3g} fps (limits {lim.min_fps:g}..{lim.max_fps:g})"
+    for what, (w, h) in (("coded size", coded), ("shown size", (info.width, info.height))):
+        if min(w, h) < 1 or max(w, h) > lim.max_side or w * h > lim.max_pixels:
+            return f"{what} {w}x{h} (sides 1..{lim.max_side}, at most {lim.max_pixels} pixels)"
+    return None
 
 
 # --------------------------------------------------------------------------- readers
 
 
 class VideoReader:
-    """Opens a video once, knows its timestamps, and reads chosen frames in chunks."""
+    """Opens a video once, knows its timestamps, and reads chosen frames in chunks.
+
+    ``truncated`` is None, or after :meth:`read` stopped early because the stream ends
+    before frames the index lists (a cut-off upload), says how many frames were read.
+    """
 
     def __init__(self, path: str | os.PathLike[str], *, backend: str = "auto") -> None:
-        """Open ``path``; ``backend`` is ``auto`` (decord index, PyAV pixels), decord or pyav."""
+        """Open ``path``; backend ``auto`` (decord index, PyAV pixels), ``decord`` or ``pyav``."""
         if backend not in ("auto", "decord", "pyav"):
             raise ValueError(f"backend must be auto, decord or pyav, got {backend!r}")
         self.path = os.fspath(path)
         self.backend = backend
+        self.truncated: str | None = None
         if not os.path.exists(self.path):
             raise VideoError(f"{self.path}: file not found")
         if os.path.getsize(self.path) == 0:
             raise VideoError(f"{self.path}: empty file (0 bytes)")
-        errors: list[str] = []
-        self._impl: _DecordImpl | _PyAVImpl | None = None
         # Container headers first (cheap, quiet): a file FFmpeg cannot open gets one clear
         # error here instead of decord's native log spam.
-        header_error = _header_error(self.path)
-        if header_error is not None:
-            raise VideoError(f"{self.path}: not a readable video ({header_error})")
+        stream = _probe_stream(self.path)
+        errors: list[str] = []
+        self._vr: Any = None
+        index_times: np.ndarray | None = None
+        num_frames = 0
         if backend in ("auto", "decord"):
             try:
-                self._impl = _DecordImpl(self.path)
+                self._vr, num_frames, index_times = _decord_index(self.path)
+            except VideoError:
+                raise
             except Exception as exc:  # decord raises its own DECORDError and RuntimeError
                 errors.append(f"decord: {_one_line(exc)}")
-        if self._impl is None and backend in ("auto", "pyav"):
+        if self._vr is None:
+            if backend == "decord":
+                raise VideoError(f"{self.path}: cannot decode ({'; '.join(errors)})")
             try:
-                self._impl = _PyAVImpl(self.path)
+                num_frames = _packet_index(self.path).count
+            except VideoError:
+                raise
             except Exception as exc:  # av.error.* derive from various bases
                 errors.append(f"pyav: {_one_line(exc)}")
-        if self._impl is None:
-            raise VideoError(f"{self.path}: cannot decode ({'; '.join(errors)})")
-        if self._impl.num_frames == 0:
+                raise VideoError(f"{self.path}: cannot decode ({'; '.join(errors)})") from None
+        if num_frames == 0:
             raise VideoError(f"{self.path}: no decodable frames")
-        self.timestamps = self._impl.timestamps
-        self.info = self._impl.info()
+        timeline = _timeline(self.path, num_frames, index_times, stream)
+        self.timestamps = timeline.times
+        self._display = _display(stream)
+        self.info = _info(self.path, num_frames, timeline, stream, self._display, self._vr)
+        problem = _implausible(self.info, (stream.coded_width, stream.coded_height))
+        if problem is not None:
+            raise VideoError(f"{self.path}: implausible {problem}")
+        for note in self.info.warnings:
+            log.info("%s: %s", self.path, note)
 
     def read(
         self, indices: Sequence[int] | np.ndarray, *, chunk_frames: int = DEFAULT_CHUNK_FRAMES
     ) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
-        """Yield ``(indices_chunk, frames)`` with frames ``uint8 (n, H, W, 3)`` RGB.
+        """Yield ``(indices_chunk, frames)`` with frames ``uint8 (n, H, W, 3)`` RGB, upright.
 
         ``indices`` may repeat (VBench pads short videos); each distinct frame is decoded once.
+        When the stream ends before the last wanted frames (a truncated file) the frames
+        there are are yielded and :attr:`truncated` says so; nothing is raised.
         """
         for _, idx, frames in self.read_views(
             {None: np.asarray(indices)}, chunk_frames=chunk_frames
@@ -269,10 +635,15 @@ class VideoReader:
         # Pixels from PyAV unless decord was asked for; the next decoder reads what one could
         # not (decord on 1-pixel frames, PyAV short of the frames decord indexed).
         decoders: list[Callable[..., Iterator[tuple[View, np.ndarray, torch.Tensor]]]]
-        decoders = [functools.partial(_pyav_frames, self.path)]
-        if isinstance(self._impl, _DecordImpl):
-            decoders.insert(0 if self.backend == "decord" else 1, self._impl.read)
+        decoders = [functools.partial(_pyav_frames, self.path, display=self._display)]
+        if self._vr is not None:
+            decoders.insert(
+                0 if self.backend == "decord" else 1,
+                functools.partial(_decord_frames, self._vr, self.path, display=self._display),
+            )
         done = dict.fromkeys(todo, 0)
+        failures: list[str] = []
+        ended = False
         for attempt, decode in enumerate(decoders, start=1):
             try:
                 rest = {v: idx[done[v] :] for v, idx in todo.items() if done[v] < len(idx)}
@@ -283,14 +654,18 @@ class VideoReader:
             except VideoError:
                 raise
             except Exception as exc:
-                if attempt == len(decoders):
-                    raise VideoError(f"{self.path}: decoding failed ({_one_line(exc)})") from exc
-                log.debug(
-                    "decoder %d failed on %s (%s); the next reads the rest",
-                    attempt,
-                    self.path,
-                    _one_line(exc),
-                )
+                ended = ended or isinstance(exc, EOFError)
+                failures.append(_one_line(exc))
+                log.debug("decoder %d failed on %s (%s)", attempt, self.path, failures[-1])
+        if ended and sum(done.values()) > 0:
+            got, total = max(done.values()), max(len(idx) for idx in todo.values())
+            self.truncated = (
+                f"the stream ends early: {got} of the {total} frames wanted were decoded"
+                f" (the index lists {self.info.num_frames})"
+            )
+            log.info("%s: %s", self.path, self.truncated)
+            return
+        raise VideoError(f"{self.path}: decoding failed ({'; '.join(failures)})"[:400])
 
     def read_all(self, indices: Sequence[int] | np.ndarray) -> torch.Tensor:
         """Decode the given frames into one tensor, in the order (and repeats) given."""
@@ -298,6 +673,8 @@ class VideoReader:
 
         wanted = np.asarray(indices, dtype=np.int64)
         chunks = list(self.read(wanted))
+        if self.truncated:
+            raise VideoError(f"{self.path}: {self.truncated}")
         got = np.concatenate([c[0] for c in chunks])
         frames = torch.cat([c[1] for c in chunks])
         pos = np.searchsorted(got, wanted)
@@ -307,6 +684,54 @@ class VideoReader:
 def probe(path: str | os.PathLike[str]) -> VideoInfo:
     """Probe a video's metadata (fps, frames, duration, size, codec) without decoding it."""
     return VideoReader(path).info
+
+
+def _display(stream: _Stream) -> _Display:
+    width = stream.coded_width
+    if stream.sample_aspect_ratio != 1:
+        width = max(1, round(stream.coded_width * stream.sample_aspect_ratio))
+    return _Display(width, stream.coded_height, stream.rotation)
+
+
+def _info(
+    path: str, num_frames: int, timeline: _Timeline, stream: _Stream, display: _Display, vr: Any
+) -> VideoInfo:
+    """The :class:`VideoInfo` of an opened video."""
+    times = timeline.times
+    container_fps = stream.container_fps if _plausible_fps(stream.container_fps) else None
+    if len(times) > 1:
+        duration = float(times[-1] - times[0]) + float(np.median(np.diff(times)))
+        fps = num_frames / duration
+    else:
+        fps = container_fps or 0.0
+        duration = 1.0 / fps if fps > 0 else 0.0
+    warnings = list(stream.warnings) + list(timeline.notes)
+    if container_fps:
+        off = abs(fps - container_fps) / container_fps
+        if off <= 0.01:
+            fps = container_fps  # the exact declared rate (e.g. 30000/1001), not a rounding of it
+        elif off > 0.1:
+            warnings.append(
+                f"{fps:.3g} frames per second coded, the container declares {container_fps:.3g}"
+            )
+    shown = (display.height, display.width) if display.rotation in (90, 270) else None
+    width, height = (shown[1], shown[0]) if shown else (display.width, display.height)
+    return VideoInfo(
+        path=path,
+        num_frames=num_frames,
+        fps=fps,
+        duration_seconds=duration,
+        width=width if not shown else display.height,
+        height=height if not shown else display.width,
+        codec=stream.codec,
+        variable_frame_rate=_is_vfr(times),
+        backend="decord" if vr is not None else "pyav",
+        container_fps=stream.container_fps,
+        rotation=display.rotation,
+        sample_aspect_ratio=f"{stream.sample_aspect_ratio.numerator}:{stream.sample_aspect_ratio.denominator}",
+        timestamps=timeline.source,
+        warnings=tuple(warnings),
+    )
 
 
 def _one_line(exc: BaseException) -> str:
@@ -323,97 +748,54 @@ def _is_vfr(timestamps: np.ndarray) -> bool:
     return med > 0 and float(np.max(np.abs(gaps - med))) > 0.25 * med
 
 
-class _DecordImpl:
-    def __init__(self, path: str) -> None:
-        import decord
+def _decord_frames(
+    vr: Any,
+    path: str,
+    wanted: dict[View, np.ndarray],
+    chunks: dict[View, int],
+    *,
+    display: _Display,
+) -> Iterator[tuple[View, np.ndarray, torch.Tensor]]:
+    """Frame by frame with decord (``vr[i]``, an accurate seek that is free for the next frame).
 
-        decord.bridge.set_bridge("native")
-        self.path = path
-        self.vr = decord.VideoReader(path, num_threads=1)
-        self.num_frames = len(self.vr)
-        if self.num_frames:
-            ts = self.vr.get_frame_timestamp(np.arange(self.num_frames))
-            self.timestamps = np.asarray(ts[:, 0], dtype=np.float64)
+    Only for ``backend="decord"`` and as PyAV's fallback: while the caller pauses between
+    chunks, decord's decoder thread keeps decoding ahead into an unbounded queue (4.6 GB
+    after 4.5 s idle on 1080p), so memory is bounded only if chunks are consumed at once.
+    decord ignores the display matrix and the sample aspect ratio: both are applied here.
+    A view is read through a second decord reader scaling to it, as VBench reads it.
+    """
+    import decord
+    import torch
+
+    for view, unique in wanted.items():
+        if view is None:
+            reader, (width, height) = vr, (display.width, display.height)
         else:
-            self.timestamps = np.zeros(0)
-        meta = _container_meta(path)
-        if meta is None:  # container headers unreadable by PyAV: decode one frame for the size
-            shape = self.vr[0].shape if self.num_frames else (0, 0, 3)
-            meta = (None, int(shape[1]), int(shape[0]))
-        self.codec, self.width, self.height = meta
-        self.fps = float(self.vr.get_avg_fps() or 0.0)
-
-    backend = "decord"
-
-    def info(self) -> VideoInfo:
-        return _info(self)
-
-    def read(
-        self, wanted: dict[View, np.ndarray], chunks: dict[View, int]
-    ) -> Iterator[tuple[View, np.ndarray, torch.Tensor]]:
-        """Frame by frame (``vr[i]``: an accurate seek, free for the next frame), view by view.
-
-        Only for ``backend="decord"`` and as PyAV's fallback: while the caller pauses between
-        chunks, decord's decoder thread keeps decoding ahead into an unbounded queue (4.6 GB
-        after 4.5 s idle on 1080p), so memory is bounded only if chunks are consumed at once.
-        """
-        import decord
-        import torch
-
-        for view, unique in wanted.items():
-            if view is None:
-                vr, (width, height) = self.vr, (self.width, self.height)
-            else:
-                vr, (width, height) = (
-                    decord.VideoReader(self.path, width=view[0], height=view[1], num_threads=1),
-                    view,
-                )
-            for start in range(0, len(unique), chunks[view]):
-                idx = unique[start : start + chunks[view]]
-                out = np.empty((len(idx), height, width, 3), dtype=np.uint8)
-                for k, i in enumerate(idx.tolist()):
-                    frame = vr[i].asnumpy()
-                    if frame.shape != out.shape[1:]:  # e.g. 1-pixel frames: PyAV reads the rest
-                        raise RuntimeError(
-                            f"decord returned a {frame.shape} frame, expected {out.shape[1:]}"
-                        )
-                    out[k] = frame
+            width, height = display.coded_view(view)
+            reader = decord.VideoReader(path, width=width, height=height, num_threads=1)
+        for start in range(0, len(unique), chunks[view]):
+            idx = unique[start : start + chunks[view]]
+            out: np.ndarray | None = None
+            for k, i in enumerate(idx.tolist()):
+                frame = reader[i].asnumpy()
+                if frame.ndim != 3 or frame.shape[2] != 3 or min(frame.shape[:2]) < 1:
+                    raise RuntimeError(f"decord returned a {frame.shape} frame")
+                if frame.shape[:2] != (height, width):
+                    frame = _rescale(frame, width, height)
+                frame = display.apply(frame)
+                if out is None:
+                    out = np.empty((len(idx), *frame.shape), dtype=np.uint8)
+                out[k] = frame
+            if out is not None:
                 yield view, idx, torch.from_numpy(out)
 
 
-class _PyAVImpl:
-    def __init__(self, path: str) -> None:
-        import av
+def _rescale(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
+    """An RGB frame scaled to ``width x height`` with FFmpeg's swscale (as PyAV's path does)."""
+    import av
 
-        self.path = path
-        with av.open(path) as container:
-            if not container.streams.video:
-                raise VideoError(f"{path}: no video stream")
-            stream = container.streams.video[0]
-            self.codec = stream.codec_context.name
-            self.width = int(stream.codec_context.width)
-            self.height = int(stream.codec_context.height)
-            rate = stream.average_rate or stream.guessed_rate
-            self.fps = float(rate) if rate else 0.0
-            tb = float(stream.time_base) if stream.time_base else 0.0
-            pts: list[float] = []
-            for packet in container.demux(stream):  # packets carry timestamps: no decoding needed
-                if packet.size == 0:
-                    continue
-                if packet.pts is not None and tb:
-                    pts.append(float(packet.pts * tb))
-                else:
-                    pts.append(len(pts) / (self.fps or 1.0))
-        ts = np.sort(np.asarray(pts, dtype=np.float64))
-        self.timestamps = ts - ts[0] if len(ts) else ts
-        self.num_frames = len(ts)
-        if self.fps == 0.0 and len(ts) > 1 and ts[-1] > ts[0]:
-            self.fps = (len(ts) - 1) / (ts[-1] - ts[0])
-
-    backend = "pyav"
-
-    def info(self) -> VideoInfo:
-        return _info(self)
+    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+    return frame.to_ndarray(format="rgb24", width=width, height=height)
 
 
 def _scaler(stream: Any, view: tuple[int, int]) -> Callable[[Any], np.ndarray]:
@@ -441,14 +823,31 @@ def _scaler(stream: Any, view: tuple[int, int]) -> Callable[[Any], np.ndarray]:
     return apply
 
 
+def _native(display: _Display | None) -> Callable[[Any], np.ndarray]:
+    """Decoded frame -> RGB at the display size (square pixels, also after a size change)."""
+
+    def apply(frame: Any) -> np.ndarray:
+        if display is None or (frame.width, frame.height) == (display.width, display.height):
+            return frame.to_ndarray(format="rgb24")
+        return frame.to_ndarray(format="rgb24", width=display.width, height=display.height)
+
+    return apply
+
+
 def _pyav_frames(
-    path: str, wanted: dict[View, np.ndarray], chunks: dict[View, int]
+    path: str,
+    wanted: dict[View, np.ndarray],
+    chunks: dict[View, int],
+    *,
+    display: _Display | None = None,
 ) -> Iterator[tuple[View, np.ndarray, torch.Tensor]]:
     """Decode ``path`` in presentation order with PyAV, yielding each view's wanted frames.
 
     Sequential (no seeking): the decoder stops at the last wanted frame and holds at most a
-    few frames besides the chunks being filled. Raises if the stream ends before a wanted
-    index, so the caller can let decord read the rest.
+    few frames besides the chunks being filled. Native frames are scaled to the display size
+    (square pixels; also a mid-stream change of resolution), views to theirs, and both are
+    turned upright. Raises EOFError if the stream ends before a wanted index, so the caller
+    can let decord read the rest.
     """
     import av
     import torch
@@ -466,7 +865,9 @@ def _pyav_frames(
         stream.thread_type = "AUTO"
         stream.thread_count = _decoder_threads
         convert: dict[View, Callable[[Any], np.ndarray]] = {
-            v: (lambda f: f.to_ndarray(format="rgb24")) if v is None else _scaler(stream, v)
+            v: _native(display)
+            if v is None
+            else _scaler(stream, display.coded_view(v) if display else v)
             for v in wanted
         }
         for i, frame in enumerate(container.decode(stream)):
@@ -474,14 +875,16 @@ def _pyav_frames(
                 if i not in indices:
                     continue
                 rgb = convert[view](frame)
+                if display is not None:
+                    rgb = display.apply(rgb)
                 buf = bufs[view]
                 if buf is None:
                     size = min(chunks[view], len(wanted[view]) - seen[view])
                     buf = bufs[view] = np.empty((size, *rgb.shape), dtype=np.uint8)
                 elif buf.shape[1:] != rgb.shape:
                     raise ValueError(
-                        f"frame {i} is {rgb.shape[1]}x{rgb.shape[0]}, "
-                        f"not {buf.shape[2]}x{buf.shape[1]}"
+                        f"frame {i} is {rgb.shape[1]}x{rgb.shape[0]},"
+                        f" not {buf.shape[2]}x{buf.shape[1]}"
                     )
                 buf[len(buf_idx[view])] = rgb
                 buf_idx[view].append(i)
@@ -502,60 +905,68 @@ def _pyav_frames(
         raise EOFError(f"PyAV decoded {got} of the {total} wanted frames before the stream ended")
 
 
-def _info(impl: _DecordImpl | _PyAVImpl) -> VideoInfo:
-    """The :class:`VideoInfo` of an opened decoder."""
-    return VideoInfo(
-        path=impl.path,
-        num_frames=impl.num_frames,
-        fps=impl.fps,
-        duration_seconds=_duration(impl.timestamps, impl.fps, impl.num_frames),
-        width=impl.width,
-        height=impl.height,
-        codec=impl.codec,
-        variable_frame_rate=_is_vfr(impl.timestamps),
-        backend=impl.backend,  # type: ignore[arg-type]
-    )
+# --------------------------------------------------------------------------- finding videos
+
+#: ISO base media brands of still images and audio: an ``ftyp`` box alone does not make a video.
+_NOT_VIDEO_BRANDS = {
+    b"M4A ",
+    b"M4B ",
+    b"M4P ",
+    b"F4A ",
+    b"F4B ",
+    b"avif",
+    b"heic",
+    b"heix",
+    b"heim",
+    b"heis",
+    b"hevc",
+    b"mif1",
+}
+_ASF_GUID = bytes.fromhex("3026b2758e66cf11a6d900aa0062ce6c")
 
 
-def _duration(timestamps: np.ndarray, fps: float, num_frames: int) -> float:
-    """Duration in seconds: last timestamp plus one frame period (the shown time of the video)."""
-    if num_frames == 0:
-        return 0.0
-    if len(timestamps) > 1:
-        period = float(np.median(np.diff(timestamps)))
-        return float(timestamps[-1] - timestamps[0]) + period
-    return 1.0 / fps if fps > 0 else 0.0
+def sniff_video(path: str | os.PathLike[str]) -> str | None:
+    """The video container a file's first bytes announce (``"mp4"``, ``"avi"``, ...), or None.
 
+    For files whose name does not say: a folder scan finds an MPEG-PS recording saved as
+    ``clip.dat`` or a download without an extension. Audio-only and still-image variants of
+    the same containers (``.m4a``, HEIC, an Ogg without a Theora/VP8 stream) are not videos.
 
-def _header_error(path: str) -> str | None:
-    """Why FFmpeg cannot open the container or finds no video stream; None when it can."""
+    Example:
+        >>> import tempfile
+        >>> with tempfile.NamedTemporaryFile(suffix=".bin") as fh:
+        ...     _ = fh.write(b"RIFF\\x00\\x00\\x00\\x00AVI LIST")
+        ...     fh.flush()
+        ...     sniff_video(fh.name)
+        'avi'
+    """
     try:
-        import av
-
-        with av.open(path) as container:
-            if not container.streams.video:
-                return "no video stream"
-    except Exception as exc:  # av.error.* (InvalidDataError, ...) and OSError
-        text = getattr(exc, "strerror", None) or str(exc)
-        return str(text).splitlines()[0][:200] if text else type(exc).__name__
-    return None
-
-
-def _container_meta(path: str) -> tuple[str | None, int, int] | None:
-    """(codec, width, height) from the container headers, without decoding a frame."""
-    try:
-        import av
-
-        with av.open(path) as container:
-            if not container.streams.video:
-                return None
-            ctx = container.streams.video[0].codec_context
-            if not ctx.width or not ctx.height:
-                return None
-            return ctx.name, int(ctx.width), int(ctx.height)
-    except Exception as exc:  # informative only: decord already opened the file
-        log.debug("container probe failed for %s: %s", path, exc)
+        with open(path, "rb") as fh:
+            head = fh.read(1024)
+    except OSError:
         return None
+    if len(head) >= 12 and head[4:8] == b"ftyp":
+        return None if head[8:12] in _NOT_VIDEO_BRANDS else "mp4"
+    if head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"):
+        return "mov"
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return "avi"
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return "matroska"
+    if head[:4] == b"\x00\x00\x01\xba":
+        return "mpeg-ps"
+    if head[:4] == b"\x00\x00\x01\xb3":
+        return "mpeg-video"
+    if head[:3] == b"FLV":
+        return "flv"
+    if head[:16] == _ASF_GUID:
+        return "asf"
+    if head[:4] == b"OggS" and any(m in head for m in (b"\x80theora", b"OVP80", b"BBCD")):
+        return "ogg"
+    for offset, size in ((0, 188), (4, 192)):  # MPEG-TS, and M2TS with its 4-byte prefix
+        if len(head) > offset + 2 * size and all(head[offset + k * size] == 0x47 for k in range(3)):
+            return "mpeg-ts"
+    return None
 
 
 def is_video_file(path: str | os.PathLike[str]) -> bool:
