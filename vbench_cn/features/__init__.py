@@ -104,6 +104,11 @@ class FeatureExtractor(ABC):
         text_langs: languages :meth:`encode_text` reads; None = the prompt's own language.
             For a Chinese prompt an English-only text tower is given the English twin of a
             bilingual metadata text (object names), never the Chinese text.
+        max_aspect_ratio: the longest frame side it takes, in multiples of the shortest.
+            An extractor that resizes the short side to a fixed size lets the long side,
+            and with it memory and attention tokens, grow with the ratio: a 4000x16 video
+            becomes 224x56,000 for DINO. None: any ratio (fixed-size or long-side resizes).
+        min_side: the shortest frame side its architecture takes (downsampling stages).
     """
 
     name: ClassVar[str]
@@ -116,6 +121,8 @@ class FeatureExtractor(ABC):
     host_prepare: ClassVar[bool] = False
     batch_per_video: ClassVar[bool] = False
     text_langs: ClassVar[tuple[str, ...] | None] = None
+    max_aspect_ratio: ClassVar[float | None] = None
+    min_side: ClassVar[int] = 1
 
     def __init__(self, options: ExtractorOptions) -> None:
         self.options = options
@@ -140,6 +147,26 @@ class FeatureExtractor(ABC):
         random under ``--random-weights``: ``(module in eval mode on the device, weights_id)``.
         """
         return load_model(name or self.weights[0], self.options)
+
+    def input_problem(self, info: VideoInfo) -> str | None:
+        """Why this extractor does not take this video's frames (a one-line reason), or None.
+
+        The runner records the reason as "not applicable" for the dimensions it serves,
+        instead of spending unbounded time and memory or failing inside the model.
+        """
+        width, height = self.decode_size or (info.width, info.height)  # what prepare gets
+        short, long = sorted((width, height))
+        if short < self.min_side:
+            return (
+                f"{self.name} needs frames of at least {self.min_side} px a side; "
+                f"this video is {width}x{height}"
+            )
+        if self.max_aspect_ratio is not None and long > self.max_aspect_ratio * short:
+            return (
+                f"{self.name} takes frames up to {self.max_aspect_ratio:g}:1; this video is "
+                f"{width}x{height} ({long / short:.0f}:1), resized it would explode"
+            )
+        return None
 
     @abstractmethod
     def prepare(

@@ -28,6 +28,11 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+#: Largest long/short side ratio a short-side resize takes (``FeatureExtractor.max_aspect_ratio``):
+#: 8:1 gives DINO 14x112 = 1568 tokens, eight times a square frame's; wider real footage is
+#: rare (32:9 is 3.6:1), and a 4000x16 strip (250:1) would cost ViT attention 60,000 times more.
+SHORT_SIDE_MAX_ASPECT = 8.0
+
 #: Most bytes of full-resolution float32 frames a transform holds at once: about four
 #: 1080p frames. A 16-frame 1080p chunk converted at once is 400 MB per extractor.
 FLOAT_FRAMES_BUDGET = 100 * 1024 * 1024

@@ -162,6 +162,7 @@ class AMTInterpolationError(FeatureExtractor):
     """
 
     name = "amt_s"
+    min_side = 49  # padded to 64: its 1/32-scale features are 2 px (1 px fails in pooling)
     overlap = 2
     batch_size = 8
     weights = ("amt_s",)

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vbench_cn.features import ExtractorOptions, FeatureExtractor
-from vbench_cn.features._transforms import clip_transform
+from vbench_cn.features._transforms import SHORT_SIDE_MAX_ASPECT, clip_transform
 from vbench_cn.video import VideoInfo
 from vbench_cn.weights import Weights, register_weights
 
@@ -169,6 +169,7 @@ class ClipViTB32(FeatureExtractor):
     """
 
     name = "clip_vitb32"
+    max_aspect_ratio = SHORT_SIDE_MAX_ASPECT  # resizes the short side
     batch_size = 64
     weights: ClassVar[tuple[str, ...]] = (CLIP_VITB32.name,)
 
@@ -236,6 +237,7 @@ class ClipViTL14Aesthetic(FeatureExtractor):
     """
 
     name = "clip_vitl14_aesthetic"
+    max_aspect_ratio = SHORT_SIDE_MAX_ASPECT  # resizes the short side
     batch_size = 32
     weights: ClassVar[tuple[str, ...]] = (CLIP_VITL14.name, LAION_AESTHETIC_HEAD.name)
 

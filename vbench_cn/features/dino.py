@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vbench_cn.features import ExtractorOptions, FeatureExtractor
-from vbench_cn.features._transforms import dino_transform
+from vbench_cn.features._transforms import SHORT_SIDE_MAX_ASPECT, dino_transform
 from vbench_cn.video import VideoInfo
 from vbench_cn.weights import Weights, register_weights, strip_module_prefix
 
@@ -125,6 +125,7 @@ class DinoExtractor(FeatureExtractor):
     """
 
     name = "dino_vitb16"
+    max_aspect_ratio = SHORT_SIDE_MAX_ASPECT  # resizes the short side
     batch_size = 32
     weights: ClassVar[tuple[str, ...]] = (DINO_VITB16.name,)
     amp_ok = False  # VBench runs DINO in float32

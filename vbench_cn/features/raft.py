@@ -309,6 +309,7 @@ class RaftThings(FeatureExtractor):
     """
 
     name = "raft_things"
+    min_side = MIN_PADDED_SIDE_PX - 7  # padded to a multiple of 8
     overlap = 1
     batch_size = 8
     weights: ClassVar[tuple[str, ...]] = (RAFT_THINGS.name,)

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from vbench_cn.features import ExtractorOptions, FeatureExtractor
-from vbench_cn.features._transforms import clip_transform
+from vbench_cn.features._transforms import SHORT_SIDE_MAX_ASPECT, clip_transform
 from vbench_cn.features.outputs import ClassProbabilities
 from vbench_cn.video import VideoInfo
 
@@ -38,6 +38,7 @@ class ClipPlaces365(FeatureExtractor):
     """Per-frame probabilities over the Places365 labels, ``(T, 365)`` ClassProbabilities."""
 
     name = "clip_places365"
+    max_aspect_ratio = SHORT_SIDE_MAX_ASPECT  # resizes the short side
     batch_size = 64
     weights: ClassVar[tuple[str, ...]] = ("clip_vitb32",)
 

@@ -18,7 +18,12 @@ import numpy as np
 import torch
 
 from vbench_cn.features import ExtractorOptions, FeatureExtractor
-from vbench_cn.features._transforms import IMAGENET_MEAN, IMAGENET_STD, normalize
+from vbench_cn.features._transforms import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    SHORT_SIDE_MAX_ASPECT,
+    normalize,
+)
 from vbench_cn.features.outputs import ClassProbabilities
 from vbench_cn.features.viclip import ClipAssembler
 from vbench_cn.video import VideoInfo
@@ -141,6 +146,7 @@ class UMTK400(FeatureExtractor):
     """
 
     name = "umt_l16_k400"
+    max_aspect_ratio = SHORT_SIDE_MAX_ASPECT  # resizes the short side
     batch_size = 4  # clips per forward pass
     weights: ClassVar[tuple[str, ...]] = ("umt_l16_k400",)
     amp_ok = False  # VBench runs UMT in float32; the 0.85 sigmoid threshold is sensitive

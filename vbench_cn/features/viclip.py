@@ -19,7 +19,13 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms import functional as TF
 
 from vbench_cn.features import ExtractorOptions, FeatureExtractor
-from vbench_cn.features._transforms import CLIP_MEAN, CLIP_STD, in_frame_slices, normalize
+from vbench_cn.features._transforms import (
+    CLIP_MEAN,
+    CLIP_STD,
+    SHORT_SIDE_MAX_ASPECT,
+    in_frame_slices,
+    normalize,
+)
 from vbench_cn.features.outputs import TaggedEmbeddings
 from vbench_cn.video import VideoInfo
 from vbench_cn.weights import Weights, register_weights
@@ -126,6 +132,7 @@ class ViCLIPL14(FeatureExtractor):
     """
 
     name = "viclip_l14"
+    max_aspect_ratio = SHORT_SIDE_MAX_ASPECT  # resizes the short side
     batch_size = 8  # clips per forward pass
     weights: ClassVar[tuple[str, ...]] = ("viclip_l14",)
     amp_ok = False  # VBench runs ViCLIP in float32
