@@ -19,7 +19,7 @@ import os
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -166,11 +166,19 @@ class _Group:
     cursor: int = 0  # next position in indices
     carry: torch.Tensor | None = None
     error: str | None = None
+    skip: str | None = None  # why the extractor does not take this video (not applicable)
     frames_prepared: int = 0
 
 
 @dataclass
 class _Job:
+    """One video in flight: its groups, and what went wrong while opening or decoding it.
+
+    ``error`` (the file cannot be opened) fails every dimension; ``decode_error`` only those
+    that read frames, so the probe's dimensions (duration, frame rate) are still scored.
+    ``note`` says the file ended before frames its index lists (scored on those there are).
+    """
+
     item: VideoItem
     info: VideoInfo | None
     groups: list[_Group]
@@ -178,6 +186,8 @@ class _Job:
     decoded: bool = False
     error: str | None = None
     source: dict[str, Any] | None = None
+    decode_error: str | None = None
+    note: str | None = None
 
 
 class _Batcher:
@@ -209,6 +219,11 @@ class _Batcher:
         self.queued_items += tensor.shape[0]
         if self.queued_items >= self.batch_size:
             self.flush()
+
+    def discard(self, group_ids: set[int]) -> None:
+        """Drop the queued items of the given groups (``id(group)``: videos left unfinished)."""
+        self.queue = [e for e in self.queue if id(e[0]) not in group_ids]
+        self.queued_items = sum(e[2].shape[0] for e in self.queue)
 
     def flush(self) -> None:
         """Run everything queued, grouped by item shape (and by video where the extractor
@@ -254,8 +269,8 @@ class _Batcher:
             start += n
 
     def _fail(self, group: _Group, exc: Exception) -> None:
-        first = str(exc).splitlines()[0] if str(exc) else ""
-        group.error = f"{self.extractor.name} failed: {type(exc).__name__}: {first}"[:300]
+        log.debug("forward failed", exc_info=exc)
+        group.error = f"{self.extractor.name} failed: {_one_line(exc)}"
         for i, out in enumerate(group.outputs):
             if out is None:
                 group.outputs[i] = torch.zeros(0)
@@ -319,9 +334,12 @@ class _Prefetcher:
     (``source``: the file's identity, :func:`vbench_cn.inputs.file_identity`), then
     ``("chunk", view, indices, frames)`` for each decoded chunk of the frames the video's
     dimensions need (per view, the union of their samplings; a view is a decoder-scaled
-    size some backbones read, see :data:`vbench_cn.video.View`), then ``("end", error | None)``. The
-    queue holds a few chunks at most, so memory stays bounded while decoding overlaps the
-    forward passes (decord and PyAV release the GIL while they decode).
+    size some backbones read, see :data:`vbench_cn.video.View`), then ``("end", error |
+    None, note | None)``, the note saying when a truncated file gave fewer frames than its
+    index lists. The queue holds a few chunks at most, so memory stays bounded while
+    decoding overlaps the forward passes (decord and PyAV release the GIL while they
+    decode). Whatever goes wrong while one video is opened or decoded becomes that video's
+    ``error``; the thread goes on with the next video.
     """
 
     _DONE = ("done",)
@@ -360,31 +378,43 @@ class _Prefetcher:
     def _produce(self) -> None:
         try:
             for entry in self.plan:
-                item, todo, todo_set = entry
-                t0 = time.perf_counter()
-                try:
-                    reader: VideoReader | VideoError = VideoReader(item.path)
-                except VideoError as exc:
-                    reader = exc
-                try:
-                    source: dict[str, Any] | None = file_identity(item.path)
-                except OSError:
-                    source = None
-                self.profile.probe_seconds += time.perf_counter() - t0
-                if not self._put(("open", entry, reader, source)):
+                if not self._decode_one(entry):
                     return
-                if isinstance(reader, VideoError):
-                    if not self._put(("end", None)):
-                        return
-                    continue
-                error = self._read(reader, todo + todo_set)
-                if not self._put(("end", error)):
-                    return
-        except BaseException as exc:  # never leave the consumer waiting forever
-            log.error("decode thread failed: %s", exc)
-            self._put(("end", f"decode thread failed: {type(exc).__name__}: {exc}"))
         finally:
             self._put(self._DONE)
+
+    def _decode_one(
+        self, entry: tuple[VideoItem, list[DimensionSpec], list[DimensionSpec]]
+    ) -> bool:
+        """Open and decode one video into events; False once the consumer has stopped."""
+        item, todo, todo_set = entry
+        opened = False
+        try:
+            t0 = time.perf_counter()
+            try:
+                reader: VideoReader | VideoError = VideoReader(item.path)
+            except VideoError as exc:
+                reader = exc
+            try:
+                source: dict[str, Any] | None = file_identity(item.path)
+            except OSError:
+                source = None
+            self.profile.probe_seconds += time.perf_counter() - t0
+            opened = True
+            if not self._put(("open", entry, reader, source)):
+                return False
+            if isinstance(reader, VideoError):
+                return self._put(("end", None, None))
+            error = self._read(reader, todo + todo_set)
+            return self._put(("end", error, reader.truncated))
+        except Exception as exc:  # a crash in one video's decoding is that video's error
+            log.debug("decoding %s crashed", item.path, exc_info=exc)
+            message = f"{item.path}: decoding crashed ({_one_line(exc)})"
+            if not opened:
+                return self._put(("open", entry, VideoError(message), None)) and self._put(
+                    ("end", None, None)
+                )
+            return self._put(("end", message, None))
 
     def _read(self, reader: VideoReader, specs: Sequence[DimensionSpec]) -> str | None:
         info = reader.info
@@ -412,19 +442,81 @@ class _Prefetcher:
         self.profile.decode_seconds += time.perf_counter() - t0
         return None
 
-    def __iter__(self) -> Any:
-        while True:
+    def events(self, stop: Callable[[], bool] = lambda: False) -> Iterator[tuple[Any, ...]]:
+        """The decode events in order, until the producer is done or ``stop()`` turns true."""
+        import queue
+
+        while not stop():
             t0 = time.perf_counter()
-            event = self.queue.get()
-            self.profile.wait_seconds += time.perf_counter() - t0
+            try:
+                event = self.queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            finally:
+                self.profile.wait_seconds += time.perf_counter() - t0
             if event is self._DONE:
                 return
             yield event
+
+    def drain(self) -> list[tuple[Any, ...]]:
+        """After :meth:`close`: the events already queued, up to the next video's ``open``."""
+        import queue
+
+        out: list[tuple[Any, ...]] = []
+        while True:
+            try:
+                event = self.queue.get_nowait()
+            except queue.Empty:
+                return out
+            if event is self._DONE or event[0] == "open":
+                return out
+            out.append(event)
 
     def close(self) -> None:
         """Stop the producer (on errors or early exit) and wait for it."""
         self.stop.set()
         self.thread.join(timeout=5)
+
+
+def _one_line(exc: BaseException) -> str:
+    """``Type: first line of the message``, at most 300 characters."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
+
+
+class _StopSignal:
+    """SIGTERM asks the run to stop between two steps; a second SIGTERM interrupts at once.
+
+    SIGTERM is how schedulers, ``timeout`` and ``docker stop`` end a job; by default it ends
+    the process at once, losing the videos whose features were batched but not yet written.
+    Here the runner finishes the step it is in, takes the rest of the videos already
+    decoded, writes every finished video and raises KeyboardInterrupt (a re-run resumes).
+    Installed only in the main thread (signal handlers cannot be set elsewhere).
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def __enter__(self) -> _StopSignal:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt(f"signal {signum}")
+        self.requested = True
+        log.warning("signal %d: stopping; the videos already decoded are written first", signum)
 
 
 def _autocast(extractor: FeatureExtractor) -> Any:
@@ -614,6 +706,7 @@ class Runner:
         set_specs = [s for s in self.specs if s.level == "set"]
         progress: Any = _NullProgress()
         prefetcher: _Prefetcher | None = None
+        finished = False
         try:
             plan = self._plan(items, infos, writer)
             self._say_rescored()
@@ -624,46 +717,36 @@ class Runner:
             prefetcher = _Prefetcher(
                 plan, self.options.chunk_frames, self.profile, views=self.views(self.specs)
             )
-            job: _Job | None = None
-            for event in prefetcher:
-                kind = event[0]
-                if kind == "open":
-                    _, (item, todo, todo_set), opened, source = event
-                    job = self._start_job(item, todo, todo_set, opened)
-                    job.source = source
-                    jobs.append(job)
-                elif kind == "chunk":
-                    _, view, idx_chunk, frames = event
-                    assert job is not None
-                    on_device: torch.Tensor | None = None  # uploaded once, shared
-                    for group in job.groups:
-                        ext = group.extractor
-                        if ext is None or ext.decode_size != view or group.error is not None:
-                            continue
-                        if ext.host_prepare:
-                            self._feed(group, idx_chunk, frames, job.info)  # type: ignore[arg-type]
-                            continue
-                        if on_device is None:
-                            on_device = self.uploader.upload(frames)
-                        self._feed(group, idx_chunk, on_device, job.info)  # type: ignore[arg-type]
-                else:  # "end"
-                    assert job is not None
-                    if event[1] is not None and job.error is None:
-                        job.error = event[1]
-                    for group in job.groups:  # the last carry never forms a new item
-                        group.carry = None
-                    job.decoded = True
-                    if len(jobs) >= self.options.max_pending_videos:
-                        self._flush_all()
-                    jobs = self._finish_ready(jobs, writer, written, progress, on_video_done)
-            self._flush_all()
-            jobs = self._finish_ready(jobs, writer, written, progress, on_video_done)
-            assert not jobs, "every job must finish once all batches are flushed"
-            if set_specs and self.options.world_size <= 1:
-                written += self._score_sets(set_specs, all_items, writer)
+            with _StopSignal() as stop:
+                for event in prefetcher.events(stop=lambda: stop.requested):
+                    self._on_event(event, jobs)
+                    if event[0] == "end":
+                        if len(jobs) >= self.options.max_pending_videos:
+                            self._flush_all()
+                        jobs = self._finish_ready(jobs, writer, written, progress, on_video_done)
+                if stop.requested:  # finish the videos already decoded, then leave
+                    prefetcher.close()
+                    for event in prefetcher.drain():
+                        self._on_event(event, jobs)
+                    raise KeyboardInterrupt("SIGTERM")
+                for job in jobs:  # the decode thread stopped without ending these
+                    if not job.decoded:
+                        job.decoded = True
+                        job.decode_error = job.decode_error or "decoding stopped before the end"
+                self._flush_all()
+                jobs = self._finish_ready(jobs, writer, written, progress, on_video_done)
+                assert not jobs, "every job must finish once all batches are flushed"
+                finished = True
+                if set_specs and self.options.world_size <= 1:
+                    written += self._score_sets(set_specs, all_items, writer)
+        except DeviceFailure:
+            finished = True  # nothing more runs on a poisoned device; a re-run resumes
+            raise
         finally:
             if prefetcher is not None:
                 prefetcher.close()
+            if not finished:  # interrupted or failed: write what is finished before leaving
+                self._save_finished(jobs, writer, written, progress, on_video_done)
             progress.close()
             writer.close()
         self.profile.wall_seconds += time.perf_counter() - t_start
@@ -777,6 +860,82 @@ class Runner:
             record_key(r) for r in read_records(self.options.out_dir) if r.get("status") == "error"
         }
 
+    def _on_event(self, event: tuple[Any, ...], jobs: list[_Job]) -> None:
+        """Apply one decode event to the video in flight (the last of ``jobs``).
+
+        Every step is guarded: a failure is recorded on the video (or one of its groups)
+        and the run goes on with the next event.
+        """
+        kind = event[0]
+        if kind == "open":
+            _, (item, todo, todo_set), opened, source = event
+            try:
+                job = self._start_job(item, todo, todo_set, opened)
+            except DeviceFailure:
+                raise
+            except Exception as exc:
+                log.debug("planning %s failed", item.path, exc_info=exc)
+                failure = VideoError(f"{item.path}: planning failed ({_one_line(exc)})")
+                job = self._start_job(item, todo, todo_set, failure)
+            job.source = source
+            jobs.append(job)
+            return
+        job = jobs[-1]
+        if kind == "chunk":
+            _, view, idx_chunk, frames = event
+            on_device: torch.Tensor | None = None  # uploaded once, shared
+            for group in job.groups:
+                ext = group.extractor
+                if ext is None or group.skip is not None or group.error is not None:
+                    continue
+                if ext.decode_size != view:
+                    continue
+                try:
+                    if ext.host_prepare:
+                        self._feed(group, idx_chunk, frames, job.info)  # type: ignore[arg-type]
+                        continue
+                    if on_device is None:
+                        on_device = self.uploader.upload(frames)
+                    self._feed(group, idx_chunk, on_device, job.info)  # type: ignore[arg-type]
+                except DeviceFailure:  # a poisoned context stops the run (it resumes)
+                    raise
+                except Exception as exc:
+                    log.debug("feeding %s failed", ext.name, exc_info=exc)
+                    group.error = f"{ext.name}: {_one_line(exc)}"
+            return
+        _, error, note = event  # "end"
+        if error is not None and job.error is None:
+            job.decode_error = error
+        job.note = note
+        for group in job.groups:  # the last carry never forms a new item
+            group.carry = None
+        job.decoded = True
+
+    def _save_finished(
+        self,
+        jobs: list[_Job],
+        writer: RecordWriter,
+        written: list[Record],
+        progress: Any,
+        on_video_done: Callable[[VideoItem], None] | None,
+    ) -> None:
+        """On the way out of a failed or interrupted run: score and write every decoded video.
+
+        Items of videos still decoding are dropped from the batchers (a resumed run scores
+        those videos again); the rest run, so nothing already decoded is lost.
+        """
+        unfinished = {id(g) for job in jobs if not job.decoded for g in job.groups}
+        try:
+            for batcher in self._batchers.values():
+                batcher.discard(unfinished)
+            self._flush_all()
+            left = self._finish_ready(jobs, writer, written, progress, on_video_done)
+        except BaseException as exc:  # a second interrupt: leave with what is written
+            log.warning("could not write every finished video on exit: %s", _one_line(exc))
+            return
+        if left:
+            log.warning("%d videos in flight were not written; a re-run scores them", len(left))
+
     def _start_job(
         self,
         item: VideoItem,
@@ -808,9 +967,26 @@ class Runner:
                     )
                 )
                 continue
-            idx = specs[0].sampling.indices(
-                opened.info.num_frames, opened.timestamps, opened.info.fps
-            )
+            skip = ext.input_problem(opened.info)
+            if skip is not None:  # e.g. a 4000x16 video, whose resized input would explode
+                job.groups.append(
+                    _Group(extractor=ext, indices=np.zeros(0, np.int64), specs=specs, skip=skip)
+                )
+                continue
+            try:
+                idx = specs[0].sampling.indices(
+                    opened.info.num_frames, opened.timestamps, opened.info.fps
+                )
+            except Exception as exc:  # a sampling beyond the allocation limit
+                job.groups.append(
+                    _Group(
+                        extractor=ext,
+                        indices=np.zeros(0, np.int64),
+                        specs=specs,
+                        error=f"{item.path}: sampling {specs[0].sampling.key}: {_one_line(exc)}",
+                    )
+                )
+                continue
             times = clip_fractions(np.asarray(opened.timestamps), idx)
             job.groups.append(_Group(extractor=ext, indices=idx, specs=specs, times=times))
         return job
@@ -867,7 +1043,13 @@ class Runner:
                 remaining.append(job)
                 continue
             t0 = time.perf_counter()
-            recs = self._score_job(job)
+            try:
+                recs = self._score_job(job)
+            except DeviceFailure:
+                raise
+            except Exception as exc:  # never lose the run over one video's scoring
+                log.debug("scoring %s failed", job.item.path, exc_info=exc)
+                recs = self._failed_records(job, f"scoring failed: {_one_line(exc)}")
             self.profile.score_seconds += time.perf_counter() - t0
             for rec in recs:
                 writer.write(rec)
@@ -914,15 +1096,20 @@ class Runner:
         records: list[Record] = []
         for group in job.groups:
             specs = [s for s in group.specs if s.level == "video"]
-            if (
-                not specs
-                and all(s.level == "set" for s in group.specs)
-                and job.error is None
-                and group.error is None
-            ):
+            reads_frames = len(group.indices) > 0
+            # A decoding failure fails what reads frames; the probe's dimensions still score.
+            error = job.error or group.error or (job.decode_error if reads_frames else None)
+            seconds = elapsed / max(1, len(specs))
+            if error is None and group.skip is not None:
+                for spec in specs:
+                    base = self._base(item, spec, info, group.extractor, job.source)
+                    records.append(
+                        make_record(**base, status="skipped", error=group.skip, seconds=seconds)
+                    )
+                continue
+            if not specs and all(s.level == "set" for s in group.specs) and error is None:
                 self._save_set_features(group, item, info, source=job.source)
                 continue
-            error = job.error or group.error
             feats: Any = None
             if error is None:
                 try:
@@ -936,30 +1123,30 @@ class Runner:
             for spec in specs:
                 base = self._base(item, spec, info, group.extractor, job.source)
                 if error is not None:
-                    records.append(
-                        make_record(
-                            **base,
-                            status="error",
-                            error=error,
-                            seconds=elapsed / max(1, len(specs)),
-                        )
+                    rec = make_record(**base, status="error", error=error, seconds=seconds)
+                else:
+                    rec = self._apply_scorer(
+                        spec, feats, item, info, group.extractor, base, seconds, times=group.times
                     )
-                    continue
-                records.append(
-                    self._apply_scorer(
-                        spec,
-                        feats,
-                        item,
-                        info,
-                        group.extractor,
-                        base,
-                        elapsed / len(specs),
-                        times=group.times,
-                    )
-                )
+                if job.note is not None and reads_frames:
+                    rec["details"] = {**rec["details"], "truncated": job.note}
+                records.append(rec)
             if any(s.level == "set" for s in group.specs) and error is None:
                 self._save_set_features(group, item, info, feats=feats, source=job.source)
         return records
+
+    def _failed_records(self, job: _Job, error: str) -> list[Record]:
+        """One error record per video-level dimension of ``job`` (scoring itself crashed)."""
+        return [
+            make_record(
+                **self._base(job.item, spec, job.info, group.extractor, job.source),
+                status="error",
+                error=error,
+            )
+            for group in job.groups
+            for spec in group.specs
+            if spec.level == "video"
+        ]
 
     def _apply_scorer(
         self,

@@ -131,11 +131,11 @@ def test_a_crash_decoding_one_video_is_its_error_and_the_rest_is_scored(
                 self.timestamps = np.full(self.info.num_frames, -3.8e17)
                 self.timestamps[-1] = 1.0
 
-        def read(self, indices, **kwargs):  # type: ignore[no-untyped-def]
+        def read_views(self, wanted, **kwargs):  # type: ignore[no-untyped-def]
             if where == "read" and self.path == broken:
-                yield from list(super().read(indices, **kwargs))[:1]
+                yield from list(super().read_views(wanted, **kwargs))[:1]
                 raise RuntimeError("simulated decoder crash")
-            yield from super().read(indices, **kwargs)
+            yield from super().read_views(wanted, **kwargs)
 
     monkeypatch.setattr(runner_module, "VideoReader", Breaking)
     dims = ["duration_seconds", "temporal_flickering", "unintended_cuts"]

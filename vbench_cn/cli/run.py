@@ -244,6 +244,13 @@ def evaluate(
                 f"{out}: cannot write ({exc.strerror or exc}); records written so far are "
                 "kept, re-run the same command to resume"
             )
+        except KeyboardInterrupt:
+            stderr.print(
+                f"rank {rank}: interrupted; every finished video is in {out}, and the same"
+                " command resumes from there",
+                highlight=False,
+            )
+            raise typer.Exit(130) from None
         elapsed = time.perf_counter() - t0
         n_err = sum(1 for r in written if r["status"] == "error")
         n_skip = sum(1 for r in written if r["status"] == "skipped")
