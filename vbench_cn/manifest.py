@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vbench_cn.video import is_video_file
+from vbench_cn.video import VIDEO_EXTENSIONS, is_video_file, sniff_video
 
 _ID_NAME = re.compile(r"^(?P<id>[a-z]{2}-\d{4})(?:-(?P<lang>zh|en))?-(?P<sample>\d+)$")
 _TEXT_NAME = re.compile(r"^(?P<text>.+?)-(?P<sample>\d+)$")
@@ -144,20 +144,66 @@ def parse_video_name(
     return PromptInfo(None, text, lang, (), {}, known=False), sample
 
 
-def discover(
+@dataclass
+class Scan:
+    """What a scan of the inputs found: the videos, and every file passed over, with why.
+
+    ``sniffed`` are files read as videos by their content although their name does not say
+    (``clip.dat``, an MPEG-PS without an extension); ``skipped`` are ``(path, reason)``.
+    """
+
+    items: list[VideoItem] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    sniffed: list[tuple[str, str]] = field(default_factory=list)
+
+    def summary(self, named: int = 5) -> list[str]:
+        """One line per reason, naming the first ``named`` files; empty when nothing to say."""
+        lines = []
+        by_reason: dict[str, list[str]] = {}
+        for path, reason in self.skipped:
+            by_reason.setdefault(reason, []).append(path)
+        for reason, paths in by_reason.items():
+            lines.append(f"skipped {len(paths)} files ({reason}): {_names(paths, named)}")
+        if self.sniffed:
+            found = [f"{p} ({kind})" for p, kind in self.sniffed]
+            lines.append(
+                f"read {len(found)} files as video by their content: {_names(found, named)}"
+            )
+        return lines
+
+    def nothing_found(self, inputs: Sequence[str | os.PathLike[str]]) -> str:
+        """The one-line message when no video was found: what was there and what is read."""
+        where = ", ".join(map(str, inputs))
+        seen = f"; passed over {_names([p for p, _ in self.skipped], 5)}" if self.skipped else ""
+        return (
+            f"no video files found in {where}{seen}. Read: {' '.join(VIDEO_EXTENSIONS)}, and"
+            " other files whose content is a video container"
+        )
+
+
+def _names(paths: Sequence[str], named: int) -> str:
+    shown = ", ".join(paths[:named])
+    return shown + (f" and {len(paths) - named} more" if len(paths) > named else "")
+
+
+def scan(
     inputs: Sequence[str | os.PathLike[str]],
     *,
     model: str | None = None,
     index: PromptIndex | None = None,
     default_lang: str = "en",
-) -> list[VideoItem]:
-    """Find videos under files/folders.
+) -> Scan:
+    """Find videos under files/folders, and say what was passed over.
 
     With ``model`` every video belongs to it. Without it, a folder whose entries are
     folders is read as one model per sub-folder; otherwise the folder's name is the model.
-    A ``.csv``/``.jsonl`` input is read as an explicit manifest.
+    A ``.csv``/``.jsonl`` input is read as an explicit manifest. In folders, a file is a
+    video by its extension (:data:`~vbench_cn.video.VIDEO_EXTENSIONS`) or, failing that, by
+    its first bytes (:func:`~vbench_cn.video.sniff_video`); a file named on the command
+    line is always tried.
     """
     index = index if index is not None else PromptIndex.default()
+    result = Scan()
     items: list[VideoItem] = []
     for raw in inputs:
         path = Path(raw)
@@ -173,14 +219,16 @@ def discover(
             )
         else:
             subdirs = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
-            direct = sorted(p for p in path.iterdir() if p.is_file() and is_video_file(p))
+            direct = [p for p in path.iterdir() if p.is_file() and _is_video(p, None)]
             if model is None and subdirs and not direct:
-                for sub in subdirs:
-                    for f in _videos_under(sub):
-                        items.append(_item(f, sub, sub.name, index, default_lang))
+                roots = [(sub, sub.name) for sub in subdirs]
+                loose = sorted(p for p in path.iterdir() if p.is_file())
+                result.skipped += [(str(p), "not a video; models are sub-folders") for p in loose]
             else:
-                for f in _videos_under(path):
-                    items.append(_item(f, path, model or path.resolve().name, index, default_lang))
+                roots = [(path, model or path.resolve().name)]
+            for root, root_model in roots:
+                for f in _videos_under(root, result):
+                    items.append(_item(f, root, root_model, index, default_lang))
     seen: dict[tuple[str, str], VideoItem] = {}
     for it in items:
         key = (it.model, os.path.realpath(it.path))
@@ -190,7 +238,8 @@ def discover(
                 f"{it.path}: given twice for model {it.model} with different prompts or samples "
                 f"({_describe(first)} / {_describe(it)}); keep one"
             )
-    return distinct_keys(list(seen.values()))
+    result.items = distinct_keys(list(seen.values()))
+    return result
 
 
 def distinct_keys(items: Sequence[VideoItem]) -> list[VideoItem]:
@@ -223,12 +272,36 @@ def _describe(item: VideoItem) -> str:
     return f"prompt {text!r}, sample {item.sample}"
 
 
-def _videos_under(folder: Path) -> list[Path]:
-    return sorted(
-        p
-        for p in folder.rglob("*")
-        if p.is_file() and is_video_file(p) and not p.name.startswith(".")
-    )
+def discover(
+    inputs: Sequence[str | os.PathLike[str]],
+    *,
+    model: str | None = None,
+    index: PromptIndex | None = None,
+    default_lang: str = "en",
+) -> list[VideoItem]:
+    """The videos :func:`scan` finds (see there), without the report of what it passed over."""
+    return scan(inputs, model=model, index=index, default_lang=default_lang).items
+
+
+def _is_video(path: Path, result: Scan | None) -> bool:
+    """A video by name, else by content; ``result`` (when given) learns why not, or what."""
+    if path.name.startswith("."):
+        if result is not None:
+            result.skipped.append((str(path), "hidden"))
+        return False
+    if is_video_file(path):
+        return True
+    kind = sniff_video(path)
+    if result is not None:
+        if kind is None:
+            result.skipped.append((str(path), "not a video by name or content"))
+        else:
+            result.sniffed.append((str(path), kind))
+    return kind is not None
+
+
+def _videos_under(folder: Path, result: Scan) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and _is_video(p, result))
 
 
 def _item(path: Path, root: Path, model: str, index: PromptIndex, lang: str) -> VideoItem:

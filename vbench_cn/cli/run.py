@@ -150,11 +150,13 @@ def evaluate(
     ] = True,
 ) -> None:
     """Score videos along dimensions and append the records to --out (resumable)."""
+    from rich.markup import escape
+
     from vbench_cn.api import mark_run_complete, write_run_info
     from vbench_cn.device_errors import DeviceFailure
     from vbench_cn.device_setup import PRECISIONS
     from vbench_cn.distributed import barrier, dist_context
-    from vbench_cn.manifest import ManifestError, PromptIndex, discover
+    from vbench_cn.manifest import ManifestError, PromptIndex, scan
     from vbench_cn.preflight import SetupError, resolve_device
     from vbench_cn.protocol import check_protocol
     from vbench_cn.run_lock import RunLocked, run_lock
@@ -188,11 +190,14 @@ def evaluate(
         usage_error(str(exc.args[0]) if exc.args else str(exc))
     try:
         index = PromptIndex.default(prompt_suite)
-        items = discover(videos, model=model, index=index, default_lang=lang)
+        found = scan(videos, model=model, index=index, default_lang=lang)
     except (ManifestError, OSError) as exc:
         usage_error(str(exc))
+    items = found.items
     if not items:
-        usage_error(f"no video files found in {', '.join(map(str, videos))}")
+        usage_error(found.nothing_found(videos))
+    for line in found.summary():  # file names may hold [brackets]: escaped, not markup
+        stderr.print(f"[yellow]scan[/yellow] {escape(line)}", markup=True, highlight=False)
     with dist_context() as (rank, world_size), contextlib.ExitStack() as held:
         try:  # one writer per run folder, taken before any work
             held.enter_context(run_lock(out, rank))
