@@ -170,12 +170,15 @@ def test_loop_detection_ignores_repeats_shorter_than_min_repeat() -> None:
 # ------------------------------------------------------------------ unintended cuts
 
 
-def test_detect_cuts_against_the_local_baseline() -> None:
+def test_detect_cuts_against_every_neighbour() -> None:
     rng = np.random.default_rng(0)
     dist = 5.0 + rng.random(200)
     dist[[50, 120]] = 60.0
     dist[150:160] = 40.0  # a burst of fast motion: high, but so are its neighbours
-    cuts = d.detect_cuts(dist, ratio=3.0, min_jump=20.0, baseline_pairs=8)
+    dist[170:185] = np.linspace(8, 30, 15)  # a fade: every step like the next
+    dist[[190, 191]] = 60.0  # a flash: into it and out of it
+    dist[90:110:2] = 0.0  # duplicated frames between moving ones
+    cuts = d.detect_cuts(dist, ratio=3.0, min_jump=20.0, neighbour_pairs=4)
     assert cuts.tolist() == [50, 120]
 
 

@@ -133,3 +133,51 @@ def quadrants(num_frames: int, height: int, width: int) -> np.ndarray:
     img[hh:, :hw] = (0, 0, 255)
     img[hh:, hw:] = (255, 255, 255)
     return np.repeat(img[None], num_frames, axis=0)
+
+
+def panning(num_frames: int, height: int, width: int, *, seed: int, speed: float) -> np.ndarray:
+    """A smooth colourful picture panning ``speed`` pixels a frame (a camera moving fast)."""
+    from vbench_cn.synthetic import smooth_texture
+
+    wide = smooth_texture(height, width + int(np.ceil(speed * num_frames)) + 1, seed, scale=12)
+    return np.stack([wide[:, int(speed * t) : int(speed * t) + width] for t in range(num_frames)])
+
+
+def fast_shots(
+    shots: int = 5, seconds_each: float = 3.2, fps: float = 24.0, *, speed: float = 4.0
+) -> np.ndarray:
+    """``shots`` fast pans of unrelated scenes joined by hard cuts (128x72).
+
+    At 4 pixels a frame, half a second moves the picture by half its width: two samples of
+    one shot taken 0.5 s apart differ as much as two shots do.
+    """
+    n = int(round(seconds_each * fps))
+    return np.concatenate([panning(n, 72, 128, seed=10 + k, speed=speed) for k in range(shots)])
+
+
+def fade(frames: np.ndarray, start: int, length: int, *, out: bool) -> np.ndarray:
+    """``frames`` with a linear fade to black (``out``) or from black over ``length`` frames."""
+    faded = frames.astype(np.float64)
+    for i in range(length):
+        level = (i + 1) / length
+        faded[start + i] *= 1 - level if out else level
+    if out:
+        faded[start + length :] = 0
+    else:
+        faded[:start] = 0
+    return np.clip(np.round(faded), 0, 255).astype(np.uint8)
+
+
+def trailer(seconds: float, fps: float = 24.0, *, shots: int = 3, seed: int = 0) -> np.ndarray:
+    """A short clip of ``shots`` fast pans with a bright block crossing: like a trailer's cut."""
+    n = int(round(seconds * fps))
+    per = int(np.ceil(n / shots))
+    parts = []
+    for k in range(shots):
+        shot = panning(per, 72, 128, seed=seed + 7 * k, speed=3.0)
+        for t in range(per):
+            x = int(112 * (0.5 + 0.5 * np.sin(2 * np.pi * (k * per + t) / n)))
+            y = int(56 * (0.5 + 0.5 * np.sin(4 * np.pi * (k * per + t) / n)))
+            shot[t, y : y + 16, x : x + 16] = (255, 255, 40)
+        parts.append(shot)
+    return np.concatenate(parts)[:n]

@@ -213,6 +213,7 @@ BUILTIN_EXTRACTORS: dict[str, str] = {
     "frame_difference": "vbench_cn.features.pixels:FrameDifference",
     "video_metadata": "vbench_cn.features.pixels:VideoMetadata",
     "tiny_pixels": "vbench_cn.features.windows:TinyPixels",
+    "tiny_pixel_changes": "vbench_cn.features.windows:ThumbnailChanges",
     "sharpness_noise": "vbench_cn.features.windows:SharpnessNoise",
     "dino_vitb16": "vbench_cn.features.dino:DinoExtractor",
     "clip_vitb32": "vbench_cn.features.clip:ClipViTB32",

@@ -12,6 +12,8 @@ Extractors:
     ``tiny_pixels``: each frame area-averaged to 32x32 RGB, 0-255 floats, flattened
         ``(3072,)``. Weight-free signal for frame differences (motion, cuts), near-duplicate
         search (loops) and, centred, a crude appearance embedding.
+    ``tiny_pixel_changes``: per consecutive pair, the thumbnails' difference after the
+        best small shift (cuts against motion, at the native frame rate).
     ``sharpness_noise``: per frame ``[mean Sobel gradient magnitude, 1 / (1 + noise sigma)]``
         of the luma at native resolution; a weight-free quality proxy whose two channels both
         fall when a video blurs or gets noisy (see :class:`SharpnessNoise`).
@@ -149,13 +151,75 @@ class TinyPixels(FeatureExtractor):
     ) -> torch.Tensor | None:
         if frames.shape[0] == 0:
             return None
-        if frames.shape[1] < TINY_SIDE or frames.shape[2] < TINY_SIDE:
-            size = (max(TINY_SIDE, frames.shape[1]), max(TINY_SIDE, frames.shape[2]))
-            frames = F.interpolate(frames.permute(0, 3, 1, 2), size=size, mode="nearest").permute(
-                0, 2, 3, 1
-            )
-        arrays = frames.cpu().numpy()  # host step (host_prepare): a no-op for CPU frames
-        return torch.from_numpy(np.stack([area_thumbnail(f).reshape(-1) for f in arrays]))
+        return thumbnails(frames).reshape(frames.shape[0], -1)
+
+
+def thumbnails(frames: torch.Tensor) -> torch.Tensor:
+    """``uint8 (n, H, W, 3)`` → ``float32 (n, 32, 32, 3)`` area thumbnails (:func:`area_thumbnail`).
+
+    Frames smaller than 32x32 are upsampled (nearest) first.
+    """
+    if frames.shape[1] < TINY_SIDE or frames.shape[2] < TINY_SIDE:
+        size = (max(TINY_SIDE, frames.shape[1]), max(TINY_SIDE, frames.shape[2]))
+        frames = F.interpolate(frames.permute(0, 3, 1, 2), size=size, mode="nearest").permute(
+            0, 2, 3, 1
+        )
+    arrays = frames.cpu().numpy()  # host step (host_prepare): a no-op for CPU frames
+    return torch.from_numpy(np.stack([area_thumbnail(f) for f in arrays]))
+
+
+#: Largest shift, in thumbnail pixels, that :func:`shifted_change` compensates: 2 of 32,
+#: about 6 % of the frame between two frames (a fast pan at the native rate).
+MAX_SHIFT = 2
+
+
+def shifted_change(a: torch.Tensor, b: torch.Tensor, max_shift: int = MAX_SHIFT) -> float:
+    """Smallest mean absolute difference of two ``(S, S, C)`` thumbnails over small shifts.
+
+    ``b`` is compared with ``a`` moved by every ``(dy, dx)`` with ``|dy|, |dx| <=
+    max_shift`` thumbnail pixels, on the part where they overlap. A pan or a moving camera
+    shifts the picture between two frames and costs little; a cut changes it whatever the
+    shift, so motion and cuts separate (the 2-fps difference could not tell them apart on
+    fast footage).
+
+    Example:
+        >>> a = torch.arange(64.0).reshape(8, 8, 1)
+        >>> shifted_change(a, torch.roll(a, 1, dims=1))  # a pan by one pixel
+        0.0
+    """
+    side = a.shape[0]
+    best = math.inf
+    for dy in range(-max_shift, max_shift + 1):
+        for dx in range(-max_shift, max_shift + 1):
+            ya, yb = slice(max(0, dy), side + min(0, dy)), slice(max(0, -dy), side + min(0, -dy))
+            xa, xb = slice(max(0, dx), side + min(0, dx)), slice(max(0, -dx), side + min(0, -dx))
+            best = min(best, float((a[ya, xa] - b[yb, xb]).abs().mean()))
+    return best
+
+
+class ThumbnailChanges(FeatureExtractor):
+    """Per consecutive pair of sampled frames, how much the picture changed: ``(T-1,)``.
+
+    The :func:`shifted_change` of their 32x32 area thumbnails, on the 0-255 scale. Meant
+    for the native frame rate (``unintended_cuts``): there motion between two frames is
+    small and mostly a shift, while a hard cut changes the whole picture in one step. One
+    number per frame is kept, so an hour of video costs kilobytes.
+    """
+
+    name = "tiny_pixel_changes"
+    host_prepare = True  # NumPy area thumbnails
+    overlap = 1
+    batch_size = 4096
+    cpu_batch_size = 4096  # no model: batches only amortise Python overhead
+
+    def prepare(
+        self, frames: torch.Tensor, *, position: int, info: VideoInfo
+    ) -> torch.Tensor | None:
+        if frames.shape[0] < 2:
+            return None
+        thumbs = thumbnails(frames)
+        changes = [shifted_change(thumbs[i], thumbs[i + 1]) for i in range(len(thumbs) - 1)]
+        return torch.tensor(changes, dtype=torch.float64)
 
 
 #: Luma weights of ITU-R BT.601.

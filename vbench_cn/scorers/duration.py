@@ -350,37 +350,43 @@ def loop_detection(
     duplicate_motion_ratio: float = 0.8,
     change_threshold: float = 12.0,
     return_ratio: float = 1.25,
+    max_samples: int = 2400,
     metric: Literal["rms", "cosine"] = "rms",
     video: VideoInfo | None = None,
 ) -> Score:
     """``1 - `` the share of sampled frames that repeat earlier content (1 = no loop).
 
     From the self-similarity matrix ``D(a, b)`` of the sampled frames (``rms`` distance of
-    32x32 thumbnails on the 0-255 scale by default), a pair ``a < b`` is a *return* when
-    ``b`` is a near-duplicate of ``a``, ``D(a, b) <= max(duplicate_threshold,
-    duplicate_motion_ratio * m)`` with ``m`` the smaller of the two frames' largest
-    distance to an adjacent sample (a repeat sampled half a step out of phase, as a
-    ping-pong almost always is, lies within one step of motion of its original), and the
-    video went away in between,
-    ``max_{a<m<b} D(a, m) >= max(change_threshold, return_ratio * D(a, b))``,
-    so a held or frozen shot is not a loop. A
-    *repeated segment* is a run of returns at least ``min_repeat_seconds`` long along a
-    diagonal ``b - a = lag`` (a clip looped: the same order at a constant lag) or an
-    anti-diagonal ``a + b = const`` (ping-pong: the same frames in reverse order). The
-    later frames ``b`` of every repeated segment are the repeats; the score is
-    ``1 - repeated / T``. A clip looped four times scores about 1/4 (three of four copies
-    repeat), a video without repeats 1. Self-similarity matrices are the standard tool for
-    repetition in sequences (Foote, "Visualizing music and audio using self-similarity",
-    ACM MM 1999); quadratic in T, i.e. about a second for a few thousand samples.
+    32x32 thumbnails on the 0-255 scale by default), ``b`` is a *near-duplicate* of ``a``
+    when ``D(a, b) <= max(duplicate_threshold, duplicate_motion_ratio * m)``, ``m`` the
+    smaller of the two frames' largest distance to an adjacent sample (a repeat sampled out
+    of phase lies within one step of motion of its original). A near-duplicate is a
+    *return* when the video went away in between, ``max_{a<m<b} D(a, m) >= max(change_threshold,
+    return_ratio * D(a, b))``, so a held or frozen shot is not a loop. A *repeated segment*
+    is a run of near-duplicates along a diagonal ``b - a = lag`` (a loop: the same order at
+    a constant lag) or an anti-diagonal ``a + b = const`` (a ping-pong: the same frames in
+    reverse order) that holds a run of at least ``min_repeat_seconds`` of returns. The
+    whole near-duplicate run counts, so the frames right after a ping-pong's turn, which
+    never went far from their mirror images, are repeats too. The later frames ``b`` of
+    every repeated segment are the repeats; the score is ``1 - repeated / T``: a clip played
+    three times scores about 1/3, four times 1/4, forward then backward 1/2, a video without
+    repeats 1. Self-similarity matrices are the standard tool for repetition in sequences
+    (Foote, "Visualizing music and audio using self-similarity", ACM MM 1999).
+
+    Sampling matters: at 2 frames/s a repeat is up to a quarter second out of phase with
+    its original, farther than one step of fast motion, so a 5.3-s clip looped three times
+    read 0.47 and a ping-pong 0.41 (the spec samples 8 frames/s). Work is quadratic in T:
+    beyond ``max_samples`` the samples are thinned evenly (``details["samples_used"]``).
 
     Args:
         embeddings: ``(T, D)`` per-frame features (``tiny_pixels`` by default).
-        min_repeat_seconds: shortest repeated run that counts.
+        min_repeat_seconds: shortest run of returns that makes a repeated segment.
         duplicate_threshold: largest distance of near-duplicate frames (absolute floor).
         duplicate_motion_ratio: near-duplicate tolerance as a share of the local motion.
         change_threshold: least distance the video must move away between a frame and its
             return.
         return_ratio: how many times closer than its farthest excursion a return must be.
+        max_samples: most samples compared (memory: about 40 bytes times its square).
         metric: ``rms`` (pixels, 0-255) or ``cosine`` (``1 - cos``, learned embeddings).
         video: the probe (for the duration).
 
@@ -391,65 +397,80 @@ def loop_detection(
     """
     x = _as_tensor(embeddings, "embeddings")
     x = x.reshape(x.shape[0], -1)
-    t = x.shape[0]
-    if t < 3:
+    t_all = x.shape[0]
+    if t_all < 3:
         raise NotApplicable("needs at least 3 sampled frames")
-    duration = _duration(video, t)
+    if t_all > max_samples:
+        x = x[
+            torch.from_numpy(
+                np.unique(np.linspace(0, t_all - 1, max_samples).round()).astype(np.int64)
+            )
+        ]
+    t = x.shape[0]
+    duration = _duration(video, t_all)
     step = duration / t
     min_len = max(1, math.ceil(min_repeat_seconds / step - 1e-9))
-    d = distance_matrix(x, metric).numpy()
+    max_gap = max(1, round(0.25 / step))
+    d = distance_matrix(x, metric).numpy().astype(np.float32)
     upper = np.where(np.triu(np.ones((t, t), dtype=bool), k=1), d, -np.inf)
     went_away = np.maximum.accumulate(upper, axis=1)  # went_away[a, j] = max_{a<m<=j} D(a, m)
-    away = np.full((t, t), -np.inf)
+    del upper
+    away = np.full((t, t), -np.inf, dtype=np.float32)
     away[:, 1:] = went_away[:, :-1]  # away[a, b] = max_{a<m<b} D(a, m)
+    del went_away
     adjacent = np.diagonal(d, offset=1)
-    motion = np.zeros(t)
+    motion = np.zeros(t, dtype=np.float32)
     motion[:-1] = adjacent
     motion[1:] = np.maximum(motion[1:], adjacent)
     tol = np.maximum(
         duplicate_threshold, duplicate_motion_ratio * np.minimum(motion[:, None], motion[None, :])
     )
-    returns = np.triu((d <= tol) & (away >= np.maximum(change_threshold, return_ratio * d)), k=2)
+    near = np.triu(d <= tol, k=1)
+    returns = near & (away >= np.maximum(change_threshold, return_ratio * d))
+    del away, tol, d
     repeated = np.zeros(t, dtype=bool)
     found: list[dict[str, Any]] = []
     for lag in range(2, t):
-        diag = np.diagonal(returns, offset=lag)
-        for start, length in _runs(diag):
-            if length >= min_len:
-                repeated[start + lag : start + lag + length] = True
-                found.append(
-                    {
-                        "kind": "loop",
-                        "lag_seconds": round(lag * step, 3),
-                        "from_seconds": round((start + lag) * step, 3),
-                        "seconds": round(length * step, 3),
-                    }
-                )
-    flipped = returns[:, ::-1]  # anti-diagonal a + b = c becomes diagonal offset (t - 1 - c)
+        for start, length in _repeated_runs(
+            np.diagonal(near, offset=lag), np.diagonal(returns, offset=lag), min_len, max_gap
+        ):
+            repeated[start + lag : start + lag + length] = True
+            found.append(
+                {
+                    "kind": "loop",
+                    "lag_seconds": round(lag * step, 3),
+                    "from_seconds": round((start + lag) * step, 3),
+                    "seconds": round(length * step, 3),
+                }
+            )
+    # anti-diagonal a + b = c becomes diagonal offset (t - 1 - c) of the flipped matrices
+    flipped_near, flipped_returns = near[:, ::-1], returns[:, ::-1]
     for offset in range(-(t - 1), t):
-        diag = np.diagonal(flipped, offset=offset)
+        diag = np.diagonal(flipped_returns, offset=offset)
         if not diag.any():
             continue
         c = t - 1 - offset
         a0 = max(0, -offset)  # row of the diagonal's first element
-        for start, length in _runs(diag):
-            if length >= min_len:
-                rows = a0 + start + np.arange(length)
-                repeated[c - rows] = True
-                found.append(
-                    {
-                        "kind": "ping_pong",
-                        "turn_seconds": round(c / 2 * step, 3),
-                        "from_seconds": round(float((c - rows).min()) * step, 3),
-                        "seconds": round(length * step, 3),
-                    }
-                )
+        for start, length in _repeated_runs(
+            np.diagonal(flipped_near, offset=offset), diag, min_len, max_gap
+        ):
+            rows = a0 + start + np.arange(length)
+            repeated[c - rows] = True
+            found.append(
+                {
+                    "kind": "ping_pong",
+                    "turn_seconds": round(c / 2 * step, 3),
+                    "from_seconds": round(float((c - rows).min()) * step, 3),
+                    "seconds": round(length * step, 3),
+                }
+            )
     share = float(repeated.mean())
     found.sort(key=lambda f: -f["seconds"])
     return Score(
         1.0 - share,
         {
-            "frames": t,
+            "frames": t_all,
+            "samples_used": t,
             "repeated_seconds": round(float(repeated.sum()) * step, 3),
             "repeated_share": round(share, 4),
             "segments": found[:5],
@@ -458,42 +479,65 @@ def loop_detection(
     )
 
 
+def _repeated_runs(
+    near: np.ndarray, returns: np.ndarray, min_len: int, max_gap: int
+) -> list[tuple[int, int]]:
+    """Runs of ``near`` (gaps of up to ``max_gap`` bridged) holding ``min_len`` returns or more.
+
+    A gap is a repeat sampled too far out of phase with its original, typically right at a
+    cut inside the repeated clip; bridging it keeps one repeated segment in one piece.
+
+    Example:
+        >>> near = np.array([0, 1, 1, 0, 1, 1, 1, 0, 0, 0, 1, 1], dtype=bool)
+        >>> back = np.array([0, 0, 1, 0, 1, 1, 0, 0, 0, 0, 1, 0], dtype=bool)
+        >>> _repeated_runs(near, back, 3, max_gap=1)
+        [(1, 6)]
+    """
+    bridged = near.copy()
+    for start, length in _runs(~near):
+        if length <= max_gap and start > 0 and start + length < len(near):
+            bridged[start : start + length] = True
+    counts = np.concatenate([[0], np.cumsum(returns)])
+    return [
+        (start, length)
+        for start, length in _runs(bridged)
+        if counts[start + length] - counts[start] >= min_len
+    ]
+
+
 # --------------------------------------------------------------------------- 5. unintended cuts
 
 
 def detect_cuts(
-    distances: np.ndarray, *, ratio: float, min_jump: float, baseline_pairs: int
+    distances: np.ndarray, *, ratio: float, min_jump: float, neighbour_pairs: int
 ) -> np.ndarray:
-    """Indices of pairs whose distance spikes above a robust local baseline.
+    """Indices of pairs whose change stands out from every pair around it: hard cuts.
 
-    Pair ``k`` is a cut when ``d_k >= min_jump`` and ``d_k >= ratio * b_k``, where ``b_k``
-    is the median of the pair distances within ``baseline_pairs`` on either side of ``k``
-    (``k`` itself excluded), and ``d_k`` is the largest within one pair on either side (one
-    cut falling between two samples is counted once). This is the adaptive rule of
-    PySceneDetect's ``AdaptiveDetector`` (a frame's content change against the mean of its
-    neighbours, ``adaptive_threshold = 3``, with a ``min_content_val`` floor), with a median
-    for robustness to a neighbouring cut or a burst of motion.
+    Pair ``k`` is a cut when ``d_k >= min_jump`` and ``d_k >= ratio * max(d_j)`` over the
+    pairs ``j`` within ``neighbour_pairs`` on either side (``k`` excluded). At the native
+    frame rate a cut is one large step; motion (even fast), a fade or a dissolve spreads
+    its change over many similar steps, and a flash makes two adjacent spikes that mute
+    each other, so none of those is a cut. Comparing with the largest neighbour rather than
+    a mean or median (PySceneDetect's ``AdaptiveDetector`` compares with the mean) also
+    keeps alternating steps, such as duplicated frames between moving ones, from reading as
+    spikes.
 
     Example:
-        >>> distances = np.array([1.0, 1, 1, 40, 1, 1, 1])
-        >>> detect_cuts(distances, ratio=3, min_jump=10, baseline_pairs=3).tolist()
+        >>> rule = dict(ratio=3, min_jump=5, neighbour_pairs=2)
+        >>> detect_cuts(np.array([1.0, 1, 1, 40, 1, 1, 1]), **rule).tolist()  # a cut
         [3]
+        >>> detect_cuts(np.array([1.0, 9, 10, 11, 10, 9, 1]), **rule).tolist()  # a fade
+        []
     """
-    n = len(distances)
-    cuts = []
-    for k in range(n):
-        lo, hi = max(0, k - baseline_pairs), min(n, k + baseline_pairs + 1)
-        neighbours = np.concatenate([distances[lo:k], distances[k + 1 : hi]])
-        base = float(np.median(neighbours)) if len(neighbours) else 0.0
-        local = distances[max(0, k - 1) : k + 2]
-        if (
-            distances[k] >= min_jump
-            and distances[k] >= ratio * base
-            and distances[k] == local.max()
-            and (not cuts or cuts[-1] != k - 1)
-        ):
-            cuts.append(k)
-    return np.asarray(cuts, dtype=np.int64)
+    d = np.asarray(distances, dtype=np.float64)
+    n = len(d)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    w = max(1, int(neighbour_pairs))
+    padded = np.concatenate([np.zeros(w), d, np.zeros(w)])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * w + 1)  # (n, 2w+1)
+    around = np.maximum(windows[:, :w].max(axis=1), windows[:, w + 1 :].max(axis=1))
+    return np.flatnonzero((d >= min_jump) & (d >= ratio * around)).astype(np.int64)
 
 
 @scorer("duration.unintended_cuts")
@@ -501,8 +545,8 @@ def unintended_cuts(
     embeddings: torch.Tensor,
     *,
     ratio: float = 3.0,
-    min_jump: float = 20.0,
-    baseline_seconds: float = 4.0,
+    min_jump: float = 15.0,
+    neighbour_seconds: float = 0.25,
     scale_per_minute: float = 2.0,
     metric: Literal["mad", "rms", "cosine"] = "mad",
     video: VideoInfo | None = None,
@@ -510,19 +554,24 @@ def unintended_cuts(
 ) -> Score:
     """``exp(-cuts_per_minute / scale_per_minute)`` for prompts that ask for one shot.
 
-    Hard cuts are spikes of the distance between consecutive sampled frames (``mad`` of
-    32x32 thumbnails, 0-255) against the median of their neighbours within
-    ``baseline_seconds`` (:func:`detect_cuts`). The rate is per minute so long and short
-    videos compare; the exponential maps 0 cuts to 1 and falls smoothly: with the default
-    scale of 2 cuts/minute, one cut in a minute scores 0.61, one in 30 s 0.37, one in 10 s
-    0.05. Prompts whose metadata asks for several shots (``meta.shots > 1``) are not
-    applicable; every suite prompt describes one continuous shot.
+    Read at the native frame rate: ``tiny_pixel_changes`` gives, for every pair of
+    consecutive frames, how much the 32x32 thumbnail changed after the best small shift
+    (0-255), so a pan costs little and a cut a lot. A hard cut is a pair that stands out
+    from every pair within ``neighbour_seconds`` (:func:`detect_cuts`); fades, dissolves and
+    flashes do not (they are gradual or come in pairs) and are not counted. Sampling every
+    half second could not tell a cut from fast motion (four hard cuts of a fast city clip
+    read as none). The rate is per minute so long and short videos compare; the exponential
+    maps 0 cuts to 1 and falls smoothly: with the default scale of 2 cuts/minute, one cut in
+    a minute scores 0.61, one in 30 s 0.37, one in 10 s 0.05. Prompts whose metadata asks
+    for several shots (``meta.shots > 1``) are not applicable; every suite prompt describes
+    one continuous shot.
 
     Args:
-        embeddings: ``(T, D)`` per-frame features, or ``(T-1,)`` pair distances.
-        ratio: how many times the local baseline a spike must be.
-        min_jump: least distance of a cut, in the feature's units.
-        baseline_seconds: half-width of the local baseline.
+        embeddings: ``(T-1,)`` changes between consecutive frames, or ``(T, D)`` per-frame
+            features (compared with ``metric``).
+        ratio: how many times its largest neighbour a cut's change must be.
+        min_jump: least change of a cut, in the feature's units.
+        neighbour_seconds: how far on either side the neighbours reach (at least one pair).
         scale_per_minute: cuts per minute that bring the score to ``1/e``.
         metric: how to compare consecutive features (ignored for 1-D input).
         video: the probe (for the duration).
@@ -544,7 +593,7 @@ def unintended_cuts(
         pm,
         ratio=ratio,
         min_jump=min_jump,
-        baseline_pairs=max(2, math.ceil(baseline_seconds / step - 1e-9)),
+        neighbour_pairs=max(1, round(neighbour_seconds / step)),
     )
     per_minute = len(cuts) / (duration / 60.0)
     return Score(
@@ -554,6 +603,7 @@ def unintended_cuts(
             "cut_seconds": [round(float((k + 1) * step), 3) for k in cuts[:20]],
             "cuts_per_minute": round(per_minute, 4),
             "duration_seconds": round(duration, 3),
+            "largest_change": round(float(pm.max()), 3) if len(pm) else 0.0,
         },
     )
 
