@@ -583,7 +583,48 @@ def load_model(name: str, options: LoadOptions | None = None) -> tuple[nn.Module
     try:
         module.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        raise WeightsError(
-            f"{name}: checkpoint does not fit the architecture ({_first_line(exc)})"
-        ) from None
+        detail = state_dict_mismatch(module, state) or _first_line(exc)
+        raise WeightsError(f"{name}: checkpoint does not fit the architecture ({detail})") from None
     return module.eval().to(device), weights_id
+
+
+def state_dict_mismatch(module: nn.Module, state: StateDict, shown: int = 3) -> str:
+    """Why ``state`` does not load into ``module``, on one line: missing, unexpected and
+    mis-shaped keys, the first ``shown`` of each with their counts; "" when it fits.
+
+    torch's own message spans a line per key, and its first line names none of them. A
+    checkpoint saved through a wrapper (``module.``, ``model.``) is said so in one word.
+
+    Example:
+        >>> net = torch.nn.Linear(2, 3)
+        >>> state = {"module.weight": torch.zeros(3, 2), "bias": torch.zeros(4)}
+        >>> for part in state_dict_mismatch(net, state).split("; "):
+        ...     print(part)
+        1 missing: weight
+        1 unexpected: module.weight
+        1 of another shape: bias (4,) not (3,)
+        checkpoint keys carry the prefix 'module.'
+    """
+    expected = module.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    shapes = [
+        f"{k} {tuple(state[k].shape)} not {tuple(expected[k].shape)}"
+        for k in expected
+        if k in state and tuple(state[k].shape) != tuple(expected[k].shape)
+    ]
+    parts = [
+        f"{len(keys)} {label}: {', '.join(keys[:shown])}{', ...' if len(keys) > shown else ''}"
+        for label, keys in (
+            ("missing", missing),
+            ("unexpected", unexpected),
+            ("of another shape", shapes),
+        )
+        if keys
+    ]
+    if missing and unexpected:
+        prefix = os.path.commonprefix(unexpected)
+        prefix = prefix[: prefix.rfind(".") + 1]
+        if prefix and {k[len(prefix) :] for k in unexpected} >= set(missing):
+            parts.append(f"checkpoint keys carry the prefix {prefix!r}")
+    return "; ".join(parts)

@@ -245,6 +245,43 @@ def test_override_file_is_used_and_its_sha_recorded(
         )
 
 
+def test_checkpoint_that_does_not_fit_names_its_keys_on_one_line(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """torch's message starts "Error(s) in loading state_dict for Linear:" and names no key."""
+    tiny_entry(monkeypatch, sha256=None)
+    state = nn.Linear(3, 2).state_dict()
+    wrapped = tmp_path / "wrapped.pth"
+    torch.save({f"module.{k}": v for k, v in state.items()}, wrapped)
+    with pytest.raises(W.WeightsError) as err:
+        W.load_model(
+            "tiny_linear_test",
+            ExtractorOptions(weights_overrides={"tiny_linear_test": str(wrapped)}),
+        )
+    assert str(err.value) == (
+        "tiny_linear_test: checkpoint does not fit the architecture (2 missing: weight, bias; "
+        "2 unexpected: module.weight, module.bias; checkpoint keys carry the prefix 'module.')"
+    )
+    reshaped = tmp_path / "reshaped.pth"
+    torch.save(
+        {
+            "weight": torch.zeros(4, 3),
+            "bias": state["bias"],
+            **{f"extra.{i}": torch.zeros(1) for i in range(5)},
+        },
+        reshaped,
+    )
+    with pytest.raises(W.WeightsError) as err:
+        W.load_model(
+            "tiny_linear_test",
+            ExtractorOptions(weights_overrides={"tiny_linear_test": str(reshaped)}),
+        )
+    message = str(err.value)
+    assert "\n" not in message
+    assert "5 unexpected: extra.0, extra.1, extra.2, ..." in message
+    assert "1 of another shape: weight (4, 3) not (2, 3)" in message
+
+
 def test_vbench_cache_layout_is_found(home: Path, tmp_path: Path) -> None:
     vb = tmp_path / "vbench_cache"
     target = vb / "aesthetic_model" / "emb_reader" / "sa_0_4_vit_l_14_linear.pth"
