@@ -39,8 +39,13 @@ def check_protocol(
     items: Sequence[VideoItem],
     infos: Mapping[str, VideoInfo | None],
     specs: Sequence[DimensionSpec],
+    errors: Mapping[str, str] | None = None,
 ) -> ProtocolReport:
-    """Summarise the probed videos per model and warn where a spec's ``expects`` is not met."""
+    """Summarise the probed videos per model and warn where a spec's ``expects`` is not met.
+
+    ``errors`` (path -> the probe's one-line error) adds a warning per model naming the
+    videos whose probe found an implausible value: they are scored as errors, not capped.
+    """
     summary: list[str] = []
     warnings: list[str] = []
     by_model: dict[str, list[VideoItem]] = defaultdict(list)
@@ -75,6 +80,13 @@ def check_protocol(
                 f"{model}: {vfr} videos have a variable frame rate (sampled by timestamp)"
             )
         warnings.extend(_probe_warnings(model, ok))  # type: ignore[arg-type]
+        implausible = [e for i in its if ": implausible " in (e := (errors or {}).get(i.path, ""))]
+        if implausible:
+            warnings.append(
+                f"{model}: {len(implausible)} videos with an implausible probe are scored as"
+                f" errors: {'; '.join(implausible[:NAMED_PROBE_WARNINGS])}"
+                + (" ..." if len(implausible) > NAMED_PROBE_WARNINGS else "")
+            )
         samples = Counter(i.prompt_id for i in its if i.prompt_id)
         for spec in specs:
             warnings.extend(_spec_warnings(model, spec, ok, samples))  # type: ignore[arg-type]

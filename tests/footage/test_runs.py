@@ -102,6 +102,13 @@ def test_implausible_probe_is_a_per_video_error_and_the_run_goes_on(
     _good(folder, "c.mp4", seed=1)
     monkeypatch.setattr("vbench_cn.video.LIMITS", ProbeLimits(max_duration_seconds=5.0))
     recs = _run(folder, tmp_path / "run", ["duration_seconds", "temporal_flickering"])
+    items = discover([folder], model="m")
+    infos, errors = probe_all(items)
+    report = check_protocol(items, infos, [], errors)
+    assert report.warnings == [
+        f"m: 1 videos with an implausible probe are scored as errors: {folder / 'b-long.mp4'}:"
+        " implausible duration 10 s (limit 5 s)"
+    ]
     for dim in ("duration_seconds", "temporal_flickering"):
         bad = recs[("b-long.mp4", dim)]
         assert bad["status"] == "error"

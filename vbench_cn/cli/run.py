@@ -207,7 +207,7 @@ def evaluate(
             usage_error(f"--out {out}: cannot write there ({exc.strerror or exc})")
         infos, errors = probe_all(items)
         if rank == 0:
-            report = check_protocol(items, infos, specs)
+            report = check_protocol(items, infos, specs, errors)
             for line in report.summary:
                 stderr.print(f"[bold]found[/bold] {line}", markup=True, highlight=False)
             for err in errors.values():
