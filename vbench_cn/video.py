@@ -418,28 +418,18 @@ def _packet_index(path: str) -> _Packets:
         stream = container.streams.video[0]
         tb = stream.time_base
         pts: list[float] = []
-        missing = False
+        count = 0
         for packet in container.demux(stream):
             if packet.size == 0:
                 continue
-            if packet.pts is None or not tb:
-                missing = True
-            else:
-                pts.append(float(packet.pts * tb))
-            if len(pts) > LIMITS.max_frames:
+            count += 1
+            if count > LIMITS.max_frames:
                 raise VideoError(f"{path}: implausible frame count (over {LIMITS.max_frames})")
-    count = len(pts) if not missing else len(pts) + 1  # at least one without a timestamp
-    if missing:
-        return _Packets(_count_packets(path), None)
+            if packet.pts is not None and tb:
+                pts.append(float(packet.pts * tb))
+    if len(pts) < count:  # some packet has no timestamp
+        return _Packets(count, None)
     return _Packets(count, np.sort(np.asarray(pts, dtype=np.float64)))
-
-
-def _count_packets(path: str) -> int:
-    import av
-
-    with av.open(path) as container:
-        stream = container.streams.video[0]
-        return sum(1 for packet in container.demux(stream) if packet.size)
 
 
 def timestamp_problem(timestamps: np.ndarray, container_seconds: float | None) -> str | None:
@@ -484,22 +474,29 @@ class _Timeline:
 
 
 def _timeline(
-    path: str, num_frames: int, index_times: np.ndarray | None, stream: _Stream
+    path: str,
+    num_frames: int,
+    index_times: np.ndarray | None,
+    stream: _Stream,
+    packets: _Packets | None = None,
 ) -> _Timeline:
-    """Sane timestamps: decord's index, else PyAV's packet timestamps, else ``index / fps``."""
+    """Sane timestamps: decord's index, else PyAV's packet timestamps, else ``index / fps``.
+
+    ``packets``: the demuxed packets when the caller has them already (no second pass).
+    """
     tried: list[str] = []
     if index_times is not None:
         problem = timestamp_problem(index_times, stream.duration)
         if problem is None:
             return _Timeline(index_times - index_times[0], "index", ())
         tried.append(f"index timestamps {problem}")
-    try:
-        packets: _Packets | None = _packet_index(path)
-    except VideoError:
-        raise
-    except Exception as exc:  # av.error.*: fall through to the frame rate
-        tried.append(f"packets unreadable ({_one_line(exc)})")
-        packets = None
+    if packets is None:
+        try:
+            packets = _packet_index(path)
+        except VideoError:
+            raise
+        except Exception as exc:  # av.error.*: fall through to the frame rate
+            tried.append(f"packets unreadable ({_one_line(exc)})")
     if packets is not None:
         if packets.times is None:
             tried.append("packets without timestamps")
@@ -565,6 +562,7 @@ class VideoReader:
         self._vr: Any = None
         index_times: np.ndarray | None = None
         num_frames = 0
+        packets: _Packets | None = None
         if backend in ("auto", "decord"):
             try:
                 self._vr, num_frames, index_times = _decord_index(self.path)
@@ -576,7 +574,8 @@ class VideoReader:
             if backend == "decord":
                 raise VideoError(f"{self.path}: cannot decode ({'; '.join(errors)})")
             try:
-                num_frames = _packet_index(self.path).count
+                packets = _packet_index(self.path)
+                num_frames = packets.count
             except VideoError:
                 raise
             except Exception as exc:  # av.error.* derive from various bases
@@ -584,7 +583,7 @@ class VideoReader:
                 raise VideoError(f"{self.path}: cannot decode ({'; '.join(errors)})") from None
         if num_frames == 0:
             raise VideoError(f"{self.path}: no decodable frames")
-        timeline = _timeline(self.path, num_frames, index_times, stream)
+        timeline = _timeline(self.path, num_frames, index_times, stream, packets)
         self.timestamps = timeline.times
         self._display = _display(stream)
         self.info = _info(self.path, num_frames, timeline, stream, self._display, self._vr)
@@ -714,15 +713,16 @@ def _info(
             warnings.append(
                 f"{fps:.3g} frames per second coded, the container declares {container_fps:.3g}"
             )
-    shown = (display.height, display.width) if display.rotation in (90, 270) else None
-    width, height = (shown[1], shown[0]) if shown else (display.width, display.height)
+    width, height = display.width, display.height
+    if display.rotation in (90, 270):
+        width, height = height, width
     return VideoInfo(
         path=path,
         num_frames=num_frames,
         fps=fps,
         duration_seconds=duration,
-        width=width if not shown else display.height,
-        height=height if not shown else display.width,
+        width=width,
+        height=height,
         codec=stream.codec,
         variable_frame_rate=_is_vfr(times),
         backend="decord" if vr is not None else "pyav",
