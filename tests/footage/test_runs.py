@@ -232,3 +232,23 @@ def test_extractor_refusing_a_size_is_not_applicable_with_the_reason(tmp_path: P
         "raft_things needs frames of at least 121 px a side; this video is 4000x16"
     )
     assert recs[("strip.mp4", "resolution")]["status"] == "ok"
+
+
+def test_ffmpeg_log_lines_stay_off_the_console(tmp_path: Path) -> None:
+    """decord's FFmpeg printed "[mov,mp4,... @ 0x...] stream 0, offset ...: partial file"."""
+    folder = tmp_path / "m"
+    clips.xvid_avi(folder / "xvid.avi", clips.textured(24, 32, 32))
+    whole = clips.faststart_mp4(tmp_path / "whole.mp4", clips.textured(48, 32, 32))
+    clips.truncate(whole, folder / "cut.mp4", 3000)
+    proc = subprocess.run(
+        [sys.executable, "-m", "vbench_cn", "evaluate", str(folder), "-d", "temporal_flickering"]
+        + ["-o", str(tmp_path / "run"), "--no-progress", "--model", "m"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert not re.search(r"@ 0x[0-9a-f]+\]", proc.stderr), proc.stderr
+    recs = {Path(r["video"]).name: r for r in read_records(tmp_path / "run")}
+    assert recs["cut.mp4"]["status"] == "ok" and "truncated" in recs["cut.mp4"]["details"]
+    assert recs["xvid.avi"]["status"] == "ok"
