@@ -1532,6 +1532,9 @@ def probe_all(items: Iterable[VideoItem]) -> tuple[dict[str, VideoInfo | None], 
         except VideoError as exc:
             infos[item.path] = None
             errors[item.path] = str(exc)
+        except Exception as exc:  # any other failure is this video's, not the run's
+            infos[item.path] = None
+            errors[item.path] = f"{item.path}: probe crashed ({_one_line(exc)})"
     return infos, errors
 
 

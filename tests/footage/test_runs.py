@@ -146,6 +146,13 @@ def test_a_crash_decoding_one_video_is_its_error_and_the_rest_is_scored(
 
     monkeypatch.setattr(runner_module, "VideoReader", Breaking)
     dims = ["duration_seconds", "temporal_flickering", "unintended_cuts"]
+    items = discover([folder], model="m")
+    infos, errors = probe_all(items)  # the probe before the run is guarded too
+    if where == "open":
+        assert errors == {
+            broken: f"{broken}: probe crashed (MemoryError: simulated allocation failure)"
+        }
+    assert sum(info is not None for info in infos.values()) == (4 if where == "open" else 5)
     recs = _run(folder, tmp_path / "run", dims)
     assert len(recs) == 5 * len(dims)
     for i in (0, 1, 3, 4):
