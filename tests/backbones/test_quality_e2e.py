@@ -87,7 +87,7 @@ def test_dynamic_degree_scored_at_128px_and_skipped_below(records: dict) -> None
     assert moving["details"]["pairs"] == 1 and moving["details"]["needed"] == 0
     assert moving["details"]["threshold"] == pytest.approx(6.0 * 129 / 256)
     small = records[("static-0", "dynamic_degree")]
-    assert small["status"] == "skipped" and "128 px" in small["error"]
+    assert small["status"] == "skipped" and "at least 121 px a side" in small["error"]
 
 
 def test_aesthetic_and_imaging_ranges(records: dict) -> None:
