@@ -459,7 +459,11 @@ class _Prefetcher:
             yield event
 
     def drain(self) -> list[tuple[Any, ...]]:
-        """After :meth:`close`: the events already queued, up to the next video's ``open``."""
+        """After :meth:`close`: every event already queued (whole videos and partial ones).
+
+        The consumer may stop before taking the ``open`` of a video whose ``end`` is queued
+        too; that video is decoded and must be scored, so nothing is cut at an ``open``.
+        """
         import queue
 
         out: list[tuple[Any, ...]] = []
@@ -468,7 +472,7 @@ class _Prefetcher:
                 event = self.queue.get_nowait()
             except queue.Empty:
                 return out
-            if event is self._DONE or event[0] == "open":
+            if event is self._DONE:
                 return out
             out.append(event)
 
