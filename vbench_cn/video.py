@@ -761,33 +761,38 @@ def _decord_frames(
     Only for ``backend="decord"`` and as PyAV's fallback: while the caller pauses between
     chunks, decord's decoder thread keeps decoding ahead into an unbounded queue (4.6 GB
     after 4.5 s idle on 1080p), so memory is bounded only if chunks are consumed at once.
-    decord ignores the display matrix and the sample aspect ratio: both are applied here.
-    A view is read through a second decord reader scaling to it, as VBench reads it.
+    decord 0.6 turns frames upright by the display matrix itself, a scaled reader after
+    scaling to the upright size (measured, a test); the sample aspect ratio it ignores, so
+    frames are stretched here. A view is read through a second, scaling decord reader, as
+    VBench reads it.
     """
     import decord
     import torch
 
+    upright = (display.height, display.width)
+    if display.rotation in (90, 270):
+        upright = (display.width, display.height)
     for view, unique in wanted.items():
         if view is None:
-            reader, (width, height) = vr, (display.width, display.height)
+            reader, (height, width) = vr, upright
         else:
-            width, height = display.coded_view(view)
+            width, height = view
             reader = decord.VideoReader(path, width=width, height=height, num_threads=1)
         for start in range(0, len(unique), chunks[view]):
             idx = unique[start : start + chunks[view]]
-            out: np.ndarray | None = None
+            out = np.empty((len(idx), height, width, 3), dtype=np.uint8)
             for k, i in enumerate(idx.tolist()):
                 frame = reader[i].asnumpy()
                 if frame.ndim != 3 or frame.shape[2] != 3 or min(frame.shape[:2]) < 1:
                     raise RuntimeError(f"decord returned a {frame.shape} frame")
+                tall, want_tall = frame.shape[0] > frame.shape[1], height > width
+                if display.rotation in (90, 270) and frame.shape[0] != frame.shape[1]:
+                    if tall != want_tall:  # a decord build that ignores the display matrix
+                        frame = display.apply(frame)
                 if frame.shape[:2] != (height, width):
                     frame = _rescale(frame, width, height)
-                frame = display.apply(frame)
-                if out is None:
-                    out = np.empty((len(idx), *frame.shape), dtype=np.uint8)
                 out[k] = frame
-            if out is not None:
-                yield view, idx, torch.from_numpy(out)
+            yield view, idx, torch.from_numpy(out)
 
 
 def _rescale(rgb: np.ndarray, width: int, height: int) -> np.ndarray:

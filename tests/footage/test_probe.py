@@ -94,11 +94,12 @@ def test_frame_rate_counts_coded_frames_not_drop_chunks(tmp_path: Path) -> None:
     assert any("2.5 frames per second coded, the container declares 15" in w for w in info.warnings)
 
 
+@pytest.mark.parametrize("backend", ["auto", "decord"])  # PyAV's pixels, decord's
 @pytest.mark.parametrize("degrees", [90, 180, 270])
-def test_display_matrix_turns_frames_upright(tmp_path: Path, degrees: int) -> None:
+def test_display_matrix_turns_frames_upright(tmp_path: Path, degrees: int, backend: str) -> None:
     original = clips.quadrants(4, 32, 64)
     path = clips.encode(tmp_path / f"rot{degrees}.mp4", original, rotation=degrees)
-    reader = VideoReader(path)
+    reader = VideoReader(path, backend=backend)
     info = reader.info
     upright = np.rot90(original[0], degrees // 90)
     assert info.rotation == degrees and (info.height, info.width) == upright.shape[:2]
@@ -118,6 +119,20 @@ def test_phone_clip_rotated_clockwise_is_portrait(tmp_path: Path) -> None:
     # clockwise: the coded top-left (red) quadrant ends up top-right
     assert frame[5, -5].tolist() == pytest.approx([255, 0, 0], abs=40)
     assert frame[-5, 5].tolist() == pytest.approx([255, 255, 255], abs=40)
+
+
+@pytest.mark.parametrize("backend", ["auto", "decord"])
+def test_decoder_scaled_view_of_a_rotated_clip_is_upright(tmp_path: Path, backend: str) -> None:
+    """A view (Tag2Text's 384x384 decoder scaling, here 40x24) is turned upright too."""
+    original = clips.quadrants(3, 32, 64)
+    path = clips.encode(tmp_path / "phone.mp4", original, rotation=-90)
+    reader = VideoReader(path, backend=backend)
+    ((view, idx, frames),) = list(reader.read_views({(24, 40): np.arange(3)}))
+    assert view == (24, 40) and idx.tolist() == [0, 1, 2]
+    assert tuple(frames.shape) == (3, 40, 24, 3)  # (height, width): portrait, as asked
+    frame = frames[0].numpy()
+    assert frame[3, -3].tolist() == pytest.approx([255, 0, 0], abs=40)  # red top-right
+    assert frame[-3, 3].tolist() == pytest.approx([255, 255, 255], abs=40)
 
 
 def test_non_square_pixels_are_stretched_to_the_display_aspect(tmp_path: Path) -> None:
