@@ -269,3 +269,26 @@ def test_duration_category_on_bootstrap_arrays_and_missing_parts() -> None:
     assert np.allclose(arr, [0.5, 2 / 3, 1.0])  # length factor clipped at 1
     assert math.isnan(gated_category_score({"loop_detection": 1.0}, w, gate="duration_seconds"))
     assert math.isnan(gated_category_score({"duration_seconds": 1.0}, w, gate="duration_seconds"))
+
+
+# ------------------------------------------------------------------ bounded on long videos
+
+
+def test_pairwise_work_is_bounded_on_a_day_long_video() -> None:
+    """A plausible 24-h probe at 1 sample/s: 43,200 windows would be 930 million pairs."""
+    seconds = 24 * 3600.0
+    t = int(seconds)
+    with pytest.raises(NotApplicable, match="43200 windows of 2 s: .* limit of 4096 windows"):
+        d.long_range_consistency(torch.ones(t, 4), video=info(seconds, t, 1.0))
+    # 20 minutes are still scored: 600 windows
+    short = d.long_range_consistency(torch.ones(1200, 4), video=info(1200.0, 1200, 1.0))
+    assert short.value == pytest.approx(1.0) and short.details["windows"] == 600
+    # sustained quality's score is linear in the windows; its Theil-Sen slope detail is
+    # computed on 1024 of the 5400 windows of 3 h (else 14.6 million pairs)
+    t = 3 * 3600
+    minutes = np.arange(t, dtype=np.float64) / 60.0
+    quality = torch.from_numpy(100.0 - 0.25 * minutes)  # loses a quarter point a minute
+    s = d.sustained_quality(quality, video=info(float(t), t, 1.0))
+    assert s.details["windows"] == 5400
+    assert s.details["slope_per_minute"] == pytest.approx(-0.25 / 100.0, rel=0.01)
+    assert 0.0 < s.value < 1.0

@@ -5,7 +5,10 @@ Every scorer here reads one small feature per sampled frame (``(T,)``, ``(T, K)`
 (:func:`vbench_cn.features.windows.sample_times`) and pools into windows of
 ``window_seconds`` (2 s by default, VBench-Long's clip length). Nothing here depends on the
 video's frame size, and the work is quadratic at most in the number of windows or sampled
-frames (a few hundred for a 10-minute video).
+frames (a few hundred for a 10-minute video), and bounded: beyond :data:`MAX_WINDOWS`
+windows (2.3 h of 2-s windows) a pairwise score is not applicable and a pairwise detail is
+computed on evenly thinned windows (:data:`MAX_SLOPE_POINTS`), so no probe value sizes an
+unbounded allocation.
 
 Dimensions:
     ``sustained_quality``: quality retained relative to the opening windows.
@@ -34,6 +37,14 @@ from vbench_cn.scorers import NotApplicable, Score, scorer
 from vbench_cn.video import VideoInfo
 
 # --------------------------------------------------------------------------- shared helpers
+
+#: Most windows a scorer compares pairwise: 4096 windows are a 64 MB similarity matrix and
+#: 8 million pairs; a day-long video's 43,200 would be 7.5 GB and 930 million pairs.
+MAX_WINDOWS = 4096
+
+#: Most points :func:`theil_sen_slope` pairs: 1024 evenly spaced windows (34 min of 2-s
+#: windows) are half a million slopes; a detail, so thinning beats skipping.
+MAX_SLOPE_POINTS = 1024
 
 
 def _duration(video: VideoInfo | None, num_samples: int) -> float:
@@ -65,11 +76,16 @@ def theil_sen_slope(x: np.ndarray, y: np.ndarray) -> float:
     """Median of pairwise slopes ``(y_j - y_i) / (x_j - x_i)`` (Theil 1950; Sen 1968).
 
     Robust to a few outlying windows (a single bad window moves the slope very little).
+    Beyond :data:`MAX_SLOPE_POINTS` points, on that many evenly spaced ones (pairs grow with
+    the square).
 
     Example:
         >>> theil_sen_slope(np.arange(5.0), 2 * np.arange(5.0) + 1)
         2.0
     """
+    if len(x) > MAX_SLOPE_POINTS:
+        keep_points = np.linspace(0, len(x) - 1, MAX_SLOPE_POINTS).round().astype(np.int64)
+        x, y = x[keep_points], y[keep_points]
     i, j = np.triu_indices(len(x), k=1)
     dx = x[j] - x[i]
     keep = dx != 0
@@ -233,6 +249,11 @@ def long_range_consistency(
     _, ids = _windows(x.shape[0], video, window_seconds)
     if ids.max() < 1:
         raise NotApplicable(f"needs at least 2 windows of {window_seconds:g} s")
+    if ids.max() + 1 > MAX_WINDOWS:
+        raise NotApplicable(
+            f"{ids.max() + 1} windows of {window_seconds:g} s: comparing every pair is beyond"
+            f" the limit of {MAX_WINDOWS} windows"
+        )
     frames = torch.nn.functional.normalize(x, dim=1, eps=1e-12)
     win = torch.nn.functional.normalize(pool_windows(frames, ids), dim=1, eps=1e-12)
     sim = (win @ win.T).clamp_min(0.0).numpy()
