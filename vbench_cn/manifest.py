@@ -301,7 +301,13 @@ def _is_video(path: Path, result: Scan | None) -> bool:
 
 
 def _videos_under(folder: Path, result: Scan) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and _is_video(p, result))
+    found = []
+    for p in folder.rglob("*"):
+        if p.is_symlink() and not p.exists():  # a dangling link or a loop: say so
+            result.skipped.append((str(p), "broken link"))
+        elif p.is_file() and _is_video(p, result):
+            found.append(p)
+    return sorted(found)
 
 
 def _item(path: Path, root: Path, model: str, index: PromptIndex, lang: str) -> VideoItem:

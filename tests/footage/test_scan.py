@@ -105,11 +105,13 @@ def test_cli_reports_the_scan_and_scores_what_it_found(tmp_path: Path) -> None:
     _write(folder / "a.mpg", "a.mpg")
     (folder / "b.wmv").write_bytes(b"")  # a .wmv that is nothing: found, then an error record
     (folder / "readme [draft].txt").write_text("x", encoding="utf-8")
+    (folder / "c.mp4").symlink_to(folder / "moved-away.mp4")  # a dangling link
     out = tmp_path / "o"
     proc = _cli("evaluate", str(folder), "-d", "duration_seconds", "-o", str(out), "--no-progress")
     assert proc.returncode == 0, proc.stderr
     assert "scan skipped 1 files (not a video by name or content): " in proc.stderr
     assert "readme [draft].txt" in proc.stderr  # escaped, not read as markup
+    assert f"scan skipped 1 files (broken link): {folder / 'c.mp4'}" in proc.stderr
     from vbench_cn.results import read_records
 
     recs = {Path(r["video"]).name: r for r in read_records(out)}
