@@ -166,7 +166,7 @@ def _probe_warnings(model: str, infos: Sequence[VideoInfo]) -> list[str]:
     if rotated or stretched:
         out.append(
             f"{model}: {rotated} videos turned upright by their display matrix, {stretched} with"
-            " non-square pixels stretched, before any backbone sees them (VBench's decord"
-            " turns frames upright too, but keeps non-square pixels as coded)"
+            " non-square pixels stretched, before any backbone sees them (VBench reads them"
+            " through decord, which fails on many rotated videos and keeps pixels as coded)"
         )
     return out

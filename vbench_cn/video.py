@@ -762,9 +762,10 @@ def _decord_frames(
     chunks, decord's decoder thread keeps decoding ahead into an unbounded queue (4.6 GB
     after 4.5 s idle on 1080p), so memory is bounded only if chunks are consumed at once.
     decord 0.6 turns frames upright by the display matrix itself, a scaled reader after
-    scaling to the upright size (measured, a test); the sample aspect ratio it ignores, so
-    frames are stretched here. A view is read through a second, scaling decord reader, as
-    VBench reads it.
+    scaling to the upright size (measured, a test), though for some sizes it returns a
+    malformed frame (a 48x80 clip turned by 90 degrees gave ``(80, 48, 4)``; its
+    ``get_batch`` raises), refused here; the sample aspect ratio it ignores, so frames are
+    stretched here. A view is read through a second, scaling decord reader, as VBench does.
     """
     import decord
     import torch
