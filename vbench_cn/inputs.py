@@ -7,8 +7,9 @@ depends on its inputs, written into it when it is scored:
   whose size and mtime are unchanged is taken as unchanged (one ``stat``); otherwise its
   content hash decides, so a copied or touched file is not scored again but a regenerated
   one is.
-* ``probe``: what the probe found (frames, fps, duration, size, codec); a probe that
-  disagrees with the stored one means the video changed, whatever the file system says.
+* ``probe``: what the probe found (frames, fps, duration, size, codec, rotation, pixel
+  aspect); a probe that disagrees with the stored one means the video changed, or the
+  frames the backbones see did, whatever the file system says.
 * ``spec_sha256``, ``weights`` (the checkpoint's ``name@sha256`` or ``"random"``),
   ``random_weights``: which spec and which weights scored it.
 * ``inputs``: the prompt (for dimensions that read it) and the numeric precision.
@@ -25,7 +26,20 @@ from collections.abc import Mapping
 from typing import Any
 
 #: Probe fields a score can depend on (the path and decoder backend are not among them).
-PROBE_FIELDS = ("num_frames", "fps", "duration_seconds", "width", "height", "codec")
+PROBE_FIELDS = (
+    "num_frames",
+    "fps",
+    "duration_seconds",
+    "width",
+    "height",
+    "codec",
+    "rotation",
+    "sample_aspect_ratio",
+)
+
+#: What a stored probe without the field meant: records older than the probe's display
+#: handling were scored on frames as coded (not turned, pixels not stretched).
+PROBE_DEFAULTS: dict[str, Any] = {"rotation": 0, "sample_aspect_ratio": "1:1"}
 
 
 def file_identity(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -61,8 +75,9 @@ def probe_changed(stored: Mapping[str, Any] | None, current: Mapping[str, Any]) 
     if not isinstance(stored, Mapping):
         return None
     for key in PROBE_FIELDS:
-        if key in stored and key in current and stored[key] != current[key]:
-            return f"the probe differs ({key} {stored[key]} → {current[key]})"
+        before = stored.get(key, PROBE_DEFAULTS.get(key))
+        if before is not None and key in current and before != current[key]:
+            return f"the probe differs ({key} {before} → {current[key]})"
     return None
 
 

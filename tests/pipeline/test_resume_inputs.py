@@ -8,6 +8,7 @@ a later run with real weights.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -53,6 +54,26 @@ def test_videos_regenerated_at_another_rate_are_scored_again(tmp_path):
     result = aggregate(read_records(out), {sp.id: sp for sp in specs}, num_resamples=100)
     rate = result.dimensions.set_index("dimension").loc["frame_rate", "mean"]
     assert rate == pytest.approx(24.0)
+
+
+def test_records_scored_on_sideways_frames_are_scored_again(tmp_path):
+    """A 180-degree clip keeps its size when turned upright: the rotation itself decides."""
+    from tests.footage import _clips as clips
+
+    specs = select_specs(load_specs(), ["temporal_flickering"])
+    videos, out = tmp_path / "videos", tmp_path / "run"
+    clips.encode(videos / "upside-down-0.mp4", clips.quadrants(8, 32, 64), rotation=180)
+    _write_clips(videos, 8.0)
+    _run(videos, out, specs)
+    lines = (out / "records" / "records-rank0.jsonl").read_text(encoding="utf-8").splitlines()
+    old = [json.loads(line) for line in lines]
+    for rec in old:  # as written before the probe knew about display matrices
+        del rec["probe"]["rotation"], rec["probe"]["sample_aspect_ratio"]
+    text = "".join(json.dumps(rec) + "\n" for rec in old)
+    (out / "records" / "records-rank0.jsonl").write_text(text, encoding="utf-8")
+    runner, written = _run(videos, out, specs)
+    assert [Path(r["video"]).name for r in written] == ["upside-down-0.mp4"]
+    assert any("rotation 0 → 180" in reason for reason in runner.rescored), runner.rescored
 
 
 def test_a_touched_or_copied_file_with_the_same_content_is_not_scored_again(tmp_path):
