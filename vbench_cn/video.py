@@ -935,7 +935,7 @@ def sniff_video(path: str | os.PathLike[str]) -> str | None:
     """The video container a file's first bytes announce (``"mp4"``, ``"avi"``, ...), or None.
 
     For files whose name does not say: a folder scan finds an MPEG-PS recording saved as
-    ``clip.dat`` or a download without an extension. Audio-only and still-image variants of
+    ``clip.dat``, a download without an extension, or a camera's raw H.264/H.265 stream. Audio-only and still-image variants of
     the same containers (``.m4a``, HEIC, an Ogg without a Theora/VP8 stream) are not videos.
 
     Example:
@@ -969,6 +969,13 @@ def sniff_video(path: str | os.PathLike[str]) -> str | None:
         return "asf"
     if head[:4] == b"OggS" and any(m in head for m in (b"\x80theora", b"OVP80", b"BBCD")):
         return "ogg"
+    for start in (b"\x00\x00\x00\x01", b"\x00\x00\x01"):  # Annex B elementary streams
+        if head.startswith(start) and len(head) > len(start) and not head[len(start)] & 0x80:
+            nal = head[len(start)]
+            if nal & 0x1F in (7, 9):  # H.264 sequence parameter set, access unit delimiter
+                return "h264"
+            if (nal >> 1) & 0x3F in (32, 33, 35):  # H.265 VPS, SPS, access unit delimiter
+                return "hevc"
     for offset, size in ((0, 188), (4, 192)):  # MPEG-TS, and M2TS with its 4-byte prefix
         if len(head) > offset + 2 * size and all(head[offset + k * size] == 0x47 for k in range(3)):
             return "mpeg-ts"

@@ -52,17 +52,20 @@ def test_content_sniffing_finds_videos_whatever_their_name(tmp_path: Path) -> No
     (folder / "recording.dat").write_bytes((tmp_path / "a.mpg").read_bytes())
     (folder / "download").write_bytes((tmp_path / "d.m2ts").read_bytes())
     clips.encode(folder / "clip.mp4", clips.textured(8, 32, 32))
+    clips.raw_h264(folder / "camera.h264", clips.textured(8, 32, 32))  # no container at all
     (folder / "notes.txt").write_text("shot list", encoding="utf-8")
     (folder / "song.m4a").write_bytes(b"\x00\x00\x00\x20ftypM4A " + bytes(100))
     (folder / "voice.ogg").write_bytes(b"OggS\x00\x02" + bytes(22) + b"\x01vorbis" + bytes(50))
     (folder / ".DS_Store").write_bytes(bytes(64))
     found = scan([folder], model="m")
     assert sorted(Path(it.path).name for it in found.items) == [
+        "camera.h264",
         "clip.mp4",
         "download",
         "recording.dat",
     ]
     assert sorted((Path(p).name, k) for p, k in found.sniffed) == [
+        ("camera.h264", "h264"),
         ("download", "mpeg-ts"),
         ("recording.dat", "mpeg-ps"),
     ]
@@ -77,8 +80,9 @@ def test_content_sniffing_finds_videos_whatever_their_name(tmp_path: Path) -> No
     assert any(
         line.startswith("skipped 3 files (not a video by name or content): ") for line in lines
     )
-    assert any("read 2 files as video by their content" in line for line in lines)
+    assert any("read 3 files as video by their content" in line for line in lines)
     assert VideoReader(folder / "recording.dat").info.num_frames == 8
+    assert VideoReader(folder / "camera.h264").info.num_frames == 8
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
