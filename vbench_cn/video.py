@@ -876,7 +876,8 @@ def _pyav_frames(
             else _scaler(stream, display.coded_view(v) if display else v)
             for v in wanted
         }
-        for i, frame in enumerate(container.decode(stream)):
+        corrupt: list[str] = []
+        for i, frame in enumerate(_decoded_until_corrupt(container, stream, corrupt)):
             for view, indices in sets.items():
                 if i not in indices:
                     continue
@@ -908,7 +909,31 @@ def _pyav_frames(
     short = {v: (seen[v], len(i)) for v, i in wanted.items() if seen[v] < len(i)}
     if short:
         got, total = next(iter(short.values()))
-        raise EOFError(f"PyAV decoded {got} of the {total} wanted frames before the stream ended")
+        why = f" ({corrupt[0]})" if corrupt else ""
+        raise EOFError(
+            f"PyAV decoded {got} of the {total} wanted frames before the stream ended{why}"
+        )
+
+
+def _decoded_until_corrupt(container: Any, stream: Any, corrupt: list[str]) -> Iterator[Any]:
+    """``container.decode(stream)``, ending where FFmpeg finds data it cannot decode.
+
+    A cut-off upload's last packet is partial: depending on the decoder's threading FFmpeg
+    reports the end of the stream or invalid data there. Either way the stream ends; the
+    reason is appended to ``corrupt``, and the caller says how many frames it got.
+    """
+    import av
+
+    frames = container.decode(stream)
+    while True:
+        try:
+            frame = next(frames)
+        except StopIteration:
+            return
+        except av.error.InvalidDataError as exc:
+            corrupt.append(_one_line(exc))
+            return
+        yield frame
 
 
 # --------------------------------------------------------------------------- finding videos
@@ -935,8 +960,9 @@ def sniff_video(path: str | os.PathLike[str]) -> str | None:
     """The video container a file's first bytes announce (``"mp4"``, ``"avi"``, ...), or None.
 
     For files whose name does not say: a folder scan finds an MPEG-PS recording saved as
-    ``clip.dat``, a download without an extension, or a camera's raw H.264/H.265 stream. Audio-only and still-image variants of
-    the same containers (``.m4a``, HEIC, an Ogg without a Theora/VP8 stream) are not videos.
+    ``clip.dat``, a download without an extension, or a camera's raw H.264/H.265 stream.
+    Audio-only and still-image variants of the same containers (``.m4a``, HEIC, an Ogg
+    without a Theora/VP8 stream) are not videos.
 
     Example:
         >>> import tempfile
