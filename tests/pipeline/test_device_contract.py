@@ -212,7 +212,13 @@ def test_host_prepare_is_declared_only_where_prepare_is_host_code() -> None:
         for n in EXTRACTORS
         if _skip_reason(n) is None and getattr(REGISTRY[n], "host_prepare", False)
     }
-    assert declared == {"umt_l16_k400", "rapidocr", "tiny_pixels", "sharpness_noise"}
+    assert declared == {
+        "umt_l16_k400",
+        "rapidocr",
+        "tiny_pixels",
+        "tiny_pixel_changes",
+        "sharpness_noise",
+    }
 
 
 # --------------------------------------------------------------------------- transforms
