@@ -323,6 +323,7 @@ def _probe_stream(path: str) -> _Stream:
             elif container.duration:
                 duration = container.duration / 1_000_000  # AV_TIME_BASE
             sar = stream.sample_aspect_ratio or ctx.sample_aspect_ratio
+            stream.thread_count = _decoder_threads  # the process's cap, as for every decoder
             try:
                 first = next(container.decode(stream), None)
             except Exception as exc:  # av.error.*: the reader says so later, frame by frame
