@@ -5,7 +5,11 @@ and ``run.json`` (what was asked). Re-running into the same directory skips ever
 (video, dimension, dimension_version) already recorded whose inputs still hold (the file,
 its probe, the spec, the weights, the prompt: :mod:`vbench_cn.inputs`), so a killed run
 resumes where it stopped; a torn last line (a kill mid-write) is ignored on read and
-rewritten. A record scored again is appended; the last line of a key wins.
+rewritten. A record scored again is appended. Of several records of one key (a retry, or
+shards of ranks that scored it in different runs) the newest wins by ``written_at``; records
+without one (older runs) fall back to ``ok`` over ``error``, then the later line.
+``merged.jsonl`` (what ``merge`` writes) is a copy for readers, never read back over the
+shards of its run folder: a stale one would hide what a later run fixed.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal, TypedDict
@@ -45,6 +50,8 @@ class Record(TypedDict, total=False):
             dimensions that read the prompt; ``videos`` and ``reference`` for set level);
             see :mod:`vbench_cn.inputs`.
         suite_version, seconds: package version and wall seconds spent on this record.
+        written_at: Unix time the record was written (stamped by :class:`RecordWriter`);
+            which of two records of one key is newer (:func:`prefer`).
     """
 
     model: str
@@ -67,7 +74,11 @@ class Record(TypedDict, total=False):
     inputs: dict[str, Any]
     suite_version: str
     seconds: float
+    written_at: float
 
+
+#: The file ``merge`` writes into a run folder; never read back as one of its shards.
+MERGED_NAME = "merged.jsonl"
 
 RecordKey = tuple[str, str | None, str, int]
 
@@ -146,22 +157,51 @@ def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
                 yield obj
 
 
-def read_records(run_dir: str | os.PathLike[str]) -> list[Record]:
-    """Every record of a run (all shards), de-duplicated by :func:`record_key` (last wins)."""
-    paths: list[Path] = []
+def prefer(new: dict[str, Any], old: dict[str, Any]) -> bool:
+    """Whether ``new`` replaces ``old``, a record of the same key read before it.
+
+    The newer ``written_at`` wins (a retry that fixed an error, or an error after the inputs
+    changed, whichever rank wrote it); without both stamps (records of older runs), ``ok``
+    beats ``error`` and otherwise the later line wins.
+
+    Example:
+        >>> prefer({"status": "ok", "written_at": 2.0}, {"status": "error", "written_at": 1.0})
+        True
+        >>> prefer({"status": "error"}, {"status": "ok"})
+        False
+    """
+    t_new, t_old = new.get("written_at"), old.get("written_at")
+    if isinstance(t_new, (int, float)) and isinstance(t_old, (int, float)):
+        return t_new >= t_old
+    rank = {"ok": 2, "skipped": 1, "error": 0}
+    return rank.get(new.get("status"), 0) >= rank.get(old.get("status"), 0)  # type: ignore[arg-type]
+
+
+def latest_by_key(records: Iterable[dict[str, Any]]) -> dict[RecordKey, dict[str, Any]]:
+    """One record per :func:`record_key`, chosen by :func:`prefer`, in first-seen key order."""
+    out: dict[RecordKey, dict[str, Any]] = {}
+    for rec in records:
+        key = record_key(rec)
+        old = out.get(key)
+        if old is None or prefer(rec, old):
+            out[key] = rec
+    return out
+
+
+def run_files(run_dir: str | os.PathLike[str]) -> list[Path]:
+    """The record files of a run folder: its shards, then other top-level ``.jsonl`` files
+    (older layouts), never :data:`MERGED_NAME`. A file is its own list."""
     run_dir = Path(run_dir)
     if run_dir.is_file():
-        paths = [run_dir]
-    else:
-        paths = (
-            sorted(records_dir(run_dir).glob("*.jsonl")) if records_dir(run_dir).is_dir() else []
-        )
-        paths += sorted(run_dir.glob("*.jsonl"))
-    merged: dict[RecordKey, Record] = {}
-    for path in paths:
-        for rec in iter_jsonl(path):
-            merged[record_key(rec)] = rec  # type: ignore[assignment]
-    return list(merged.values())
+        return [run_dir]
+    shards = sorted(records_dir(run_dir).glob("*.jsonl")) if records_dir(run_dir).is_dir() else []
+    return shards + [p for p in sorted(run_dir.glob("*.jsonl")) if p.name != MERGED_NAME]
+
+
+def read_records(run_dir: str | os.PathLike[str]) -> list[Record]:
+    """Every record of a run (all shards), one per :func:`record_key` (:func:`prefer`)."""
+    recs = (rec for path in run_files(run_dir) for rec in iter_jsonl(path))
+    return list(latest_by_key(recs).values())  # type: ignore[arg-type]
 
 
 class RecordWriter:
@@ -171,10 +211,9 @@ class RecordWriter:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         #: The latest record of every key in the folder's shards (what a resume compares).
-        self.records: dict[RecordKey, dict[str, Any]] = {}
-        for shard in sorted(self.path.parent.glob("*.jsonl")):
-            for rec in iter_jsonl(shard):
-                self.records[record_key(rec)] = rec
+        self.records: dict[RecordKey, dict[str, Any]] = latest_by_key(
+            rec for shard in sorted(self.path.parent.glob("*.jsonl")) for rec in iter_jsonl(shard)
+        )
         self.done: set[RecordKey] = set(self.records)
         self._repair_torn_tail()
         self._fh = open(self.path, "a", encoding="utf-8")
@@ -194,7 +233,8 @@ class RecordWriter:
         return key in self.done
 
     def write(self, rec: Record) -> None:
-        """Append one record and make it durable before returning."""
+        """Append one record, stamped with ``written_at``, and make it durable before returning."""
+        rec["written_at"] = round(time.time(), 6)
         self._fh.write(
             json.dumps(rec, ensure_ascii=False, allow_nan=False, default=_json_default) + "\n"
         )
@@ -224,11 +264,9 @@ def _json_default(obj: Any) -> Any:
 
 
 def merge_shards(shards: Iterable[str | os.PathLike[str]], out: str | os.PathLike[str]) -> int:
-    """Join record shards (files or run dirs) into one JSONL file, de-duplicated; returns count."""
-    merged: dict[RecordKey, Record] = {}
-    for shard in shards:
-        for rec in read_records(shard):
-            merged[record_key(rec)] = rec
+    """Join record shards (files or run dirs) into one JSONL file, one record per key
+    (:func:`prefer`); returns the count."""
+    merged = latest_by_key(rec for shard in shards for rec in read_records(shard))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(out.suffix + ".tmp")

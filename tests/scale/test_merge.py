@@ -1,0 +1,78 @@
+"""Records of a run folder: the newest record of a key wins across ranks, a stale
+``merged.jsonl`` never hides what a later run fixed, and the Python API shards under torchrun."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.scale.test_distributed import _videos
+from vbench_cn import runner as runner_module
+from vbench_cn.manifest import discover
+from vbench_cn.results import MERGED_NAME, merge_shards, prefer, read_records
+from vbench_cn.runner import Runner, RunOptions
+from vbench_cn.specs import load_specs
+
+
+def _flickering(records: list[dict]) -> dict[str, str]:
+    return {r["video"]: r["status"] for r in records if r["dimension"] == "temporal_flickering"}
+
+
+def test_an_error_fixed_by_retry_errors_on_another_rank_is_ok_after_the_merge(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    items = discover([_videos(tmp_path)], model="m")
+    specs = [load_specs()["temporal_flickering"]]
+    out = tmp_path / "run"
+    real = runner_module.get_scorer
+
+    def failing(name: str):  # type: ignore[no-untyped-def]
+        def boom(*args, **kwargs):  # type: ignore[no-untyped-def]
+            raise RuntimeError("transient failure")
+
+        return dataclasses.replace(real(name), fn=boom)
+
+    # Rank 1 of a two-rank run meets a transient scorer failure on its videos; the shards
+    # are merged (what torchrun's rank 0 does), so a merged.jsonl holding errors is left.
+    monkeypatch.setattr(runner_module, "get_scorer", failing)
+    Runner(specs, RunOptions(out_dir=out, progress=False, rank=1, world_size=2)).run(items)
+    Runner(specs, RunOptions(out_dir=out, progress=False, rank=0, world_size=2)).run(items)
+    first = _flickering(read_records(out))
+    assert set(first.values()) == {"error"} and len(first) == len(items)
+    merge_shards([out], out / MERGED_NAME)
+
+    # The fix: one process, --retry-errors. Its ok records land in records-rank0.jsonl,
+    # which sorts before rank 1's shard and the merged copy.
+    monkeypatch.setattr(runner_module, "get_scorer", real)
+    retry = RunOptions(out_dir=out, progress=False, retry_errors=True)
+    assert len(Runner(specs, retry).run(items)) == len(items)
+    assert set(_flickering(read_records(out)).values()) == {"ok"}
+    merge_shards([out], out / MERGED_NAME)
+    assert set(_flickering(read_records(out / MERGED_NAME)).values()) == {"ok"}
+
+    # And a later run has nothing left to retry or rescore.
+    again = Runner(specs, RunOptions(out_dir=out, progress=False, retry_errors=True))
+    assert again.run(items) == [] and not again.rescored
+
+
+def test_a_stale_merged_file_never_wins_over_the_shards(tmp_path: Path) -> None:
+    items = discover([_videos(tmp_path)], model="m")
+    specs = [load_specs()["temporal_flickering"]]
+    out = tmp_path / "run"
+    Runner(specs, RunOptions(out_dir=out, progress=False)).run(items)
+    fresh = read_records(out)
+    stale = [{**r, "status": "error", "score": None, "written_at": 9e12} for r in fresh]
+    (out / MERGED_NAME).write_text("".join(json.dumps(r) + "\n" for r in stale), encoding="utf-8")
+    assert read_records(out) == fresh  # a run folder is read from its shards only
+    assert _flickering(read_records(out / MERGED_NAME)) == {r["video"]: "error" for r in fresh}
+
+
+def test_the_newest_record_wins_else_ok_over_error() -> None:
+    ok, err = {"status": "ok"}, {"status": "error"}
+    assert prefer({**err, "written_at": 2.0}, {**ok, "written_at": 1.0})  # inputs changed
+    assert not prefer({**err, "written_at": 1.0}, {**ok, "written_at": 2.0})
+    assert prefer(ok, err) and not prefer(err, ok)  # records of older runs carry no stamp
+    assert prefer(ok, {**ok}) and prefer(err, {**err})  # equal standing: the later line
