@@ -682,9 +682,10 @@ class Runner:
     ) -> list[Record]:
         """Score ``items``; returns the records written by this call (resumed ones excluded).
 
-        With several ranks, each scores its shard of the videos; set-level dimensions are
-        then scored by :meth:`score_sets` on rank 0 once every rank is done (the caller
-        places the barrier), from the per-video features all ranks saved in the run folder.
+        With several ranks, each scores its shard of the videos. Set-level dimensions are
+        only prepared here (per-video features saved in the run folder); :meth:`score_sets`
+        scores them in one pass after the run, on rank 0 once every rank is done
+        (:func:`vbench_cn.api.evaluate` places the barrier).
         """
         with run_lock(self.options.out_dir, self.options.rank):
             return self._run(items, infos=infos, on_video_done=on_video_done)
@@ -700,14 +701,12 @@ class Runner:
         self.rescored = Counter()
         self._save_runtime()
         infos = infos or {}
-        all_items = list(items)
         items = self.shard(items, infos)
         writer = RecordWriter(shard_path(self.options.out_dir, self.options.rank))
         if self.options.retry_errors:
             writer.done = {k for k in writer.done if k not in self._error_keys()}
         written: list[Record] = []
         jobs: list[_Job] = []
-        set_specs = [s for s in self.specs if s.level == "set"]
         progress: Any = _NullProgress()
         prefetcher: _Prefetcher | None = None
         finished = False
@@ -741,8 +740,6 @@ class Runner:
                 jobs = self._finish_ready(jobs, writer, written, progress, on_video_done)
                 assert not jobs, "every job must finish once all batches are flushed"
                 finished = True
-                if set_specs and self.options.world_size <= 1:
-                    written += self._score_sets(set_specs, all_items, writer)
         except DeviceFailure:
             finished = True  # nothing more runs on a poisoned device; a re-run resumes
             raise
@@ -847,7 +844,8 @@ class Runner:
                 self._say(f"built {name} in {time.perf_counter() - t0:.1f} s")
 
     def score_sets(self, items: Sequence[VideoItem]) -> list[Record]:
-        """Score set-level dimensions on every rank's saved features (rank 0, after a barrier)."""
+        """The set-level pass after the run: score set-level dimensions on every rank's saved
+        features (rank 0, after a barrier; ``items``: all of the run's videos)."""
         set_specs = [s for s in self.specs if s.level == "set"]
         if not set_specs:
             return []

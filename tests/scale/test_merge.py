@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.scale.test_distributed import _videos
+from tests.scale.test_distributed import _free_port, _videos
 from vbench_cn import runner as runner_module
 from vbench_cn.manifest import discover
 from vbench_cn.results import MERGED_NAME, merge_shards, prefer, read_records
@@ -76,3 +79,53 @@ def test_the_newest_record_wins_else_ok_over_error() -> None:
     assert not prefer({**err, "written_at": 1.0}, {**ok, "written_at": 2.0})
     assert prefer(ok, err) and not prefer(err, ok)  # records of older runs carry no stamp
     assert prefer(ok, {**ok}) and prefer(err, {**err})  # equal standing: the later line
+
+
+_API_SCRIPT = """
+import json, os, sys
+import vbench_cn
+
+records = vbench_cn.evaluate(
+    [sys.argv[1]], model="m", dimensions=["temporal_flickering", "duration_seconds"],
+    out_dir=sys.argv[2], progress=False,
+)
+rank = os.environ.get("RANK", "0")
+with open(os.path.join(sys.argv[3], f"returned-{rank}.json"), "w") as fh:
+    json.dump(records, fh)
+"""
+
+
+def test_the_python_api_shards_under_two_gloo_ranks_and_equals_one_rank(tmp_path: Path) -> None:
+    folder = _videos(tmp_path)
+    script = tmp_path / "score.py"
+    script.write_text(_API_SCRIPT, encoding="utf-8")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    one, two = tmp_path / "one", tmp_path / "two"
+    for run, launcher in (
+        (one, []),
+        (two, ["-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port"]),
+    ):
+        run.mkdir()
+        launch = [*launcher, str(_free_port())] if launcher else []
+        proc = subprocess.run(
+            [sys.executable, *launch, str(script), str(folder), str(run / "out"), str(run)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+
+    shards = sorted((two / "out" / "records").glob("*.jsonl"))
+    assert [p.name for p in shards] == ["records-rank0.jsonl", "records-rank1.jsonl"]
+    per_shard = [{json.loads(line)["video"] for line in p.read_text().splitlines()} for p in shards]
+    assert all(per_shard) and not per_shard[0] & per_shard[1]  # each rank scored its own videos
+
+    def scores(path: Path) -> dict:
+        recs = json.loads(path.read_text(encoding="utf-8"))
+        return {(r["video"], r["dimension"]): (r["status"], r["score"]) for r in recs}
+
+    expected = scores(one / "returned-0.json")
+    assert len(expected) == 12
+    assert scores(two / "returned-0.json") == expected == scores(two / "returned-1.json")
+    assert (two / "out" / MERGED_NAME).is_file()

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,6 +17,12 @@ from vbench_cn.cli._common import (
     stdout,
     usage_error,
 )
+from vbench_cn.run_reporter import RunReporter
+
+if TYPE_CHECKING:
+    from vbench_cn.protocol import ProtocolReport
+    from vbench_cn.results import Record
+    from vbench_cn.runner import Profile
 
 EVALUATE_EPILOG = """Examples:
 
@@ -152,15 +156,12 @@ def evaluate(
     """Score videos along dimensions and append the records to --out (resumable)."""
     from rich.markup import escape
 
-    from vbench_cn.api import mark_run_complete, write_run_info
+    from vbench_cn import api
     from vbench_cn.device_errors import DeviceFailure
     from vbench_cn.device_setup import PRECISIONS
-    from vbench_cn.distributed import barrier, dist_context
     from vbench_cn.manifest import ManifestError, PromptIndex, scan
     from vbench_cn.preflight import SetupError, resolve_device
-    from vbench_cn.protocol import check_protocol
-    from vbench_cn.run_lock import RunLocked, run_lock
-    from vbench_cn.runner import Runner, RunOptions, print_profile, probe_all
+    from vbench_cn.run_lock import RunLocked
     from vbench_cn.specs import SpecError, load_specs, select_specs
 
     # Everyday mistakes: one line, exit 2, before anything is probed, built or written.
@@ -198,24 +199,13 @@ def evaluate(
         usage_error(found.nothing_found(videos))
     for line in found.summary():  # file names may hold [brackets]: escaped, not markup
         stderr.print(f"[yellow]scan[/yellow] {escape(line)}", markup=True, highlight=False)
-    with dist_context() as (rank, world_size), contextlib.ExitStack() as held:
-        try:  # one writer per run folder, taken before any work
-            held.enter_context(run_lock(out, rank))
-        except RunLocked as exc:
-            usage_error(str(exc))
-        except OSError as exc:
-            usage_error(f"--out {out}: cannot write there ({exc.strerror or exc})")
-        infos, errors = probe_all(items)
-        if rank == 0:
-            report = check_protocol(items, infos, specs, errors)
-            for line in report.summary:
-                stderr.print(f"[bold]found[/bold] {line}", markup=True, highlight=False)
-            for err in errors.values():
-                stderr.print(f"[red]error[/red] {err}", markup=True, highlight=False)
-            for line in report.warnings:
-                stderr.print(f"[yellow]warning[/yellow] {line}", markup=True, highlight=False)
-        options = RunOptions(
+    reporter = _ConsoleReporter(out, retry_errors=retry_errors, profile=profile)
+    try:
+        api.evaluate(
+            items,
+            dimensions=specs,
             out_dir=out,
+            reporter=reporter,
             device=device,
             precision=precision,
             random_weights=random_weights,
@@ -224,65 +214,73 @@ def evaluate(
             chunk_frames=chunk_frames,
             retry_errors=retry_errors,
             all_prompts=all_prompts,
-            rank=rank,
-            world_size=world_size,
             reference=reference,
-            progress=progress and rank == 0,
+            progress=progress,
             profile=profile,
         )
-        t0 = time.perf_counter()
-        try:
-            write_run_info(out, specs, options, items)
-            runner = Runner(specs, options)
-            written = runner.run(items, infos=infos)
-            if world_size > 1:
-                barrier()
-                if rank == 0:  # set-level metrics over every rank's features
-                    written += runner.score_sets(items)
-            mark_run_complete(out, options)
-        except SetupError as exc:
-            usage_error(str(exc))
-        except DeviceFailure as exc:
-            device_stop(exc, out)
-        except OSError as exc:  # a full disk mid-run: what is recorded stays, re-run resumes
-            usage_error(
-                f"{out}: cannot write ({exc.strerror or exc}); records written so far are "
-                "kept, re-run the same command to resume"
-            )
-        except KeyboardInterrupt:
-            stderr.print(
-                f"rank {rank}: interrupted; every finished video is in {out}, and the same"
-                " command resumes from there",
-                highlight=False,
-            )
-            raise typer.Exit(130) from None
-        elapsed = time.perf_counter() - t0
+    except (RunLocked, SetupError) as exc:
+        usage_error(str(exc))
+    except DeviceFailure as exc:
+        device_stop(exc, out)
+    except KeyboardInterrupt:
+        stderr.print(
+            f"interrupted; every finished video is in {out}, and the same command resumes "
+            "from there",
+            highlight=False,
+        )
+        raise typer.Exit(130) from None
+    except OSError as exc:
+        if not reporter.started:  # the lock or run.json: nothing was scored
+            usage_error(f"--out {out}: cannot write there ({exc.strerror or exc})")
+        usage_error(  # a full disk mid-run: what is recorded stays, re-run resumes
+            f"{out}: cannot write ({exc.strerror or exc}); records written so far are kept, "
+            "re-run the same command to resume"
+        )
+
+
+class _ConsoleReporter(RunReporter):
+    """What ``evaluate`` prints on stderr: the set as found, the records written, the profile."""
+
+    def __init__(self, out: Path, *, retry_errors: bool, profile: bool) -> None:
+        self.out = out
+        self.retry_errors = retry_errors
+        self.profile = profile
+        self.started = False
+
+    def probed(self, report: ProtocolReport, errors: dict[str, str]) -> None:
+        self.started = True
+        for line in report.summary:
+            stderr.print(f"[bold]found[/bold] {line}", markup=True, highlight=False)
+        for err in errors.values():
+            stderr.print(f"[red]error[/red] {err}", markup=True, highlight=False)
+        for line in report.warnings:
+            stderr.print(f"[yellow]warning[/yellow] {line}", markup=True, highlight=False)
+
+    def finished(self, rank: int, written: list[Record], seconds: float, profile: Profile) -> None:
+        from vbench_cn.results import read_records
+        from vbench_cn.runner import print_profile
+
+        self.started = True
         n_err = sum(1 for r in written if r["status"] == "error")
         n_skip = sum(1 for r in written if r["status"] == "skipped")
         stderr.print(
             f"rank {rank}: {len(written)} records written "
-            f"({n_err} errors, {n_skip} not applicable) in {elapsed:.1f} s → {out}",
+            f"({n_err} errors, {n_skip} not applicable) in {seconds:.1f} s → {self.out}",
             highlight=False,
         )
-        if rank == 0 and not retry_errors:
-            from vbench_cn.results import read_records
-
-            kept = sum(1 for r in read_records(out) if r.get("status") == "error") - n_err
+        if rank == 0 and not self.retry_errors:
+            kept = sum(1 for r in read_records(self.out) if r.get("status") == "error") - n_err
             if kept > 0:
                 stderr.print(
                     f"note: {kept} error records of earlier runs are kept (their inputs did not "
                     "change); --retry-errors scores them again",
                     highlight=False,
                 )
-        if profile:
-            print_profile(runner.profile)
-            prof_path = Path(out) / f"profile-rank{rank}.json"
-            prof_path.write_text(json.dumps(runner.profile.summary(), indent=2), encoding="utf-8")
-    if world_size > 1 and rank == 0:
-        from vbench_cn.results import merge_shards
+        if self.profile:
+            print_profile(profile)
 
-        n = merge_shards([out], Path(out) / "merged.jsonl")
-        stderr.print(f"merged {n} records from {world_size} ranks → {Path(out) / 'merged.jsonl'}")
+    def merged(self, count: int, path: Path, world_size: int) -> None:
+        stderr.print(f"merged {count} records from {world_size} ranks → {path}")
 
 
 dimensions_app = typer.Typer(help="Dimension specs: list and validate.", no_args_is_help=True)
