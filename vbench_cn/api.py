@@ -61,7 +61,7 @@ def evaluate(
         **options: any :class:`RunOptions` field (``random_weights``, ``device``, ...);
             ``rank`` and ``world_size`` default to torchrun's.
     """
-    from vbench_cn.distributed import barrier, broadcast, dist_context
+    from vbench_cn.distributed import barrier, broadcast, dist_context, gather_dicts
     from vbench_cn.results import MERGED_NAME, merge_shards
 
     if dimensions and isinstance(dimensions[0], DimensionSpec):
@@ -84,11 +84,14 @@ def evaluate(
         run_opts = RunOptions(out_dir=out, **options)
         run_opts.progress = run_opts.progress and run_opts.rank == 0
         with run_lock(out, run_opts.rank):  # before run.json: a second run into ``out`` is refused
-            infos, errors = probe_all(items)
-            if run_opts.rank == 0:
-                reporter.probed(check_protocol(items, infos, specs, errors), errors)
             t0 = time.perf_counter()
             runner = Runner(specs, run_opts)
+            infos, errors = probe_all(runner.shard(items))  # this rank's videos only
+            runner.profile.probe_seconds += time.perf_counter() - t0
+            if run_opts.world_size > 1:  # rank 0 reports on the whole set
+                infos, errors = gather_dicts(infos), gather_dicts(errors)
+            if run_opts.rank == 0:
+                reporter.probed(check_protocol(items, infos, specs, errors), errors)
             write_run_info(out, specs, run_opts, items)
             written = runner.run(items, infos=infos)
             barrier()  # every rank's videos, and their set-level features, are in ``out``

@@ -10,6 +10,8 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 def balance_by_cost(costs: Sequence[float], world_size: int) -> list[list[int]]:
@@ -102,3 +104,14 @@ def broadcast(value: T) -> T:
     box: list[Any] = [value]
     dist.broadcast_object_list(box, src=0, group=_group())
     return box[0]  # type: ignore[no-any-return]
+
+
+def gather_dicts(part: dict[K, V]) -> dict[K, V]:
+    """Every rank's ``part`` joined, on every rank (``part`` itself without a process group)."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return part
+    parts: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(parts, part, group=_group())
+    return {k: v for p in parts for k, v in p.items()}

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from vbench_cn import __version__
+from vbench_cn.decode_queue import ByteQueue, PlanOrder, event_bytes
 from vbench_cn.device_errors import (
     DeviceFailure,
     device_failure,
@@ -42,6 +43,7 @@ from vbench_cn.features import (
     extractor_class,
 )
 from vbench_cn.frame_upload import FrameUploader
+from vbench_cn.host_copies import READY, HostCopies, Ready
 from vbench_cn.inputs import changes, digest, file_changed, file_identity
 from vbench_cn.manifest import VideoItem
 from vbench_cn.preflight import Expectations, SetupError, resolve_device
@@ -60,6 +62,15 @@ from vbench_cn.specs import LEVELS, DimensionSpec
 from vbench_cn.video import DEFAULT_CHUNK_FRAMES, VideoError, VideoInfo, VideoReader, View
 
 log = logging.getLogger(__name__)
+
+#: Decoded bytes per chunk: with the prefetch queue (:data:`DECODE_QUEUE_BYTES`), the chunk
+#: being decoded and the one in use, about 240 MB of frames at most, whatever the resolution
+#: (8 frames at 1080p, 32 at 540p, 64 up to 480x270). Chunk size does not set batch sizes (the
+#: batcher gathers items across chunks and videos), so small chunks cost no GPU throughput.
+CHUNK_BYTES = 48 * 1024 * 1024
+#: Decoded frames waiting for the scoring thread, shared by the decode workers (each holds at
+#: least one chunk): three full chunks, bounded in bytes whatever the frame size.
+DECODE_QUEUE_BYTES = 3 * CHUNK_BYTES
 
 
 @dataclass
@@ -83,6 +94,8 @@ class RunOptions:
     amp: bool = True
     precision: str = "parity"  # vbench_cn.device_setup.PRECISIONS
     batch_sizes: dict[str, int] = field(default_factory=dict)
+    decode_workers: int = 0  # 0: Runner.decode_workers decides
+    decode_queue_bytes: int = 0  # 0: DECODE_QUEUE_BYTES; decoded frames waiting, all workers
 
 
 # --------------------------------------------------------------------------- profiling
@@ -104,9 +117,21 @@ class Profile:
     wall_seconds: float = 0.0
     videos: int = 0
     oom_retries: int = 0
+    #: (extractor, start, end) CUDA events of forward passes not yet added to
+    #: ``forward_seconds``: on a GPU the host does not wait for a forward to end, so its time
+    #: is the device's, read once the events have passed (:meth:`settle`).
+    device_spans: list[tuple[str, Any, Any]] = field(default_factory=list)
+
+    def settle(self) -> None:
+        """Add the device time of finished CUDA forward passes to ``forward_seconds``."""
+        for name, start, end in self.device_spans:
+            end.synchronize()
+            self.forward_seconds[name] += start.elapsed_time(end) / 1000
+        self.device_spans = []
 
     def rows(self) -> list[dict[str, Any]]:
         """One row per extractor: frames/s, items/s, share of wall time in forward passes."""
+        self.settle()
         out = []
         for name in sorted(set(self.forward_seconds) | set(self.prepare_seconds)):
             fwd = self.forward_seconds.get(name, 0.0)
@@ -128,6 +153,7 @@ class Profile:
 
     def summary(self) -> dict[str, Any]:
         """Totals plus per-extractor rows, JSON-ready."""
+        self.settle()
         fwd = sum(self.forward_seconds.values())
         prep = sum(self.prepare_seconds.values())
         busy = fwd + prep + self.score_seconds + self.wait_seconds
@@ -168,6 +194,14 @@ class _Group:
     error: str | None = None
     skip: str | None = None  # why the extractor does not take this video (not applicable)
     frames_prepared: int = 0
+    ready: list[Ready] = field(default_factory=list)  # host copies of ``outputs`` in flight
+
+    def stacked_outputs(self) -> torch.Tensor:
+        """This group's outputs, in order, on the host (waits for copies still in flight)."""
+        for ready in self.ready:
+            ready.wait()
+        outs = [o for o in self.outputs if o is not None and o.numel() > 0]
+        return torch.cat(outs) if outs else torch.zeros(0)
 
 
 @dataclass
@@ -202,11 +236,18 @@ class _Batcher:
     #: Batches that fit at a reduced size before the batch size doubles again.
     GROW_AFTER = 8
 
-    def __init__(self, extractor: FeatureExtractor, batch_size: int, profile: Profile) -> None:
+    def __init__(
+        self,
+        extractor: FeatureExtractor,
+        batch_size: int,
+        profile: Profile,
+        copies: HostCopies | None = None,
+    ) -> None:
         self.extractor = extractor
         self.batch_size = max(1, batch_size)
         self.max_batch_size = self.batch_size
         self.profile = profile
+        self.copies = copies or HostCopies(extractor.device)
         self.queue: list[tuple[_Group, int, torch.Tensor]] = []
         self.queued_items = 0
         self._fits = 0  # batches that fitted since the last halving
@@ -238,14 +279,14 @@ class _Batcher:
         for entries in by_key.values():
             outs, failure = self._try_forward([e[2] for e in entries])
             if failure is None:
-                self._store(entries, outs)
+                self._store(entries, *outs)
             elif len(entries) == 1:
                 self._fail(entries[0][0], failure)
             else:  # isolate the failing video: retry entry by entry
                 for entry in entries:
                     outs, failure = self._try_forward([entry[2]])
                     if failure is None:
-                        self._store([entry], outs)
+                        self._store([entry], *outs)
                     else:
                         self._fail(entry[0], failure)
 
@@ -260,11 +301,14 @@ class _Batcher:
             log.debug("forward failed", exc_info=exc)
             return None, exc.with_traceback(None)
 
-    def _store(self, entries: list[tuple[_Group, int, torch.Tensor]], outs: torch.Tensor) -> None:
+    def _store(
+        self, entries: list[tuple[_Group, int, torch.Tensor]], outs: torch.Tensor, ready: Ready
+    ) -> None:
         start = 0
         for group, slot, tensor in entries:
             n = tensor.shape[0]
-            group.outputs[slot] = outs[start : start + n]
+            group.outputs[slot] = outs[start : start + n]  # valid once ``ready`` is waited for
+            group.ready.append(ready)
             group.pending -= 1
             start += n
 
@@ -276,8 +320,12 @@ class _Batcher:
                 group.outputs[i] = torch.zeros(0)
         group.pending = 0
 
-    def _forward_all(self, items: torch.Tensor) -> torch.Tensor:
-        """Forward in chunks of the current batch size; out of memory halves it and retries."""
+    def _forward_all(self, items: torch.Tensor) -> tuple[torch.Tensor, Ready]:
+        """Forward in chunks of the current batch size; out of memory halves it and retries.
+
+        The outputs stay on the device until the last chunk, then come back in one
+        non-blocking copy (:class:`vbench_cn.host_copies.HostCopies`): ``(host, ready)``.
+        """
         name = self.extractor.name
         outs: list[torch.Tensor] = []
         start = 0
@@ -285,10 +333,10 @@ class _Batcher:
             chunk = items[start : start + self.batch_size]
             t0 = time.perf_counter()
             out_of_memory = False
+            span = _device_span(self.extractor.device)
             try:
                 with torch.inference_mode(), _autocast(self.extractor):
-                    out = self.extractor.forward(self.extractor.to_device(chunk))
-                out = out.detach().float().cpu() if isinstance(out, torch.Tensor) else out
+                    out = self.extractor.forward(self.extractor.to_device(chunk)).detach()
             except Exception as exc:
                 if is_poisoned_context(exc):
                     raise device_failure(exc, where=f"{name} forward") from exc
@@ -302,13 +350,19 @@ class _Batcher:
                 log.warning("%s: out of memory; batch size halved to %d", name, self.batch_size)
                 _release_cached_memory(self.extractor.device)
                 continue
-            self.profile.forward_seconds[name] += time.perf_counter() - t0
+            if span is None:
+                self.profile.forward_seconds[name] += time.perf_counter() - t0
+            else:
+                span[1].record()
+                self.profile.device_spans.append((name, *span))
             self.profile.items[name] += chunk.shape[0]
             self.profile.batches[name] += 1
             outs.append(out)
             start += chunk.shape[0]
             self._grow_back(chunk.shape[0])
-        return torch.cat(outs) if outs else torch.zeros(0)
+        if not outs:
+            return torch.zeros(0), READY
+        return self.copies.start(torch.cat(outs) if len(outs) > 1 else outs[0])
 
     def _grow_back(self, ran: int) -> None:
         """Count a batch that fitted; double the size after ``GROW_AFTER`` full ones."""
@@ -336,10 +390,12 @@ class _Prefetcher:
     dimensions need (per view, the union of their samplings; a view is a decoder-scaled
     size some backbones read, see :data:`vbench_cn.video.View`), then ``("end", error |
     None, note | None)``, the note saying when a truncated file gave fewer frames than its
-    index lists. The queue holds a few chunks at most, so memory stays bounded while
-    decoding overlaps the forward passes (decord and PyAV release the GIL while they
-    decode). Whatever goes wrong while one video is opened or decoded becomes that video's
-    ``error``; the thread goes on with the next video.
+    index lists. The queue holds ``max_bytes`` of frames at most
+    (:class:`vbench_cn.decode_queue.ByteQueue`), so memory stays bounded while decoding
+    overlaps the forward passes (decord and PyAV release the GIL while they decode); several
+    prefetchers, each over its own videos, are read in plan order
+    (:class:`vbench_cn.decode_queue.PlanOrder`). Whatever goes wrong while one video is
+    opened or decoded becomes that video's ``error``; the thread goes on with the next video.
     """
 
     _DONE = ("done",)
@@ -349,17 +405,16 @@ class _Prefetcher:
         plan: Sequence[tuple[VideoItem, list[DimensionSpec], list[DimensionSpec]]],
         chunk_frames: int,
         profile: Profile,
-        max_chunks: int = 3,
+        max_bytes: int = DECODE_QUEUE_BYTES,
         views: dict[str, View] | None = None,
     ) -> None:
-        import queue
         import threading
 
         self.plan = list(plan)
         self.views = views or {}  # spec id -> view its backbone reads (absent: native size)
         self.chunk_frames = chunk_frames
         self.profile = profile
-        self.queue: queue.Queue[tuple[Any, ...]] = queue.Queue(maxsize=max_chunks)
+        self.queue = ByteQueue(max_bytes)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._produce, name="vbench-cn-decode", daemon=True)
         self.thread.start()
@@ -367,9 +422,10 @@ class _Prefetcher:
     def _put(self, event: tuple[Any, ...]) -> bool:
         import queue
 
+        nbytes = event_bytes(event)
         while not self.stop.is_set():
             try:
-                self.queue.put(event, timeout=0.1)
+                self.queue.put(event, nbytes, timeout=0.1)
                 return True
             except queue.Full:
                 continue
@@ -523,6 +579,15 @@ class _StopSignal:
         log.warning("signal %d: stopping; the videos already decoded are written first", signum)
 
 
+def _device_span(device: torch.device) -> tuple[Any, Any] | None:
+    """A (start, end) pair of timing events on CUDA, the start recorded; None elsewhere."""
+    if device.type != "cuda":
+        return None
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    return start, end
+
+
 def _autocast(extractor: FeatureExtractor) -> Any:
     if extractor.device.type == "cuda" and extractor.options.amp and extractor.amp_ok:
         return torch.autocast("cuda", dtype=torch.float16)
@@ -655,21 +720,27 @@ class Runner:
             return True  # custom prompt: the scorer decides (NotApplicable when metadata lacks)
         return spec.prompts in item.prompt.tags
 
-    def shard(
-        self, items: Sequence[VideoItem], infos: dict[str, VideoInfo | None]
-    ) -> list[VideoItem]:
-        """This rank's videos: greedy balance by duration (longest first), deterministic."""
+    def shard(self, items: Sequence[VideoItem]) -> list[VideoItem]:
+        """This rank's videos: greedy balance by file size (largest first), deterministic.
+
+        File size, not duration, so that a rank can shard before probing anything and probe
+        only its own videos; bytes also follow decode cost better than seconds do.
+        """
         if self.options.world_size <= 1:
             return list(items)
         from vbench_cn.distributed import balance_by_cost
 
-        costs = [
-            max(1e-3, (infos.get(it.path).duration_seconds if infos.get(it.path) else 1.0))
-            for it in items
-        ]
+        costs = [float(max(1, _file_size(it.path))) for it in items]
         return [
             items[i] for i in balance_by_cost(costs, self.options.world_size)[self.options.rank]
         ]
+
+    def decode_workers(self, videos: int) -> int:
+        """Decode threads, each on its own videos: ``options.decode_workers``, or by default
+        one on CPU (the cores are busy with the forward passes) and four on an accelerator
+        (one PyAV thread cannot feed a GPU), never more than the videos."""
+        wanted = self.options.decode_workers or (1 if self.device.type == "cpu" else 4)
+        return max(1, min(wanted, videos))
 
     # -- main loop
 
@@ -701,14 +772,14 @@ class Runner:
         self.rescored = Counter()
         self._save_runtime()
         infos = infos or {}
-        items = self.shard(items, infos)
+        items = self.shard(items)
         writer = RecordWriter(shard_path(self.options.out_dir, self.options.rank))
         if self.options.retry_errors:
             writer.done = {k for k in writer.done if k not in self._error_keys()}
         written: list[Record] = []
         jobs: list[_Job] = []
         progress: Any = _NullProgress()
-        prefetcher: _Prefetcher | None = None
+        prefetchers: list[_Prefetcher] = []
         finished = False
         try:
             plan = self._plan(items, infos, writer)
@@ -717,19 +788,34 @@ class Runner:
             progress = _progress(len(items), enabled=self.options.progress)
             for _ in range(len(items) - len(plan)):
                 progress.advance()
-            prefetcher = _Prefetcher(
-                plan, self.options.chunk_frames, self.profile, views=self.views(self.specs)
-            )
+            workers = self.decode_workers(len(plan))
+            queue_bytes = self.options.decode_queue_bytes or DECODE_QUEUE_BYTES
+            prefetchers = [
+                _Prefetcher(
+                    plan[k::workers],
+                    self.options.chunk_frames,
+                    self.profile,
+                    max_bytes=max(CHUNK_BYTES, queue_bytes // workers),
+                    views=self.views(self.specs),
+                )
+                for k in range(workers)
+            ]
             with _StopSignal() as stop:
-                for event in prefetcher.events(stop=lambda: stop.requested):
+                order = PlanOrder(
+                    [p.events(stop=lambda: stop.requested) for p in prefetchers],
+                    len(plan),
+                    stopped=lambda: stop.requested,
+                )
+                for event in order:
                     self._on_event(event, jobs)
                     if event[0] == "end":
                         if len(jobs) >= self.options.max_pending_videos:
                             self._flush_all()
                         jobs = self._finish_ready(jobs, writer, written, progress, on_video_done)
                 if stop.requested:  # finish the videos already decoded, then leave
-                    prefetcher.close()
-                    for event in prefetcher.drain():
+                    for prefetcher in prefetchers:
+                        prefetcher.close()
+                    for event in order.resume([p.drain() for p in prefetchers]):
                         self._on_event(event, jobs)
                     raise KeyboardInterrupt("SIGTERM")
                 for job in jobs:  # the decode thread stopped without ending these
@@ -744,7 +830,7 @@ class Runner:
             finished = True  # nothing more runs on a poisoned device; a re-run resumes
             raise
         finally:
-            if prefetcher is not None:
+            for prefetcher in prefetchers:
                 prefetcher.close()
             if not finished:  # interrupted or failed: write what is finished before leaving
                 self._save_finished(jobs, writer, written, progress, on_video_done)
@@ -1115,9 +1201,7 @@ class Runner:
             feats: Any = None
             if error is None:
                 try:
-                    outs = [o for o in group.outputs if o is not None and o.numel() > 0]
-                    stacked = torch.cat(outs) if outs else torch.zeros(0)
-                    feats = group.extractor.finalize(stacked, info=info)
+                    feats = group.extractor.finalize(group.stacked_outputs(), info=info)
                 except Exception as exc:
                     if is_poisoned_context(exc):
                         raise device_failure(exc, where=f"{group.extractor.name}") from exc
@@ -1248,9 +1332,7 @@ class Runner:
         from safetensors.torch import save_file
 
         if feats is None:
-            outs = [o for o in group.outputs if o is not None and o.numel() > 0]
-            stacked = torch.cat(outs) if outs else torch.zeros(0)
-            feats = group.extractor.finalize(stacked, info=info)
+            feats = group.extractor.finalize(group.stacked_outputs(), info=info)
         for spec in group.specs:
             if spec.level != "set" or not isinstance(feats, torch.Tensor) or feats.numel() == 0:
                 continue
@@ -1360,13 +1442,6 @@ def scaled_batch_size(base: int, device: torch.device, free_bytes: int | None = 
         free_bytes, _ = torch.cuda.mem_get_info(device)
     factor = min(4.0, max(0.25, free_bytes / BATCH_REFERENCE_FREE_BYTES))
     return max(1, int(base * factor))
-
-
-#: Decoded bytes per chunk: with the prefetch queue (3 chunks), the chunk being decoded and
-#: the one in use, about 240 MB of frames at most, whatever the resolution (8 frames at
-#: 1080p, 32 at 540p, 64 up to 480x270). Chunk size does not set batch sizes (the batcher
-#: gathers items across chunks and videos), so small chunks cost no GPU throughput.
-CHUNK_BYTES = 48 * 1024 * 1024
 
 
 def chunk_frames_for(info: VideoInfo, max_frames: int, chunk_bytes: int = CHUNK_BYTES) -> int:
@@ -1524,20 +1599,41 @@ def _progress(total: int, *, enabled: bool) -> Any:
     return _RichProgress(total) if enabled and total > 0 else _NullProgress()
 
 
-def probe_all(items: Iterable[VideoItem]) -> tuple[dict[str, VideoInfo | None], dict[str, str]]:
-    """Probe every video: infos by path, and one-line errors for those that cannot be read."""
-    infos: dict[str, VideoInfo | None] = {}
-    errors: dict[str, str] = {}
-    for item in items:
-        try:
-            infos[item.path] = VideoReader(item.path).info
-        except VideoError as exc:
-            infos[item.path] = None
-            errors[item.path] = str(exc)
-        except Exception as exc:  # any other failure is this video's, not the run's
-            infos[item.path] = None
-            errors[item.path] = f"{item.path}: probe crashed ({_one_line(exc)})"
+def probe_all(
+    items: Iterable[VideoItem], workers: int | None = None
+) -> tuple[dict[str, VideoInfo | None], dict[str, str]]:
+    """Probe every video: infos by path, and one-line errors for those that cannot be read.
+
+    ``workers`` threads probe at once (default: up to 8, one per core): opening a container
+    waits on the disk and FFmpeg's stream probe, both outside the GIL.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    items = list(items)
+    workers = workers or min(8, os.cpu_count() or 1, max(1, len(items)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vbench-cn-probe") as pool:
+        results = list(pool.map(_probe_one, items))
+    infos = {item.path: info for item, (info, _) in zip(items, results, strict=True)}
+    errors = {item.path: err for item, (_, err) in zip(items, results, strict=True) if err}
     return infos, errors
+
+
+def _probe_one(item: VideoItem) -> tuple[VideoInfo | None, str | None]:
+    """One video's probe, or its one-line error."""
+    try:
+        return VideoReader(item.path).info, None
+    except VideoError as exc:
+        return None, str(exc)
+    except Exception as exc:  # any other failure is this video's, not the run's
+        return None, f"{item.path}: probe crashed ({_one_line(exc)})"
+
+
+def _file_size(path: str) -> int:
+    """Bytes of ``path`` (0 when it cannot be read: its probe will say why)."""
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
 
 
 def print_profile(profile: Profile, file: Any = sys.stderr) -> None:

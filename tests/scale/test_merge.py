@@ -129,3 +129,37 @@ def test_the_python_api_shards_under_two_gloo_ranks_and_equals_one_rank(tmp_path
     assert len(expected) == 12
     assert scores(two / "returned-0.json") == expected == scores(two / "returned-1.json")
     assert (two / "out" / MERGED_NAME).is_file()
+
+
+def test_each_rank_probes_only_its_own_videos_in_a_pool(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    import vbench_cn
+
+    folder = _videos(tmp_path)
+    probed: dict[int, list[tuple[str, str]]] = {}
+    real = runner_module._probe_one
+
+    def counting(item):  # type: ignore[no-untyped-def]
+        probed[rank].append((item.path, threading.current_thread().name))
+        return real(item)
+
+    monkeypatch.setattr(runner_module, "_probe_one", counting)
+    for rank in (0, 1):
+        probed[rank] = []
+        vbench_cn.evaluate(
+            [folder],
+            model="m",
+            dimensions=["duration_seconds"],
+            out_dir=tmp_path / "run",
+            progress=False,
+            rank=rank,
+            world_size=2,
+        )
+    paths = [{p for p, _ in probed[r]} for r in (0, 1)]
+    assert all(paths) and not paths[0] & paths[1]  # each video probed once, by its rank
+    assert len(paths[0] | paths[1]) == 6
+    assert all(name.startswith("vbench-cn-probe") for r in (0, 1) for _, name in probed[r])
+    assert len(read_records(tmp_path / "run")) == 6

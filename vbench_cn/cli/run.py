@@ -134,6 +134,13 @@ def evaluate(
             "chunks are also capped at 48 MB of frames (bounds memory).",
         ),
     ] = 64,
+    decode_workers: Annotated[
+        int,
+        typer.Option(
+            "--decode-workers",
+            help="Threads decoding videos at once, each its own video (0: 1 on CPU, 4 on a GPU).",
+        ),
+    ] = 0,
     retry_errors: Annotated[
         bool, typer.Option("--retry-errors", help="Score again the videos recorded as errors.")
     ] = False,
@@ -171,6 +178,8 @@ def evaluate(
         usage_error(f"--chunk-frames must be 1 or more, got {chunk_frames}")
     if precision not in PRECISIONS:
         usage_error(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if decode_workers < 0:
+        usage_error(f"--decode-workers must be 0 (automatic) or more, got {decode_workers}")
     try:
         resolve_device(device)
     except SetupError as exc:
@@ -212,6 +221,7 @@ def evaluate(
             weights_dir=weights_dir,
             weights_overrides=overrides,
             chunk_frames=chunk_frames,
+            decode_workers=decode_workers,
             retry_errors=retry_errors,
             all_prompts=all_prompts,
             reference=reference,
