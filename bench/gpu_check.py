@@ -88,7 +88,7 @@ REAL = Scale(
 DRY = Scale(
     device="cpu",
     size=(160, 96),
-    smoke_frames=8,
+    smoke_frames=4,
     e2e_dimensions=("temporal_flickering", "subject_consistency", "motion_smoothness"),
     e2e_clips=6,
     warmup=0,
@@ -206,6 +206,18 @@ def statuses(records: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def quiet_reporter() -> Any:
+    """A reporter that keeps the protocol notes of the check's made-up sets off stderr."""
+    from vbench_cn.run_reporter import RunReporter
+
+    class Quiet(RunReporter):
+        def probed(self, report: Any, errors: dict[str, str]) -> None:
+            for err in errors.values():
+                print(f"error {err}", file=sys.stderr)
+
+    return Quiet()
+
+
 def cuda_memory(device: str) -> dict[str, Any]:
     """Peak memory and the processes holding a context on the device (CUDA only)."""
     import torch
@@ -315,6 +327,7 @@ def stage_smoke(scale: Scale, work: Path) -> dict[str, Any]:
                 device=scale.device,
                 random_weights=True,
                 progress=False,
+                reporter=quiet_reporter(),
             )
             row: dict[str, Any] = {"dimensions": statuses(records)}
         except Exception as exc:
@@ -568,6 +581,7 @@ def stage_parity(scale: Scale, work: Path) -> dict[str, Any]:
             random_weights=True,
             progress=False,
             all_prompts=True,
+            reporter=quiet_reporter(),
             **opts,
         )
         scores[side] = {(r["video"], r["dimension"]): r["score"] for r in records}
