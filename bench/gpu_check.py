@@ -98,7 +98,7 @@ REAL = Scale(
 )
 DRY = Scale(
     device="cpu",
-    size=(160, 96),
+    size=(176, 128),  # RAFT refuses sides under 128 px
     smoke_frames=4,
     e2e_dimensions=("temporal_flickering", "subject_consistency", "motion_smoothness"),
     e2e_clips=6,
