@@ -485,7 +485,7 @@ def stage_throughput(scale: Scale, work: Path) -> dict[str, Any]:
     import numpy as np
     import torch
 
-    from vbench_cn.runner import Runner, RunOptions, _autocast
+    from vbench_cn.runner import Runner, RunOptions, autocast_for
     from vbench_cn.specs import load_specs
     from vbench_cn.video import VideoReader
 
@@ -524,7 +524,7 @@ def stage_throughput(scale: Scale, work: Path) -> dict[str, Any]:
             device_batch = ext.to_device(torch.cat([items] * reps)[:batch])
 
             def forward(ext: Any = ext, device_batch: Any = device_batch) -> Any:
-                with torch.inference_mode(), _autocast(ext):
+                with torch.inference_mode(), autocast_for(ext):
                     return ext.forward(device_batch)
 
             for _ in range(scale.warmup):

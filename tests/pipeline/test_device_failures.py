@@ -148,7 +148,7 @@ def test_the_cache_is_emptied_after_the_except_block_has_let_go_of_the_activatio
     def release(device: torch.device) -> None:
         states.append((sys.exc_info()[0], ext.last_activations() is None))
 
-    monkeypatch.setattr("vbench_cn.runner._release_cached_memory", release)
+    monkeypatch.setattr("vbench_cn.runner.batching._release_cached_memory", release)
     _assert_doubled(_fill(_Batcher(ext, 4, Profile()), ext, videos=1, items=4))
     assert states == [(None, True)]  # no exception in flight, the failed forward's tensors freed
 

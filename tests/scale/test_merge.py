@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 
 from tests.scale.test_distributed import _free_port, _videos
-from vbench_cn import runner as runner_module
 from vbench_cn.manifest import discover
 from vbench_cn.results import MERGED_NAME, merge_shards, prefer, read_records
 from vbench_cn.runner import Runner, RunOptions
+from vbench_cn.runner import core as runner_module
+from vbench_cn.runner import decode as decode_module
 from vbench_cn.specs import load_specs
 
 
@@ -140,13 +141,13 @@ def test_each_rank_probes_only_its_own_videos_in_a_pool(
 
     folder = _videos(tmp_path)
     probed: dict[int, list[tuple[str, str]]] = {}
-    real = runner_module._probe_one
+    real = decode_module._probe_one
 
     def counting(item):  # type: ignore[no-untyped-def]
         probed[rank].append((item.path, threading.current_thread().name))
         return real(item)
 
-    monkeypatch.setattr(runner_module, "_probe_one", counting)
+    monkeypatch.setattr(decode_module, "_probe_one", counting)
     for rank in (0, 1):
         probed[rank] = []
         vbench_cn.evaluate(

@@ -11,11 +11,11 @@ import pytest
 import torch
 
 from tests.scale.test_distributed import _Doubler, _videos
-from vbench_cn.decode_queue import ByteQueue, event_bytes, in_plan_order
-from vbench_cn.host_copies import HostCopies
 from vbench_cn.manifest import discover
 from vbench_cn.results import read_records
 from vbench_cn.runner import Profile, Runner, RunOptions, _Batcher, _Group
+from vbench_cn.runner.decode_queue import ByteQueue, event_bytes, in_plan_order
+from vbench_cn.runner.transfer import HostCopies
 from vbench_cn.specs import load_specs
 
 
