@@ -121,7 +121,7 @@ def test_a_crash_decoding_one_video_is_its_error_and_the_rest_is_scored(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
     """Breaks the 3rd of 5 videos in the decode thread: at open, mid-read, or with -3.8e17 s."""
-    from vbench_cn import runner as runner_module
+    from vbench_cn.runner import decode as runner_module  # where the decoder opens videos
 
     folder = tmp_path / "m"
     for i in range(5):
@@ -185,10 +185,11 @@ def test_sigterm_mid_run_keeps_every_finished_video(tmp_path: Path) -> None:
         f"""
         import os, signal, sys, time
         from vbench_cn import runner
+        from vbench_cn.runner import decode
         from vbench_cn.manifest import discover
         from vbench_cn.specs import load_specs, select_specs
 
-        real = runner.VideoReader
+        real = decode.VideoReader
 
         class Killing(real):
             def __init__(self, path, **kwargs):
@@ -197,7 +198,7 @@ def test_sigterm_mid_run_keeps_every_finished_video(tmp_path: Path) -> None:
                     time.sleep(30)  # the main thread handles the signal meanwhile
                 super().__init__(path, **kwargs)
 
-        runner.VideoReader = Killing
+        decode.VideoReader = Killing
         specs = select_specs(load_specs(), {DIMENSIONS!r})
         items = discover([{str(folder)!r}], model="m")
         options = runner.RunOptions(out_dir={str(out)!r}, progress=False, all_prompts=True)
