@@ -36,6 +36,8 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import batched_nms, roi_align
 
+from vbench_cn.features.layers import Mlp
+
 #: ImageNet mean and std on the 0-255 scale, RGB (``Base.yaml`` MODEL.PIXEL_MEAN / PIXEL_STD).
 PIXEL_MEAN = (123.675, 116.280, 103.530)
 PIXEL_STD = (58.395, 57.12, 57.375)
@@ -151,19 +153,6 @@ class Attention(nn.Module):
         )
         out = (attn.softmax(dim=-1) @ v).view(b, self.heads, h, w, -1)
         return self.proj(out.permute(0, 2, 3, 1, 4).reshape(b, h, w, -1))
-
-
-class Mlp(nn.Module):
-    """Two linear layers with an exact GELU between (timm's ``Mlp`` names)."""
-
-    def __init__(self, dim: int, hidden: int) -> None:
-        super().__init__()
-        self.fc1 = nn.Linear(dim, hidden)
-        self.act = nn.GELU()
-        self.fc2 = nn.Linear(hidden, dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(self.act(self.fc1(x)))
 
 
 class Block(nn.Module):

@@ -32,6 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vbench_cn.features.layers import Mlp
+
 #: Value VBench adds to masked attention scores (``med.py`` ``get_extended_attention_mask``).
 BERT_MASK_VALUE = -10000.0
 #: Value of Swin's shifted-window mask between regions (``swin_transformer.py``).
@@ -140,18 +142,6 @@ class WindowAttention(nn.Module):
         return self.proj((attn @ v).transpose(1, 2).reshape(bw, n, c))
 
 
-class SwinMlp(nn.Module):
-    """Two linear layers with GELU."""
-
-    def __init__(self, dim: int, hidden: int) -> None:
-        super().__init__()
-        self.fc1 = nn.Linear(dim, hidden)
-        self.fc2 = nn.Linear(hidden, dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(F.gelu(self.fc1(x)))
-
-
 class SwinBlock(nn.Module):
     """Pre-norm (shifted) window attention and MLP, each with a residual connection."""
 
@@ -163,7 +153,7 @@ class SwinBlock(nn.Module):
         self.norm1 = nn.LayerNorm(dim)
         self.attn = WindowAttention(dim, window, heads)
         self.norm2 = nn.LayerNorm(dim)
-        self.mlp = SwinMlp(dim, 4 * dim)
+        self.mlp = Mlp(dim, 4 * dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = w = self.resolution
