@@ -147,7 +147,7 @@ def print_profile(profile: Profile, file: Any = sys.stderr) -> None:
         f"(background), waiting for frames {s['wait_for_decode_s']} s, score {s['score_s']} s, "
         f"other {s['other_s']} s"
     )
-    for col in (
+    columns = (
         "extractor",
         "frames",
         "batches",
@@ -155,21 +155,9 @@ def print_profile(profile: Profile, file: Any = sys.stderr) -> None:
         "prepare_s",
         "frames_per_s",
         "forward_share",
-    ):
+    )
+    for col in columns:
         table.add_column(col)
     for row in s["extractors"]:
-        table.add_row(
-            *(
-                str(row[c])
-                for c in (
-                    "extractor",
-                    "frames",
-                    "batches",
-                    "forward_s",
-                    "prepare_s",
-                    "frames_per_s",
-                    "forward_share",
-                )
-            )
-        )
+        table.add_row(*(str(row[c]) for c in columns))
     Console(file=file).print(table)
