@@ -14,10 +14,16 @@ from typing import Any
 from vbench_cn import __version__
 from vbench_cn.manifest import PromptIndex, VideoItem, discover
 from vbench_cn.protocol import ProtocolReport, check_protocol
-from vbench_cn.results import Record, read_records
+from vbench_cn.results import (
+    Record,
+    read_records,
+    read_run_info,
+    update_run_info,
+    write_run_info_file,
+)
 from vbench_cn.run_lock import run_lock
 from vbench_cn.run_reporter import RunReporter
-from vbench_cn.runner import Runner, RunOptions, probe_all
+from vbench_cn.runner import Runner, RunOptions, infos_of, probe_all
 from vbench_cn.specs import DimensionSpec, load_specs, select_specs
 
 
@@ -86,14 +92,15 @@ def evaluate(
         with run_lock(out, run_opts.rank):  # before run.json: a second run into ``out`` is refused
             t0 = time.perf_counter()
             runner = Runner(specs, run_opts)
-            infos, errors = probe_all(runner.shard(items))  # this rank's videos only
+            probes, errors = probe_all(runner.shard(items))  # this rank's videos only
             runner.profile.probe_seconds += time.perf_counter() - t0
+            infos = infos_of(probes)
             if run_opts.world_size > 1:  # rank 0 reports on the whole set
                 infos, errors = gather_dicts(infos), gather_dicts(errors)
             if run_opts.rank == 0:
                 reporter.probed(check_protocol(items, infos, specs, errors), errors)
             write_run_info(out, specs, run_opts, items)
-            written = runner.run(items, infos=infos)
+            written = runner.run(items, probes=probes)  # decoders start from the probes
             barrier()  # every rank's videos, and their set-level features, are in ``out``
             if run_opts.rank == 0:
                 written += runner.score_sets(items)  # set level: one pass over all ranks' features
@@ -120,7 +127,7 @@ def protocol_report(
     items: Sequence[VideoItem], specs: Sequence[DimensionSpec]
 ) -> tuple[ProtocolReport, dict[str, Any]]:
     """Probe every video and report departures from the specs' expectations."""
-    infos, _ = probe_all(items)
+    infos = infos_of(probe_all(items)[0])
     return check_protocol(items, infos, specs), infos
 
 
@@ -140,31 +147,17 @@ def write_run_info(
         "options": opts,
         "complete": False,  # set by mark_run_complete once every video was scored
     }
-    _write_json(out_dir / "run.json", info)
+    write_run_info_file(out_dir, info)
 
 
 def mark_run_complete(out_dir: Path, options: RunOptions) -> None:
     """Record in ``run.json`` that the run finished (rank 0; ``aggregate`` warns otherwise)."""
-    path = Path(out_dir) / "run.json"
-    if options.rank != 0 or not path.is_file():
+    if options.rank != 0 or read_run_info(out_dir) is None:
         return
-    info = json.loads(path.read_text(encoding="utf-8"))
-    info["complete"] = True
-    _write_json(path, info)
+    update_run_info(out_dir, "complete", True)
 
 
 def run_status(run_dir: Path) -> dict[str, Any]:
     """What ``run.json`` says of a run: ``complete`` (None when it does not say), ``source``."""
-    try:
-        info = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {"complete": None, "source": None}
-    if not isinstance(info, dict):
-        return {"complete": None, "source": None}
+    info = read_run_info(run_dir) or {}
     return {"complete": info.get("complete"), "source": info.get("source")}
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
-    os.replace(tmp, path)

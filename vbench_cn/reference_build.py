@@ -113,7 +113,7 @@ def build_reference(
             weights_overrides=dict(weights_overrides or {}),
             progress=progress,
         )
-        infos, errors = probe_all(items)
+        probes, errors = probe_all(items)
         runner = Runner(specs, options)
         for backbone in dict.fromkeys(s.backbone for s in specs if s.backbone):
             try:  # build the detectors first: a missing checkpoint is one line, not an empty set
@@ -121,7 +121,7 @@ def build_reference(
             except (WeightsError, ImportError, OSError, RuntimeError) as exc:
                 first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 raise ReferenceSetError(f"{backbone}: {first}") from None
-        runner.run(items, infos=infos)
+        runner.run(items, probes=probes)
         dims: dict[str, tuple[dict[str, np.ndarray], dict[str, Any]]] = {}
         for spec in specs:
             folder = out / "features" / spec.id / "reference"

@@ -131,15 +131,34 @@ def shard_path(run_dir: str | os.PathLike[str], rank: int = 0) -> Path:
     return records_dir(run_dir) / f"records-rank{rank}.jsonl"
 
 
+#: A run folder's provenance file: what was asked, how the process was set up, whether the
+#: run finished. Written only through :func:`write_run_info_file` and :func:`update_run_info`.
+RUN_INFO_NAME = "run.json"
+
+
+def read_run_info(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """``run.json`` of a run folder; None when it is absent, unreadable or not an object."""
+    try:
+        info = json.loads((Path(run_dir) / RUN_INFO_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
+def write_run_info_file(run_dir: str | os.PathLike[str], info: dict[str, Any]) -> None:
+    """Replace ``run.json`` with ``info`` atomically (a killed writer leaves the old file)."""
+    path = Path(run_dir) / RUN_INFO_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(info, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def update_run_info(run_dir: str | os.PathLike[str], key: str, value: Any) -> None:
     """Set ``key`` of ``run.json`` to ``value`` (atomic replace; the file is made if absent)."""
-    path = Path(run_dir) / "run.json"
-    info = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    info = read_run_info(run_dir) or {}
     info[key] = value
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(info, ensure_ascii=False, indent=2), encoding="utf-8")
-    os.replace(tmp, path)
+    write_run_info_file(run_dir, info)
 
 
 def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:

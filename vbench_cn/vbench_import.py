@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from vbench_cn import __version__
-from vbench_cn.results import Record, make_record, shard_path
+from vbench_cn.results import Record, make_record, shard_path, write_run_info_file
 from vbench_cn.specs import DimensionSpec
 
 #: VBench reports imaging quality per video as a 0–100 MOS and divides only the aggregate by 100.
@@ -151,7 +151,5 @@ def import_eval_results(
         "suite_version": __version__,
         "vbench_aggregates": aggregates,
     }
-    (out_dir / "run.json").write_text(
-        json.dumps(run, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8"
-    )
+    write_run_info_file(out_dir, run)
     return out_dir, records, aggregates

@@ -538,6 +538,28 @@ def _implausible(info: VideoInfo, coded: tuple[int, int]) -> str | None:
 # --------------------------------------------------------------------------- readers
 
 
+@dataclass(frozen=True)
+class VideoProbe:
+    """What opening a video found: enough for a decoder to start without opening it again.
+
+    The runner probes every video before the run (protocol check, resume) and hands each
+    probe to its decode worker; :class:`VideoReader` trusts it only while the file's size
+    and modification time are those seen at the probe.
+    """
+
+    info: VideoInfo
+    timestamps: np.ndarray = field(repr=False)  # seconds from the first frame
+    display: _Display
+    backend: str  # the reader's backend argument when probed
+    stat: tuple[int, int]  # (bytes, mtime_ns) of the file when probed
+
+
+def _stat(path: str) -> tuple[int, int]:
+    """``(size, mtime_ns)`` of ``path``: the file is the one probed while these hold."""
+    st = os.stat(path)
+    return st.st_size, st.st_mtime_ns
+
+
 class VideoReader:
     """Opens a video once, knows its timestamps, and reads chosen frames in chunks.
 
@@ -545,22 +567,35 @@ class VideoReader:
     before frames the index lists (a cut-off upload), says how many frames were read.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, backend: str = "auto") -> None:
-        """Open ``path``; backend ``auto`` (decord index, PyAV pixels), ``decord`` or ``pyav``."""
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        backend: str = "auto",
+        probe: VideoProbe | None = None,
+    ) -> None:
+        """Open ``path``; backend ``auto`` (decord index, PyAV pixels), ``decord`` or ``pyav``.
+
+        ``probe``: this file's :attr:`probe` from an earlier reader. While the file is
+        unchanged nothing is opened now: the decoders open it when frames are read.
+        """
         if backend not in ("auto", "decord", "pyav"):
             raise ValueError(f"backend must be auto, decord or pyav, got {backend!r}")
         self.path = os.fspath(path)
         self.backend = backend
         self.truncated: str | None = None
+        self._vr: Any = None
+        if probe is not None and self._adopt(probe):
+            return
         if not os.path.exists(self.path):
             raise VideoError(f"{self.path}: file not found")
         if os.path.getsize(self.path) == 0:
             raise VideoError(f"{self.path}: empty file (0 bytes)")
         # Container headers first (cheap, quiet): a file FFmpeg cannot open gets one clear
         # error here instead of decord's native log spam.
+        stat = _stat(self.path)
         stream = _probe_stream(self.path)
         errors: list[str] = []
-        self._vr: Any = None
         index_times: np.ndarray | None = None
         num_frames = 0
         packets: _Packets | None = None
@@ -593,6 +628,31 @@ class VideoReader:
             raise VideoError(f"{self.path}: implausible {problem}")
         for note in self.info.warnings:
             log.info("%s: %s", self.path, note)
+        self.probe = VideoProbe(self.info, self.timestamps, self._display, backend, stat)
+
+    def _adopt(self, probe: VideoProbe) -> bool:
+        """Take ``probe`` as this file's; False when it is another file's or the file changed."""
+        if probe.info.path != self.path or probe.backend != self.backend:
+            return False
+        try:
+            if _stat(self.path) != probe.stat:
+                log.debug("%s changed since it was probed; probing it again", self.path)
+                return False
+        except OSError:
+            return False  # the full open below says why, in one line
+        self.probe = probe
+        self.info, self.timestamps, self._display = probe.info, probe.timestamps, probe.display
+        return True
+
+    def _decord_reader(self) -> Any:
+        """decord's reader of this file, opened on first use when the probe did not keep it."""
+        if self._vr is None:
+            self._vr, count, _ = _decord_index(self.path)
+            if count != self.info.num_frames:
+                raise RuntimeError(
+                    f"decord now indexes {count} frames, the probe {self.info.num_frames}"
+                )
+        return self._vr
 
     def read(
         self, indices: Sequence[int] | np.ndarray, *, chunk_frames: int = DEFAULT_CHUNK_FRAMES
@@ -636,11 +696,8 @@ class VideoReader:
         # not (decord on 1-pixel frames, PyAV short of the frames decord indexed).
         decoders: list[Callable[..., Iterator[tuple[View, np.ndarray, torch.Tensor]]]]
         decoders = [functools.partial(_pyav_frames, self.path, display=self._display)]
-        if self._vr is not None:
-            decoders.insert(
-                0 if self.backend == "decord" else 1,
-                functools.partial(_decord_frames, self._vr, self.path, display=self._display),
-            )
+        if self.info.backend == "decord":  # decord indexed the file: it can decode it too
+            decoders.insert(0 if self.backend == "decord" else 1, self._decord_frames)
         done = dict.fromkeys(todo, 0)
         failures: list[str] = []
         ended = False
@@ -666,6 +723,14 @@ class VideoReader:
             log.info("%s: %s", self.path, self.truncated)
             return
         raise VideoError(f"{self.path}: decoding failed ({'; '.join(failures)})"[:400])
+
+    def _decord_frames(
+        self, wanted: dict[View, np.ndarray], chunks: dict[View, int]
+    ) -> Iterator[tuple[View, np.ndarray, torch.Tensor]]:
+        """:func:`_decord_frames` on this file's decord reader (opened when first needed)."""
+        yield from _decord_frames(
+            self._decord_reader(), self.path, wanted, chunks, display=self._display
+        )
 
     def read_all(self, indices: Sequence[int] | np.ndarray) -> torch.Tensor:
         """Decode the given frames into one tensor, in the order (and repeats) given."""

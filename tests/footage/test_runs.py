@@ -20,7 +20,7 @@ from tests.footage import _clips as clips
 from vbench_cn.manifest import discover
 from vbench_cn.protocol import check_protocol
 from vbench_cn.results import read_records
-from vbench_cn.runner import Runner, RunOptions, probe_all
+from vbench_cn.runner import Runner, RunOptions, infos_of, probe_all
 from vbench_cn.specs import load_specs, select_specs
 
 #: Weight-free dimensions: probe-only, every frame, and the 2-fps samplings of issue 16.
@@ -82,8 +82,8 @@ def test_real_footage_folder_is_scored_with_sane_probes(tmp_path: Path) -> None:
         assert all(recs[(name, d)]["status"] != "error" for d in DIMENSIONS)
 
     items = discover([folder], model="m")
-    infos, errors = probe_all(items)
-    report = check_protocol(items, infos, select_specs(load_specs(), DIMENSIONS))
+    probes, errors = probe_all(items)
+    report = check_protocol(items, infos_of(probes), select_specs(load_specs(), DIMENSIONS))
     (summary,) = report.summary
     low, high = re.search(r"duration ([\d.]+)–([\d.]+) s", summary).groups()  # type: ignore[union-attr]
     assert 1.0 <= float(low) and float(high) == pytest.approx(4.8)  # the drop-chunk AVI
@@ -103,8 +103,8 @@ def test_implausible_probe_is_a_per_video_error_and_the_run_goes_on(
     monkeypatch.setattr("vbench_cn.video.LIMITS", ProbeLimits(max_duration_seconds=5.0))
     recs = _run(folder, tmp_path / "run", ["duration_seconds", "temporal_flickering"])
     items = discover([folder], model="m")
-    infos, errors = probe_all(items)
-    report = check_protocol(items, infos, [], errors)
+    probes, errors = probe_all(items)
+    report = check_protocol(items, infos_of(probes), [], errors)
     assert report.warnings == [
         f"m: 1 videos with an implausible probe are scored as errors: {folder / 'b-long.mp4'}:"
         " implausible duration 10 s (limit 5 s)"
@@ -147,12 +147,12 @@ def test_a_crash_decoding_one_video_is_its_error_and_the_rest_is_scored(
     monkeypatch.setattr(runner_module, "VideoReader", Breaking)
     dims = ["duration_seconds", "temporal_flickering", "unintended_cuts"]
     items = discover([folder], model="m")
-    infos, errors = probe_all(items)  # the probe before the run is guarded too
+    probes, errors = probe_all(items)  # the probe before the run is guarded too
     if where == "open":
         assert errors == {
             broken: f"{broken}: probe crashed (MemoryError: simulated allocation failure)"
         }
-    assert sum(info is not None for info in infos.values()) == (4 if where == "open" else 5)
+    assert sum(probe is not None for probe in probes.values()) == (4 if where == "open" else 5)
     recs = _run(folder, tmp_path / "run", dims)
     assert len(recs) == 5 * len(dims)
     for i in (0, 1, 3, 4):

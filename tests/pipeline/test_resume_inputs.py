@@ -35,9 +35,9 @@ def _write_clips(folder: Path, fps: float) -> None:
 
 def _run(folder: Path, out: Path, specs, **options) -> tuple[Runner, list[dict]]:
     items = discover([folder], model="m")
-    infos, _ = probe_all(items)
+    probes, _ = probe_all(items)
     runner = Runner(specs, RunOptions(out_dir=out, progress=False, **options))
-    return runner, runner.run(items, infos=infos)
+    return runner, runner.run(items, probes=probes)
 
 
 def test_videos_regenerated_at_another_rate_are_scored_again(tmp_path):

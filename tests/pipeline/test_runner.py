@@ -236,8 +236,8 @@ def test_torn_last_line_is_repaired_on_resume(tmp_path: Path, clips_dir: Path) -
 def test_probe_all_reports_unreadable_files(tmp_path: Path) -> None:
     folder = _make_mixed_folder(tmp_path)
     items = discover([folder], model="m")
-    infos, errors = probe_all(items)
-    assert len(errors) == 4 and all(infos[p] is None for p in errors)
+    probes, errors = probe_all(items)
+    assert len(errors) == 4 and all(probes[p] is None for p in errors)
 
 
 def test_runner_refuses_a_level_it_does_not_run(tmp_path: Path) -> None:

@@ -112,13 +112,13 @@ def test_a_one_pixel_video_is_warned_about(tmp_path):
     from vbench_cn import synthetic as s
     from vbench_cn.manifest import discover
     from vbench_cn.protocol import check_protocol
-    from vbench_cn.runner import probe_all
+    from vbench_cn.runner import infos_of, probe_all
     from vbench_cn.specs import load_specs, select_specs
 
     frames = np.full((8, 1, 1, 3), 128, np.uint8)
     s.write_video(tmp_path / "v" / "dot-0.mp4", frames, 8.0)
     items = discover([tmp_path / "v"], model="m")
-    infos, _ = probe_all(items)
+    infos = infos_of(probe_all(items)[0])
     report = check_protocol(items, infos, select_specs(load_specs(), ["temporal_flickering"]))
     assert any("smaller than 16 px" in w and "1x1" in w for w in report.warnings), report
 

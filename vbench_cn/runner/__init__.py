@@ -30,6 +30,7 @@ from vbench_cn.runner.decode import (
     CHUNK_BYTES,
     DECODE_QUEUE_BYTES,
     chunk_frames_for,
+    infos_of,
     probe_all,
 )
 from vbench_cn.runner.options import RunOptions
@@ -50,6 +51,7 @@ __all__ = [
     "autocast_for",
     "chunk_frames_for",
     "clip_fractions",
+    "infos_of",
     "print_profile",
     "probe_all",
     "prompt_text_field",

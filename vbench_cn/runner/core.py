@@ -47,7 +47,7 @@ from vbench_cn.runner.progress import NullProgress, Profile, progress_bar
 from vbench_cn.runner.sets import SetLevelPass
 from vbench_cn.scorers import NotApplicable, Score, get_scorer
 from vbench_cn.specs import LEVELS, DimensionSpec
-from vbench_cn.video import VideoError, VideoInfo, VideoReader, View
+from vbench_cn.video import VideoError, VideoInfo, VideoProbe, VideoReader, View
 
 log = logging.getLogger(__name__)
 
@@ -223,10 +223,14 @@ class Runner(SetLevelPass):
         self,
         items: Sequence[VideoItem],
         *,
-        infos: dict[str, VideoInfo | None] | None = None,
+        probes: dict[str, VideoProbe | None] | None = None,
         on_video_done: Callable[[VideoItem], None] | None = None,
     ) -> list[Record]:
         """Score ``items``; returns the records written by this call (resumed ones excluded).
+
+        ``probes``: :func:`~vbench_cn.runner.decode.probe_all`'s, when the caller has probed
+        (resume compares them with the records; the decoders start from them). A video
+        without one is probed when it is decoded.
 
         With several ranks, each scores its shard of the videos. Set-level dimensions are
         only prepared here (per-video features saved in the run folder); :meth:`score_sets`
@@ -234,19 +238,19 @@ class Runner(SetLevelPass):
         (:func:`vbench_cn.api.evaluate` places the barrier).
         """
         with run_lock(self.options.out_dir, self.options.rank):
-            return self._run(items, infos=infos, on_video_done=on_video_done)
+            return self._run(items, probes=probes, on_video_done=on_video_done)
 
     def _run(
         self,
         items: Sequence[VideoItem],
         *,
-        infos: dict[str, VideoInfo | None] | None,
+        probes: dict[str, VideoProbe | None] | None,
         on_video_done: Callable[[VideoItem], None] | None,
     ) -> list[Record]:
         t_start = time.perf_counter()
         self.rescored = Counter()
         self._save_runtime()
-        infos = infos or {}
+        probes = probes or {}
         items = self.shard(items)
         writer = RecordWriter(shard_path(self.options.out_dir, self.options.rank))
         if self.options.retry_errors:
@@ -257,7 +261,7 @@ class Runner(SetLevelPass):
         prefetchers: list[Prefetcher] = []
         finished = False
         try:
-            plan = self._plan(items, infos, writer)
+            plan = self._plan(items, probes, writer)
             self._say_rescored()
             self._build_all(plan)  # every model before the first video: setup fails here, once
             progress = progress_bar(len(items), enabled=self.options.progress)
@@ -272,6 +276,7 @@ class Runner(SetLevelPass):
                     self.profile,
                     max_bytes=max(CHUNK_BYTES, queue_bytes // workers),
                     views=self.views(self.specs),
+                    probes=probes,
                 )
                 for k in range(workers)
             ]
@@ -317,7 +322,7 @@ class Runner(SetLevelPass):
     def _plan(
         self,
         items: Sequence[VideoItem],
-        infos: dict[str, VideoInfo | None],
+        probes: dict[str, VideoProbe | None],
         writer: RecordWriter,
     ) -> list[tuple[VideoItem, list[DimensionSpec], list[DimensionSpec]]]:
         """Per video, the dimensions to score: unrecorded, or recorded from other inputs."""
@@ -326,8 +331,8 @@ class Runner(SetLevelPass):
         plan: list[tuple[VideoItem, list[DimensionSpec], list[DimensionSpec]]] = []
         memo: dict[Any, str | None] = {}
         for item in items:
-            info = infos.get(item.path)
-            probe = info.to_dict() if info is not None else None
+            found = probes.get(item.path)
+            probe = found.info.to_dict() if found is not None else None
             todo = [
                 s
                 for s in video_specs

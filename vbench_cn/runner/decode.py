@@ -18,7 +18,7 @@ from vbench_cn.manifest import VideoItem
 from vbench_cn.runner.decode_queue import ByteQueue, event_bytes
 from vbench_cn.runner.progress import Profile
 from vbench_cn.specs import DimensionSpec
-from vbench_cn.video import VideoError, VideoInfo, VideoReader, View
+from vbench_cn.video import VideoError, VideoInfo, VideoProbe, VideoReader, View
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,8 @@ class Prefetcher:
     prefetchers, each over its own videos, are read in plan order
     (:class:`vbench_cn.runner.decode_queue.PlanOrder`). Whatever goes wrong while one video is
     opened or decoded becomes that video's ``error``; the thread goes on with the next video.
+    ``probes`` (by path, from :func:`probe_all`) spare each video a second probe: its reader
+    starts from the probe and opens the file only to decode it.
     """
 
     _DONE = ("done",)
@@ -61,10 +63,12 @@ class Prefetcher:
         profile: Profile,
         max_bytes: int = DECODE_QUEUE_BYTES,
         views: dict[str, View] | None = None,
+        probes: dict[str, VideoProbe | None] | None = None,
     ) -> None:
         import threading
 
         self.plan = list(plan)
+        self.probes = probes or {}
         self.views = views or {}  # spec id -> view its backbone reads (absent: native size)
         self.chunk_frames = chunk_frames
         self.profile = profile
@@ -102,14 +106,16 @@ class Prefetcher:
         try:
             t0 = time.perf_counter()
             try:
-                reader: VideoReader | VideoError = VideoReader(item.path)
+                reader: VideoReader | VideoError = VideoReader(
+                    item.path, probe=self.probes.get(item.path)
+                )
             except VideoError as exc:
                 reader = exc
             try:
                 source: dict[str, Any] | None = file_identity(item.path)
             except OSError:
                 source = None
-            self.profile.probe_seconds += time.perf_counter() - t0
+            self.profile.add_background(probe=time.perf_counter() - t0)
             opened = True
             if not self._put(("open", entry, reader, source)):
                 return False
@@ -143,13 +149,13 @@ class Prefetcher:
         t0 = time.perf_counter()
         try:
             for view, idx_chunk, frames in reader.read_views(needed, chunk_frames=chunks):
-                self.profile.decode_seconds += time.perf_counter() - t0
+                self.profile.add_background(decode=time.perf_counter() - t0)
                 if not self._put(("chunk", view, idx_chunk, frames)):
                     return None
                 t0 = time.perf_counter()
         except VideoError as exc:
             return str(exc)
-        self.profile.decode_seconds += time.perf_counter() - t0
+        self.profile.add_background(decode=time.perf_counter() - t0)
         return None
 
     def events(self, stop: Callable[[], bool] = lambda: False) -> Iterator[tuple[Any, ...]]:
@@ -220,8 +226,12 @@ def _sized(info: VideoInfo, view: tuple[int, int]) -> VideoInfo:
 
 def probe_all(
     items: Iterable[VideoItem], workers: int | None = None
-) -> tuple[dict[str, VideoInfo | None], dict[str, str]]:
-    """Probe every video: infos by path, and one-line errors for those that cannot be read.
+) -> tuple[dict[str, VideoProbe | None], dict[str, str]]:
+    """Probe every video: probes by path, and one-line errors for those that cannot be read.
+
+    A probe holds the metadata (``probe.info``) and what the decoder needs to start without
+    opening the file again (:class:`vbench_cn.video.VideoProbe`); :func:`infos_of` keeps
+    only the metadata.
 
     ``workers`` threads probe at once (default: up to 8, one per core): opening a container
     waits on the disk and FFmpeg's stream probe, both outside the GIL.
@@ -232,15 +242,20 @@ def probe_all(
     workers = workers or min(8, os.cpu_count() or 1, max(1, len(items)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vbench-cn-probe") as pool:
         results = list(pool.map(_probe_one, items))
-    infos = {item.path: info for item, (info, _) in zip(items, results, strict=True)}
+    probes = {item.path: probe for item, (probe, _) in zip(items, results, strict=True)}
     errors = {item.path: err for item, (_, err) in zip(items, results, strict=True) if err}
-    return infos, errors
+    return probes, errors
 
 
-def _probe_one(item: VideoItem) -> tuple[VideoInfo | None, str | None]:
+def infos_of(probes: dict[str, VideoProbe | None]) -> dict[str, VideoInfo | None]:
+    """The metadata of each probe (what the protocol check and the ranks' gather need)."""
+    return {path: probe.info if probe else None for path, probe in probes.items()}
+
+
+def _probe_one(item: VideoItem) -> tuple[VideoProbe | None, str | None]:
     """One video's probe, or its one-line error."""
     try:
-        return VideoReader(item.path).info, None
+        return VideoReader(item.path).probe, None
     except VideoError as exc:
         return None, str(exc)
     except Exception as exc:  # any other failure is this video's, not the run's

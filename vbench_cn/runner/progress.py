@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -32,6 +33,13 @@ class Profile:
     #: ``forward_seconds``: on a GPU the host does not wait for a forward to end, so its time
     #: is the device's, read once the events have passed (:meth:`settle`).
     device_spans: list[tuple[str, Any, Any]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add_background(self, *, probe: float = 0.0, decode: float = 0.0) -> None:
+        """Add seconds spent by a decode worker (several add at once: ``+=`` alone loses some)."""
+        with self._lock:
+            self.probe_seconds += probe
+            self.decode_seconds += decode
 
     def settle(self) -> None:
         """Add the device time of finished CUDA forward passes to ``forward_seconds``."""
