@@ -28,12 +28,16 @@ from vbench_cn.reference import (
     save_reference,
 )
 from vbench_cn.runner import Runner, RunOptions, probe_all
+from vbench_cn.runner.sets import set_feature_folder
 from vbench_cn.scorers.fidelity import mean_and_covariance
 from vbench_cn.specs import DimensionSpec, load_specs, select_specs
 from vbench_cn.weights import WeightsError, file_sha256, locate
 
 #: Feature vectors kept for KID (a seeded random sample beyond that; 4096 x 2048 float32 = 32 MiB).
 DEFAULT_MAX_FEATURES = 4096
+
+#: The model name the reference videos are run under (their features' folder in the run).
+REFERENCE_MODEL = "reference"
 
 
 def feature_sample(features: np.ndarray, max_rows: int, seed: int = 0) -> np.ndarray:
@@ -99,7 +103,7 @@ def build_reference(
             "pass --overwrite to replace it"
         )
     specs = fidelity_specs(dimensions)
-    items = discover([Path(v) for v in videos], model="reference")
+    items = discover([Path(v) for v in videos], model=REFERENCE_MODEL)
     if not items:
         raise ReferenceSetError(f"no video files found in {', '.join(map(str, videos))}")
     own_tmp = work_dir is None
@@ -124,7 +128,7 @@ def build_reference(
         runner.run(items, probes=probes)
         dims: dict[str, tuple[dict[str, np.ndarray], dict[str, Any]]] = {}
         for spec in specs:
-            folder = out / "features" / spec.id / "reference"
+            folder = set_feature_folder(out, spec.id, REFERENCE_MODEL)
             per_video = [
                 load_file(str(p))["features"].numpy() for p in sorted(folder.glob("*.safetensors"))
             ]

@@ -50,11 +50,7 @@ class SetLevelPass:
     def _set_feature_path(self, spec: DimensionSpec, item: VideoItem) -> Path:
         digest = hashlib.sha1(f"{item.model}/{item.rel_path}".encode()).hexdigest()[:16]
         return (
-            Path(self.options.out_dir)
-            / "features"
-            / spec.id
-            / _safe(item.model)
-            / f"{digest}.safetensors"
+            set_feature_folder(self.options.out_dir, spec.id, item.model) / f"{digest}.safetensors"
         )
 
     def _set_features_valid(self, spec: DimensionSpec, item: VideoItem) -> bool:
@@ -113,7 +109,7 @@ class SetLevelPass:
         for spec in specs:
             entry = get_scorer(spec.scorer)
             for model in models:
-                folder = Path(self.options.out_dir) / "features" / spec.id / _safe(model)
+                folder = set_feature_folder(self.options.out_dir, spec.id, model)
                 files = sorted(folder.glob("*.safetensors"))
                 expected = self.expect.expected(spec, None, spec.backbone)
                 expected["inputs"]["reference"] = self.options.reference
@@ -197,6 +193,11 @@ def _feature_metadata(path: Path) -> dict[str, str]:
             return dict(fh.metadata() or {})
     except Exception:  # a torn or foreign file: treated as absent, extracted again
         return {}
+
+
+def set_feature_folder(out_dir: str | Path, dimension: str, model: str) -> Path:
+    """Where a run keeps one model's per-video features of a set-level dimension."""
+    return Path(out_dir) / "features" / dimension / _safe(model)
 
 
 def _safe(name: str) -> str:
