@@ -286,6 +286,14 @@ class _Display:
     width: int  # before rotation
     height: int
     rotation: int
+    stretched: bool = False  # non-square pixels: the coded width is scaled to ``width``
+
+    @property
+    def upright_size(self) -> tuple[int, int]:
+        """``(width, height)`` of a shown frame: scaled, then turned."""
+        return (
+            (self.height, self.width) if self.rotation in (90, 270) else (self.width, self.height)
+        )
 
     def apply(self, rgb: np.ndarray) -> np.ndarray:
         """An ``(H, W, 3)`` frame of the scaled size turned upright."""
@@ -673,6 +681,8 @@ class VideoReader:
         wanted: dict[View, np.ndarray],
         *,
         chunk_frames: int | dict[View, int] = DEFAULT_CHUNK_FRAMES,
+        decoder: str = "pyav",
+        device: torch.device | str | None = None,
     ) -> Iterator[tuple[View, np.ndarray, torch.Tensor]]:
         """Decode once, yielding ``(view, indices_chunk, frames)`` for each view's wanted frames.
 
@@ -680,6 +690,9 @@ class VideoReader:
             wanted: per view (None: native size; ``(w, h)``: scaled by the decoder), the frame
                 indices it needs (may repeat).
             chunk_frames: frames per chunk, one number or one per view.
+            decoder: ``pyav``, or ``torchcodec`` for the native-size frames of square-pixel
+                videos (views stay with PyAV; :mod:`vbench_cn.video_torchcodec`).
+            device: where torchcodec decodes (a CUDA device: NVDEC, frames left there).
         """
         todo = {v: np.unique(np.asarray(i, dtype=np.int64)) for v, i in wanted.items()}
         todo = {v: i for v, i in todo.items() if len(i)}
@@ -693,27 +706,41 @@ class VideoReader:
             for v in todo
         }
         # Pixels from PyAV unless decord was asked for; the next decoder reads what one could
-        # not (decord on 1-pixel frames, PyAV short of the frames decord indexed).
-        decoders: list[Callable[..., Iterator[tuple[View, np.ndarray, torch.Tensor]]]]
-        decoders = [functools.partial(_pyav_frames, self.path, display=self._display)]
+        # not (decord on 1-pixel frames, PyAV short of the frames decord indexed). torchcodec,
+        # when asked for, goes first and decodes native frames only; PyAV then makes the rest.
+        decoders: list[tuple[str, Callable[..., Iterator[tuple[View, np.ndarray, torch.Tensor]]]]]
+        decoders = [("pyav", functools.partial(_pyav_frames, self.path, display=self._display))]
         if self.info.backend == "decord":  # decord indexed the file: it can decode it too
-            decoders.insert(0 if self.backend == "decord" else 1, self._decord_frames)
+            decoders.insert(0 if self.backend == "decord" else 1, ("decord", self._decord_frames))
+        if decoder == "torchcodec":
+            decoders.insert(0, ("torchcodec", self._torchcodec(device)))
+        elif decoder != "pyav":
+            raise ValueError(f"decoder must be pyav or torchcodec, got {decoder!r}")
         done = dict.fromkeys(todo, 0)
         failures: list[str] = []
         ended = False
-        for attempt, decode in enumerate(decoders, start=1):
+        for attempt, (name, decode) in enumerate(decoders, start=1):
+            rest = {v: idx[done[v] :] for v, idx in todo.items() if done[v] < len(idx)}
+            if not rest:
+                return
             try:
-                rest = {v: idx[done[v] :] for v, idx in todo.items() if done[v] < len(idx)}
                 for view, idx_chunk, frames in decode(rest, chunks):
                     done[view] += len(idx_chunk)
                     yield view, idx_chunk, frames
-                return
+                if name != "torchcodec":  # torchcodec leaves views to PyAV
+                    return
             except VideoError:
                 raise
             except Exception as exc:
                 ended = ended or isinstance(exc, EOFError)
                 failures.append(_one_line(exc))
                 log.debug("decoder %d failed on %s (%s)", attempt, self.path, failures[-1])
+                if name == "torchcodec":
+                    log.warning(
+                        "%s: torchcodec cannot decode it (%s); PyAV decodes it instead",
+                        self.path,
+                        failures[-1],
+                    )
         if ended and sum(done.values()) > 0:
             got, total = max(done.values()), max(len(idx) for idx in todo.values())
             self.truncated = (
@@ -730,6 +757,25 @@ class VideoReader:
         """:func:`_decord_frames` on this file's decord reader (opened when first needed)."""
         yield from _decord_frames(
             self._decord_reader(), self.path, wanted, chunks, display=self._display
+        )
+
+    def _torchcodec(
+        self, device: torch.device | str | None
+    ) -> Callable[..., Iterator[tuple[View, np.ndarray, torch.Tensor]]]:
+        """torchcodec's frame generator for this video (imported only when asked for)."""
+        import torch
+
+        from vbench_cn import video_torchcodec
+
+        return functools.partial(
+            video_torchcodec.torchcodec_frames,
+            self.path,
+            num_frames=self.info.num_frames,
+            size=self._display.upright_size,
+            rotation=self._display.rotation,
+            stretched=self._display.stretched,
+            device=torch.device(device or "cpu"),
+            threads=_decoder_threads,
         )
 
     def read_all(self, indices: Sequence[int] | np.ndarray) -> torch.Tensor:
@@ -755,7 +801,7 @@ def _display(stream: _Stream) -> _Display:
     width = stream.coded_width
     if stream.sample_aspect_ratio != 1:
         width = max(1, round(stream.coded_width * stream.sample_aspect_ratio))
-    return _Display(width, stream.coded_height, stream.rotation)
+    return _Display(width, stream.coded_height, stream.rotation, width != stream.coded_width)
 
 
 def _info(
