@@ -34,14 +34,16 @@ class FrameUploader:
         self._stream = torch.cuda.Stream(device) if device.type == "cuda" else None
 
     def upload(self, frames: torch.Tensor) -> torch.Tensor:
-        """``frames`` on the device (the same tensor when it is already there).
+        """``frames`` on the device (the same tensor when it is already there: NVDEC's chunks).
 
         Out of device memory, the chunk stays on the host: its extractors prepare it there
         and the batcher copies their items, as for host-prepared ones. A poisoned CUDA context
         raises :class:`~vbench_cn.device_errors.DeviceFailure` (the run stops, resumable).
         """
-        if frames.device == self.device:
+        if same_device(frames.device, self.device):
             return frames
+        if frames.device.type != "cpu":  # decoded on another device: no host round trip
+            return frames.to(self.device, non_blocking=True)
         try:
             out = self._copy(frames)
         except Exception as exc:
@@ -79,3 +81,21 @@ def pinned(frames: torch.Tensor) -> torch.Tensor:
             raise
         log.warning("out of pinned host memory; copying a chunk from pageable memory")
         return frames
+
+
+def same_device(a: torch.device, b: torch.device) -> bool:
+    """Whether ``a`` and ``b`` are one device; ``cuda`` without an index is the current GPU
+    (the process's own, :mod:`vbench_cn.device_setup`), so ``cuda`` and ``cuda:0`` can be one.
+
+    Example:
+        >>> same_device(torch.device("cpu"), torch.device("cpu", 0))
+        True
+        >>> same_device(torch.device("cpu"), torch.device("meta"))
+        False
+    """
+    if a.type != b.type:
+        return False
+    if a.index == b.index or a.type != "cuda":
+        return True
+    current = torch.cuda.current_device()
+    return (current if a.index is None else a.index) == (current if b.index is None else b.index)

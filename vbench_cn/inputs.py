@@ -12,7 +12,9 @@ depends on its inputs, written into it when it is scored:
   frames the backbones see did, whatever the file system says.
 * ``spec_sha256``, ``weights`` (the checkpoint's ``name@sha256`` or ``"random"``),
   ``random_weights``: which spec and which weights scored it.
-* ``inputs``: the prompt (for dimensions that read it) and the numeric precision.
+* ``inputs``: the prompt (for dimensions that read it), the numeric precision, and the
+  decoder of the native-size frames (``pyav``, ``torchcodec-cpu``, ``torchcodec-cuda``:
+  NVDEC's pixels differ from FFmpeg's), for dimensions that read them.
 
 :func:`changes` lists, in words, every input that differs; an empty list means reuse.
 """
@@ -24,6 +26,8 @@ import json
 import os
 from collections.abc import Mapping
 from typing import Any
+
+from vbench_cn.video_torchcodec import DEFAULT_DECODER
 
 #: Probe fields a score can depend on (the path and decoder backend are not among them).
 PROBE_FIELDS = (
@@ -40,6 +44,10 @@ PROBE_FIELDS = (
 #: What a stored probe without the field meant: records older than the probe's display
 #: handling were scored on frames as coded (not turned, pixels not stretched).
 PROBE_DEFAULTS: dict[str, Any] = {"rotation": 0, "sample_aspect_ratio": "1:1"}
+
+#: What a stored ``inputs`` without the field meant: records older than ``--decoder`` were
+#: decoded by PyAV.
+INPUT_DEFAULTS: dict[str, Any] = {"decoder": DEFAULT_DECODER}
 
 
 def file_identity(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -123,8 +131,11 @@ def changes(
         reasons.append("no input fingerprint in the record (made by an older vbench-cn)")
     else:
         for key, value in sorted((expected.get("inputs") or {}).items()):
-            if stored_inputs.get(key) != value:
-                reasons.append(f"{key} changed")
+            before = stored_inputs.get(key, INPUT_DEFAULTS.get(key))
+            if before != value:
+                reasons.append(
+                    f"{key} {before} → {value}" if key in INPUT_DEFAULTS else f"{key} changed"
+                )
     if path is not None:
         source = record.get("source")
         key = (os.fspath(path), json.dumps(source, sort_keys=True, default=str))

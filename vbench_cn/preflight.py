@@ -5,9 +5,9 @@ record per video that a corrected re-run then kept. Here they fail once, before 
 as a :class:`SetupError` whose one line says what to do; nothing is recorded.
 
 :class:`Expectations` also says what each record scored by this run would hold (spec,
-weights identity without loading the weights, random or real, precision, the prompt for
-dimensions that read it), which is what a resumed run compares its records against
-(:func:`vbench_cn.inputs.changes`).
+weights identity without loading the weights, random or real, precision, the decoder of
+the frames, the prompt for dimensions that read it), which is what a resumed run compares
+its records against (:func:`vbench_cn.inputs.changes`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from vbench_cn.inputs import digest
 from vbench_cn.manifest import VideoItem
 from vbench_cn.scorers import get_scorer
 from vbench_cn.specs import DimensionSpec
+from vbench_cn.video_torchcodec import DEFAULT_DECODER
 from vbench_cn.weights import WeightsError
 
 #: Scorer arguments through which a dimension reads the prompt.
@@ -74,8 +75,10 @@ class Expectations:
     cached by size and mtime), without building a model.
     """
 
-    def __init__(self, options: ExtractorOptions) -> None:
+    def __init__(self, options: ExtractorOptions, decoder: str = DEFAULT_DECODER) -> None:
+        """``decoder``: what decodes the native-size frames (:func:`decoder_identity`)."""
         self.options = options
+        self.decoder = decoder
         self._weights: dict[str, str | None] = {}
 
     def weights(self, backbone: str | None) -> str | None:
@@ -110,6 +113,8 @@ class Expectations:
     ) -> dict[str, Any]:
         """The fields of a record scored now that decide whether a stored one still holds."""
         inputs: dict[str, Any] = {"precision": self.precision(backbone)}
+        if reads_native_frames(spec, backbone):
+            inputs["decoder"] = self.decoder
         if item is not None and reads_prompt(spec):
             p = item.prompt
             inputs["prompt"] = digest(None if p is None else [p.id, p.text, p.lang, dict(p.meta)])
@@ -126,6 +131,18 @@ class Expectations:
                 sample=item.sample,
             )
         return expected
+
+
+def reads_native_frames(spec: DimensionSpec, backbone: str | None) -> bool:
+    """Whether a dimension's score depends on the decoder's native-size pixels: it samples
+    frames, and its backbone reads them unscaled (a decoder-scaled view comes from PyAV
+    whatever ``--decoder`` says, :mod:`vbench_cn.video_torchcodec`)."""
+    if spec.sampling.kind == "none" or not backbone or backbone == "none":
+        return False
+    try:
+        return getattr(extractor_class(backbone), "decode_size", None) is None
+    except (KeyError, ImportError):  # an unknown backbone: reported when it is built
+        return True
 
 
 def reads_prompt(spec: DimensionSpec) -> bool:

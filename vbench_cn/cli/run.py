@@ -99,8 +99,8 @@ def evaluate(
         typer.Option(
             "--precision",
             help="parity: VBench's precisions (fp32 matmuls, fp16 only where VBench uses it); "
-            "fast: also TF32 matmuls and cudnn.benchmark (scores may move ~1e-4). "
-            "Recorded in run.json.",
+            "fast: also TF32 matmuls and cudnn.benchmark (scores may move ~1e-4), and "
+            "--decoder torchcodec on NVDEC. Recorded in run.json.",
         ),
     ] = "parity",
     lang: Annotated[
@@ -141,6 +141,15 @@ def evaluate(
             help="Threads decoding videos at once, each its own video (0: 1 on CPU, 4 on a GPU).",
         ),
     ] = 0,
+    decoder: Annotated[
+        str,
+        typer.Option(
+            "--decoder",
+            help="pyav, or torchcodec (pip install 'vbench-cn[torchcodec]' and FFmpeg 4-9): "
+            "native-size frames decoded by torchcodec, on NVDEC under --precision fast, else "
+            "on the CPU; scaled views stay with PyAV. Part of each record's identity.",
+        ),
+    ] = "pyav",
     retry_errors: Annotated[
         bool, typer.Option("--retry-errors", help="Score again the videos recorded as errors.")
     ] = False,
@@ -170,6 +179,7 @@ def evaluate(
     from vbench_cn.preflight import SetupError, resolve_device
     from vbench_cn.run_lock import RunLocked
     from vbench_cn.specs import SpecError, load_specs, select_specs
+    from vbench_cn.video_torchcodec import decoder_problem
 
     # Everyday mistakes: one line, exit 2, before anything is probed, built or written.
     if lang not in ("en", "zh"):
@@ -180,6 +190,9 @@ def evaluate(
         usage_error(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if decode_workers < 0:
         usage_error(f"--decode-workers must be 0 (automatic) or more, got {decode_workers}")
+    problem = decoder_problem(decoder)
+    if problem is not None:
+        usage_error(problem)
     try:
         resolve_device(device)
     except SetupError as exc:
@@ -222,6 +235,7 @@ def evaluate(
             weights_overrides=overrides,
             chunk_frames=chunk_frames,
             decode_workers=decode_workers,
+            decoder=decoder,
             retry_errors=retry_errors,
             all_prompts=all_prompts,
             reference=reference,

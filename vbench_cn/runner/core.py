@@ -48,6 +48,7 @@ from vbench_cn.runner.sets import SetLevelPass
 from vbench_cn.scorers import NotApplicable, Score, get_scorer
 from vbench_cn.specs import LEVELS, DimensionSpec
 from vbench_cn.video import VideoError, VideoInfo, VideoProbe, VideoReader, View
+from vbench_cn.video_torchcodec import decode_device, decoder_identity, decoder_problem
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +88,22 @@ class Runner(SetLevelPass):
         self.options = options
         self.device = resolve_device(options.device)
         self.setup = setup_process(self.device, options.precision)
+        problem = decoder_problem(options.decoder)
+        if problem is not None:
+            raise SetupError(problem)
+        #: Where torchcodec decodes (NVDEC only under --precision fast); PyAV: the CPU.
+        self.decode_device = decode_device(options.decoder, self.device, options.precision)
+        if options.decoder != "pyav" and self.decode_device.type != self.device.type:
+            print(  # said once: the user asked for a GPU decoder and gets the CPU one
+                "torchcodec decodes on the CPU under --precision parity (NVDEC's colour "
+                "conversion differs from FFmpeg's); --precision fast decodes on the GPU",
+                file=sys.stderr,
+                flush=True,
+            )
         self.uploader = FrameUploader(self.device)
-        self.expect = Expectations(self._extractor_options())
+        self.expect = Expectations(
+            self._extractor_options(), decoder_identity(options.decoder, self.decode_device)
+        )
         #: Why records were scored again this run (reason -> records), said before the run.
         self.rescored: Counter[str] = Counter()
         self.profile = Profile()
@@ -142,6 +157,7 @@ class Runner(SetLevelPass):
             return
         runtime = {
             **self.setup.to_dict(),
+            "decoder": decoder_identity(self.options.decoder, self.decode_device),
             "amp": self.options.amp,
             "batch_sizes": {n: b.max_batch_size for n, b in sorted(self._batchers.items())},
         }
@@ -277,6 +293,8 @@ class Runner(SetLevelPass):
                     max_bytes=max(CHUNK_BYTES, queue_bytes // workers),
                     views=self.views(self.specs),
                     probes=probes,
+                    decoder=self.options.decoder,
+                    decode_device=self.decode_device,
                 )
                 for k in range(workers)
             ]
@@ -440,6 +458,7 @@ class Runner(SetLevelPass):
         if kind == "chunk":
             _, view, idx_chunk, frames = event
             on_device: torch.Tensor | None = None  # uploaded once, shared
+            on_host = frames if frames.device.type == "cpu" else None  # NVDEC: copied once
             for group in job.groups:
                 ext = group.extractor
                 if ext is None or group.skip is not None or group.error is not None:
@@ -447,8 +466,10 @@ class Runner(SetLevelPass):
                 if ext.decode_size != view:
                     continue
                 try:
-                    if ext.host_prepare:
-                        self._feed(group, idx_chunk, frames, job.info)  # type: ignore[arg-type]
+                    if ext.host_prepare:  # OpenCV/NumPy/onnxruntime preparation reads host memory
+                        if on_host is None:
+                            on_host = frames.cpu()
+                        self._feed(group, idx_chunk, on_host, job.info)  # type: ignore[arg-type]
                         continue
                     if on_device is None:
                         on_device = self.uploader.upload(frames)

@@ -9,7 +9,7 @@ import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from vbench_cn.runner.decode_queue import ByteQueue, event_bytes
 from vbench_cn.runner.progress import Profile
 from vbench_cn.specs import DimensionSpec
 from vbench_cn.video import VideoError, VideoInfo, VideoProbe, VideoReader, View
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +67,16 @@ class Prefetcher:
         max_bytes: int = DECODE_QUEUE_BYTES,
         views: dict[str, View] | None = None,
         probes: dict[str, VideoProbe | None] | None = None,
+        decoder: str = "pyav",
+        decode_device: torch.device | None = None,
     ) -> None:
         import threading
 
         self.plan = list(plan)
         self.probes = probes or {}
         self.views = views or {}  # spec id -> view its backbone reads (absent: native size)
+        self.decoder = decoder  # pixels: VideoReader.read_views(decoder=...)
+        self.decode_device = decode_device  # where torchcodec decodes (None: the CPU)
         self.chunk_frames = chunk_frames
         self.profile = profile
         self.queue = ByteQueue(max_bytes)
@@ -148,7 +155,9 @@ class Prefetcher:
         }
         t0 = time.perf_counter()
         try:
-            for view, idx_chunk, frames in reader.read_views(needed, chunk_frames=chunks):
+            for view, idx_chunk, frames in reader.read_views(
+                needed, chunk_frames=chunks, decoder=self.decoder, device=self.decode_device
+            ):
                 self.profile.add_background(decode=time.perf_counter() - t0)
                 if not self._put(("chunk", view, idx_chunk, frames)):
                     return None

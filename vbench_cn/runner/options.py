@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vbench_cn.video import DEFAULT_CHUNK_FRAMES
+from vbench_cn.video_torchcodec import DEFAULT_DECODER
 
 log = logging.getLogger(__name__)
 
@@ -33,4 +34,5 @@ class RunOptions:
     precision: str = "parity"  # vbench_cn.device_setup.PRECISIONS
     batch_sizes: dict[str, int] = field(default_factory=dict)
     decode_workers: int = 0  # 0: Runner.decode_workers decides
+    decoder: str = DEFAULT_DECODER  # vbench_cn.video_torchcodec.DECODERS
     decode_queue_bytes: int = 0  # 0: DECODE_QUEUE_BYTES; decoded frames waiting, all workers
