@@ -175,6 +175,8 @@ def test_profile_reports_where_time_goes(tmp_path: Path) -> None:
         and row["forward_share"] is not None
     )
     assert summary["decode_s"] > 0 and "wait_for_decode_s" in summary
+    # building the extractor, inside the run
+    assert "build_s" in summary and 0 < runner.profile.build_seconds < runner.profile.wall_seconds
 
 
 def test_decode_chunks_are_capped_by_bytes() -> None:

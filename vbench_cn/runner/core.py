@@ -141,7 +141,11 @@ class Runner(SetLevelPass):
         )
 
     def _build(self, name: str) -> None:
-        ext = build_extractor(name, self._extractor_options())
+        t0 = time.perf_counter()
+        try:
+            ext = build_extractor(name, self._extractor_options())
+        finally:
+            self.profile.build_seconds += time.perf_counter() - t0
         self._extractors[name] = ext
         bs = self.options.batch_sizes.get(name) or (
             scaled_batch_size(ext.batch_size, self.device)

@@ -25,6 +25,7 @@ class Profile:
     batches: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     score_seconds: float = 0.0
     probe_seconds: float = 0.0
+    build_seconds: float = 0.0  # building the extractors (loading or initialising weights)
     wait_seconds: float = 0.0  # main thread idle, waiting for decoded frames
     wall_seconds: float = 0.0
     videos: int = 0
@@ -75,7 +76,7 @@ class Profile:
         self.settle()
         fwd = sum(self.forward_seconds.values())
         prep = sum(self.prepare_seconds.values())
-        busy = fwd + prep + self.score_seconds + self.wait_seconds
+        busy = fwd + prep + self.score_seconds + self.wait_seconds + self.build_seconds
         return {
             "wall_s": round(self.wall_seconds, 3),
             "videos": self.videos,
@@ -85,6 +86,7 @@ class Profile:
             "decode_s": round(self.decode_seconds, 3),  # in the background decode thread
             "wait_for_decode_s": round(self.wait_seconds, 3),
             "probe_s": round(self.probe_seconds, 3),
+            "build_s": round(self.build_seconds, 3),
             "prepare_s": round(prep, 3),
             "forward_s": round(fwd, 3),
             "score_s": round(self.score_seconds, 3),
