@@ -3,16 +3,17 @@
     python bench/gpu_check.py --out OUT                  # on the GPU machine (README: device check)
     python bench/gpu_check.py --out OUT --dry-run        # the same stages on CPU, small inputs
 
-Stages, each writing ``OUT/stage-<X>.json`` as it ends (a stage that fails writes its error
-and the next one runs):
+Stages, each writing ``OUT/stage-<X>.json`` as it ends (a stage that fails or runs out of
+time writes what it has and the next one runs; ``OUT/summary.json`` after every stage):
 
-* **A env**: torch, CUDA and cuDNN versions, precision flags, cores, threads, packages.
+* **A env**: installs the prepared wheels the GPU image lacks (offline), then records torch,
+  CUDA and cuDNN versions, precision flags, allocator setting, cores, threads, packages.
 * **B smoke**: every backbone of VBench's 16 dimensions (both language routes), random
   weights on the device, scoring two clips of its dimensions' prompts through
   :func:`vbench_cn.evaluate`: statuses, finite scores, peak memory, GPU processes.
 * **C end-to-end**: ``vbench-cn evaluate`` on the prepared clips with ``--profile``, in
-  one process and as one torchrun rank: wall time, videos/s, the runner's profile, the
-  VBench-size job (4,730 videos) extrapolated.
+  one process and as one torchrun rank: wall time, model building, videos/s, the runner's
+  profile, GPU utilisation, the VBench-size job (4,730 videos) extrapolated.
 * **D throughput**: each backbone at the runner's batch size on device-resident items
   (CUDA events), plus decode (PyAV, 1 thread vs FFmpeg's own, 1-8 concurrent videos) and probe
   times.
@@ -22,6 +23,11 @@ and the next one runs):
 * **F out-of-memory**: a RAFT batch that cannot fit (a memory fraction on CUDA, an injected
   OOM in a dry run) must back off and give the scores of an unconstrained run.
 
+The whole check keeps to a time limit (400 s on the device, 15 min for a dry run;
+``--time-limit``): each stage has a planned share and stops itself when its share is spent
+(``bench/gpu_check_harness.py``). Random-weight modules are built once per process and
+copied for the later in-process stages; the end-to-end stage's own processes build theirs.
+
 ``bench/gpu_check_prepare.py`` prepares the clips and the wheels the GPU machine lacks
 (``.gpucheck/``, git-ignored).
 """
@@ -30,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import math
 import os
@@ -38,14 +45,25 @@ import shutil
 import subprocess
 import sys
 import time
-import traceback
+from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from gpu_check_harness import (  # noqa: E402  (bench/ is the script's folder)
+    Check,
+    Clock,
+    GpuUsage,
+    ModelReuse,
+    install_wheels,
+    run_child,
+    write_json,
+)
 
 #: VBench's sixteen dimensions: the seven quality ones and nine semantic ones.
 VBENCH_DIMENSIONS = (
@@ -60,10 +78,19 @@ VBENCH_DIMENSIONS = (
     "appearance_style",
     "overall_consistency",
 )
-#: Videos of the VBench-size job the end-to-end stage extrapolates to.
+#: Videos of the VBench-size job the end-to-end stage extrapolates to...
 VBENCH_VIDEOS = 4730
+#: ... each 5 s at 24 fps (the prepared 720p clips have as many frames).
+VBENCH_VIDEO_FRAMES = 120
 #: Samples of each prepared prompt clip in the end-to-end set (VBench scores 5 per prompt).
 SAMPLES_PER_PROMPT = 4
+#: Backbones that read each sampled frame through seconds of CPU work (GRiT decodes two
+#: 39-token texts per box, Tag2Text runs Swin-B at 384 and a beam search): a dry run gives
+#: their dimensions one frame, and the parity stage does so on both sides.
+HEAVY_PER_FRAME = ("grit_b", "grit_b_color", "tag2text_swin14m")
+#: Backbones whose one item costs 10-20 s on a 2-core CPU (ViT-L over a 16- or 8-frame clip,
+#: or the heavy per-frame ones): a dry run smokes them on one clip instead of two.
+CPU_HEAVY = (*HEAVY_PER_FRAME, "umt_l16_k400", "viclip_l14")
 
 
 @dataclass(frozen=True)
@@ -73,70 +100,90 @@ class Scale:
     device: str
     size: tuple[int, int]  # (width, height) of smoke and throughput items
     smoke_frames: int
+    smoke_one_clip: tuple[str, ...]  # backbones smoked on one clip instead of two
+    heavy_frames: int | None  # smoke: frames for HEAVY_PER_FRAME dimensions (None: the spec's)
     e2e_dimensions: tuple[str, ...]
     e2e_clips: int | None  # None: every prepared clip
-    warmup: int
-    timed: int
+    e2e_frames: int  # frames of each made-up clip when e2e_clips is set
+    throughput: tuple[str, ...] | None  # backbones timed (None: every one)
+    warmup: int  # most warm-up passes (fewer when the backbone's share of time is spent)
+    timed: int  # most timed passes (at least one)
     decode_threads: tuple[int, ...]
     parity_dimensions: tuple[str, ...]
+    parity_size: tuple[int, int]
+    parity_frames: int
     oom_batch: int
+    oom_frames: int
     max_batch: int | None  # cap on the throughput stage's batch (None: the runner's)
+    keep_models_mb: float | None  # random modules kept for reuse up to this size (None: all)
+    total_s: float  # the whole check's time limit
+    grace_s: float  # a stage's step may run this long past its share before it is interrupted
+    planned_s: dict[str, float] = field(default_factory=dict)  # each stage's share
 
 
 REAL = Scale(
     device="cuda",
     size=(1280, 720),
     smoke_frames=16,
+    smoke_one_clip=(),
+    heavy_frames=None,
     e2e_dimensions=VBENCH_DIMENSIONS,
     e2e_clips=None,
+    e2e_frames=0,
+    throughput=None,
     warmup=3,
     timed=5,
     decode_threads=(1, 2, 4, 8),
     parity_dimensions=VBENCH_DIMENSIONS,
+    parity_size=(256, 256),
+    parity_frames=8,
     oom_batch=32,
+    oom_frames=24,
     max_batch=None,
+    keep_models_mb=None,
+    total_s=400.0,
+    grace_s=15.0,
+    planned_s={"A": 15, "B": 70, "C": 165, "D": 60, "E": 70, "F": 20},
 )
 DRY = Scale(
     device="cpu",
     size=(176, 128),  # RAFT refuses sides under 128 px
-    smoke_frames=4,
-    e2e_dimensions=("temporal_flickering", "subject_consistency", "motion_smoothness"),
-    e2e_clips=6,
+    smoke_frames=4,  # AMT needs 3 for one triplet
+    smoke_one_clip=CPU_HEAVY,
+    heavy_frames=1,
+    e2e_dimensions=("temporal_flickering", "subject_consistency"),
+    e2e_clips=4,
+    e2e_frames=8,
+    throughput=(
+        "amt_s",
+        "dino_vitb16",
+        "frame_difference",
+        "musiq_spaq",
+        "raft_things",
+        "tag2text_swin14m",  # the one extractor with a decoder-scaled view (decode_size)
+    ),
     warmup=0,
     timed=1,
     decode_threads=(1, 2),
-    parity_dimensions=("temporal_flickering", "subject_consistency", "dynamic_degree"),
+    parity_dimensions=(
+        "temporal_flickering",
+        "subject_consistency",
+        "dynamic_degree",
+        "motion_smoothness",
+    ),
+    parity_size=(128, 128),
+    parity_frames=6,
     oom_batch=8,
-    max_batch=2,
+    oom_frames=12,
+    max_batch=1,
+    keep_models_mb=400.0,  # the small ones the later stages build again; RAM is shared here
+    total_s=900.0,
+    grace_s=60.0,
+    planned_s={"A": 20, "B": 360, "C": 150, "D": 90, "E": 180, "F": 100},
 )
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write ``data`` atomically (a killed check leaves whole files only)."""
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def run_stage(out: Path, letter: str, name: str, fn: Callable[[], dict[str, Any]]) -> bool:
-    """Run one stage and write ``stage-<letter>.json`` with its result or its error."""
-    t0 = time.perf_counter()
-    try:
-        result = {"stage": f"{letter} {name}", **fn()}
-    except Exception as exc:
-        result = {
-            "stage": f"{letter} {name}",
-            "ok": False,
-            "error": f"{type(exc).__name__}: {exc}",
-            "traceback": traceback.format_exc(limit=8),
-        }
-    result["seconds"] = round(time.perf_counter() - t0, 2)
-    write_json(out / f"stage-{letter}.json", result)
-    print(f"stage {letter} {name}: ok={result.get('ok')} in {result['seconds']} s", flush=True)
-    return bool(result.get("ok"))
 
 
 def clip_frames(
@@ -194,6 +241,28 @@ def write_clip(
     return path
 
 
+def link_or_copy(source: Path, target: Path) -> Path:
+    """``target`` as a hard link to ``source`` (a copy where links are refused)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists():
+        try:
+            os.link(source, target)
+        except OSError:
+            shutil.copyfile(source, target)
+    return target
+
+
+def clip_as(
+    work: Path, target: Path, count: int, size: tuple[int, int], fps: float, seed: int
+) -> Path:
+    """``target``: a clip encoded once per (frames, size, fps, seed) and linked under each
+    name that needs it (the smoke stage names the same clip after 28 prompts)."""
+    cached = work / "clip-cache" / f"{count}x{size[0]}x{size[1]}@{fps:g}-{seed}.mp4"
+    if not cached.exists():
+        write_clip(cached, count, size, fps, seed)
+    return link_or_copy(cached, target)
+
+
 def prompt_for(tag: str, lang: str = "en", sample: int = 0) -> str:
     """A file stem naming the first suite prompt of ``tag`` (so its metadata is known)."""
     from vbench_cn.prompts import load_suite
@@ -229,37 +298,64 @@ def quiet_reporter() -> Any:
     return Quiet()
 
 
-def cuda_memory(device: str) -> dict[str, Any]:
-    """Peak memory and the processes holding a context on the device (CUDA only)."""
+def is_cuda(device: str) -> bool:
+    return device.startswith("cuda")
+
+
+def reset_peak(device: str) -> None:
+    """Start a new peak-memory window (CUDA only)."""
     import torch
 
-    if not device.startswith("cuda"):
+    if is_cuda(device):
+        torch.cuda.reset_peak_memory_stats()
+
+
+def cuda_memory(device: str, processes: bool = False) -> dict[str, Any]:
+    """Peak memory since :func:`reset_peak`, and with ``processes`` the processes holding a
+    context on the device (CUDA only; needs pynvml, else torch says so in the string)."""
+    import torch
+
+    if not is_cuda(device):
         return {}
-    return {
+    out: dict[str, Any] = {
         "max_memory_allocated_gib": round(torch.cuda.max_memory_allocated() / 1024**3, 3),
-        "gpu_processes": torch.cuda.list_gpu_processes(),
+        "max_memory_reserved_gib": round(torch.cuda.max_memory_reserved() / 1024**3, 3),
     }
+    if processes:
+        out["gpu_processes"] = torch.cuda.list_gpu_processes()
+    return out
 
 
-def synchronize(device: str) -> None:
-    """Wait for the device (CUDA) so that wall-clock timings mean what they say."""
+def release(device: str) -> None:
+    """Free what the last step left (models, activations) before the next one is measured."""
     import torch
 
-    if device.startswith("cuda"):
+    gc.collect()
+    if is_cuda(device):
         torch.cuda.synchronize()
+        torch.cuda.empty_cache()
+
+
+def one_line(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}"[:300]
 
 
 # --------------------------------------------------------------------------- stages
 
 
-def stage_env(scale: Scale) -> dict[str, Any]:
-    """A: what the check ran on."""
+def stage_env(scale: Scale, wheels: Path | None) -> dict[str, Any]:
+    """A: install what the GPU image lacks (offline), then record what the check runs on."""
     import importlib.metadata as md
 
     import torch
 
+    from vbench_cn.device_setup import PRECISION_FLAGS
+
+    install = install_wheels(wheels) if wheels is not None else None
     packages = {}
-    for name in ("torch", "torchvision", "av", "open_clip_torch", "timm", "transformers", "numpy"):
+    names = ("torch", "torchvision", "av", "decord", "open_clip_torch", "timm", "transformers")
+    for name in (*names, "numpy"):  # without decord the runner indexes videos with PyAV
         try:
             packages[name] = md.version(name)
         except md.PackageNotFoundError:
@@ -272,16 +368,17 @@ def stage_env(scale: Scale) -> dict[str, Any]:
         "mode": "dry-run" if scale is DRY else "device",
         "commit": commit or None,
         "python": platform.python_version(),
+        "wheels": install,
         "packages": packages,
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         "cuda_available": torch.cuda.is_available(),
-        "matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
-        "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
-        "cudnn_benchmark": torch.backends.cudnn.benchmark,
+        "precision_flags": {k: vars(v) for k, v in PRECISION_FLAGS.items()},
         "alloc_conf": os.environ.get("PYTORCH_CUDA_ALLOC_CONF"),
     }
+    if install is not None and install.get("error"):
+        env.update(ok=False, error=install["error"])
     if torch.cuda.is_available():
         props = torch.cuda.get_device_properties(0)
         env.update(
@@ -312,23 +409,36 @@ def backbone_plan(dimensions: tuple[str, ...]) -> dict[str, list[tuple[str, str]
     return plan
 
 
-def stage_smoke(scale: Scale, work: Path) -> dict[str, Any]:
-    """B: every backbone of the 16 dimensions on the device, two clips each."""
-    import torch
+def lighter(spec: Any, frames: int | None) -> Any:
+    """``spec`` with ``frames`` sampled frames if its backbone is in :data:`HEAVY_PER_FRAME`."""
+    import dataclasses
 
+    from vbench_cn.video import Sampling
+
+    if frames is None or spec.backbone not in HEAVY_PER_FRAME:
+        return spec
+    return dataclasses.replace(spec, sampling=Sampling("frames", float(frames)))
+
+
+def stage_smoke(scale: Scale, work: Path, clock: Clock, partial: dict[str, Any]) -> dict[str, Any]:
+    """B: every backbone of the 16 dimensions on the device, two clips each."""
     import vbench_cn
     from vbench_cn.specs import load_specs
 
     specs = load_specs()
-    rows: dict[str, Any] = {}
+    rows: dict[str, Any] = partial.setdefault("backbones", {})
     for backbone, uses in sorted(backbone_plan(VBENCH_DIMENSIONS).items()):
-        dims = [lighter(specs[d], scale) for d in sorted({d for d, _ in uses})]
+        if clock.expired():
+            rows[backbone] = {"skipped": "the stage's time share is spent"}
+            partial["timed_out"] = True
+            continue
+        clips = 1 if backbone in scale.smoke_one_clip else 2
+        dims = [lighter(specs[d], scale.heavy_frames) for d in sorted({d for d, _ in uses})]
         folder = work / "smoke" / backbone
-        for i, (dim, lang) in enumerate((uses * 2)[:2]):  # two clips, of its dimensions' prompts
+        for i, (dim, lang) in enumerate((uses * 2)[:clips]):  # clips of its dimensions' prompts
             stem = prompt_for(specs[dim].prompts, lang, sample=i)
-            write_clip(folder / f"{stem}.mp4", scale.smoke_frames, scale.size, 8.0, i)
-        if scale.device.startswith("cuda"):
-            torch.cuda.reset_peak_memory_stats()
+            clip_as(work, folder / f"{stem}.mp4", scale.smoke_frames, scale.size, 8.0, i)
+        reset_peak(scale.device)
         t0 = time.perf_counter()
         try:
             records = vbench_cn.evaluate(
@@ -341,78 +451,86 @@ def stage_smoke(scale: Scale, work: Path) -> dict[str, Any]:
                 progress=False,
                 reporter=quiet_reporter(),
             )
-            row: dict[str, Any] = {"dimensions": statuses(records)}
+            row: dict[str, Any] = {"clips": clips, "dimensions": statuses(records)}
         except Exception as exc:
-            row = {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}
-        synchronize(scale.device)
-        row.update(seconds=round(time.perf_counter() - t0, 2), **cuda_memory(scale.device))
+            row = {"clips": clips, "error": one_line(exc)}
+        release(scale.device)
+        row.update(seconds=round(time.perf_counter() - t0, 2), **cuda_memory(scale.device, True))
         rows[backbone] = row
     failed = [
         b
         for b, r in rows.items()
-        if "error" in r or any(d["error"] or not d["finite"] for d in r["dimensions"].values())
+        if "error" in r
+        or any(d["error"] or not d["finite"] for d in r.get("dimensions", {}).values())
     ]
-    return {"ok": not failed, "failed": failed, "backbones": rows}
+    skipped = [b for b, r in rows.items() if "skipped" in r]
+    return {"ok": not failed and not skipped, "failed": failed, "skipped": skipped}
 
 
-#: Backbones that read each sampled frame at 960 or 384 px: on a CPU, 16 frames of them
-#: take minutes, so a dry run gives their dimensions 2 frames (the same code runs).
-HEAVY_PER_FRAME = ("owlv2_coco", "tag2text_swin14m")
-
-
-def lighter(spec: Any, scale: Scale) -> Any:
-    """``spec`` as the check runs it: in a dry run, 2 frames for :data:`HEAVY_PER_FRAME`."""
-    import dataclasses
-
-    from vbench_cn.video import Sampling
-
-    if scale is not DRY or spec.backbone not in HEAVY_PER_FRAME:
-        return spec
-    return dataclasses.replace(spec, sampling=Sampling("frames", 2.0))
-
-
-def _cli(args: list[str], env: dict[str, str] | None = None) -> tuple[int, float, str]:
-    t0 = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, env=env, check=False
-    )
-    return proc.returncode, time.perf_counter() - t0, proc.stderr[-3000:]
-
-
-def e2e_clips(scale: Scale, clips: Path, work: Path) -> list[Path]:
-    """The prepared clips (bench/gpu_check_prepare.py), or, in a dry run, a few tiny ones."""
+def e2e_clips(scale: Scale, clips: Path, work: Path) -> Path:
+    """The prepared clips (bench/gpu_check_prepare.py), each under four sample names, or, in a
+    dry run, a few tiny ones named after two prompts."""
+    folder = work / "e2e-clips"
     if scale.e2e_clips is not None:
-        folder = work / "e2e-clips"
-        tags = ("subject_consistency", "temporal_flickering", "overall_consistency")
+        tags = ("subject_consistency", "temporal_flickering")
         for i in range(scale.e2e_clips):
             stem = prompt_for(tags[i % len(tags)], sample=i // len(tags))
-            write_clip(folder / f"{stem}.mp4", 24, (128, 96), 8.0, i)
-        return [folder]
+            clip_as(work, folder / f"{stem}.mp4", scale.e2e_frames, (128, 96), 8.0, i)
+        return folder
     prepared = sorted(clips.glob("*-0.mp4")) if clips.is_dir() else []
     if not prepared:
         raise FileNotFoundError(f"{clips}: no prepared clips (bench/gpu_check_prepare.py)")
-    folder = work / "e2e-clips"
-    folder.mkdir(parents=True, exist_ok=True)
     for path in prepared:  # four samples of each prompt: hard links, not copies
         for sample in range(SAMPLES_PER_PROMPT):
-            link = folder / f"{path.stem[:-2]}-{sample}.mp4"
-            if not link.exists():
-                try:
-                    os.link(path, link)
-                except OSError:
-                    shutil.copyfile(path, link)
-    return [folder]
+            link_or_copy(path, folder / f"{path.stem[:-2]}-{sample}.mp4")
+    return folder
 
 
-def stage_e2e(scale: Scale, clips: Path, work: Path) -> dict[str, Any]:
+def frame_count(path: Path) -> int:
+    """Frames of a clip, from its header (the check's own clips all carry the count)."""
+    import av
+
+    with av.open(str(path)) as container:
+        return int(container.streams.video[0].frames)
+
+
+def extrapolate(wall_s: float, profile: dict[str, Any], frames: int) -> dict[str, Any]:
+    """The VBench-size job from one run: a fixed part (process start, imports, model
+    building) plus the scoring part scaled by frames (the set mixes 720p 5-s clips with
+    small 4-s ones; a VBench video has :data:`VBENCH_VIDEO_FRAMES`)."""
+    build = float(profile.get("build_s") or 0.0)
+    scoring = max(0.0, float(profile.get("wall_s") or 0.0) - build)
+    fixed = max(0.0, wall_s - scoring)
+    videos_equivalent = frames / VBENCH_VIDEO_FRAMES
+    per_video = scoring / videos_equivalent if videos_equivalent else float("nan")
+    return {
+        "fixed_s": round(fixed, 2),
+        "build_s": round(build, 2),
+        "scoring_s": round(scoring, 2),
+        "videos_equivalent": round(videos_equivalent, 2),
+        "scoring_s_per_vbench_video": round(per_video, 4),
+        "vbench_size_minutes": round((fixed + per_video * VBENCH_VIDEOS) / 60, 1),
+    }
+
+
+def stage_e2e(
+    scale: Scale,
+    clips: Path,
+    work: Path,
+    usage: GpuUsage | None,
+    clock: Clock,
+    partial: dict[str, Any],
+) -> dict[str, Any]:
     """C: ``vbench-cn evaluate`` end to end, one process and one torchrun rank, profiled."""
-    folders = e2e_clips(scale, clips, work)
-    videos = sum(1 for f in folders for _ in f.rglob("*.mp4"))
+    folder = e2e_clips(scale, clips, work)
+    videos = sorted(folder.rglob("*.mp4"))
+    frames = sum(frame_count(v) for v in videos)
+    partial.update(videos=len(videos), frames=frames)
     common = [
         "-m",
         "vbench_cn",
         "evaluate",
-        *map(str, folders),
+        str(folder),
         "--model",
         "e2e",
         "--dimensions",
@@ -423,32 +541,57 @@ def stage_e2e(scale: Scale, clips: Path, work: Path) -> dict[str, Any]:
         "--profile",
         "--no-progress",
     ]
-    runs: dict[str, Any] = {}
-    for label, launcher in (
-        ("one_process", []),
-        ("torchrun_one_rank", ["-m", "torch.distributed.run", "--nproc-per-node", "1"]),
-    ):
+    launchers = {
+        "one_process": [],
+        "torchrun_one_rank": ["-m", "torch.distributed.run", "--nproc-per-node", "1"],
+    }
+    runs: dict[str, Any] = partial.setdefault("runs", {})
+    for i, (label, launcher) in enumerate(launchers.items()):
         out = work / "e2e" / label
         port = ["--master-port", str(_free_port())] if launcher else []
-        args = [*launcher, *port, *common, "--out", str(out)]
-        rc, seconds, err = _cli(args)
-        row: dict[str, Any] = {"rc": rc, "wall_s": round(seconds, 2)}
+        args = [sys.executable, *launcher, *port, *common, "--out", str(out)]
+        limit = clock.left() / (len(launchers) - i)  # the runs share what is left
+        started = time.monotonic()
+        rc, seconds, err, timed_out = run_child(args, cwd=ROOT, timeout=limit)
+        row: dict[str, Any] = {"rc": rc, "wall_s": round(seconds, 2), "limit_s": round(limit, 1)}
+        if usage is not None:
+            row["gpu"] = usage.between(started, time.monotonic())
+        if timed_out:
+            row["timed_out"] = True
+            partial["timed_out"] = True
         profile = out / "profile-rank0.json"
         if profile.is_file():
             row["profile"] = json.loads(profile.read_text(encoding="utf-8"))
+            row["extrapolated"] = extrapolate(seconds, row["profile"], frames)
         if rc != 0:
             row["stderr"] = err
-        else:
-            from vbench_cn.results import read_records
+        from vbench_cn.results import read_records
 
-            row["dimensions"] = statuses(read_records(out))
-            row["videos_per_s"] = round(videos / seconds, 3)
-            row["vbench_size_minutes"] = round(seconds / videos * VBENCH_VIDEOS / 60, 1)
+        row["dimensions"] = statuses(read_records(out)) if out.is_dir() else {}
+        row["videos_per_s"] = round(len(videos) / seconds, 3)
         runs[label] = row
     one, rank = runs["one_process"], runs["torchrun_one_rank"]
     ok = one["rc"] == 0 and rank["rc"] == 0
-    ratio = round(rank["wall_s"] / one["wall_s"], 3) if ok else None
-    return {"ok": ok, "videos": videos, "torchrun_over_one_process": ratio, "runs": runs}
+    ratios = {}
+    if ok:
+        ratios["wall"] = round(rank["wall_s"] / one["wall_s"], 3)
+        if "extrapolated" in one and "extrapolated" in rank and one["extrapolated"]["scoring_s"]:
+            ratios["scoring"] = round(
+                rank["extrapolated"]["scoring_s"] / one["extrapolated"]["scoring_s"], 3
+            )
+    failed = sorted(
+        {
+            d
+            for r in runs.values()
+            for d, s in r["dimensions"].items()
+            if s["error"] or not s["finite"]
+        }
+    )
+    return {
+        "ok": ok and not failed,
+        "failed_dimensions": failed,
+        "torchrun_over_one_process": ratios or None,
+    }
 
 
 def _free_port() -> int:
@@ -464,7 +607,7 @@ def _timer(device: str) -> Callable[[Callable[[], Any]], float]:
     import torch
 
     def time_call(fn: Callable[[], Any]) -> float:
-        if device.startswith("cuda"):
+        if is_cuda(device):
             start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             start.record()
             fn()
@@ -478,10 +621,14 @@ def _timer(device: str) -> Callable[[Callable[[], Any]], float]:
     return time_call
 
 
-def stage_throughput(scale: Scale, work: Path) -> dict[str, Any]:
-    """D: each backbone at the runner's batch size, on device-resident items; decode; probe."""
-    import gc
+def stage_throughput(
+    scale: Scale, work: Path, clock: Clock, partial: dict[str, Any]
+) -> dict[str, Any]:
+    """D: each backbone at the runner's batch size, on device-resident items; decode; probe.
 
+    Up to ``scale.warmup`` warm-up and ``scale.timed`` timed passes, fewer (at least one
+    timed) once the backbone's share of the stage's time is spent.
+    """
     import numpy as np
     import torch
 
@@ -490,17 +637,27 @@ def stage_throughput(scale: Scale, work: Path) -> dict[str, Any]:
     from vbench_cn.video import VideoReader
 
     specs = load_specs()
-    clip = write_clip(work / "throughput" / "clip-0.mp4", 24, scale.size, 24.0, 0)
+    clip = clip_as(work, work / "throughput" / "clip-0.mp4", 24, scale.size, 24.0, 0)
     info = VideoReader(str(clip)).info
     time_call = _timer(scale.device)
-    rows: dict[str, Any] = {}
-    for backbone, uses in sorted(backbone_plan(VBENCH_DIMENSIONS).items()):
+    plan = sorted(backbone_plan(VBENCH_DIMENSIONS).items())
+    if scale.throughput is not None:
+        partial["not_timed_in_this_mode"] = [b for b, _ in plan if b not in scale.throughput]
+        plan = [(b, u) for b, u in plan if b in scale.throughput]
+    rows: dict[str, Any] = partial.setdefault("backbones", {})
+    for k, (backbone, uses) in enumerate(plan):
+        if clock.expired():
+            rows[backbone] = {"skipped": "the stage's time share is spent"}
+            partial["timed_out"] = True
+            continue
+        share = clock.left() / (len(plan) - k)
         runner = Runner(
             [specs[uses[0][0]]],
             RunOptions(
                 out_dir=work / "tp", device=scale.device, random_weights=True, progress=False
             ),
         )
+        reset_peak(scale.device)
         try:
             ext = runner.extractor(backbone)
             batch = min(runner._batchers[backbone].batch_size, scale.max_batch or 1 << 30)
@@ -527,26 +684,32 @@ def stage_throughput(scale: Scale, work: Path) -> dict[str, Any]:
                 with torch.inference_mode(), autocast_for(ext):
                     return ext.forward(device_batch)
 
-            for _ in range(scale.warmup):
+            t0 = time.perf_counter()
+            warm = 0
+            while warm < scale.warmup and (warm == 0 or time.perf_counter() - t0 < share / 3):
                 forward()
-            seconds = [time_call(forward) for _ in range(scale.timed)]
+                warm += 1
+            seconds: list[float] = []
+            while len(seconds) < scale.timed and (not seconds or time.perf_counter() - t0 < share):
+                seconds.append(time_call(forward))
             best = min(seconds)
             rows[backbone] = {
                 "batch": batch,
                 "item_shape": list(items.shape[1:]),
+                "warmup": warm,
                 "ms_per_item": round(1000 * best / batch, 3),
                 "ms_per_batch": [round(1000 * s, 2) for s in seconds],
                 **cuda_memory(scale.device),
             }
+            del ext, items, device_batch, forward
         except Exception as exc:
-            rows[backbone] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+            rows[backbone] = {"error": one_line(exc)}
         del runner
-        gc.collect()
-        if scale.device.startswith("cuda"):
-            torch.cuda.empty_cache()
-    decode = decode_rates(clip, scale.decode_threads)
+        release(scale.device)
+    partial["decode"] = decode_rates(clip, scale.decode_threads)
     failed = [b for b, r in rows.items() if "error" in r]
-    return {"ok": not failed, "failed": failed, "backbones": rows, "decode": decode}
+    skipped = [b for b, r in rows.items() if "skipped" in r]
+    return {"ok": not failed and not skipped, "failed": failed, "skipped": skipped}
 
 
 def decode_rates(clip: Path, concurrency: tuple[int, ...]) -> dict[str, Any]:
@@ -582,25 +745,32 @@ def decode_rates(clip: Path, concurrency: tuple[int, ...]) -> dict[str, Any]:
     return out
 
 
-def stage_parity(scale: Scale, work: Path) -> dict[str, Any]:
-    """E: the same 4 tiny clips and random weights on CPU and on the device, per dimension."""
+def stage_parity(scale: Scale, work: Path, clock: Clock, partial: dict[str, Any]) -> dict[str, Any]:
+    """E: the same 4 tiny clips and random weights on CPU and on the device, per dimension.
+
+    The heavy per-frame backbones read one frame a clip on both sides (on the device's
+    CPU their 16 frames would take minutes); both sides see the same specs.
+    """
     import vbench_cn
     from vbench_cn.specs import load_specs, select_specs
 
     folder = work / "parity-clips"
-    specs = select_specs(load_specs(), list(scale.parity_dimensions))
+    specs = [lighter(s, 1) for s in select_specs(load_specs(), list(scale.parity_dimensions))]
     tags = sorted({s.prompts for s in specs if s.prompts != "any"})
     for i in range(4):
         stem = prompt_for(tags[i % len(tags)], sample=i)
-        write_clip(folder / f"{stem}.mp4", 16, (256, 256), 8.0, i, crf=18)
-    sides = (
-        {"cpu": {"device": "cpu", "batch_sizes": _ones(specs)}}
-        if scale is DRY
-        else {"cpu": {"device": "cpu"}}
-    )
-    sides["device"] = {"device": scale.device}
+        write_clip(folder / f"{stem}.mp4", scale.parity_frames, scale.parity_size, 8.0, i, crf=18)
+    if scale is DRY:  # CPU against CPU: batch 1 against the runner's batch sizes
+        sides = {"cpu": {"device": "cpu", "batch_sizes": _ones(specs)}, "device": {"device": "cpu"}}
+    else:  # the device first: it is quick, and the CPU side is what may run out of time
+        sides = {"device": {"device": scale.device}, "cpu": {"device": "cpu"}}
+    partial["sides"] = {k: {**v, "seconds": None} for k, v in sides.items()}
     scores: dict[str, dict[tuple[str, str], float | None]] = {}
     for side, opts in sides.items():
+        if clock.expired():
+            partial["timed_out"] = True
+            break
+        t0 = time.perf_counter()
         records = vbench_cn.evaluate(
             [folder],
             model="parity",
@@ -612,7 +782,11 @@ def stage_parity(scale: Scale, work: Path) -> dict[str, Any]:
             reporter=quiet_reporter(),
             **opts,
         )
+        partial["sides"][side]["seconds"] = round(time.perf_counter() - t0, 2)
         scores[side] = {(r["video"], r["dimension"]): r["score"] for r in records}
+        release(scale.device)
+    if len(scores) < 2:
+        return {"ok": False, "dimensions": {}}
     per_dim: dict[str, Any] = {}
     for (video, dim), a in scores["cpu"].items():
         b = scores["device"].get((video, dim))
@@ -623,34 +797,34 @@ def stage_parity(scale: Scale, work: Path) -> dict[str, Any]:
         row["compared"] += 1
         row["max_abs_diff"] = max(row["max_abs_diff"], abs(a - b))
     ok = all(r["missing"] == 0 for r in per_dim.values())
-    if scale is DRY:  # CPU against CPU: a video's score must not depend on its batch
+    if scale is DRY:  # a video's score must not depend on its batch
         ok = ok and all(r["max_abs_diff"] <= 1e-6 for r in per_dim.values())
-    return {
-        "ok": ok,
-        "sides": {k: {"device": v["device"]} for k, v in sides.items()},
-        "dimensions": per_dim,
-    }
+    return {"ok": ok, "dimensions": per_dim}
 
 
 def _ones(specs: Any) -> dict[str, int]:
     return {s.backbone: 1 for s in specs if s.backbone}
 
 
-def stage_oom(scale: Scale, work: Path) -> dict[str, Any]:
-    """F: RAFT at a batch that cannot fit backs off and scores as an unconstrained run."""
+def stage_oom(scale: Scale, work: Path, clock: Clock, partial: dict[str, Any]) -> dict[str, Any]:
+    """F: RAFT at a batch that cannot fit backs off and scores as an unconstrained run.
+
+    On CUDA the unconstrained run's peak decides the squeeze: the allocator may then hold
+    what was reserved before plus 40 % of that run's growth, so its batch cannot fit on any
+    GPU size.
+    """
     import torch
 
     from vbench_cn.manifest import discover
     from vbench_cn.runner import Runner, RunOptions
     from vbench_cn.specs import load_specs
 
-    clip = write_clip(
-        work / "oom-clips" / f"{prompt_for('subject_consistency')}.mp4", 24, scale.size, 8.0, 3
-    )
+    stem = prompt_for("subject_consistency")
+    clip = clip_as(work, work / "oom-clips" / f"{stem}.mp4", scale.oom_frames, scale.size, 8.0, 3)
     items = discover([clip.parent], model="oom")
     spec = [load_specs()["dynamic_degree"]]
 
-    def scored(name: str, squeeze: bool) -> tuple[dict[Any, Any], int]:
+    def scored(name: str, limit_bytes: int | None) -> tuple[dict[Any, Any], int]:
         runner = Runner(
             spec,
             RunOptions(
@@ -662,36 +836,52 @@ def stage_oom(scale: Scale, work: Path) -> dict[str, Any]:
             ),
         )
         ext = runner.extractor("raft_things")
-        with squeezed(ext, scale, enabled=squeeze):
+        with squeezed(ext, scale, limit_bytes):
             records = runner.run(items)
-        return {r["video"]: r["score"] for r in records}, runner.profile.oom_retries
+        retries = runner.profile.oom_retries
+        del runner, ext
+        release(scale.device)
+        return {r["video"]: r["score"] for r in records}, retries
 
-    free, _ = scored("free", squeeze=False)
-    tight, retries = scored("tight", squeeze=True)
-    if scale.device.startswith("cuda"):
-        torch.cuda.empty_cache()
-    same = free == tight and all(v is not None for v in tight.values())
+    base = torch.cuda.memory_reserved() if is_cuda(scale.device) else 0
+    reset_peak(scale.device)
+    free, _ = scored("free", None)
+    partial["free"] = free
+    limit = None
+    if is_cuda(scale.device):
+        growth = torch.cuda.max_memory_reserved() - base
+        limit = int(torch.cuda.memory_reserved() + 0.4 * growth)
+        partial["squeeze_gib"] = round(limit / 1024**3, 3)
+    if clock.expired():
+        partial["timed_out"] = True
+        return {"ok": False}
+    tight, retries = scored("tight", limit if limit is not None else 0)
+    same = set(free) == set(tight) and all(
+        tight[v] is not None and free[v] is not None and abs(tight[v] - free[v]) <= 1e-6
+        for v in tight
+    )
     return {
         "ok": retries > 0 and same,
         "oom_retries": retries,
         "scores_equal": same,
-        "free": free,
         "tight": tight,
     }
 
 
 @contextlib.contextmanager
-def squeezed(ext: Any, scale: Scale, *, enabled: bool) -> Iterator[None]:
-    """Make big batches fail for lack of memory: a memory fraction on CUDA; on CPU an
-    injected ``OutOfMemoryError`` above 2 items (the runner cannot tell the difference)."""
+def squeezed(ext: Any, scale: Scale, limit_bytes: int | None) -> Iterator[None]:
+    """Make big batches fail for lack of memory: on CUDA a memory fraction that lets the
+    allocator hold ``limit_bytes``; on CPU an injected ``OutOfMemoryError`` above 2 items
+    (the runner cannot tell the difference). ``None``: no squeeze."""
     import torch
 
-    if not enabled:
+    if limit_bytes is None:
         yield
         return
-    if scale.device.startswith("cuda"):
+    if is_cuda(scale.device):
+        total = torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory
         torch.cuda.empty_cache()
-        torch.cuda.set_per_process_memory_fraction(0.1)
+        torch.cuda.set_per_process_memory_fraction(min(1.0, limit_bytes / total))
         try:
             yield
         finally:
@@ -719,28 +909,81 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="folder for stage-*.json")
     parser.add_argument("--dry-run", action="store_true", help="the same stages on CPU, small")
     parser.add_argument("--clips", type=Path, default=ROOT / ".gpucheck" / "clips")
+    parser.add_argument("--wheels", type=Path, default=ROOT / ".gpucheck" / "wheels")
+    parser.add_argument(
+        "--no-install", action="store_true", help="do not install the prepared wheels"
+    )
     parser.add_argument("--stages", default=STAGES, help="which stages, e.g. BCD")
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        help="seconds for the whole check (default 400 on the device, 900 dry); "
+        "each stage's share scales with it",
+    )
     args = parser.parse_args(argv)
     scale = DRY if args.dry_run else REAL
+    if scale is REAL:  # read when CUDA starts: before stage A touches the device
+        from vbench_cn.device_setup import ALLOC_CONF
+
+        os.environ.setdefault("PYTORCH_CUDA_ALLOC_CONF", ALLOC_CONF)
     args.out.mkdir(parents=True, exist_ok=True)
     work = args.out / "work"
     work.mkdir(exist_ok=True)
-    stages: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
-        "A": ("env", lambda: stage_env(scale)),
-        "B": ("smoke", lambda: stage_smoke(scale, work)),
-        "C": ("end-to-end", lambda: stage_e2e(scale, args.clips, work)),
-        "D": ("throughput", lambda: stage_throughput(scale, work)),
-        "E": ("parity", lambda: stage_parity(scale, work)),
-        "F": ("out-of-memory", lambda: stage_oom(scale, work)),
+    letters = [x for x in args.stages.upper() if x in STAGES]
+    total = args.time_limit or scale.total_s
+    factor = total / sum(scale.planned_s[x] for x in STAGES)
+    planned = {x: scale.planned_s[x] * factor for x in letters}
+    usage = GpuUsage(args.out / "gpu-usage.csv") if is_cuda(scale.device) else None
+    reuse = ModelReuse(scale.keep_models_mb)
+    wheels = None if (args.no_install or scale is DRY) else args.wheels
+    t_start = time.perf_counter()
+
+    def reusing(fn: Callable[[Clock, dict[str, Any]], dict[str, Any]]) -> Any:
+        def stage(clock: Clock, partial: dict[str, Any]) -> dict[str, Any]:
+            before = Counter(reuse.reused)
+            try:
+                return fn(clock, partial)
+            finally:
+                partial["models_reused"] = sorted((reuse.reused - before).elements())
+
+        return stage
+
+    stages = {
+        "A": ("env", lambda clock, partial: stage_env(scale, wheels)),
+        "B": ("smoke", reusing(lambda c, p: stage_smoke(scale, work, c, p))),
+        "C": ("end-to-end", lambda c, p: stage_e2e(scale, args.clips, work, usage, c, p)),
+        "D": ("throughput", reusing(lambda c, p: stage_throughput(scale, work, c, p))),
+        "E": ("parity", reusing(lambda c, p: stage_parity(scale, work, c, p))),
+        "F": ("out-of-memory", reusing(lambda c, p: stage_oom(scale, work, c, p))),
     }
-    results = {}
-    for letter in args.stages.upper():
-        name, fn = stages[letter]
-        results[letter] = run_stage(args.out, letter, name, fn)
-    write_json(
-        args.out / "summary.json", {"mode": "dry-run" if args.dry_run else "device", "ok": results}
+    summary: dict[str, Any] = {
+        "mode": "dry-run" if scale is DRY else "device",
+        "time_limit_s": total,
+        "stages": {},
+    }
+
+    def on_stage_end(letter: str, result: dict[str, Any]) -> None:
+        summary["stages"][letter] = {
+            k: result.get(k)
+            for k in ("stage", "ok", "seconds", "limit_s", "timed_out", "load_average")
+        }
+        summary["seconds"] = round(time.perf_counter() - t_start, 1)
+        summary["ok"] = all(s["ok"] for s in summary["stages"].values())
+        write_json(args.out / "summary.json", summary)
+
+    check = Check(
+        args.out, planned, total, grace=scale.grace_s, on_stage_end=on_stage_end, usage=usage
     )
-    return 0 if all(results.values()) else 1
+    if usage is not None:
+        usage.start()
+    try:
+        with reuse.active():
+            check.run([(x, *stages[x]) for x in letters])
+    finally:
+        if usage is not None:
+            usage.stop()
+    return 0 if summary.get("ok") else 1
 
 
 if __name__ == "__main__":

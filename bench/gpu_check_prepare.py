@@ -11,8 +11,9 @@
   720p 24 fps 5 s clips at 2.3 and 8.5 Mbit/s, and small 256x256 ones. On the device the
   check hard-links each under four sample names (about 40 videos) instead of carrying copies.
 
-The folder is git-ignored. On the device: ``pip install --no-index --no-deps
-.gpucheck/wheels/*.whl`` then ``python bench/gpu_check.py --out $OUT`` (README: device check).
+The folder is git-ignored. On the device, from the repository root with ``.gpucheck/``
+beside it, ``python bench/gpu_check.py --out $OUT`` installs the wheels offline (``pip
+install --no-index --no-deps``) when their modules are missing, then runs (README: device check).
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from gpu_check import prompt_for, write_clip  # noqa: E402  (bench/ is the script's folder)
+from gpu_check_harness import NEEDED_MODULES  # noqa: E402
 
-#: Wheels the GPU image lacks (pinned to what this repository is tested with).
-WHEELS = ("av>=13", "open_clip_torch>=2.24", "ftfy", "wcwidth")
+#: Wheels the GPU image lacks.
+WHEELS = tuple(NEEDED_MODULES.values())
 #: Tag index -> bits/s of its 720p clip (the others are small): four at 2.3 Mbit/s, two at
 #: 8.5 Mbit/s, the range of generated 720p videos.
 BITRATES = {0: 2_300_000, 2: 2_300_000, 4: 2_300_000, 6: 2_300_000, 8: 8_500_000, 10: 8_500_000}
