@@ -843,6 +843,7 @@ def stage_oom(scale: Scale, work: Path, clock: Clock, partial: dict[str, Any]) -
         release(scale.device)
         return {r["video"]: r["score"] for r in records}, retries
 
+    release(scale.device)  # what earlier stages cached is not this run's growth
     base = torch.cuda.memory_reserved() if is_cuda(scale.device) else 0
     reset_peak(scale.device)
     free, _ = scored("free", None)
@@ -860,6 +861,11 @@ def stage_oom(scale: Scale, work: Path, clock: Clock, partial: dict[str, Any]) -
         tight[v] is not None and free[v] is not None and abs(tight[v] - free[v]) <= 1e-6
         for v in tight
     )
+    if retries == 0:
+        partial["note"] = (
+            "no out-of-memory under the squeeze: the back-off was not exercised"
+            f" (allocator setting {os.environ.get('PYTORCH_CUDA_ALLOC_CONF')!r})"
+        )
     return {
         "ok": retries > 0 and same,
         "oom_retries": retries,
