@@ -35,14 +35,17 @@ def _clean_source(dest: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``vbench_cn-*.whl`` built (no isolation, no network) from a clean copy of the checkout."""
+    """``vbench_cn-*.whl`` built (no isolation, no network) from a clean copy of the checkout;
+    what the build printed is kept beside ``dist/`` as ``build.log``."""
     work = tmp_path_factory.mktemp("wheel")
     source = _clean_source(work / "src")
-    subprocess.run(
+    built = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
         + ["-w", str(work / "dist"), str(source)],
         check=True,
         capture_output=True,
+        text=True,
         timeout=300,
     )
+    (work / "build.log").write_text(built.stdout + built.stderr)
     return next((work / "dist").glob("vbench_cn-*.whl"))

@@ -36,3 +36,15 @@ def test_wheel_contains_specs_and_prompts(built_wheel: Path) -> None:
     suites = {p.name for p in (ROOT / "prompts" / "suite").glob("*.jsonl")}
     assert suites and {f"vbench_cn/_prompts/suite/{n}" for n in suites} <= names
     assert any(n.startswith("vbench_cn/data/labels/") for n in names)
+
+
+def test_wheel_ships_the_licence_and_builds_without_warnings(built_wheel: Path) -> None:
+    wheel = zipfile.ZipFile(built_wheel)
+    assert "vbench_cn-0.1.0.dist-info/licenses/LICENSE" in wheel.namelist()
+    assert "Apache License" in wheel.read("vbench_cn-0.1.0.dist-info/licenses/LICENSE").decode()
+    metadata = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
+    assert "License-Expression: Apache-2.0" in wheel.read(metadata).decode()
+    # A new user's `pip install -e .` prints what setuptools warns about: data folders it might
+    # not ship, a deprecated licence table.
+    log = (built_wheel.parents[1] / "build.log").read_text()
+    assert "Warning" not in log, log
