@@ -1,14 +1,18 @@
 """``--decoder torchcodec``: its pixels against PyAV's, the option, its errors, its fallback,
 run.json and resume.
 
-The pixel test needs torchcodec and FFmpeg libraries it can load; it is skipped (saying why)
-otherwise. Everything else runs everywhere: a stand-in replaces torchcodec's frames.
+The pixel tests need torchcodec and FFmpeg libraries it can load. Where torchcodec is installed
+(the dev extra) but no FFmpeg is, as in CI, they run in a child process on the FFmpeg that
+PyAV's wheel bundles; without torchcodec they are skipped, saying why. Everything else runs
+everywhere: a stand-in replaces torchcodec's frames.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from fractions import Fraction
@@ -34,6 +38,26 @@ from vbench_cn.video import VideoReader, _pyav_frames
 #: Why torchcodec cannot run here (None: it can).
 UNUSABLE = vt.torchcodec_problem()
 
+
+def _pixel_tests_need_pyav_ffmpeg() -> str | None:
+    """Why the pixel tests cannot be rerun on PyAV's FFmpeg (None: they can and must be)."""
+    if UNUSABLE is None:
+        return "torchcodec loads here: the pixel tests ran in this process"
+    if "cannot load FFmpeg" not in UNUSABLE:
+        return f"torchcodec cannot run here: {UNUSABLE}"
+    import av
+
+    if not (Path(av.__file__).resolve().parent.parent / "av.libs").is_dir():
+        return "PyAV bundles no FFmpeg here (built against a system one)"
+    return None
+
+
+PYAV_FFMPEG_PROBLEM = _pixel_tests_need_pyav_ffmpeg()
+#: Why the pixel tests are skipped in this process.
+PIXEL_SKIP = f"torchcodec cannot run in this process: {UNUSABLE}" + (
+    "; they run in a child on PyAV's FFmpeg" if PYAV_FFMPEG_PROBLEM is None else ""
+)
+
 #: torchcodec's CPU decoder converts to RGB with FFmpeg's swscale, as PyAV does: the same
 #: pixels when both load the same FFmpeg (measured: 0 levels). A system FFmpeg other than
 #: PyAV's bundled one may round the last bit differently: at most 1 level, rarely.
@@ -41,6 +65,13 @@ MAX_LEVELS = 1
 MEAN_LEVELS = 0.01
 
 SPECS = ("temporal_flickering", "duration_seconds")
+
+#: The tests that compare torchcodec's pixels with PyAV's (they need torchcodec to load FFmpeg).
+PIXEL_TESTS = (
+    "test_torchcodec_frames_equal_pyav_frames",
+    "test_torchcodec_decodes_sparse_samples_and_upright_orientation",
+)
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _frames(reader: VideoReader, wanted: dict, decoder: str) -> dict:
@@ -69,7 +100,7 @@ def _pixel_clips(folder: Path) -> dict[str, tuple[Path, int]]:
     }
 
 
-@pytest.mark.skipif(UNUSABLE is not None, reason=f"torchcodec cannot run here: {UNUSABLE}")
+@pytest.mark.skipif(UNUSABLE is not None, reason=PIXEL_SKIP)
 def test_torchcodec_frames_equal_pyav_frames(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -105,7 +136,7 @@ def test_torchcodec_frames_equal_pyav_frames(
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
-@pytest.mark.skipif(UNUSABLE is not None, reason=f"torchcodec cannot run here: {UNUSABLE}")
+@pytest.mark.skipif(UNUSABLE is not None, reason=PIXEL_SKIP)
 def test_torchcodec_decodes_sparse_samples_and_upright_orientation(tmp_path: Path) -> None:
     path = clips.encode(tmp_path / "phone.mp4", clips.quadrants(30, 32, 64), rotation=-90)
     reader = VideoReader(path)
@@ -116,6 +147,35 @@ def test_torchcodec_decodes_sparse_samples_and_upright_orientation(tmp_path: Pat
     # turned clockwise: red (top-left) goes top-right, blue (bottom-left) top-left
     assert first[4, -4, 0] > 200 and first[4, -4, 2] < 60  # red
     assert first[4, 4, 2] > 200 and first[4, 4, 0] < 60  # blue
+
+
+@pytest.mark.skipif(PYAV_FFMPEG_PROBLEM is not None, reason=str(PYAV_FFMPEG_PROBLEM))
+def test_the_pixel_tests_pass_on_pyavs_ffmpeg_where_no_ffmpeg_is_installed(
+    tmp_path: Path,
+) -> None:
+    # torchcodec installed (the dev extra) but no FFmpeg on the machine, as in CI: the pixel
+    # tests run in a child whose LD_LIBRARY_PATH holds PyAV's bundled FFmpeg, as
+    # bench/README.md says, so they never go unrun where torchcodec is installed.
+    bench = ROOT / "bench" / "torchcodec_bench.py"
+    libs = subprocess.run(
+        [sys.executable, str(bench), "--print-ffmpeg-dir"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout.strip()
+    child = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs"]
+        + [f"{Path(__file__).resolve()}::{name}" for name in PIXEL_TESTS]
+        + ["--basetemp", str(tmp_path / "child")],
+        cwd=ROOT,
+        env=dict(os.environ, LD_LIBRARY_PATH=libs),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert child.returncode == 0, child.stdout[-3000:] + child.stderr[-2000:]
+    assert f"{len(PIXEL_TESTS)} passed" in child.stdout and "skipped" not in child.stdout
 
 
 def test_the_decoder_option_is_checked(tmp_path: Path) -> None:
