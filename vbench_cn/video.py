@@ -712,7 +712,11 @@ class VideoReader:
         decoders = [("pyav", functools.partial(_pyav_frames, self.path, display=self._display))]
         if self.info.backend == "decord":  # decord indexed the file: it can decode it too
             decoders.insert(0 if self.backend == "decord" else 1, ("decord", self._decord_frames))
-        if decoder == "torchcodec":
+        if decoder == "torchcodec" and self._timestamps_repaired():
+            # torchcodec orders and seeks frames by the timestamps the probe rejected: its
+            # frames could come in another order, silently. PyAV decodes in decode order.
+            log.info("%s: decoded by PyAV, not torchcodec (broken frame timestamps)", self.path)
+        elif decoder == "torchcodec":
             decoders.insert(0, ("torchcodec", self._torchcodec(device)))
         elif decoder != "pyav":
             raise ValueError(f"decoder must be pyav or torchcodec, got {decoder!r}")
@@ -750,6 +754,12 @@ class VideoReader:
             log.info("%s: %s", self.path, self.truncated)
             return
         raise VideoError(f"{self.path}: decoding failed ({'; '.join(failures)})"[:400])
+
+    def _timestamps_repaired(self) -> bool:
+        """Whether the probe rejected the file's own frame timestamps (decord's index, or
+        PyAV's packets when decord did not index it) and used the next source instead."""
+        first_choice = "index" if self.info.backend == "decord" else "packets"
+        return self.info.timestamps != first_choice
 
     def _decord_frames(
         self, wanted: dict[View, np.ndarray], chunks: dict[View, int]

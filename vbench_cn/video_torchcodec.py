@@ -17,6 +17,9 @@ VBench's:
   conversion (as torchvision does), which differs from that by 3 to 12 levels on average
   (measured on textured clips), far beyond rounding: so :func:`torchcodec_frames` yields
   native frames of square-pixel videos only, and PyAV decodes the rest.
+* **Files with broken frame timestamps stay with PyAV** (the probe rejected the index's or
+  the packets' timestamps; :meth:`vbench_cn.video.VideoReader.read_views`): torchcodec
+  orders and seeks frames by those timestamps, so its frames could come in another order.
 * **A file torchcodec cannot read** (its frame count or rotation disagrees with the probe,
   or it raises) is decoded by PyAV from the first frame torchcodec did not deliver;
   :meth:`vbench_cn.video.VideoReader.read_views` logs one line saying why.

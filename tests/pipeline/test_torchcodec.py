@@ -250,6 +250,29 @@ def test_a_file_torchcodec_cannot_decode_falls_back_to_pyav(
         assert "PyAV decodes it instead" in warned[0]
 
 
+def test_files_whose_timestamps_the_probe_rejected_are_left_to_pyav(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # torchcodec orders frames by their timestamps: on an XviD AVI with B-frames (broken
+    # index timestamps, packet timestamps used) it is not asked, and no warning is written.
+    asked: list[str] = []
+    _pretend_torchcodec(monkeypatch, asked=asked)
+    frames = clips.textured(12, 48, 64)
+    broken = VideoReader(clips.xvid_avi(tmp_path / "x.avi", frames))
+    assert broken.info.timestamps != "index" and broken.info.backend == "decord"
+    sane = VideoReader(s.write_video(tmp_path / "h.mp4", frames))
+    assert sane.info.timestamps == "index"
+    wanted = {None: np.arange(12)}
+    with caplog.at_level(logging.INFO, logger="vbench_cn.video"):
+        for reader in (broken, sane):
+            got = _frames(reader, wanted, "torchcodec")[None]
+            ref = _frames(reader, wanted, "pyav")[None]
+            assert np.array_equal(got[0], ref[0]) and torch.equal(got[1], ref[1])
+    assert asked == [sane.path]
+    said = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert said == [f"{broken.path}: decoded by PyAV, not torchcodec (broken frame timestamps)"]
+
+
 def test_a_run_with_torchcodec_writes_its_decoder_into_run_json_and_records(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -339,10 +362,15 @@ def _failing_after(chunks: int):  # type: ignore[no-untyped-def]
     return frames
 
 
-def _pretend_torchcodec(monkeypatch: pytest.MonkeyPatch, fail_on: str | None = None) -> None:
-    """torchcodec "installed": its frames are PyAV's (or an error for files named ``fail_on``)."""
+def _pretend_torchcodec(
+    monkeypatch: pytest.MonkeyPatch, fail_on: str | None = None, asked: list[str] | None = None
+) -> None:
+    """torchcodec "installed": its frames are PyAV's (or an error for files named ``fail_on``);
+    ``asked`` collects the paths it was asked to decode."""
 
     def frames(path: str, wanted: dict, chunk: dict, **_: object) -> Iterator:
+        if asked is not None:
+            asked.append(path)
         if fail_on and path.endswith(fail_on):
             raise RuntimeError("Could not find a decoder for this stream")
         yield from _pyav_frames(path, {None: wanted[None]} if None in wanted else {}, chunk)
